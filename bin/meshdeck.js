@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Entry point of the `meshdeck` command: runs the bundled CLI (built by `npm run build`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const bundle = fileURLToPath(new URL('../out/cli/meshdeck.js', import.meta.url));
+if (!existsSync(bundle)) {
+  process.stderr.write('meshdeck: the command line is not built yet. Run: npm run build\n');
+  process.exit(1);
+}
+const { main } = await import(bundle);
+process.exit(await main(process.argv.slice(2)));

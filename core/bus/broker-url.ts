@@ -1,0 +1,52 @@
+/**
+ * Broker URLs: split what the user pasted (`amqps://user:pass@host:5671/vhost`) into the parts
+ * a profile keeps, so that a password never ends up in a stored or displayed URL.
+ */
+import { ValidationError } from '../lib/errors.js';
+
+export interface ParsedBrokerUrl {
+  /** `amqp://host:port` or `amqps://host:port`: no credentials, no vhost. */
+  url: string;
+  tls: boolean;
+  hostname: string;
+  port: number;
+  username: string | null;
+  password: string | null;
+  vhost: string | null;
+}
+
+export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new ValidationError(`"${redactUrl(raw)}" is not a valid URL`, [{ path: field, message: 'not a valid URL' }]);
+  }
+  const scheme = u.protocol.replace(/:$/, '').toLowerCase();
+  if (scheme !== 'amqp' && scheme !== 'amqps') {
+    throw new ValidationError(`Broker URLs start with amqp:// or amqps://, not ${scheme}://`, [
+      { path: field, message: 'must be amqp:// or amqps://' },
+    ]);
+  }
+  if (!u.hostname) {
+    throw new ValidationError('The broker URL has no host', [{ path: field, message: 'host is required' }]);
+  }
+  const tls = scheme === 'amqps';
+  const port = u.port ? Number(u.port) : tls ? 5671 : 5672;
+  const hostname = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const path = u.pathname.replace(/^\//, '');
+  return {
+    url: `${scheme}://${u.hostname}:${port}`,
+    tls,
+    hostname,
+    port,
+    username: u.username ? decodeURIComponent(u.username) : null,
+    password: u.password ? decodeURIComponent(u.password) : null,
+    vhost: path ? decodeURIComponent(path) : null,
+  };
+}
+
+/** For messages and logs: the URL with its password masked. */
+export function redactUrl(raw: string): string {
+  return raw.replace(/(\/\/[^:@/\s]+):[^@/\s]*@/, '$1:***@');
+}

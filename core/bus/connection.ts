@@ -1,0 +1,291 @@
+/**
+ * One supervised broker connection. rabbitmq-client does the AMQP work; this class owns the
+ * reconnect loop so that every attempt is counted and shown, refusals that retrying cannot fix
+ * (credentials, vhost, TLS) stop the loop with the broker's own words, and consumers and
+ * publishers are set up again on each new connection through session handlers.
+ */
+import { EventEmitter } from 'node:events';
+import { Connection } from 'rabbitmq-client';
+import type { ConnectionState, ConnectionStatus } from '../api/contract.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { ConnectOptions } from './profiles.js';
+
+export interface BackoffPolicy {
+  /** First retry delay. */
+  baseMs: number;
+  /** Upper bound for the delay. */
+  maxMs: number;
+  /** Fraction of random spread (0.2 = ±20 %), so many consoles do not retry in lockstep. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 0.2 };
+
+export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+  const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  const spread = exp * policy.jitter * (random() * 2 - 1);
+  return Math.max(0, Math.round(Math.min(policy.maxMs, exp + spread)));
+}
+
+const FATAL_CODES = new Set([
+  'ACCESS_REFUSED',
+  'NOT_ALLOWED',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'INVALID_INPUT',
+  'SECRETS_UNAVAILABLE',
+]);
+
+/** Refusals that the same settings will meet again: stop and ask the operator. */
+export function isFatalConnectError(code: string | null): boolean {
+  if (!code) return false;
+  return FATAL_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
+}
+
+export function errorCodeOf(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
+}
+
+/** Runs on each (re)established connection; returns a cleanup for when it goes away. */
+export type SessionHandler = (connection: Connection) => (() => void | Promise<void>) | void;
+
+export interface BrokerConnectionOptions {
+  profileId: string;
+  resolveOptions: () => ConnectOptions;
+  logger: Logger;
+  backoff?: BackoffPolicy;
+  /** Max wait for one attempt (TCP + AMQP handshake). */
+  connectTimeoutMs?: number;
+}
+
+export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }> {
+  private connection: Connection | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly sessionHandlers = new Set<SessionHandler>();
+  private cleanups: Array<() => void | Promise<void>> = [];
+  private current: ConnectionState;
+  private readonly backoff: BackoffPolicy;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: BrokerConnectionOptions) {
+    super();
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.logger = options.logger.child('bus').child(options.profileId);
+    this.current = {
+      profileId: options.profileId,
+      status: 'idle',
+      attempt: 0,
+      error: null,
+      errorCode: null,
+      blockedReason: null,
+      since: Date.now(),
+      nextRetryAt: null,
+      connectedAt: null,
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** The live AMQP connection, or null when not connected. */
+  get amqp(): Connection | null {
+    return this.current.status === 'connected' || this.current.status === 'blocked' ? this.connection : null;
+  }
+
+  /** Registers a handler that runs now (if connected) and on every reconnection. */
+  onSession(handler: SessionHandler): () => void {
+    this.sessionHandlers.add(handler);
+    if (this.amqp) this.runSession(handler, this.amqp);
+    return () => this.sessionHandlers.delete(handler);
+  }
+
+  /** Starts connecting; a no-op while already connected or trying. */
+  start(): void {
+    const active: ConnectionStatus[] = ['connecting', 'connected', 'blocked', 'reconnecting'];
+    if (active.includes(this.current.status)) return;
+    this.attempt(1);
+  }
+
+  async stop(): Promise<void> {
+    this.clearRetry();
+    await this.teardown();
+    this.setState({ status: 'disconnected', attempt: 0, nextRetryAt: null, blockedReason: null, connectedAt: null });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private attempt(attempt: number): void {
+    this.retryTimer = null;
+    this.setState({
+      status: attempt === 1 && this.current.status !== 'reconnecting' ? 'connecting' : 'reconnecting',
+      attempt,
+      nextRetryAt: null,
+    });
+    let opts: ConnectOptions;
+    try {
+      opts = this.options.resolveOptions();
+    } catch (err) {
+      this.fail(err, attempt);
+      return;
+    }
+    const connection = new Connection({
+      hostname: opts.hostname,
+      port: opts.port,
+      vhost: opts.vhost,
+      username: opts.username,
+      password: opts.password,
+      heartbeat: opts.heartbeat,
+      tls: opts.tls === false ? false : opts.tls,
+      connectionName: opts.connectionName,
+      connectionTimeout: this.options.connectTimeoutMs ?? 10_000,
+      // This class owns retries; the library's own loop is pushed out of the way.
+      retryLow: 24 * 3600_000,
+      retryHigh: 24 * 3600_000,
+    });
+    this.connection = connection;
+
+    connection.on('connection', () => {
+      if (this.connection !== connection) return;
+      this.logger.info('connected', { host: opts.hostname, port: opts.port, vhost: opts.vhost, attempt });
+      this.setState({
+        status: 'connected',
+        attempt: 0,
+        error: null,
+        errorCode: null,
+        blockedReason: null,
+        nextRetryAt: null,
+        connectedAt: Date.now(),
+      });
+      for (const handler of this.sessionHandlers) this.runSession(handler, connection);
+    });
+    connection.on('connection.blocked', (reason: string) => {
+      if (this.connection !== connection) return;
+      this.logger.warn('broker blocked the connection', { reason });
+      this.setState({ status: 'blocked', blockedReason: reason });
+    });
+    connection.on('connection.unblocked', () => {
+      if (this.connection !== connection) return;
+      this.logger.info('broker unblocked the connection');
+      this.setState({ status: 'connected', blockedReason: null });
+    });
+    connection.on('error', (err: unknown) => {
+      if (this.connection !== connection) return;
+      const wasUp = this.current.status === 'connected' || this.current.status === 'blocked';
+      this.fail(err, wasUp ? 1 : attempt);
+    });
+  }
+
+  private fail(err: unknown, attempt: number): void {
+    const code = errorCodeOf(err);
+    const text = errorMessage(err);
+    void this.teardown();
+    if (isFatalConnectError(code)) {
+      this.logger.error('connection refused; not retrying', { code, error: text, attempt });
+      this.setState({ status: 'failed', attempt, error: text, errorCode: code, nextRetryAt: null, connectedAt: null });
+      return;
+    }
+    const delay = backoffDelay(attempt, this.backoff);
+    this.logger.warn('connection attempt failed; retrying', { code, error: text, attempt, retryInMs: delay });
+    this.setState({
+      status: 'reconnecting',
+      attempt,
+      error: text,
+      errorCode: code,
+      nextRetryAt: Date.now() + delay,
+      connectedAt: null,
+      blockedReason: null,
+    });
+    this.retryTimer = setTimeout(() => this.attempt(attempt + 1), delay);
+    this.retryTimer.unref?.();
+  }
+
+  private runSession(handler: SessionHandler, connection: Connection): void {
+    try {
+      const cleanup = handler(connection);
+      if (cleanup) this.cleanups.push(cleanup);
+    } catch (err) {
+      this.logger.error('session handler failed', { err });
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    const connection = this.connection;
+    this.connection = null;
+    const cleanups = this.cleanups;
+    this.cleanups = [];
+    for (const cleanup of cleanups) {
+      try {
+        await cleanup();
+      } catch (err) {
+        this.logger.warn('session cleanup failed', { err });
+      }
+    }
+    if (!connection) return;
+    connection.removeAllListeners();
+    connection.on('error', () => undefined); // late errors from a connection we already let go of
+    try {
+      await connection.close();
+    } catch (err) {
+      this.logger.debug('closing a dead connection failed', { err });
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private setState(patch: Partial<ConnectionState>): void {
+    const next = { ...this.current, ...patch };
+    if (patch.status && patch.status !== this.current.status) next.since = Date.now();
+    this.current = next;
+    this.emit('state', next);
+  }
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  error: string | null;
+  errorCode: string | null;
+}
+
+/** Opens one connection, waits for the AMQP handshake, closes it. Never retries. */
+export async function probeConnection(opts: ConnectOptions, timeoutMs = 10_000): Promise<ProbeResult> {
+  const started = performance.now();
+  const connection = new Connection({
+    ...opts,
+    tls: opts.tls === false ? false : opts.tls,
+    connectionName: `${opts.connectionName} (test)`,
+    connectionTimeout: timeoutMs,
+    retryLow: 24 * 3600_000,
+    retryHigh: 24 * 3600_000,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'TIMEOUT' })), timeoutMs);
+      connection.once('connection', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      connection.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    return { ok: true, latencyMs: Math.round(performance.now() - started), error: null, errorCode: null };
+  } catch (err) {
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: errorMessage(err), errorCode: errorCodeOf(err) };
+  } finally {
+    connection.removeAllListeners();
+    connection.on('error', () => undefined);
+    await connection.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * Broker connection profiles: saved ones in SQLite (password encrypted by the SecretStore),
+ * plus at most one read-only profile from the command line (`--broker`), held in memory.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { ProfileInput as ProfileInputSchema, type Profile, type ProfileInput } from '../api/contract.js';
+import { ConflictError, NotFoundError, SecretsUnavailableError, ValidationError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import type { Db } from '../store/database.js';
+import { parseBrokerUrl } from './broker-url.js';
+
+type ParsedProfileInput = ReturnType<typeof ProfileInputSchema.parse>;
+
+interface ProfileRow {
+  id: string;
+  name: string;
+  url: string;
+  vhost: string;
+  username: string;
+  password_cipher: Buffer | null;
+  heartbeat_s: number;
+  tls_ca_file: string | null;
+  tls_cert_file: string | null;
+  tls_key_file: string | null;
+  tls_servername: string | null;
+  tls_verify: number;
+  management_url: string | null;
+  auto_connect: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Everything rabbitmq-client needs to open a connection. Contains the password: never log it. */
+export interface ConnectOptions {
+  hostname: string;
+  port: number;
+  vhost: string;
+  username: string;
+  password: string;
+  heartbeat: number;
+  tls: false | TlsOptions;
+  connectionName: string;
+}
+
+export const CLI_PROFILE_ID = 'cli';
+
+export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
+  /** Passwords that could not be saved (no persistent secret store), and the CLI profile's. */
+  private readonly sessionPasswords = new Map<string, string>();
+  private cliProfile: ProfileRow | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretStore,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  /** Registers the read-only profile given on the command line (`--broker URL`). */
+  setCommandLineProfile(rawUrl: string): Profile {
+    const parsed = parseBrokerUrl(rawUrl, 'broker');
+    const now = Date.now();
+    this.cliProfile = {
+      id: CLI_PROFILE_ID,
+      name: `${parsed.hostname}:${parsed.port} (command line)`,
+      url: parsed.url,
+      vhost: parsed.vhost ?? '/',
+      username: parsed.username ?? 'guest',
+      password_cipher: null,
+      heartbeat_s: 30,
+      tls_ca_file: null,
+      tls_cert_file: null,
+      tls_key_file: null,
+      tls_servername: null,
+      tls_verify: 1,
+      management_url: null,
+      auto_connect: 1,
+      created_at: now,
+      updated_at: now,
+    };
+    this.sessionPasswords.set(CLI_PROFILE_ID, parsed.password ?? (parsed.username ? '' : 'guest'));
+    this.emitChanged();
+    return this.toProfile(this.cliProfile);
+  }
+
+  list(): Profile[] {
+    const rows = this.db.prepare('SELECT * FROM broker_profiles ORDER BY name COLLATE NOCASE').all() as ProfileRow[];
+    const all = this.cliProfile ? [this.cliProfile, ...rows] : rows;
+    return all.map((row) => this.toProfile(row));
+  }
+
+  get(id: string): Profile {
+    return this.toProfile(this.row(id));
+  }
+
+  create(input: ParsedProfileInput): Profile {
+    const now = Date.now();
+    const row = this.rowFromInput(input, { id: randomUUID(), created_at: now, updated_at: now });
+    this.assertUniqueName(row.name, row.id);
+    const password = this.passwordFromInput(input);
+    row.password_cipher = password === undefined ? null : this.seal(row.id, password);
+    this.db
+      .prepare(
+        `INSERT INTO broker_profiles (id, name, url, vhost, username, password_cipher, heartbeat_s, tls_ca_file,
+           tls_cert_file, tls_key_file, tls_servername, tls_verify, management_url, auto_connect, created_at, updated_at)
+         VALUES (@id, @name, @url, @vhost, @username, @password_cipher, @heartbeat_s, @tls_ca_file, @tls_cert_file,
+           @tls_key_file, @tls_servername, @tls_verify, @management_url, @auto_connect, @created_at, @updated_at)`,
+      )
+      .run(row);
+    this.logger.info('profile created', { profileId: row.id, name: row.name, url: row.url });
+    this.emitChanged();
+    return this.toProfile(row);
+  }
+
+  update(id: string, patch: Partial<ParsedProfileInput>): Profile {
+    if (id === CLI_PROFILE_ID) {
+      throw new ConflictError('The command-line profile is read-only; restart with another --broker to change it', { id });
+    }
+    const current = this.row(id);
+    const merged = ProfileInputSchema.parse({
+      name: patch.name ?? current.name,
+      url: patch.url ?? current.url,
+      vhost: patch.vhost ?? (patch.url && parseBrokerUrl(patch.url).vhost ? undefined : current.vhost),
+      username: patch.username ?? (patch.url && parseBrokerUrl(patch.url).username ? undefined : current.username),
+      password: patch.password,
+      heartbeatSeconds: patch.heartbeatSeconds ?? current.heartbeat_s,
+      tls: patch.tls ?? {
+        caFile: current.tls_ca_file ?? undefined,
+        certFile: current.tls_cert_file ?? undefined,
+        keyFile: current.tls_key_file ?? undefined,
+        servername: current.tls_servername ?? undefined,
+        verify: current.tls_verify === 1,
+      },
+      managementUrl: patch.managementUrl ?? current.management_url ?? undefined,
+      autoConnect: patch.autoConnect ?? current.auto_connect === 1,
+    });
+    const row = this.rowFromInput(merged, { id, created_at: current.created_at, updated_at: Date.now() });
+    this.assertUniqueName(row.name, id);
+    const password = this.passwordFromInput(merged);
+    if (password === undefined) {
+      row.password_cipher = current.password_cipher;
+    } else {
+      this.sessionPasswords.delete(id);
+      row.password_cipher = password === '' ? null : this.seal(id, password);
+    }
+    this.db
+      .prepare(
+        `UPDATE broker_profiles SET name=@name, url=@url, vhost=@vhost, username=@username, password_cipher=@password_cipher,
+           heartbeat_s=@heartbeat_s, tls_ca_file=@tls_ca_file, tls_cert_file=@tls_cert_file, tls_key_file=@tls_key_file,
+           tls_servername=@tls_servername, tls_verify=@tls_verify, management_url=@management_url,
+           auto_connect=@auto_connect, updated_at=@updated_at
+         WHERE id=@id`,
+      )
+      .run(row);
+    this.logger.info('profile updated', { profileId: id, name: row.name });
+    this.emitChanged();
+    return this.toProfile(row);
+  }
+
+  delete(id: string): void {
+    if (id === CLI_PROFILE_ID) {
+      throw new ConflictError('The command-line profile cannot be deleted; restart without --broker', { id });
+    }
+    const info = this.db.prepare('DELETE FROM broker_profiles WHERE id = ?').run(id);
+    if (info.changes === 0) throw new NotFoundError('Profile', id);
+    this.sessionPasswords.delete(id);
+    this.logger.info('profile deleted', { profileId: id });
+    this.emitChanged();
+  }
+
+  /** Builds connection options for a saved or command-line profile. */
+  connectOptions(id: string): ConnectOptions {
+    const row = this.row(id);
+    return this.optionsFor(row, this.passwordOf(row));
+  }
+
+  /** Connection options for settings that are not saved (the "Test" button on an unsaved form). */
+  connectOptionsForInput(input: ParsedProfileInput): ConnectOptions {
+    const row = this.rowFromInput(input, { id: 'unsaved', created_at: 0, updated_at: 0 });
+    return this.optionsFor(row, this.passwordFromInput(input) ?? '');
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private optionsFor(row: ProfileRow, password: string): ConnectOptions {
+    const parsed = parseBrokerUrl(row.url);
+    let tls: false | TlsOptions = false;
+    if (parsed.tls) {
+      const readTlsFile = (file: string | null, field: string): Buffer | undefined => {
+        if (!file) return undefined;
+        try {
+          return readFileSync(file);
+        } catch (err) {
+          throw new ValidationError(`Cannot read the TLS ${field} file ${file}: ${errorMessage(err)}`, [
+            { path: `tls.${field}`, message: errorMessage(err) },
+          ]);
+        }
+      };
+      tls = {
+        ca: readTlsFile(row.tls_ca_file, 'caFile'),
+        cert: readTlsFile(row.tls_cert_file, 'certFile'),
+        key: readTlsFile(row.tls_key_file, 'keyFile'),
+        servername: row.tls_servername ?? parsed.hostname,
+        rejectUnauthorized: row.tls_verify === 1,
+      };
+    }
+    return {
+      hostname: parsed.hostname,
+      port: parsed.port,
+      vhost: row.vhost,
+      username: row.username,
+      password,
+      heartbeat: row.heartbeat_s,
+      tls,
+      connectionName: `meshdeck-console:${row.name}`,
+    };
+  }
+
+  private row(id: string): ProfileRow {
+    if (id === CLI_PROFILE_ID && this.cliProfile) return this.cliProfile;
+    const row = this.db.prepare('SELECT * FROM broker_profiles WHERE id = ?').get(id) as ProfileRow | undefined;
+    if (!row) throw new NotFoundError('Profile', id);
+    return row;
+  }
+
+  private passwordOf(row: ProfileRow): string {
+    const session = this.sessionPasswords.get(row.id);
+    if (session !== undefined) return session;
+    if (!row.password_cipher) return '';
+    return this.secrets.decrypt(row.password_cipher);
+  }
+
+  /** Encrypts for storage; when no persistent store exists, keeps it for this session instead. */
+  private seal(id: string, password: string): Buffer | null {
+    if (password === '') return null;
+    if (!this.secrets.persistent) {
+      this.sessionPasswords.set(id, password);
+      this.logger.warn('password kept in memory only', { profileId: id, reason: this.secrets.detail });
+      return null;
+    }
+    try {
+      return this.secrets.encrypt(password);
+    } catch (err) {
+      throw new SecretsUnavailableError(`The password could not be encrypted: ${errorMessage(err)}`, { profileId: id });
+    }
+  }
+
+  private passwordFromInput(input: ParsedProfileInput | Partial<ParsedProfileInput>): string | undefined {
+    if (input.password !== undefined) return input.password;
+    if (input.url) return parseBrokerUrl(input.url).password ?? undefined;
+    return undefined;
+  }
+
+  private rowFromInput(input: ParsedProfileInput, ids: Pick<ProfileRow, 'id' | 'created_at' | 'updated_at'>): ProfileRow {
+    const parsed = parseBrokerUrl(input.url);
+    const tls = input.tls;
+    if (!parsed.tls && tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+      throw new ValidationError('TLS files are set but the URL is amqp://; use amqps:// to connect with TLS', [
+        { path: 'url', message: 'use amqps:// with TLS files' },
+      ]);
+    }
+    if (tls && Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+      throw new ValidationError('A client certificate needs both its certificate file and its key file', [
+        { path: tls.certFile ? 'tls.keyFile' : 'tls.certFile', message: 'set both the certificate and the key file' },
+      ]);
+    }
+    const orNull = (v: string | undefined) => (v ? v : null);
+    return {
+      ...ids,
+      name: input.name,
+      url: parsed.url,
+      vhost: input.vhost || parsed.vhost || '/',
+      username: input.username || parsed.username || '',
+      password_cipher: null,
+      heartbeat_s: input.heartbeatSeconds,
+      tls_ca_file: orNull(tls?.caFile),
+      tls_cert_file: orNull(tls?.certFile),
+      tls_key_file: orNull(tls?.keyFile),
+      tls_servername: orNull(tls?.servername),
+      tls_verify: tls?.verify === false ? 0 : 1,
+      management_url: orNull(input.managementUrl),
+      auto_connect: input.autoConnect ? 1 : 0,
+    };
+  }
+
+  private assertUniqueName(name: string, exceptId: string): void {
+    const clash = this.db
+      .prepare('SELECT id FROM broker_profiles WHERE name = ? COLLATE NOCASE AND id <> ?')
+      .get(name, exceptId) as { id: string } | undefined;
+    if (clash) throw new ConflictError(`A profile named "${name}" already exists`, { name });
+  }
+
+  private toProfile(row: ProfileRow): Profile {
+    const tlsEnabled = row.url.startsWith('amqps:');
+    return {
+      id: row.id,
+      name: row.name,
+      url: row.url,
+      vhost: row.vhost,
+      username: row.username,
+      passwordStorage: this.sessionPasswords.has(row.id) ? 'session' : row.password_cipher ? 'encrypted' : 'none',
+      heartbeatSeconds: row.heartbeat_s,
+      tls: {
+        enabled: tlsEnabled,
+        caFile: row.tls_ca_file,
+        certFile: row.tls_cert_file,
+        keyFile: row.tls_key_file,
+        servername: row.tls_servername,
+        verify: row.tls_verify === 1,
+      },
+      managementUrl: row.management_url,
+      autoConnect: row.auto_connect === 1,
+      source: row.id === CLI_PROFILE_ID ? 'cli' : 'saved',
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  private emitChanged(): void {
+    this.emit('changed', this.list());
+  }
+}
+
+export type { ProfileInput };

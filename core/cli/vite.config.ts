@@ -1,0 +1,23 @@
+/** Bundles the `meshdeck` command line (core only) into out/cli/meshdeck.js. */
+import { builtinModules, createRequire } from 'node:module';
+import { defineConfig } from 'vite';
+
+const require = createRequire(import.meta.url);
+const pkg = require('../../package.json') as { version: string; dependencies: Record<string, string> };
+const external = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...Object.keys(pkg.dependencies)];
+
+export default defineConfig({
+  define: { __MESHDECK_VERSION__: JSON.stringify(pkg.version) },
+  build: {
+    ssr: true,
+    outDir: 'out/cli',
+    emptyOutDir: true,
+    target: 'node20',
+    sourcemap: true,
+    rollupOptions: {
+      input: { meshdeck: 'core/cli/meshdeck.ts' },
+      external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
+      output: { format: 'esm', entryFileNames: '[name].js' },
+    },
+  },
+});

@@ -1,0 +1,91 @@
+import type { ConnectionState, Profile } from '../../core/api/contract';
+import { useHashRoute, useLink, useTopic } from './api/hooks';
+import { StatusPill } from './components/StatusPill';
+import { ConnectionsView } from './views/ConnectionsView';
+import { SettingsView } from './views/SettingsView';
+import { TopologyView } from './views/TopologyView';
+
+const VIEWS = [
+  { route: 'topology', label: 'Topology', icon: '◎' },
+  { route: 'connections', label: 'Connections', icon: '⇄' },
+  { route: 'settings', label: 'Settings', icon: '⚙' },
+] as const;
+
+/** The profile the top bar speaks for: a live one first, else the first that was tried. */
+export function primaryConnection(
+  profiles: Profile[] | undefined,
+  states: ConnectionState[] | undefined,
+): { profile: Profile; state: ConnectionState } | null {
+  if (!profiles || !states) return null;
+  const rank = (s: ConnectionState) =>
+    ({ connected: 0, blocked: 1, reconnecting: 2, connecting: 3, failed: 4, disconnected: 5, idle: 6 })[s.status];
+  const candidates = states
+    .map((state) => ({ state, profile: profiles.find((p) => p.id === state.profileId) }))
+    .filter((c): c is { state: ConnectionState; profile: Profile } => Boolean(c.profile))
+    .sort((a, b) => rank(a.state) - rank(b.state));
+  return candidates[0] ?? null;
+}
+
+export function App() {
+  const [route, navigate] = useHashRoute();
+  const link = useLink();
+  const profiles = useTopic('profiles.changed');
+  const states = useTopic('connections.state');
+  const primary = primaryConnection(profiles, states);
+  const current = VIEWS.find((v) => v.route === route)?.route ?? 'connections';
+
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <span className="brand">Meshdeck</span>
+        <span className="topbar-broker" data-testid="topbar-broker">
+          {primary ? (
+            <>
+              <span className="muted">Broker</span> <strong>{primary.profile.name}</strong> <StatusPill state={primary.state} />
+            </>
+          ) : (
+            <span className="muted">No broker profile</span>
+          )}
+        </span>
+        <span className="spacer" />
+        {link.state !== 'open' && (
+          <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">
+            {link.state === 'unauthorized' ? 'Not authorised' : 'Console link down'}
+          </span>
+        )}
+      </header>
+      <nav className="rail" aria-label="Views">
+        {VIEWS.map((view) => (
+          <a
+            key={view.route}
+            href={`#/${view.route}`}
+            className={view.route === current ? 'active' : undefined}
+            aria-current={view.route === current ? 'page' : undefined}
+          >
+            <span aria-hidden="true" className="rail-icon">
+              {view.icon}
+            </span>
+            <span className="rail-label">{view.label}</span>
+          </a>
+        ))}
+      </nav>
+      <main className="canvas">
+        {link.state === 'unauthorized' ? (
+          <div className="empty-state" role="alert">
+            <h1>This console needs its access token</h1>
+            <p>{link.detail}</p>
+            <p className="muted">
+              The token is part of the address printed by <code>meshdeck serve</code> (after <code>#token=</code>).
+            </p>
+          </div>
+        ) : current === 'topology' ? (
+          <TopologyView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'settings' ? (
+          <SettingsView />
+        ) : (
+          <ConnectionsView profiles={profiles} states={states} onOpenTopology={() => navigate('topology')} />
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import { createContext, useCallback, useContext, useEffect, useState, useSyncExternalStore } from 'react';
+import type { MethodInput, MethodName, MethodOutput, TopicName, TopicPayload } from '../../../core/api/contract';
+import type { ApiClient, LinkStatus } from './client';
+
+export const ApiContext = createContext<ApiClient | null>(null);
+
+export function useApi(): ApiClient {
+  const api = useContext(ApiContext);
+  if (!api) throw new Error('useApi outside <ApiContext.Provider>');
+  return api;
+}
+
+/** The latest value of a topic; undefined until the first one arrives. */
+export function useTopic<T extends TopicName>(topic: T): TopicPayload<T> | undefined {
+  const api = useApi();
+  const [value, setValue] = useState<TopicPayload<T> | undefined>(undefined);
+  useEffect(() => api.subscribe(topic, setValue), [api, topic]);
+  return value;
+}
+
+export function useLink(): LinkStatus {
+  const api = useApi();
+  return useSyncExternalStore(
+    (onChange) => api.onLink(onChange),
+    () => api.link(),
+  );
+}
+
+export type QueryState<T> =
+  | { state: 'loading' }
+  | { state: 'error'; error: Error }
+  | { state: 'ready'; data: T };
+
+/** A one-off query with explicit loading / error / ready states, and a way to run it again. */
+export function useQuery<M extends MethodName>(method: M, input: MethodInput<M>): [QueryState<MethodOutput<M>>, () => void] {
+  const api = useApi();
+  const [state, setState] = useState<QueryState<MethodOutput<M>>>({ state: 'loading' });
+  const [generation, setGeneration] = useState(0);
+  const key = JSON.stringify(input);
+  useEffect(() => {
+    let live = true;
+    api.call(method, JSON.parse(key) as MethodInput<M>).then(
+      (data) => live && setState({ state: 'ready', data }),
+      (error: Error) => live && setState({ state: 'error', error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, method, key, generation]);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  return [state, reload];
+}
+
+/** Hash routes (#/connections, #/topology…): work from file:// in Electron and over HTTP alike. */
+export function useHashRoute(): [string, (route: string) => void] {
+  const read = () => window.location.hash.replace(/^#\/?/, '').split('?')[0] || '';
+  const route = useSyncExternalStore(
+    (onChange) => {
+      window.addEventListener('hashchange', onChange);
+      return () => window.removeEventListener('hashchange', onChange);
+    },
+    read,
+  );
+  const navigate = useCallback((next: string) => {
+    window.location.hash = `#/${next}`;
+  }, []);
+  return [route, navigate];
+}
