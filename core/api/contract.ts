@@ -59,7 +59,7 @@ export const BrokerUrl = z
     message: 'must be an amqp:// or amqps:// URL with a host, e.g. amqp://127.0.0.1:5672',
   });
 
-export const ProfileInput = z.object({
+const profileFields = {
   name: trimmed(80).min(1, 'name is required'),
   url: BrokerUrl,
   /** Defaults to the URL's path, or "/". */
@@ -68,7 +68,7 @@ export const ProfileInput = z.object({
   username: trimmed(255).optional(),
   /** Omit to keep the saved password; empty string to clear it. */
   password: z.string().max(1024).optional(),
-  heartbeatSeconds: z.number().int().min(0).max(3600).default(30),
+  heartbeatSeconds: z.number().int().min(0).max(3600),
   tls: TlsSettings.optional(),
   managementUrl: z
     .string()
@@ -76,9 +76,21 @@ export const ProfileInput = z.object({
     .max(2048)
     .refine((v) => v === '' || /^https?:\/\/[^/\s]+/i.test(v), { message: 'must be an http:// or https:// URL' })
     .optional(),
-  autoConnect: z.boolean().default(false),
+  autoConnect: z.boolean(),
+};
+
+export const ProfileInput = z.object({
+  ...profileFields,
+  heartbeatSeconds: profileFields.heartbeatSeconds.default(30),
+  autoConnect: profileFields.autoConnect.default(false),
 });
 export type ProfileInput = z.input<typeof ProfileInput>;
+
+/**
+ * A change to a saved profile. No defaults here: zod applies defaults even to optional keys,
+ * which would reset an omitted heartbeatSeconds/autoConnect instead of keeping the saved value.
+ */
+export const ProfilePatch = z.object(profileFields).partial();
 
 export const PasswordStorage = z.enum(['none', 'encrypted', 'session']);
 
@@ -168,7 +180,7 @@ export const methods = {
   'profiles.create': command('Save a new broker connection profile.', ProfileInput.strict(), Profile),
   'profiles.update': command(
     'Change a saved profile; omitted fields keep their value.',
-    z.object({ id: z.string().min(1), patch: ProfileInput.partial().strict() }).strict(),
+    z.object({ id: z.string().min(1), patch: ProfilePatch.strict() }).strict(),
     Profile,
   ),
   'profiles.delete': command('Delete a saved profile (disconnecting it first).', ProfileRef, z.object({ deleted: z.literal(true) })),

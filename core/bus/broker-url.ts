@@ -20,7 +20,8 @@ export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
   try {
     u = new URL(raw.trim());
   } catch {
-    throw new ValidationError(`"${redactUrl(raw)}" is not a valid URL`, [{ path: field, message: 'not a valid URL' }]);
+    // The text is not echoed: an unparseable URL may hold a password we cannot find to mask.
+    throw new ValidationError(`The ${field} is not a valid URL`, [{ path: field, message: 'not a valid URL' }]);
   }
   const scheme = u.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'amqp' && scheme !== 'amqps') {
@@ -35,18 +36,27 @@ export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
   const port = u.port ? Number(u.port) : tls ? 5671 : 5672;
   const hostname = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const path = u.pathname.replace(/^\//, '');
+  const decode = (text: string, part: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new ValidationError(`The broker URL's ${part} has an invalid %-escape`, [
+        { path: field, message: `invalid %-escape in the ${part}` },
+      ]);
+    }
+  };
   return {
     url: `${scheme}://${u.hostname}:${port}`,
     tls,
     hostname,
     port,
-    username: u.username ? decodeURIComponent(u.username) : null,
-    password: u.password ? decodeURIComponent(u.password) : null,
-    vhost: path ? decodeURIComponent(path) : null,
+    username: u.username ? decode(u.username, 'user name') : null,
+    password: u.password ? decode(u.password, 'password') : null,
+    vhost: path ? decode(path, 'vhost') : null,
   };
 }
 
 /** For messages and logs: the URL with its password masked. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/(\/\/[^:@/\s]+):[^@/\s]*@/, '$1:***@');
+  return raw.replace(/(\/\/[^:@/\s]+):[^/\s]*@/, '$1:***@');
 }

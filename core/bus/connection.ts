@@ -47,6 +47,11 @@ export function isFatalConnectError(code: string | null): boolean {
   return FATAL_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
 }
 
+/** The broker's or the socket's own words, without the client library's "undefined: " prefix. */
+export function brokerErrorText(err: unknown): string {
+  return errorMessage(err).replace(/^undefined:\s*/, '');
+}
+
 export function errorCodeOf(err: unknown): string | null {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : null;
@@ -184,7 +189,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
 
   private fail(err: unknown, attempt: number): void {
     const code = errorCodeOf(err);
-    const text = errorMessage(err);
+    const text = brokerErrorText(err);
     void this.teardown();
     if (isFatalConnectError(code)) {
       this.logger.error('connection refused; not retrying', { code, error: text, attempt });
@@ -282,7 +287,7 @@ export async function probeConnection(opts: ConnectOptions, timeoutMs = 10_000):
     });
     return { ok: true, latencyMs: Math.round(performance.now() - started), error: null, errorCode: null };
   } catch (err) {
-    return { ok: false, latencyMs: Math.round(performance.now() - started), error: errorMessage(err), errorCode: errorCodeOf(err) };
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: brokerErrorText(err), errorCode: errorCodeOf(err) };
   } finally {
     connection.removeAllListeners();
     connection.on('error', () => undefined);

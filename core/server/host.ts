@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH, WS_PROTOCOL, WS_TOKEN_PREFIX, type WsClientFrame, type WsServerFrame } from '../api/wire.js';
 import type { ApiRouter, CallContext } from '../api/router.js';
-import { MeshdeckError, toErrorBody, type ErrorCode } from '../lib/errors.js';
+import { toErrorBody, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { MESHDECK_VERSION } from '../version.js';
-import { allowedHosts, bearerFrom, isAllowedHost, isAllowedOrigin, tokensEqual } from './security.js';
+import { CONTENT_SECURITY_POLICY, allowedHosts, bearerFrom, isAllowedHost, isAllowedOrigin, tokensEqual } from './security.js';
 import { serveStatic } from './static.js';
 
 export interface HostOptions {
@@ -53,18 +53,6 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
@@ -90,19 +78,28 @@ function sendError(res: ServerResponse, code: ErrorCode, message: string, extra:
   sendJson(res, HTTP_STATUS[code], { code, message, issues: [] }, extra);
 }
 
+class BodyTooLarge extends Error {}
+
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume(); // discard; the 413 goes out with Connection: close
+      reject(new BodyTooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new MeshdeckError('INVALID_INPUT', `Request body is larger than ${limit} bytes`, { context: { limit } }));
-        req.destroy();
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -140,7 +137,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendError(res, 'NOT_FOUND', `${req.method} ${path} is not served`);
+      sendJson(res, 405, { code: 'INVALID_INPUT', message: `${req.method} ${path} is not served`, issues: [] }, { allow: 'GET, HEAD' });
       return;
     }
     if (!serveStatic(options.staticDir, path, res, SECURITY_HEADERS)) {
@@ -161,7 +158,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       return;
     }
     if (req.method !== 'POST') {
-      sendError(res, 'NOT_FOUND', `Use POST /api/${method} with a JSON body`, { allow: 'POST' });
+      sendJson(res, 405, { code: 'INVALID_INPUT', message: `Use POST /api/${method} with a JSON body`, issues: [] }, { allow: 'POST' });
       return;
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -174,12 +171,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const text = await readBody(req, maxBody);
       input = text.trim() === '' ? {} : JSON.parse(text);
     } catch (err) {
-      const tooLarge = err instanceof MeshdeckError;
-      sendJson(res, tooLarge ? 413 : 400, {
-        code: 'INVALID_INPUT',
-        message: tooLarge ? err.message : 'The request body is not valid JSON',
-        issues: [],
-      });
+      if (err instanceof BodyTooLarge) {
+        const message = `Request body is larger than ${maxBody} bytes`;
+        sendJson(res, 413, { code: 'INVALID_INPUT', message, issues: [] }, { connection: 'close' });
+      } else {
+        sendJson(res, 400, { code: 'INVALID_INPUT', message: 'The request body is not valid JSON', issues: [] });
+      }
       return;
     }
     const ctx: CallContext = { transport: 'http', actor: `http ${req.socket.remoteAddress ?? 'unknown'}` };

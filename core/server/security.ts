@@ -4,6 +4,24 @@
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 
+/**
+ * The renderer's Content-Security-Policy, the same for the desktop app (meshdeck:// response
+ * header) and the headless host (HTTP header). renderer/index.html carries it as a meta tag too,
+ * without frame-ancestors, which meta tags cannot set.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 export function generateToken(): string {
   return randomBytes(32).toString('base64url');
 }

@@ -9,18 +9,7 @@ import type { WebPreferences } from 'electron';
 export const APP_SCHEME = 'meshdeck';
 export const APP_ORIGIN = `${APP_SCHEME}://app`;
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export { CONTENT_SECURITY_POLICY } from '../../core/server/security';
 
 export function secureWebPreferences(preloadPath: string): WebPreferences {
   return {
@@ -44,9 +33,20 @@ export function rendererOrigin(devServerUrl: string | undefined): string {
   return devServerUrl ? new URL(devServerUrl).origin : APP_ORIGIN;
 }
 
+/**
+ * Node's URL (used in the main process) does not know that Chromium treats our scheme as a
+ * standard one: it gives `meshdeck://app/...` the opaque origin "null". Spell that origin out
+ * as Chromium does; any other opaque origin stays "null" and never matches.
+ */
+function originOf(url: URL): string {
+  if (url.origin === 'null' && url.protocol === `${APP_SCHEME}:` && url.host) return `${url.protocol}//${url.host}`;
+  return url.origin;
+}
+
 export function isSameOrigin(url: string, origin: string): boolean {
   try {
-    return new URL(url).origin === origin;
+    const actual = originOf(new URL(url));
+    return actual !== 'null' && actual === origin;
   } catch {
     return false;
   }

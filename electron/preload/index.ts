@@ -10,8 +10,10 @@ const listeners = new Map<string, Set<(payload: unknown) => void>>();
 const latest = new Map<string, unknown>();
 
 ipcRenderer.on(IPC_EVENT, (_event: IpcRendererEvent, topic: string, payload: unknown) => {
+  const current = listeners.get(topic);
+  if (!current) return; // late event for a topic nobody listens to any more
   latest.set(topic, payload);
-  for (const listener of listeners.get(topic) ?? []) listener(payload);
+  for (const listener of current) listener(payload);
 });
 
 const bridge: MeshdeckBridge = {

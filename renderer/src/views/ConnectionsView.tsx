@@ -147,7 +147,7 @@ function ProfileCard({ profile, state, onEdit }: { profile: Profile; state: Conn
       </dl>
       {state?.error && state.status !== 'connected' && (
         <p className="error-box broker-error" role="alert" data-testid="broker-error">
-          {state.errorCode ? <strong>{state.errorCode}: </strong> : null}
+          {state.errorCode && !state.error.includes(state.errorCode) ? <strong>{state.errorCode}: </strong> : null}
           {state.error}
         </p>
       )}

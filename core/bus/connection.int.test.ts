@@ -1,0 +1,147 @@
+/**
+ * BrokerConnection against the real RabbitMQ at 127.0.0.1:5672, with a TCP proxy in between
+ * where a test needs to cut connections or make the broker unreachable.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectionState } from '../api/contract.js';
+import { silentLogger } from '../lib/log.js';
+import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitForEvent } from '../../test/support/wait.js';
+import { BrokerConnection, probeConnection, type BackoffPolicy } from './connection.js';
+import type { ConnectOptions } from './profiles.js';
+
+const FAST: BackoffPolicy = { baseMs: 20, maxMs: 200, jitter: 0 };
+
+function options(patch: Partial<ConnectOptions> = {}): ConnectOptions {
+  return {
+    hostname: '127.0.0.1',
+    port: 5672,
+    vhost: '/',
+    username: 'guest',
+    password: 'guest',
+    heartbeat: 10,
+    tls: false,
+    connectionName: 'meshdeck-test',
+    ...patch,
+  };
+}
+
+function until(connection: BrokerConnection, predicate: (s: ConnectionState) => boolean, what: string): Promise<ConnectionState> {
+  if (predicate(connection.state)) return Promise.resolve(connection.state);
+  return waitForEvent<ConnectionState>(connection, 'state', predicate, 10_000, what);
+}
+
+const open: BrokerConnection[] = [];
+const proxies: TcpProxy[] = [];
+function make(opts: ConnectOptions): BrokerConnection {
+  const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => opts, logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000 });
+  open.push(connection);
+  return connection;
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.stop()));
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+});
+
+describe('BrokerConnection on the real broker', () => {
+  it('connects and reports connected with no error', async () => {
+    const connection = make(options());
+    connection.start();
+    expect(connection.state.status).toBe('connecting');
+    const state = await until(connection, (s) => s.status === 'connected', 'connected');
+    expect(state).toMatchObject({ attempt: 0, error: null, errorCode: null, nextRetryAt: null });
+    expect(state.connectedAt).toBeGreaterThan(0);
+    expect(connection.amqp?.ready).toBe(true);
+  });
+
+  it('stops on a wrong password with the broker\u2019s own refusal and does not retry', async () => {
+    const connection = make(options({ password: 'definitely-wrong' }));
+    const seen: string[] = [];
+    connection.on('state', (s: ConnectionState) => seen.push(s.status));
+    connection.start();
+    const state = await until(connection, (s) => s.status === 'failed', 'failed');
+    expect(state.errorCode).toBe('ACCESS_REFUSED');
+    expect(state.error).toMatch(/^ACCESS_REFUSED - Login was refused/);
+    expect(state.nextRetryAt).toBeNull();
+    expect(seen).not.toContain('reconnecting');
+  });
+
+  it('stops on an unknown vhost with NOT_ALLOWED', async () => {
+    const connection = make(options({ vhost: 'meshdeck-no-such-vhost' }));
+    connection.start();
+    const state = await until(connection, (s) => s.status === 'failed', 'failed');
+    expect(state.errorCode).toBe('NOT_ALLOWED');
+    expect(state.error).toContain('meshdeck-no-such-vhost');
+  });
+
+  it('retries an unreachable broker with a growing attempt count, then connects when it appears', async () => {
+    const proxy = await startTcpProxy();
+    proxies.push(proxy);
+    await proxy.pause();
+    const connection = make(options({ port: proxy.port }));
+    connection.start();
+    const third = await until(connection, (s) => s.status === 'reconnecting' && s.attempt >= 3 && s.nextRetryAt !== null, 'attempt 3 failed');
+    expect(third.errorCode).toBe('ECONNREFUSED');
+    expect(third.nextRetryAt).not.toBeNull();
+    await proxy.resume();
+    const up = await until(connection, (s) => s.status === 'connected', 'connected after broker came back');
+    expect(up.attempt).toBe(0);
+    expect(up.error).toBeNull();
+  });
+
+  it('reconnects on its own after the connection is cut, running session handlers again', async () => {
+    const proxy = await startTcpProxy();
+    proxies.push(proxy);
+    const connection = make(options({ port: proxy.port }));
+    let sessions = 0;
+    let cleanups = 0;
+    connection.onSession(() => {
+      sessions += 1;
+      return () => {
+        cleanups += 1;
+      };
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    expect(sessions).toBe(1);
+
+    const lost = until(connection, (s) => s.status === 'reconnecting', 'reconnecting');
+    proxy.cutAll();
+    const down = await lost;
+    expect(down.attempt).toBe(1);
+    expect(down.error).toBeTruthy();
+    await until(connection, (s) => s.status === 'connected', 'connected again');
+    expect(sessions).toBe(2);
+    expect(cleanups).toBe(1);
+  });
+
+  it('stop() closes the connection and reports disconnected', async () => {
+    const connection = make(options());
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    await connection.stop();
+    expect(connection.state.status).toBe('disconnected');
+    expect(connection.amqp).toBeNull();
+  });
+});
+
+describe('probeConnection', () => {
+  it('reports success with a latency', async () => {
+    const result = await probeConnection(options(), 5000);
+    expect(result.ok).toBe(true);
+    expect(result.error).toBeNull();
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports the broker refusal', async () => {
+    const result = await probeConnection(options({ password: 'nope' }), 5000);
+    expect(result).toMatchObject({ ok: false, errorCode: 'ACCESS_REFUSED' });
+    expect(result.error).toContain('Login was refused');
+  });
+
+  it('reports an unreachable broker', async () => {
+    const result = await probeConnection(options({ port: 1 }), 5000);
+    expect(result).toMatchObject({ ok: false, errorCode: 'ECONNREFUSED' });
+  });
+});
