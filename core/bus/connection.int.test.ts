@@ -2,6 +2,7 @@
  * BrokerConnection against the real RabbitMQ at 127.0.0.1:5672, with a TCP proxy in between
  * where a test needs to cut connections or make the broker unreachable.
  */
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionState } from '../api/contract.js';
 import { silentLogger } from '../lib/log.js';
@@ -123,6 +124,34 @@ describe('BrokerConnection on the real broker', () => {
     await connection.stop();
     expect(connection.state.status).toBe('disconnected');
     expect(connection.amqp).toBeNull();
+  });
+});
+
+describe('broker resource alarm', () => {
+  // Raises a real memory alarm on the local broker for a moment, so keep it short and always clear it.
+  const setWatermark = (value: string) => execFileSync('rabbitmqctl', ['set_vm_memory_high_watermark', value], { stdio: 'ignore' });
+
+  it('shows blocked with the broker\u2019s reason while the alarm lasts, then connected again', async () => {
+    const connection = make(options());
+    let publisher: ReturnType<NonNullable<BrokerConnection['amqp']>['createPublisher']> | null = null;
+    connection.onSession((amqp) => {
+      publisher = amqp.createPublisher({ confirm: false });
+      return () => publisher?.close();
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    const blocked = until(connection, (s) => s.status === 'blocked', 'blocked');
+    try {
+      setWatermark('0.0000001');
+      // The broker tells a connection it is blocked when the connection publishes during the alarm.
+      await publisher!.send({ routingKey: 'meshdeck.test.nowhere' }, 'x').catch(() => undefined);
+      const state = await blocked;
+      expect(state.blockedReason).toBe('low on memory');
+    } finally {
+      setWatermark('0.4');
+    }
+    const back = await until(connection, (s) => s.status === 'connected', 'unblocked');
+    expect(back.blockedReason).toBeNull();
   });
 });
 
