@@ -1,0 +1,97 @@
+/**
+ * Encoding and decoding of protocol messages. decode never throws: anything that is not a
+ * valid v1 message comes back as { ok: false, reason } for the consumer to dead-letter.
+ */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  EnvelopeBase,
+  MAX_MESSAGE_BYTES,
+  MESSAGE_TYPES,
+  isMeshType,
+  type MeshDataInput,
+  type MeshEvent,
+  type MeshMessageType,
+} from './messages.js';
+
+export type DecodeResult = { ok: true; event: MeshEvent } | { ok: false; reason: string; type: string | null };
+
+export class EncodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EncodeError';
+  }
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Accepts the raw body as delivered (Buffer, string, or an object already parsed by the client). */
+export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageType[]): DecodeResult {
+  let parsed: unknown;
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body);
+    if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message is ${size} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`, type: null };
+    if (size === 0) return { ok: false, reason: 'empty body', type: null };
+    try {
+      parsed = JSON.parse(body.toString());
+    } catch (err) {
+      return { ok: false, reason: `body is not valid JSON (${(err as Error).message.slice(0, 120)})`, type: null };
+    }
+  } else {
+    parsed = body;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, reason: 'body is not a JSON object (expected a CloudEvents 1.0 envelope)', type: null };
+  }
+  const envelope = EnvelopeBase.safeParse(parsed);
+  const rawType = typeof (parsed as { type?: unknown }).type === 'string' ? ((parsed as { type: string }).type.slice(0, 256)) : null;
+  if (!envelope.success) return { ok: false, reason: `invalid CloudEvents envelope: ${describe(envelope.error)}`, type: rawType };
+  const type = envelope.data.type;
+  if (!isMeshType(type)) {
+    const version = /\.v(\d+)$/.exec(type)?.[1];
+    const known = Object.keys(MESSAGE_TYPES).some((t) => t.replace(/\.v\d+$/, '') === type.replace(/\.v\d+$/, ''));
+    const reason = known && version ? `unsupported protocol version v${version} of ${type.replace(/\.v\d+$/, '')} (this core speaks v1)` : `unknown message type ${type}`;
+    return { ok: false, reason, type };
+  }
+  if (expected && !expected.includes(type)) return { ok: false, reason: `${type} is not expected on this queue`, type };
+  const data = MESSAGE_TYPES[type].safeParse((parsed as { data?: unknown }).data);
+  if (!data.success) return { ok: false, reason: `invalid ${type} data: ${describe(data.error)}`, type };
+  return { ok: true, event: { ...envelope.data, type, data: data.data } as MeshEvent };
+}
+
+export interface EncodeOptions {
+  /** CloudEvents source, e.g. meshdeck://checkout/checkout-1 or meshdeck://console/<id>. */
+  source: string;
+  id?: string;
+  time?: Date;
+  subject?: string;
+}
+
+/** Validates the data against its schema (applying defaults) and returns the encoded body. */
+export function encodeMeshEvent<T extends MeshMessageType>(type: T, data: MeshDataInput<T>, options: EncodeOptions): Buffer {
+  const checked = MESSAGE_TYPES[type].safeParse(data);
+  if (!checked.success) throw new EncodeError(`refusing to send invalid ${type}: ${describe(checked.error)}`);
+  const time = options.time ?? new Date();
+  if (Number.isNaN(time.getTime())) throw new EncodeError(`refusing to send ${type}: time is an invalid Date`);
+  const envelope = {
+    specversion: '1.0',
+    id: options.id ?? randomUUID(),
+    source: options.source,
+    type,
+    time: time.toISOString(),
+    datacontenttype: 'application/json',
+    ...(options.subject ? { subject: options.subject } : {}),
+  };
+  // What decode would refuse must not be sent (empty or over-long source, id or subject).
+  const envelopeCheck = EnvelopeBase.safeParse(envelope);
+  if (!envelopeCheck.success) throw new EncodeError(`refusing to send ${type} with an invalid envelope: ${describe(envelopeCheck.error)}`);
+  const event = { ...envelope, data: checked.data };
+  const body = Buffer.from(JSON.stringify(event));
+  if (body.length > MAX_MESSAGE_BYTES) throw new EncodeError(`${type} is ${body.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`);
+  return body;
+}
