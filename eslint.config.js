@@ -4,7 +4,8 @@
  *   renderer/  may import React and the API contract (core/api/contract) — no Node, no Electron.
  *   electron/  is the only place that imports `electron`.
  *   core/      never imports electron, react or code from renderer/ or electron/.
- *   agent/     shares core/protocol and core/balancer; never electron or react.
+ *   agent/     the data plane; builds on core (protocol, balancer, bus); never electron or react.
+ *   cli/       the `meshdeck` command: composes core and agent; never electron or react.
  */
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -36,15 +37,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ['core/**/*.ts', 'agent/**/*.ts'],
+    files: ['core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: [electronOnly, ...uiLibs],
           patterns: [
-            { group: ['**/renderer/**', 'renderer/*'], message: 'core/ and agent/ never import renderer code.' },
-            { group: ['**/electron/**', 'electron/*'], message: 'core/ and agent/ never import electron/ code.' },
+            { group: ['**/renderer/**', 'renderer/*'], message: 'core/ never imports renderer code.' },
+            { group: ['**/electron/**', 'electron/*'], message: 'core/ never imports electron/ code.' },
+            { group: ['**/agent/**', '**/cli/**'], message: 'core/ never imports the data plane (agent/) or the command line (cli/).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['agent/**/*.ts', 'cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [electronOnly, ...uiLibs],
+          patterns: [
+            { group: ['**/renderer/**', 'renderer/*'], message: 'agent/ and cli/ never import renderer code.' },
+            { group: ['**/electron/**', 'electron/*'], message: 'agent/ and cli/ never import electron/ code.' },
           ],
         },
       ],

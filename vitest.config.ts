@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['core/**/*.test.ts', 'electron/**/*.test.ts', 'agent/**/*.test.ts', 'renderer/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['core/**/*.test.ts', 'electron/**/*.test.ts', 'agent/**/*.test.ts', 'cli/**/*.test.ts', 'renderer/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           environment: 'node',
         },
@@ -23,7 +23,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['core/**/*.int.test.ts', 'agent/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          include: ['core/**/*.int.test.ts', 'agent/**/*.int.test.ts', 'cli/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,

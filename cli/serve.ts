@@ -1,28 +1,21 @@
 /**
- * `meshdeck` command line. Today: `serve`, the headless console.
+ * `meshdeck serve`: the headless console — the mesh control core plus the web UI and the API.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { createMeshCore } from '../app.js';
-import { parseBrokerUrl } from '../bus/broker-url.js';
-import { MeshdeckError, errorMessage } from '../lib/errors.js';
-import { createLogger } from '../lib/log.js';
-import { defaultDataDir } from '../lib/paths.js';
-import { headlessSecretStore } from '../secrets/secret-store.js';
-import { DEFAULT_PORT, startHost } from '../server/host.js';
-import { generateToken } from '../server/security.js';
-import { MESHDECK_VERSION } from '../version.js';
+import { createMeshCore } from '../core/app.js';
+import { parseBrokerUrl } from '../core/bus/broker-url.js';
+import { MeshdeckError } from '../core/lib/errors.js';
+import { createLogger } from '../core/lib/log.js';
+import { defaultDataDir } from '../core/lib/paths.js';
+import { headlessSecretStore } from '../core/secrets/secret-store.js';
+import { DEFAULT_PORT, startHost } from '../core/server/host.js';
+import { generateToken } from '../core/server/security.js';
+import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, untilSignal } from './common.js';
 
-export const DEFAULT_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+export const SERVE_USAGE = `Usage: meshdeck serve [--broker URL] [--db FILE] [--port N] [--host H]
 
-const USAGE = `Meshdeck ${MESHDECK_VERSION} — console for event-driven service meshes
-
-Usage:
-  meshdeck serve [--broker URL] [--db FILE] [--port N] [--host H]
-  meshdeck --version | --help
-
-serve   Start the headless console: the mesh control core plus the web UI and API.
+Start the headless console: the mesh control core plus the web UI and API.
   --broker URL  RabbitMQ to connect to at start (env MESHDECK_BROKER; default ${DEFAULT_BROKER}).
                 Use --broker none to start without one.
   --db FILE     SQLite database (env MESHDECK_DB; default ${join(defaultDataDir(), 'meshdeck.db')})
@@ -37,48 +30,22 @@ Environment:
   MESHDECK_LOG_LEVEL   debug | info | warn | error (logs are JSON lines on stderr)
 `;
 
-class UsageError extends Error {}
-
-function parsePort(raw: string): number {
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${raw}"`);
-  return port;
-}
-
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let parsed;
+export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let values;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        broker: { type: 'string' },
-        db: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    ({ values } = parseOptions(argv, {
+      broker: { type: 'string' },
+      db: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+    }));
   } catch (err) {
-    process.stderr.write(`meshdeck: ${errorMessage(err)}\n\n${USAGE}`);
-    return 2;
+    return reportFailure(err, SERVE_USAGE, null);
   }
-  const { values, positionals } = parsed;
-  if (values.version) {
-    process.stdout.write(`${MESHDECK_VERSION}\n`);
+  if (values.help) {
+    process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  const command = positionals[0];
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return values.help ? 0 : 2;
-  }
-  if (command !== 'serve') {
-    process.stderr.write(`meshdeck: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
-
   const logger = createLogger();
   try {
     const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
@@ -103,39 +70,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     } catch (err) {
       await core.close();
       const code = (err as { code?: string }).code;
-      if (code === 'EADDRINUSE') throw new UsageError(`Port ${port} on ${host} is already in use; pick another with --port`);
+      if (code === 'EADDRINUSE') throw new MeshdeckError('CONFLICT', `Port ${port} on ${host} is already in use; pick another with --port`);
       throw err;
     }
     process.stdout.write(`Meshdeck console: ${running.consoleUrl}\n`);
 
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info('shutting down', { signal });
-        resolve();
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    await untilSignal(logger);
     await running.close();
     await core.close();
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`meshdeck: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof MeshdeckError) {
-      process.stderr.write(`meshdeck: ${err.message}\n`);
-      logger.error('startup failed', { err });
-      return 1;
-    }
-    logger.error('startup failed', { err });
-    process.stderr.write(`meshdeck: ${errorMessage(err)}\n`);
-    return 1;
+    return reportFailure(err, SERVE_USAGE, logger);
   }
-}
-
-const isEntry = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isEntry) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

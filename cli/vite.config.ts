@@ -1,9 +1,9 @@
-/** Bundles the `meshdeck` command line (core only) into out/cli/meshdeck.js. */
+/** Bundles the `meshdeck` command line into out/cli/meshdeck.js. */
 import { builtinModules, createRequire } from 'node:module';
 import { defineConfig } from 'vite';
 
 const require = createRequire(import.meta.url);
-const pkg = require('../../package.json') as { version: string; dependencies: Record<string, string> };
+const pkg = require('../package.json') as { version: string; dependencies: Record<string, string> };
 const external = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...Object.keys(pkg.dependencies)];
 
 export default defineConfig({
@@ -15,7 +15,7 @@ export default defineConfig({
     target: 'node20',
     sourcemap: true,
     rollupOptions: {
-      input: { meshdeck: 'core/cli/meshdeck.ts' },
+      input: { meshdeck: 'cli/meshdeck.ts' },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js' },
     },

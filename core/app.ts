@@ -3,8 +3,10 @@
  * API router that both transports serve. Electron's main process and the headless host each
  * create one of these; nothing here knows which.
  */
-import type { EventEmitter } from 'node:events';
-import type { Profile, ConnectionState } from './api/contract.js';
+import { EventEmitter } from 'node:events';
+import type { Profile, ConnectionState, MeshSummary, ServiceSummary } from './api/contract.js';
+import { NotFoundError } from './lib/errors.js';
+import { MeshRuntime } from './mesh/mesh-runtime.js';
 import { ApiRouter, type Handlers, type TopicSource, type TopicSources } from './api/router.js';
 import { ConnectionManager } from './bus/connection-manager.js';
 import { probeConnection, type BackoffPolicy } from './bus/connection.js';
@@ -29,6 +31,8 @@ export interface MeshCore {
   readonly db: Db;
   readonly profiles: ProfileService;
   readonly connections: ConnectionManager;
+  /** The mesh behind each profile that has been connected. */
+  readonly meshes: Map<string, MeshRuntime>;
   /** Closes broker connections, then the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -50,6 +54,51 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const profiles = new ProfileService(db, secrets, logger.child('profiles'));
   const connections = new ConnectionManager(profiles, logger, options.backoff);
   profiles.on('changed', () => connections.emit('changed', connections.states()));
+
+  // Every broker connection carries a mesh: registry, discovery, live telemetry.
+  const meshes = new Map<string, MeshRuntime>();
+  const meshEvents = new EventEmitter();
+  let summaryTimer: NodeJS.Timeout | null = null;
+  const scheduleSummary = () => {
+    // Coalesced: at most one mesh.summary per second, however busy the registry is.
+    summaryTimer ??= setTimeout(() => {
+      summaryTimer = null;
+      meshEvents.emit('summary', meshSummaries());
+    }, 1000);
+  };
+  connections.on('created', (profileId, connection) => {
+    const mesh = new MeshRuntime({ mesh: profileId, db, logger, source: `meshdeck://console/${options.host}-${process.pid}` });
+    mesh.attach(connection);
+    mesh.on('changed', scheduleSummary);
+    meshes.set(profileId, mesh);
+  });
+  const meshOf = (profileId: string): MeshRuntime => {
+    const mesh = meshes.get(profileId);
+    if (!mesh) throw new NotFoundError('Connected mesh for profile', profileId);
+    return mesh;
+  };
+  const serviceSummaries = (mesh: MeshRuntime): ServiceSummary[] =>
+    mesh.registry.serviceNames().map((name) => {
+      const instances = mesh.registry.instances(name);
+      const count = (state: string) => instances.filter((i) => i.state === state).length;
+      return {
+        name,
+        instances: instances.length,
+        healthy: count('healthy'),
+        draining: count('draining'),
+        down: count('down'),
+        zones: [...new Set(instances.map((i) => i.zone))].sort(),
+        versions: [...new Set(instances.map((i) => i.version))].sort(),
+      };
+    });
+  const meshSummaries = (): MeshSummary[] => {
+    const now = Date.now();
+    return [...meshes.entries()].map(([profileId, mesh]) => ({ profileId, at: now, services: serviceSummaries(mesh), edges: mesh.edges.summaries(now) }));
+  };
+  const liveTimer = setInterval(() => {
+    if (meshes.size > 0) scheduleSummary();
+  }, 1000);
+  liveTimer.unref();
 
   const handlers: Handlers = {
     'system.info': () => ({
@@ -92,11 +141,18 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'connections.list': () => connections.states(),
     'connections.connect': ({ profileId }) => connections.connect(profileId),
     'connections.disconnect': ({ profileId }) => connections.disconnect(profileId),
+    'mesh.services': ({ profileId }) => serviceSummaries(meshOf(profileId)),
+    'mesh.instances': ({ profileId, service, healthyOnly, zone }) =>
+      meshOf(profileId).registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => rest),
+    'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).registry.endpoints(service),
+    'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
+    'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),
   };
 
   const sources: TopicSources = {
     'connections.state': topicFrom<ConnectionState[]>(connections, 'changed', () => connections.states()),
     'profiles.changed': topicFrom<Profile[]>(profiles, 'changed', () => profiles.list()),
+    'mesh.summary': topicFrom<MeshSummary[]>(meshEvents, 'summary', meshSummaries),
   };
 
   const router = new ApiRouter(handlers, sources, logger.child('api'));
@@ -114,8 +170,11 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     db,
     profiles,
     connections,
+    meshes,
     close() {
       closed ??= (async () => {
+        clearInterval(liveTimer);
+        if (summaryTimer) clearTimeout(summaryTimer);
         await connections.closeAll();
         db.close();
         logger.info('core closed');

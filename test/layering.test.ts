@@ -30,6 +30,9 @@ describe('layering rule', () => {
     ['renderer/src/x.ts', "import { ApiRouter } from '../../core/api/router';\nexport const a = ApiRouter;"],
     ['renderer/src/x.ts', "import { openDatabase } from '../../core/store/database';\nexport const a = openDatabase;"],
     ['bench/x.ts', "import { app } from 'electron';\nexport const a = app;"],
+    ['core/bus/x.ts', "import { Sidecar } from '../../agent/sidecar/sidecar';\nexport const a = Sidecar;"],
+    ['agent/sdk/x.ts', "import { useState } from 'react';\nexport const a = useState;"],
+    ['cli/x.ts', "import { app } from 'electron';\nexport const a = app;"],
   ])('refuses %s importing: %s', async (file, code) => {
     expect(await restricted(file, code)).toHaveLength(1);
   });

@@ -146,7 +146,87 @@ export const SystemInfo = z.object({
 });
 export type SystemInfo = z.infer<typeof SystemInfo>;
 
+export const InstanceStateSchema = z.enum(['healthy', 'draining', 'down', 'deregistered']);
+
+export const ServiceSummary = z.object({
+  name: z.string(),
+  instances: z.number().int(),
+  healthy: z.number().int(),
+  draining: z.number().int(),
+  down: z.number().int(),
+  zones: z.array(z.string()),
+  versions: z.array(z.string()),
+});
+export type ServiceSummary = z.infer<typeof ServiceSummary>;
+
+export const InstanceInfo = z.object({
+  service: z.string(),
+  instanceId: z.string(),
+  zone: z.string(),
+  address: z.string(),
+  weight: z.number().int(),
+  version: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  capacity: z.number().int(),
+  agent: z.enum(['sidecar', 'gateway', 'sdk']),
+  heartbeatIntervalMs: z.number().int(),
+  state: InstanceStateSchema,
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  inflight: z.number().int(),
+});
+export type InstanceInfo = z.infer<typeof InstanceInfo>;
+
+export const EndpointSet = z.object({
+  service: z.string(),
+  revision: z.number().int(),
+  endpoints: z.array(
+    z.object({
+      instanceId: z.string(),
+      zone: z.string(),
+      address: z.string(),
+      weight: z.number().int(),
+      state: z.enum(['healthy', 'draining', 'ejected', 'down']),
+    }),
+  ),
+});
+
+export const RegistryEventInfo = z.object({
+  id: z.number().int(),
+  at: z.number(),
+  service: z.string(),
+  instanceId: z.string(),
+  kind: z.string(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  detail: z.string(),
+});
+
+export const EdgeSummary = z.object({
+  from: z.string(),
+  to: z.string(),
+  rps: z.number(),
+  requests: z.number().int(),
+  errors: z.object({ http5xx: z.number().int(), http4xx: z.number().int(), connect: z.number().int(), timeout: z.number().int() }),
+  errorRate: z.number(),
+  retries: z.number().int(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  lastSeen: z.number(),
+});
+export type EdgeSummary = z.infer<typeof EdgeSummary>;
+
+export const MeshSummary = z.object({
+  profileId: z.string(),
+  at: z.number(),
+  services: z.array(ServiceSummary),
+  edges: z.array(EdgeSummary),
+});
+export type MeshSummary = z.infer<typeof MeshSummary>;
+
 const Empty = z.object({}).strict().default({});
+const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
 
 // ---------------------------------------------------------------------------------------------
@@ -193,6 +273,28 @@ export const methods = {
   'connections.list': query('Live state of every profile\u2019s broker connection.', Empty, z.array(ConnectionState)),
   'connections.connect': command('Connect a profile (retrying with backoff until connected or refused).', z.object({ profileId: z.string().min(1) }).strict(), ConnectionState),
   'connections.disconnect': command('Close a profile\u2019s connection.', z.object({ profileId: z.string().min(1) }).strict(), ConnectionState),
+
+  'mesh.services': query('Services that joined the mesh behind a profile\u2019s broker, with instance counts by state.', MeshRef, z.array(ServiceSummary)),
+  'mesh.instances': query(
+    'Instances of a service: all, or healthy only, or in one zone.',
+    MeshRef.extend({ service: z.string().min(1), healthyOnly: z.boolean().default(false), zone: z.string().optional() }).strict(),
+    z.array(InstanceInfo),
+  ),
+  'mesh.endpoints': query(
+    'The endpoint set the core pushes to agents for a service (discovery), with its revision.',
+    MeshRef.extend({ service: z.string().min(1) }).strict(),
+    EndpointSet,
+  ),
+  'mesh.history': query(
+    'Registry history (joins, state changes, weight changes), newest first.',
+    MeshRef.extend({ service: z.string().optional(), instanceId: z.string().optional(), since: z.number().optional(), limit: z.number().int().min(1).max(5000).default(200) }).strict(),
+    z.array(RegistryEventInfo),
+  ),
+  'mesh.edges': query(
+    'Live traffic per edge (caller \u2192 callee): rate, errors by class, p50/p95/p99, over the last span.',
+    MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
+    z.array(EdgeSummary),
+  ),
 } as const satisfies Record<string, MethodDef>;
 
 export type Methods = typeof methods;
@@ -219,6 +321,10 @@ export const topics = {
   'profiles.changed': {
     summary: 'The profile list, sent whole when a profile is created, changed or deleted.',
     payload: z.array(Profile),
+  },
+  'mesh.summary': {
+    summary: 'Per connected mesh: services with instance counts and live edges, at most once a second.',
+    payload: z.array(MeshSummary),
   },
 } as const satisfies Record<string, TopicDef>;
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type ConnectionState, type Profile } from './contract.js';
+import { methods, topics, type ConnectionState, type MeshSummary, type Profile } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -62,7 +62,7 @@ function fakeSource<T>(initial: T): TopicSource<T> & { set(value: T): void; list
 function makeSources() {
   const profiles = fakeSource<Profile[]>([PROFILE]);
   const connections = fakeSource<ConnectionState[]>([STATE]);
-  const sources: TopicSources = { 'profiles.changed': profiles, 'connections.state': connections };
+  const sources: TopicSources = { 'profiles.changed': profiles, 'connections.state': connections, 'mesh.summary': fakeSource<MeshSummary[]>([]) };
   return { sources, profiles, connections };
 }
 
@@ -88,6 +88,11 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'connections.list': () => [STATE],
     'connections.connect': ({ profileId }) => ({ ...STATE, profileId, status: 'connecting' as const }),
     'connections.disconnect': ({ profileId }) => ({ ...STATE, profileId, status: 'disconnected' as const }),
+    'mesh.services': () => [],
+    'mesh.instances': () => [],
+    'mesh.endpoints': ({ service }) => ({ service, revision: 0, endpoints: [] }),
+    'mesh.history': () => [],
+    'mesh.edges': () => [],
   };
   return { ...base, ...overrides } as Handlers;
 }

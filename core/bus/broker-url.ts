@@ -3,6 +3,7 @@
  * a profile keeps, so that a password never ends up in a stored or displayed URL.
  */
 import { ValidationError } from '../lib/errors.js';
+import type { ConnectOptions } from './profiles.js';
 
 export interface ParsedBrokerUrl {
   /** `amqp://host:port` or `amqps://host:port`: no credentials, no vhost. */
@@ -59,4 +60,19 @@ export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
 /** For messages and logs: the URL with its password masked. */
 export function redactUrl(raw: string): string {
   return raw.replace(/(\/\/[^:@/\s]+):[^/\s]*@/, '$1:***@');
+}
+
+/** Connection options for a URL given on a command line (agents, tools): no profile, no store. */
+export function connectOptionsFromUrl(raw: string, connectionName: string, heartbeat = 10): ConnectOptions {
+  const parsed = parseBrokerUrl(raw, 'broker');
+  return {
+    hostname: parsed.hostname,
+    port: parsed.port,
+    vhost: parsed.vhost ?? '/',
+    username: parsed.username ?? 'guest',
+    password: parsed.password ?? (parsed.username ? '' : 'guest'),
+    heartbeat,
+    tls: parsed.tls ? { servername: parsed.hostname, rejectUnauthorized: true } : false,
+    connectionName,
+  };
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../lib/log.js';
 import { BrokerConnection, type BackoffPolicy } from './connection.js';
 import type { ProfileService } from './profiles.js';
 
-export class ConnectionManager extends EventEmitter<{ changed: [ConnectionState[]] }> {
+export class ConnectionManager extends EventEmitter<{ changed: [ConnectionState[]]; created: [string, BrokerConnection] }> {
   private readonly connections = new Map<string, BrokerConnection>();
 
   constructor(
@@ -44,6 +44,7 @@ export class ConnectionManager extends EventEmitter<{ changed: [ConnectionState[
       });
       connection.on('state', () => this.emit('changed', this.states()));
       this.connections.set(profileId, connection);
+      this.emit('created', profileId, connection);
     }
     connection.start();
     return connection.state;

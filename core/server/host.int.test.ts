@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { createMeshCore, type MeshCore } from '../app.js';
 import { WS_PATH, WS_PROTOCOL, WS_TOKEN_PREFIX, type WsServerFrame } from '../api/wire.js';
 import { silentLogger } from '../lib/log.js';
+import { MIGRATIONS } from '../store/migrations.js';
 import { passphraseSecretStore } from '../secrets/secret-store.js';
 import { startHost, type RunningHost } from './host.js';
 
@@ -77,7 +78,7 @@ describe('HTTP API', () => {
     const res = await api('system.info', {});
     expect(res.status).toBe(200);
     const info = await json(res);
-    expect(info).toMatchObject({ product: 'Meshdeck', host: 'headless', schemaVersion: 1 });
+    expect(info).toMatchObject({ product: 'Meshdeck', host: 'headless', schemaVersion: MIGRATIONS.at(-1)!.version });
     expect(info.secretStore.kind).toBe('passphrase');
   });
 

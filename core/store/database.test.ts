@@ -75,7 +75,7 @@ describe('openDatabase', () => {
       expect(h.appliedAt).toBeGreaterThanOrEqual(before);
       expect(h.appliedAt).toBeLessThanOrEqual(Date.now());
     }
-    expect(tables(db)).toEqual(['broker_profiles', 'schema_version']);
+    expect(tables(db)).toEqual(['broker_profiles', 'mesh_events', 'mesh_instances', 'schema_version', 'stream_offsets']);
     expect(migrationLines().map((l) => l.version)).toEqual(MIGRATIONS.map((m) => m.version));
   });
 

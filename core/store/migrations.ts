@@ -33,4 +33,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'mesh registry, history and stream offsets',
+    sql: `
+      -- One row per instance ever seen in a mesh (a mesh is a broker profile).
+      CREATE TABLE mesh_instances (
+        mesh                  TEXT NOT NULL,
+        service               TEXT NOT NULL,
+        instance_id           TEXT NOT NULL,
+        zone                  TEXT NOT NULL,
+        address               TEXT NOT NULL,
+        weight                INTEGER NOT NULL,
+        version               TEXT NOT NULL,
+        metadata              TEXT NOT NULL,   -- JSON object of strings
+        capacity              INTEGER NOT NULL,
+        agent                 TEXT NOT NULL,
+        heartbeat_interval_ms INTEGER NOT NULL,
+        state                 TEXT NOT NULL,
+        first_seen            INTEGER NOT NULL,
+        last_seen             INTEGER NOT NULL,
+        PRIMARY KEY (mesh, service, instance_id)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Registry history: every state change, with what caused it.
+      CREATE TABLE mesh_events (
+        id          INTEGER PRIMARY KEY,
+        mesh        TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        service     TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        from_state  TEXT,
+        to_state    TEXT,
+        detail      TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX mesh_events_by_time ON mesh_events (mesh, at);
+      CREATE INDEX mesh_events_by_instance ON mesh_events (mesh, service, instance_id, at);
+
+      -- Where each stream consumer has got to, so a restart resumes instead of replaying.
+      CREATE TABLE stream_offsets (
+        consumer   TEXT PRIMARY KEY,
+        stream     TEXT NOT NULL,
+        offset     INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

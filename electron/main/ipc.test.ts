@@ -140,10 +140,16 @@ function testRouter() {
     'connections.list': () => [],
     'connections.connect': unused('connections.connect'),
     'connections.disconnect': unused('connections.disconnect'),
+    'mesh.services': unused('mesh.services'),
+    'mesh.instances': unused('mesh.instances'),
+    'mesh.endpoints': unused('mesh.endpoints'),
+    'mesh.history': unused('mesh.history'),
+    'mesh.edges': unused('mesh.edges'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
-  const router = new ApiRouter(handlers, { 'connections.state': connections, 'profiles.changed': profiles }, silentLogger);
+  const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
+  const router = new ApiRouter(handlers, { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary }, silentLogger);
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };
 }
 

@@ -1,0 +1,122 @@
+/**
+ * HTTP forwarding primitives shared by the sidecar and the gateway: one attempt to one
+ * address with a per-try timeout, classification of the outcome, header hygiene.
+ */
+import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { Outcome } from '../sdk/telemetry-recorder.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+
+export const HEADER_HOP = 'x-meshdeck-hop';
+export const HEADER_EJECTED = 'x-meshdeck-ejected';
+export const HEADER_FAULT = 'x-meshdeck-fault';
+export const HEADER_REQUEST_ID = 'x-request-id';
+export const HEADER_UPSTREAM = 'x-meshdeck-upstream';
+
+export const MAX_BUFFERED_BODY = 8 * 1024 * 1024;
+
+export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+export function readBody(req: IncomingMessage, limit = MAX_BUFFERED_BODY): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        reject(new Error(`request body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export type AttemptResult =
+  | { kind: 'response'; response: IncomingMessage; latencyMs: number }
+  | { kind: 'connect'; error: Error; latencyMs: number }
+  | { kind: 'timeout'; latencyMs: number };
+
+export interface AttemptOptions {
+  agent: Agent;
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+  timeoutMs: number;
+}
+
+/** One try. Resolves when the response headers arrive (the body is still to be read or piped). */
+export function attempt(options: AttemptOptions): Promise<AttemptResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (result: AttemptResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const req = request(
+      {
+        agent: options.agent,
+        host: options.host,
+        port: options.port,
+        method: options.method,
+        path: options.path,
+        headers: { ...options.headers, 'content-length': String(options.body.length) },
+      },
+      (response) => settle({ kind: 'response', response, latencyMs: performance.now() - started }),
+    );
+    const timer = setTimeout(() => {
+      settle({ kind: 'timeout', latencyMs: performance.now() - started });
+      req.destroy();
+    }, options.timeoutMs);
+    req.on('error', (error) => settle({ kind: 'connect', error, latencyMs: performance.now() - started }));
+    req.end(options.body);
+  });
+}
+
+export function outcomeOf(result: AttemptResult): Outcome {
+  if (result.kind === 'connect') return 'connect';
+  if (result.kind === 'timeout') return 'timeout';
+  const status = result.response.statusCode ?? 502;
+  return status >= 500 ? 'http5xx' : status >= 400 ? 'http4xx' : 'ok';
+}
+
+/** Copies an upstream response to the client, streaming the body. */
+export function relay(response: IncomingMessage, res: ServerResponse, extra: OutgoingHttpHeaders = {}): void {
+  res.writeHead(response.statusCode ?? 502, { ...forwardableHeaders(response.headers), ...extra });
+  response.pipe(res);
+  response.on('error', () => res.destroy());
+}
+
+export function sendPlain(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${text}\n`);
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (!match) throw new Error(`bad address ${address}`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+export function keepAliveAgent(): Agent {
+  return new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000 });
+}

@@ -1,0 +1,315 @@
+/**
+ * The Meshdeck sidecar: an HTTP proxy in front of one service instance.
+ *
+ *  - Inbound: requests from other sidecars (marked with x-meshdeck-hop) or from outside the mesh
+ *    go to the local service (--upstream), subject to the control plane's eject and fault
+ *    commands.
+ *  - Outbound: the local service calls http://127.0.0.1:<listen>/<service>/<path> (or sets
+ *    Host: <service>.mesh); the sidecar picks an endpoint of that service with the configured
+ *    balancer, applies a per-try timeout, retries within a retry budget, and records telemetry.
+ *
+ * Membership, heartbeats, telemetry publishing and control commands come from the agent SDK.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../core/lib/log.js';
+import type { ControlCommand, DiscoveryEndpoints } from '../../core/protocol/messages.js';
+import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
+import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
+import {
+  HEADER_EJECTED,
+  HEADER_FAULT,
+  HEADER_HOP,
+  HEADER_REQUEST_ID,
+  HEADER_UPSTREAM,
+  attempt,
+  forwardableHeaders,
+  keepAliveAgent,
+  outcomeOf,
+  readBody,
+  relay,
+  sendPlain,
+  splitAddress,
+} from './proxy.js';
+import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
+import { UpstreamPool } from './upstream-pool.js';
+import type { BalancerKind } from '../../core/balancer/types.js';
+
+export interface SidecarOptions {
+  service: string;
+  zone: string;
+  broker: string;
+  /** Local service this sidecar fronts, e.g. http://127.0.0.1:9001 */
+  upstream: string;
+  listenPort: number;
+  listenHost?: string;
+  /** Host other sidecars use to reach this one (default: listenHost, or 127.0.0.1). */
+  advertiseHost?: string;
+  instanceId?: string;
+  weight?: number;
+  version?: string;
+  balancer?: BalancerKind;
+  /** Per-try timeout for outbound calls. */
+  timeoutMs?: number;
+  /** Attempts per outbound request, first try included. */
+  maxAttempts?: number;
+  retryBudget?: RetryBudgetOptions;
+  heartbeatIntervalMs?: number;
+  agentKind?: 'sidecar' | 'gateway';
+  logger: Logger;
+}
+
+interface ActiveFault {
+  commandId: string;
+  share: number;
+  delayMs: number;
+  abortStatus: number;
+  until: number;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class Sidecar {
+  readonly agent: MeshAgent;
+  readonly pool: UpstreamPool;
+  private server: Server | null = null;
+  private readonly upstream: { host: string; port: number };
+  private readonly outboundAgent = keepAliveAgent();
+  private readonly inboundAgent = keepAliveAgent();
+  private readonly budget: RetryBudget;
+  private inflight = 0;
+  private ejectedUntil = 0;
+  private ejectCommand: string | null = null;
+  private fault: ActiveFault | null = null;
+  private readonly logger: Logger;
+  private port = 0;
+
+  constructor(private readonly options: SidecarOptions) {
+    this.logger = options.logger.child('sidecar');
+    const upstream = new URL(options.upstream);
+    this.upstream = { host: upstream.hostname, port: Number(upstream.port || 80) };
+    this.budget = new RetryBudget(options.retryBudget ?? DEFAULT_RETRY_BUDGET);
+    this.pool = new UpstreamPool(options.balancer ?? 'p2c-ewma', options.zone);
+    const advertise = options.advertiseHost ?? (options.listenHost && options.listenHost !== '0.0.0.0' ? options.listenHost : '127.0.0.1');
+    this.agent = new MeshAgent({
+      broker: options.broker,
+      service: options.service,
+      zone: options.zone,
+      address: `${advertise}:${options.listenPort}`,
+      ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+      weight: options.weight ?? 100,
+      version: options.version ?? '',
+      agent: options.agentKind ?? 'sidecar',
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+      logger: options.logger,
+    });
+    this.agent.on('endpoints', (set: DiscoveryEndpoints) => this.pool.update(set));
+    this.agent.onCommand((command) => this.applyCommand(command));
+    this.agent.reportInflight(() => this.inflight);
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.listenPort === 0) throw new Error('the sidecar needs a fixed --listen port: it is advertised before listening');
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.logger.error('request failed', { err, path: req.url });
+        sendPlain(res, 500, 'sidecar error');
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.options.listenPort, this.options.listenHost ?? '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.agent.start();
+    this.logger.info('sidecar listening', { port: this.port, service: this.options.service, instanceId: this.agent.instanceId, upstream: this.options.upstream });
+  }
+
+  /** Graceful: deregister, stop accepting, close. */
+  async stop(): Promise<void> {
+    await this.agent.flushTelemetry().catch(() => undefined);
+    await this.agent.stop();
+    if (this.server) {
+      const server = this.server;
+      this.server = null;
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    this.outboundAgent.destroy();
+    this.inboundAgent.destroy();
+  }
+
+  // --- routing ------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const hop = req.headers[HEADER_HOP];
+    if (typeof hop !== 'string') {
+      const route = this.outboundRoute(req);
+      if (route) return this.outbound(req, res, route.service, route.path);
+    }
+    return this.inbound(req, res, typeof hop === 'string' ? hop : null);
+  }
+
+  /** /<service>/rest for a service the mesh knows, or Host: <service>.mesh. */
+  private outboundRoute(req: IncomingMessage): { service: string; path: string } | null {
+    const host = (req.headers.host ?? '').split(':')[0] ?? '';
+    if (host.endsWith('.mesh')) return { service: host.slice(0, -'.mesh'.length), path: req.url ?? '/' };
+    const match = /^\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\/.*|\?.*)?$/.exec(req.url ?? '');
+    if (match && this.pool.has(match[1]!)) return { service: match[1]!, path: match[2]?.startsWith('?') ? `/${match[2]}` : match[2] ?? '/' };
+    return null;
+  }
+
+  // --- inbound ------------------------------------------------------------------------------
+
+  private async inbound(req: IncomingMessage, res: ServerResponse, hop: string | null): Promise<void> {
+    const caller = hop?.split('/')[0] || 'external';
+    const callerInstance = hop?.split('/')[1];
+    const started = performance.now();
+    const record = (status: number) =>
+      this.agent.telemetry.record('inbound', caller, callerInstance, outcomeOfStatus(status), performance.now() - started);
+    const now = Date.now();
+
+    if (this.ejectedUntil > now) {
+      record(503);
+      req.resume();
+      return sendPlain(res, 503, `${this.options.service}/${this.agent.instanceId} is ejected`, { [HEADER_EJECTED]: '1' });
+    }
+    const fault = this.fault && this.fault.until > now ? this.fault : null;
+    let faultNote: string | null = null;
+    if (fault && Math.random() < fault.share) {
+      if (fault.delayMs > 0) {
+        faultNote = `delay=${fault.delayMs}`;
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      }
+      if (fault.abortStatus >= 400) {
+        record(fault.abortStatus);
+        req.resume();
+        return sendPlain(res, fault.abortStatus, 'fault injected by the mesh', { [HEADER_FAULT]: faultNote ? `${faultNote},abort` : 'abort' });
+      }
+    }
+
+    this.inflight += 1;
+    try {
+      const body = await readBody(req);
+      const result = await attempt({
+        agent: this.inboundAgent,
+        host: this.upstream.host,
+        port: this.upstream.port,
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: forwardableHeaders(req.headers),
+        body,
+        timeoutMs: 30_000,
+      });
+      if (result.kind === 'response') {
+        record(result.response.statusCode ?? 502);
+        relay(result.response, res, faultNote ? { [HEADER_FAULT]: faultNote } : {});
+      } else {
+        this.agent.telemetry.record('inbound', caller, callerInstance, result.kind, result.latencyMs);
+        sendPlain(res, result.kind === 'timeout' ? 504 : 502, `local service ${this.options.upstream} ${result.kind === 'timeout' ? 'timed out' : 'is unreachable'}`);
+      }
+    } finally {
+      this.inflight -= 1;
+    }
+  }
+
+  // --- outbound -----------------------------------------------------------------------------
+
+  private async outbound(req: IncomingMessage, res: ServerResponse, service: string, path: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    const body = await readBody(req);
+    const headers = forwardableHeaders(req.headers);
+    headers[HEADER_HOP] = `${this.options.service}/${this.agent.instanceId}`;
+    headers[HEADER_REQUEST_ID] ??= randomUUID();
+    const maxAttempts = Math.max(1, this.options.maxAttempts ?? 3);
+    const timeoutMs = this.options.timeoutMs ?? 2000;
+    const tried = new Set<string>();
+    this.budget.recordRequest(Date.now());
+
+    for (let n = 1; ; n++) {
+      const endpoint = this.pool.pick(service, tried);
+      if (!endpoint) {
+        return sendPlain(res, 503, `no healthy endpoint for ${service}`, { 'x-meshdeck-no-endpoints': service });
+      }
+      tried.add(endpoint.id);
+      const target = splitAddress(endpoint.address);
+      const now = performance.now();
+      this.pool.onStart(service, endpoint.id, now);
+      const result = await attempt({ agent: this.outboundAgent, host: target.host, port: target.port, method, path, headers, body, timeoutMs });
+      const outcome = outcomeOf(result);
+      this.pool.onEnd(service, endpoint.id, performance.now(), result.latencyMs, outcome === 'ok' || outcome === 'http4xx');
+      this.agent.telemetry.record('outbound', service, endpoint.id, outcome, result.latencyMs);
+
+      if (n < maxAttempts && this.retryable(method, result) && this.budget.tryRetry(Date.now())) {
+        this.agent.telemetry.recordRetry(service, endpoint.id);
+        if (result.kind === 'response') result.response.resume();
+        continue;
+      }
+      if (result.kind === 'response') return relay(result.response, res, { [HEADER_UPSTREAM]: endpoint.id });
+      const reason = result.kind === 'timeout' ? `timed out after ${timeoutMs} ms` : `connection failed: ${result.error.message}`;
+      return sendPlain(res, result.kind === 'timeout' ? 504 : 502, `${service} (${endpoint.id}) ${reason}`, { [HEADER_UPSTREAM]: endpoint.id });
+    }
+  }
+
+  /** Connect failures never reached the service; 5xx and timeouts are retried only when safe. */
+  private retryable(method: string, result: Awaited<ReturnType<typeof attempt>>): boolean {
+    if (result.kind === 'connect') return true;
+    if (result.kind === 'response') {
+      const status = result.response.statusCode ?? 0;
+      if (status === 503 && result.response.headers[HEADER_EJECTED]) return true;
+      return IDEMPOTENT.has(method) && (status === 502 || status === 503 || status === 504);
+    }
+    return IDEMPOTENT.has(method);
+  }
+
+  // --- control ------------------------------------------------------------------------------
+
+  private applyCommand(command: ControlCommand): CommandOutcome {
+    const action = command.command;
+    const now = Date.now();
+    switch (action.action) {
+      case 'set-weight':
+        this.agent.setWeight(action.weight);
+        return { status: 'applied', detail: `weight ${action.weight}` };
+      case 'drain':
+        this.agent.setState('draining');
+        return { status: 'applied', detail: 'draining: no new mesh traffic' };
+      case 'eject':
+        this.ejectedUntil = action.durationMs ? now + action.durationMs : Number.MAX_SAFE_INTEGER;
+        if (this.ejectCommand) this.agent.setCommandActive(this.ejectCommand, false);
+        this.ejectCommand = command.commandId;
+        this.agent.setCommandActive(command.commandId, true);
+        return { status: 'applied', detail: action.durationMs ? `ejected for ${action.durationMs} ms` : 'ejected until restored' };
+      case 'restore':
+        this.ejectedUntil = 0;
+        if (this.ejectCommand) this.agent.setCommandActive(this.ejectCommand, false);
+        this.ejectCommand = null;
+        this.agent.setState('serving');
+        return { status: 'applied', detail: 'serving' };
+      case 'fault': {
+        if (this.fault) this.agent.setCommandActive(this.fault.commandId, false);
+        const { share, delayMs, abortStatus, durationMs } = action.fault;
+        this.fault = { commandId: command.commandId, share, delayMs, abortStatus, until: now + durationMs };
+        this.agent.setCommandActive(command.commandId, true);
+        const clear = setTimeout(() => {
+          if (this.fault?.commandId === command.commandId) {
+            this.fault = null;
+            this.agent.setCommandActive(command.commandId, false);
+          }
+        }, durationMs);
+        clear.unref();
+        return { status: 'applied', detail: `fault on ${Math.round(share * 100)} % for ${durationMs} ms` };
+      }
+      case 'clear-fault':
+        if (this.fault) this.agent.setCommandActive(this.fault.commandId, false);
+        this.fault = null;
+        return { status: 'applied', detail: 'fault cleared' };
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The built `meshdeck` command as users run it: argument errors, and a sidecar process that is
+ * SIGKILLed leaves the mesh by heartbeat expiry.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMeshCore, type MeshCore } from '../core/app.js';
+import { silentLogger } from '../core/lib/log.js';
+import { memorySecretStore } from '../core/secrets/secret-store.js';
+import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh.js';
+import { REPO_ROOT } from '../test/support/serve.js';
+
+const BIN = join(REPO_ROOT, 'bin/meshdeck.js');
+const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+let dir: string;
+let core: MeshCore;
+let echo: EchoService;
+
+beforeAll(async () => {
+  if (!existsSync(join(REPO_ROOT, 'out/cli/meshdeck.js'))) throw new Error('the CLI is not built: run `npm run build` (npm test does)');
+  dir = mkdtempSync(join(tmpdir(), 'meshdeck-cli-'));
+  core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('test'), logger: silentLogger, host: 'headless', commandLineBroker: BROKER });
+  await eventually(() => core.meshes.get('cli')?.active, 'core mesh running');
+  echo = await startEchoService('svc');
+});
+
+afterAll(async () => {
+  await echo?.close();
+  await core?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+describe('meshdeck command line', () => {
+  it('lists its commands and prints its version', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('serve');
+    expect(help.stdout).toContain('sidecar');
+    expect(run('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('refuses bad sidecar arguments with a clear message and exit code 2', () => {
+    const missing = run('sidecar', '--zone', 'z', '--listen', '9000', '--upstream', 'http://127.0.0.1:1');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('--service is required');
+    const bad = run('sidecar', '--service', 'Bad.Name', '--zone', 'z', '--listen', '9000', '--upstream', 'http://127.0.0.1:1');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--service "Bad.Name"');
+    const port = run('sidecar', '--service', 'ok', '--zone', 'z', '--listen', '99999', '--upstream', 'http://127.0.0.1:1');
+    expect(port.stderr).toContain('--listen must be 1..65535');
+    expect(run('frobnicate').status).toBe(2);
+  });
+
+  it('a SIGKILLed sidecar process leaves the mesh by heartbeat expiry', async () => {
+    const service = `killed-${randomUUID().slice(0, 6)}`;
+    const instanceId = `${service}-1`;
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'sidecar', '--service', service, '--zone', 'zone-a', '--listen', String(port), '--upstream', echo.url, '--broker', BROKER, '--instance-id', instanceId],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const mesh = core.meshes.get('cli')!;
+      await eventually(() => mesh.registry.get(service, instanceId)?.state === 'healthy', 'sidecar process registered', 15_000);
+      const res = await fetch(`http://127.0.0.1:${port}/hello`);
+      expect(await res.text()).toBe('svc:/hello');
+      const killedAt = Date.now();
+      child.kill('SIGKILL');
+      await eventually(() => mesh.registry.get(service, instanceId)?.state === 'down', 'marked down', 15_000);
+      // Default heartbeat 1 s, 3 missed: down after 3 s and within one sweep more.
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2500);
+      expect(mesh.registry.endpoints(service).endpoints).toEqual([expect.objectContaining({ instanceId, state: 'down' })]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

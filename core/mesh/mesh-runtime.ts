@@ -1,0 +1,336 @@
+/**
+ * The core's side of the mesh for one broker connection: declares the protocol topology,
+ * replays registrations from the registry stream, reads heartbeats and telemetry live,
+ * keeps the registry (memory + SQLite), answers discovery requests and pushes endpoint sets
+ * when they change. Invalid messages are dead-lettered with their reason; nothing here stops
+ * consuming because of a bad message.
+ */
+import { EventEmitter } from 'node:events';
+import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
+import type { BrokerConnection } from '../bus/connection.js';
+import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
+import { declareCoreTopology } from '../bus/mesh-topology.js';
+import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
+import type { Logger } from '../lib/log.js';
+import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
+import type { ControlAck, ControlCommand, MeshEvent } from '../protocol/messages.js';
+import { BrokerError } from '../lib/errors.js';
+import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, routingKeys } from '../protocol/topology.js';
+import { Registry, type Instance, type RegistryChange } from '../registry/registry.js';
+import { RegistryStore } from '../registry/registry-store.js';
+import type { Db } from '../store/database.js';
+import { LiveEdges } from '../telemetry/live-edges.js';
+
+export interface MeshRuntimeOptions {
+  mesh: string;
+  db: Db;
+  logger: Logger;
+  /** CloudEvents source of what this core publishes. */
+  source: string;
+  missedHeartbeats?: number;
+  sweepIntervalMs?: number;
+  now?: () => number;
+}
+
+interface Subscription {
+  close(): Promise<void> | void;
+}
+
+export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }> {
+  readonly registry: Registry;
+  readonly store: RegistryStore;
+  readonly edges = new LiveEdges();
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private publisher: Publisher | null = null;
+  private confirmPublisher: Publisher | null = null;
+  private readonly acks = new Map<string, ControlAck[]>();
+  private deadLetter: DeadLetterer | null = null;
+  private readonly dirtyServices = new Set<string>();
+  private readonly dirtyInstances = new Map<string, Instance>();
+  private readonly touched = new Map<string, Instance>();
+  private pendingChanges: RegistryChange[] = [];
+  private pushTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly registryConsumer: string;
+  private sessionActive = false;
+  /** Counters for the console and tests. */
+  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0 };
+
+  constructor(private readonly options: MeshRuntimeOptions) {
+    super();
+    this.logger = options.logger.child('mesh');
+    this.now = options.now ?? Date.now;
+    this.registry = new Registry({ missedHeartbeats: options.missedHeartbeats ?? 3 });
+    this.store = new RegistryStore(options.db, options.mesh);
+    this.registry.load(this.store.loadInstances(), this.now());
+    this.registryConsumer = `registry:${options.mesh}`;
+  }
+
+  /** True once a session's consumers are all running (false while disconnected). */
+  get active(): boolean {
+    return this.sessionActive;
+  }
+
+  /** Runs the mesh on every (re)connection of `connection`. Returns a detach function. */
+  attach(connection: BrokerConnection): () => void {
+    const detach = connection.onSession((amqp) => {
+      let closed = false;
+      const subs: Subscription[] = [];
+      void this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
+        this.logger.error('mesh session failed to start; it will retry on the next reconnection', { err });
+      });
+      return async () => {
+        closed = true;
+        this.sessionActive = false;
+        await Promise.all(subs.map((s) => Promise.resolve(s.close()).catch(() => undefined)));
+        this.stopTimers();
+        this.publisher = null;
+        this.confirmPublisher = null;
+        this.deadLetter = null;
+      };
+    });
+    return detach;
+  }
+
+  private async startSession(amqp: Connection, subs: Subscription[], isClosed: () => boolean): Promise<void> {
+    await declareCoreTopology(amqp);
+    const publisher = amqp.createPublisher({ confirm: false, maxAttempts: 2 });
+    const confirmPublisher = amqp.createPublisher({ confirm: true, maxAttempts: 3 });
+    subs.push({ close: () => publisher.close() }, { close: () => confirmPublisher.close() });
+    this.publisher = publisher;
+    this.confirmPublisher = confirmPublisher;
+    this.deadLetter = createDeadLetterer(publisher, `core:${this.options.mesh}`, this.logger);
+    if (isClosed()) return;
+
+    // Registry history: register/deregister from the stream, resuming after the stored offset.
+    const registry: StreamConsumerHandle = await consumeStream(amqp, {
+      stream: QUEUES.registryStream,
+      start: () => {
+        const offset = this.store.offset(this.registryConsumer);
+        return offset === null ? 'first' : offset + 1;
+      },
+      onMessage: (message, offset) => this.onRegistryMessage(message, offset),
+      onBatch: (lastOffset) => this.flush({ consumer: this.registryConsumer, stream: QUEUES.registryStream, offset: lastOffset }),
+      logger: this.logger,
+      prefetch: 1000,
+    });
+    subs.push({ close: () => registry.stop() });
+
+    // Heartbeats: live only, from this core's own exclusive queue, without acks.
+    const heartbeatChannel = await amqp.acquire();
+    subs.push({ close: () => heartbeatChannel.close().catch(() => undefined) });
+    const { queue: heartbeatQueue } = await heartbeatChannel.queueDeclare({ exclusive: true, autoDelete: true, arguments: { 'x-max-length': 100_000 } });
+    await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: HEARTBEAT_BINDING_KEY });
+    await heartbeatChannel.basicConsume({ queue: heartbeatQueue, noAck: true }, (message) => this.onHeartbeatMessage(message));
+
+    // Telemetry: live from the stream's tail (history and stored offsets: core/telemetry).
+    const telemetry = await consumeStream(amqp, {
+      stream: QUEUES.telemetryStream,
+      start: () => 'next',
+      onMessage: (message) => this.onTelemetryMessage(message),
+      logger: this.logger,
+      prefetch: 2000,
+    });
+    subs.push({ close: () => telemetry.stop() });
+
+    // Discovery requests: competing consumers, so one core answers each.
+    const discovery: Consumer = amqp.createConsumer(
+      { queue: QUEUES.discoveryRequests, queueOptions: { passive: true }, qos: { prefetchCount: 50 }, requeue: false },
+      (message) => this.onDiscoveryRequest(message),
+    );
+    discovery.on('error', (err) => this.logger.warn('discovery consumer error', { err }));
+    subs.push({ close: () => discovery.close() });
+
+    // Acknowledgements of control commands.
+    const acks: Consumer = amqp.createConsumer(
+      { queue: QUEUES.acks, queueOptions: { passive: true }, qos: { prefetchCount: 200 }, requeue: false },
+      (message) => this.onAck(message),
+    );
+    acks.on('error', (err) => this.logger.warn('ack consumer error', { err }));
+    subs.push({ close: () => acks.close() });
+
+    this.startTimers();
+    this.sessionActive = true;
+    // Agents may have missed pushes while we were away: publish every current set once.
+    for (const service of this.registry.serviceNames()) this.markDirty(service);
+    this.logger.info('mesh session started', { mesh: this.options.mesh, instances: this.registry.size });
+  }
+
+  // --- control commands (published with confirms; acks collected per command) ----------------
+
+  /** Publishes a control command and resolves once the broker has confirmed it. */
+  async sendCommand(command: ControlCommand): Promise<void> {
+    const publisher = this.confirmPublisher;
+    if (!publisher) throw new BrokerError('Not connected to the broker: the command was not sent', { commandId: command.commandId });
+    const body = encodeMeshEvent('io.meshdeck.control.command.v1', command, { source: this.options.source });
+    this.acks.set(command.commandId, []);
+    await publisher.send(
+      {
+        exchange: EXCHANGES.control,
+        routingKey: routingKeys.command(command.target.service, command.target.instanceId),
+        contentType: CONTENT_TYPE,
+        durable: true,
+        mandatory: true,
+      },
+      body,
+    );
+  }
+
+  /** Acknowledgements received so far for a command. */
+  acksFor(commandId: string): ControlAck[] {
+    return this.acks.get(commandId) ?? [];
+  }
+
+  private onAck(message: AsyncMessage): void {
+    const event = this.decode(message, ['io.meshdeck.control.ack.v1']);
+    if (!event) return;
+    const ack = event.data as ControlAck;
+    const list = this.acks.get(ack.commandId) ?? [];
+    list.push(ack);
+    this.acks.set(ack.commandId, list);
+    if (this.acks.size > 10_000) this.acks.delete(this.acks.keys().next().value as string);
+    this.emit('ack', ack);
+  }
+
+  // --- message handlers ---------------------------------------------------------------------
+
+  private decode(message: AsyncMessage, expected: Parameters<typeof decodeMeshEvent>[1]): MeshEvent | null {
+    const result = decodeMeshEvent(message.body, expected);
+    if (result.ok) return result.event;
+    this.stats.deadLettered += 1;
+    void this.deadLetter?.(message, result.reason);
+    return null;
+  }
+
+  private onRegistryMessage(message: AsyncMessage, _offset: number): void {
+    // Streams written by earlier builds also hold heartbeats: old news, skipped quietly.
+    if (message.routingKey.endsWith('.heartbeat')) return;
+    const event = this.decode(message, ['io.meshdeck.instance.register.v1', 'io.meshdeck.instance.deregister.v1']);
+    if (!event) return;
+    const now = this.now();
+    // Replayed history keeps its own time (clamped: a clock ahead of ours is not the future).
+    const at = Math.min(now, Date.parse(event.time) || now);
+    if (event.type === 'io.meshdeck.instance.register.v1') {
+      this.stats.registered += 1;
+      const data = event.data as MeshEvent<'io.meshdeck.instance.register.v1'>['data'];
+      this.apply(this.registry.register(data, now, at));
+      const instance = this.registry.get(data.service, data.instanceId);
+      if (instance) this.dirtyInstances.set(`${data.service}/${data.instanceId}`, instance);
+    } else {
+      this.stats.deregistered += 1;
+      const data = event.data as MeshEvent<'io.meshdeck.instance.deregister.v1'>['data'];
+      const before = this.registry.get(data.service, data.instanceId);
+      this.apply(this.registry.deregister(data, at));
+      if (before) this.dirtyInstances.set(`${data.service}/${data.instanceId}`, before);
+    }
+  }
+
+  private onHeartbeatMessage(message: AsyncMessage): void {
+    const event = this.decode(message, ['io.meshdeck.instance.heartbeat.v1']);
+    if (!event) return;
+    this.stats.heartbeats += 1;
+    const data = event.data as MeshEvent<'io.meshdeck.instance.heartbeat.v1'>['data'];
+    const changes = this.registry.heartbeat(data, this.now());
+    const instance = this.registry.get(data.service, data.instanceId);
+    if (!instance) return;
+    if (changes.length) {
+      this.dirtyInstances.set(`${data.service}/${data.instanceId}`, instance);
+      this.apply(changes);
+    } else {
+      this.touched.set(`${data.service}/${data.instanceId}`, instance);
+    }
+  }
+
+  private onTelemetryMessage(message: AsyncMessage): void {
+    const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
+    if (!event) return;
+    this.stats.telemetryBatches += 1;
+    this.edges.ingest(event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'], this.now());
+  }
+
+  private async onDiscoveryRequest(message: AsyncMessage): Promise<void> {
+    const event = this.decode(message, ['io.meshdeck.discovery.request.v1']);
+    if (!event || !message.replyTo || !this.publisher) return;
+    const data = event.data as MeshEvent<'io.meshdeck.discovery.request.v1'>['data'];
+    const services = data.services.length ? data.services : this.registry.serviceNames();
+    for (const service of services) {
+      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.registry.endpoints(service), { source: this.options.source });
+      await this.publisher.send({ exchange: '', routingKey: message.replyTo, correlationId: message.correlationId, contentType: CONTENT_TYPE }, body);
+    }
+    this.stats.discoveryAnswers += 1;
+  }
+
+  // --- changes, persistence, pushes -----------------------------------------------------------
+
+  private apply(changes: RegistryChange[]): void {
+    if (changes.length === 0) return;
+    this.pendingChanges.push(...changes);
+    for (const change of changes) {
+      this.markDirty(change.service);
+      this.logger.info('registry change', { service: change.service, instanceId: change.instanceId, kind: change.kind, from: change.from, to: change.to, detail: change.detail });
+    }
+    this.emit('changed');
+  }
+
+  private markDirty(service: string): void {
+    this.dirtyServices.add(service);
+    if (this.pushTimer) return;
+    // Coalesce a burst of changes into one push per service.
+    this.pushTimer = setTimeout(() => this.pushEndpoints(), 20);
+  }
+
+  private pushEndpoints(): void {
+    this.pushTimer = null;
+    this.flush();
+    const publisher = this.publisher;
+    if (!publisher) return;
+    const now = this.now();
+    for (const service of this.dirtyServices) {
+      this.registry.bumpRevision(service, now);
+      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.registry.endpoints(service), { source: this.options.source });
+      this.stats.endpointPushes += 1;
+      publisher
+        .send({ exchange: EXCHANGES.discovery, routingKey: routingKeys.endpoints(service), contentType: CONTENT_TYPE }, body)
+        .catch((err: unknown) => this.logger.warn('endpoint push failed; agents keep their last set until the next change', { service, err }));
+    }
+    this.dirtyServices.clear();
+  }
+
+  /** Persists pending instance changes, history and last-seen times (one transaction). */
+  flush(offset?: { consumer: string; stream: string; offset: number }): void {
+    if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && this.touched.size === 0) return;
+    try {
+      this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: [...this.touched.values()], offset });
+      this.pendingChanges = [];
+      this.dirtyInstances.clear();
+      this.touched.clear();
+    } catch (err) {
+      this.logger.error('registry could not be saved; keeping the changes in memory to retry', { err });
+    }
+  }
+
+  private startTimers(): void {
+    this.stopTimers();
+    this.sweepTimer = setInterval(() => {
+      const changes = this.registry.sweep(this.now());
+      for (const change of changes) {
+        const instance = this.registry.get(change.service, change.instanceId);
+        if (instance) this.dirtyInstances.set(`${change.service}/${change.instanceId}`, instance);
+      }
+      this.apply(changes);
+    }, this.options.sweepIntervalMs ?? 250);
+    this.flushTimer = setInterval(() => this.flush(), 2000);
+    this.sweepTimer.unref();
+    this.flushTimer.unref();
+  }
+
+  private stopTimers(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.pushTimer) clearTimeout(this.pushTimer);
+    this.sweepTimer = this.flushTimer = this.pushTimer = null;
+    this.flush();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Live per-edge view of the mesh's traffic, fed by telemetry batches: for every edge
+ * (caller service → callee service) a ring of 1-second windows with request and error counts
+ * and a merged latency sketch. Reads give rates and percentiles over a recent span.
+ * (History, rollups and persistence build on this in core/telemetry.)
+ */
+import { LatencySketch } from '../protocol/sketch.js';
+import type { TelemetryBatch } from '../protocol/messages.js';
+
+const WINDOW_MS = 1000;
+
+interface Window {
+  start: number;
+  requests: number;
+  http5xx: number;
+  http4xx: number;
+  connect: number;
+  timeout: number;
+  retries: number;
+  latency: LatencySketch;
+}
+
+export interface EdgeSummary {
+  from: string;
+  to: string;
+  /** Requests per second over the span. */
+  rps: number;
+  requests: number;
+  errors: { http5xx: number; http4xx: number; connect: number; timeout: number };
+  /** Share of requests that failed (5xx, connect, timeout), 0..1. 4xx are the caller's fault. */
+  errorRate: number;
+  retries: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  lastSeen: number;
+}
+
+class EdgeSeries {
+  readonly windows: Window[] = [];
+  lastSeen = 0;
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    private readonly keep: number,
+  ) {}
+
+  window(start: number): Window {
+    let w = this.windows.at(-1);
+    if (w && w.start === start) return w;
+    w = this.windows.find((x) => x.start === start);
+    if (w) return w;
+    w = { start, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, latency: new LatencySketch() };
+    this.windows.push(w);
+    this.windows.sort((a, b) => a.start - b.start);
+    while (this.windows.length > this.keep) this.windows.shift();
+    return w;
+  }
+}
+
+export class LiveEdges {
+  private readonly edges = new Map<string, EdgeSeries>();
+
+  constructor(private readonly keepWindows = 300) {}
+
+  ingest(batch: TelemetryBatch, receivedAt: number): void {
+    const start = Math.floor(batch.windowStart / WINDOW_MS) * WINDOW_MS;
+    for (const edge of batch.edges) {
+      // Outbound edges are the caller's view (the callee's own view would count them twice);
+      // inbound edges count only traffic from outside the mesh.
+      let from: string;
+      let to: string;
+      if (edge.direction === 'outbound') {
+        from = batch.service;
+        to = edge.peerService;
+      } else if (edge.peerService === 'external') {
+        from = 'external';
+        to = batch.service;
+      } else continue;
+      const key = `${from}\u0000${to}`;
+      let series = this.edges.get(key);
+      if (!series) {
+        series = new EdgeSeries(from, to, this.keepWindows);
+        this.edges.set(key, series);
+      }
+      const w = series.window(start);
+      w.requests += edge.requests;
+      w.http5xx += edge.errors.http5xx;
+      w.http4xx += edge.errors.http4xx;
+      w.connect += edge.errors.connect;
+      w.timeout += edge.errors.timeout;
+      w.retries += edge.retries;
+      w.latency.mergeWire(edge.latency);
+      series.lastSeen = receivedAt;
+    }
+  }
+
+  /** Every edge seen within `spanMs` before `now`, summarised over that span. */
+  summaries(now: number, spanMs = 10_000): EdgeSummary[] {
+    const since = now - spanMs;
+    const out: EdgeSummary[] = [];
+    for (const series of this.edges.values()) {
+      if (series.lastSeen < since) continue;
+      const latency = new LatencySketch();
+      const totals = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0 };
+      for (const w of series.windows) {
+        if (w.start + WINDOW_MS <= since) continue;
+        totals.requests += w.requests;
+        totals.http5xx += w.http5xx;
+        totals.http4xx += w.http4xx;
+        totals.connect += w.connect;
+        totals.timeout += w.timeout;
+        totals.retries += w.retries;
+        latency.merge(w.latency);
+      }
+      const failed = totals.http5xx + totals.connect + totals.timeout;
+      out.push({
+        from: series.from,
+        to: series.to,
+        rps: totals.requests / (spanMs / 1000),
+        requests: totals.requests,
+        errors: { http5xx: totals.http5xx, http4xx: totals.http4xx, connect: totals.connect, timeout: totals.timeout },
+        errorRate: totals.requests ? failed / totals.requests : 0,
+        retries: totals.retries,
+        p50: latency.quantile(0.5),
+        p95: latency.quantile(0.95),
+        p99: latency.quantile(0.99),
+        lastSeen: series.lastSeen,
+      });
+    }
+    return out.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+  }
+}
