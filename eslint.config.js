@@ -53,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['agent/**/*.ts', 'cli/**/*.ts'],
+    files: ['agent/**/*.ts', 'cli/**/*.ts', 'demo/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -12,15 +12,20 @@ import { createMeshCore, type MeshCore } from '../core/app.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh.js';
+import { createTestVhost, type TestVhost } from '../test/support/vhost.js';
 import { REPO_ROOT } from '../test/support/serve.js';
 
 const BIN = join(REPO_ROOT, 'bin/meshdeck.js');
-const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+// Each suite gets a vhost of its own: it sees only the mesh it starts.
+let vhost: TestVhost;
+let BROKER: string;
 let dir: string;
 let core: MeshCore;
 let echo: EchoService;
 
 beforeAll(async () => {
+  vhost = createTestVhost('meshdeck-cli');
+  BROKER = vhost.url;
   if (!existsSync(join(REPO_ROOT, 'out/cli/meshdeck.js'))) throw new Error('the CLI is not built: run `npm run build` (npm test does)');
   dir = mkdtempSync(join(tmpdir(), 'meshdeck-cli-'));
   core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('test'), logger: silentLogger, host: 'headless', commandLineBroker: BROKER });
@@ -32,6 +37,7 @@ afterAll(async () => {
   await echo?.close();
   await core?.close();
   rmSync(dir, { recursive: true, force: true });
+  vhost?.remove();
 });
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });

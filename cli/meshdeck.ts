@@ -1,14 +1,19 @@
 /**
- * The `meshdeck` command: the headless console, the data-plane sidecar and the demo mesh.
+ * The `meshdeck` command: the headless console, the data-plane sidecar, the edge gateway and the
+ * demo mesh.
  */
 import { fileURLToPath } from 'node:url';
 import { MESHDECK_VERSION } from '../core/version.js';
 import { serve, SERVE_USAGE } from './serve.js';
 import { sidecar, SIDECAR_USAGE } from './sidecar.js';
+import { gateway, GATEWAY_USAGE } from './gateway.js';
+import { demo, DEMO_USAGE } from './demo.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
   serve: { run: serve, summary: 'the headless console: mesh control core, web UI and API' },
   sidecar: { run: sidecar, summary: 'the data-plane proxy in front of one service instance' },
+  gateway: { run: gateway, summary: 'the edge gateway: routes outside traffic to mesh services' },
+  demo: { run: demo, summary: 'a demo mesh on the local broker, with load and scripted faults' },
 };
 
 export const USAGE = `Meshdeck ${MESHDECK_VERSION} — console for event-driven service meshes
@@ -22,7 +27,7 @@ ${Object.entries(COMMANDS)
   meshdeck --version
 `;
 
-export const COMMAND_USAGES = { serve: SERVE_USAGE, sidecar: SIDECAR_USAGE };
+export const COMMAND_USAGES = { serve: SERVE_USAGE, sidecar: SIDECAR_USAGE, gateway: GATEWAY_USAGE, demo: DEMO_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -80,20 +80,30 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const serviceSummaries = (mesh: MeshRuntime): ServiceSummary[] =>
     mesh.registry.serviceNames().map((name) => {
       const instances = mesh.registry.instances(name);
-      const count = (state: string) => instances.filter((i) => i.state === state).length;
+      const counts = (list: typeof instances) => ({
+        instances: list.length,
+        healthy: list.filter((i) => i.state === 'healthy').length,
+        draining: list.filter((i) => i.state === 'draining').length,
+        down: list.filter((i) => i.state === 'down').length,
+      });
+      const zones = [...new Set(instances.map((i) => i.zone))].sort();
       return {
         name,
-        instances: instances.length,
-        healthy: count('healthy'),
-        draining: count('draining'),
-        down: count('down'),
-        zones: [...new Set(instances.map((i) => i.zone))].sort(),
+        ...counts(instances),
+        zones,
         versions: [...new Set(instances.map((i) => i.version))].sort(),
+        byZone: zones.map((zone) => ({ zone, ...counts(instances.filter((i) => i.zone === zone)) })),
       };
     });
   const meshSummaries = (): MeshSummary[] => {
     const now = Date.now();
-    return [...meshes.entries()].map(([profileId, mesh]) => ({ profileId, at: now, services: serviceSummaries(mesh), edges: mesh.edges.summaries(now) }));
+    return [...meshes.entries()].map(([profileId, mesh]) => ({
+      profileId,
+      at: now,
+      services: serviceSummaries(mesh),
+      edges: mesh.edges.summaries(now),
+      events: mesh.events.summaries(now),
+    }));
   };
   const liveTimer = setInterval(() => {
     if (meshes.size > 0) scheduleSummary();
@@ -147,6 +157,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).registry.endpoints(service),
     'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
     'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),
+    'mesh.eventFlows': ({ profileId, spanSeconds }) => meshOf(profileId).events.summaries(Date.now(), spanSeconds * 1000),
   };
 
   const sources: TopicSources = {

@@ -7,20 +7,25 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../test/support/chromium';
 import { REPO_ROOT, startServe, type ServedConsole } from '../test/support/serve';
+import { createTestVhost, type TestVhost } from '../test/support/vhost';
 
 const SHOTS = join(REPO_ROOT, 'test-results');
 let served: ServedConsole;
 let browser: Browser;
+let vhost: TestVhost;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  served = await startServe({ env: { MESHDECK_SECRET_KEY: 'e2e secret passphrase' } });
+  // A vhost of its own: the mesh this console sees is empty, whatever else runs on the broker.
+  vhost = createTestVhost('meshdeck-e2e');
+  served = await startServe({ broker: vhost.url, env: { MESHDECK_SECRET_KEY: 'e2e secret passphrase' } });
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await served?.stop();
+  vhost?.remove();
 });
 
 async function openConsole(colorScheme: 'dark' | 'light'): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {

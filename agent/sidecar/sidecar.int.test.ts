@@ -15,9 +15,12 @@ import type { ControlAck } from '../../core/protocol/messages.js';
 import { CONTENT_TYPE, DEAD_LETTER_HEADERS, EXCHANGES, routingKeys } from '../../core/protocol/topology.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../../test/support/mesh.js';
+import { createTestVhost, type TestVhost } from '../../test/support/vhost.js';
 import { Sidecar } from './sidecar.js';
 
-const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+// Each suite gets a vhost of its own: it sees only the mesh it starts.
+let vhost: TestVhost;
+let BROKER: string;
 const run = randomUUID().slice(0, 6);
 const svcA = `web-${run}`;
 const svcB = `pay-${run}`;
@@ -49,6 +52,8 @@ async function startSidecar(service: string, upstream: string, zone = 'zone-a', 
 }
 
 beforeAll(async () => {
+  vhost = createTestVhost('meshdeck-sidecar');
+  BROKER = vhost.url;
   dir = mkdtempSync(join(tmpdir(), 'meshdeck-mesh-'));
   core = createMeshCore({
     databasePath: join(dir, 'meshdeck.db'),
@@ -73,6 +78,7 @@ afterAll(async () => {
   await amqp?.close();
   await core?.close();
   rmSync(dir, { recursive: true, force: true });
+  vhost?.remove();
 });
 
 describe('registry and discovery', () => {
@@ -135,6 +141,19 @@ describe('traffic', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('x-meshdeck-no-endpoints')).toBe(svcX);
     await pub.close();
+  });
+});
+
+describe('untrusted input', () => {
+  it('counts a request with a malformed hop header as external, and its telemetry still arrives', async () => {
+    const res = await fetch(`http://${sidecarB.address}/direct`, { headers: { 'x-meshdeck-hop': 'Not A Service/with.dots' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('b:/direct');
+    const edge = await eventually(
+      () => mesh().edges.summaries(Date.now(), 60_000).find((e) => e.from === 'external' && e.to === svcB),
+      'external → B edge',
+    );
+    expect(edge.requests).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -12,26 +12,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/lib/log.js';
-import type { ControlCommand, DiscoveryEndpoints } from '../../core/protocol/messages.js';
+import { InstanceId, ServiceName, type ControlCommand, type DiscoveryEndpoints } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
-import {
-  HEADER_EJECTED,
-  HEADER_FAULT,
-  HEADER_HOP,
-  HEADER_REQUEST_ID,
-  HEADER_UPSTREAM,
-  attempt,
-  forwardableHeaders,
-  keepAliveAgent,
-  outcomeOf,
-  readBody,
-  relay,
-  sendPlain,
-  splitAddress,
-} from './proxy.js';
+import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, readBody, relay, sendPlain } from './proxy.js';
+import { forwardOutbound, meshRequestHeaders } from './outbound.js';
 import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
 import { UpstreamPool } from './upstream-pool.js';
 import type { BalancerKind } from '../../core/balancer/types.js';
@@ -67,8 +53,6 @@ interface ActiveFault {
   abortStatus: number;
   until: number;
 }
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export class Sidecar {
   readonly agent: MeshAgent;
@@ -168,8 +152,11 @@ export class Sidecar {
   // --- inbound ------------------------------------------------------------------------------
 
   private async inbound(req: IncomingMessage, res: ServerResponse, hop: string | null): Promise<void> {
-    const caller = hop?.split('/')[0] || 'external';
-    const callerInstance = hop?.split('/')[1];
+    // The hop header comes from the network: anything that is not a valid name counts as external,
+    // so a malformed header can never make this instance's telemetry batch unencodable.
+    const [hopService, hopInstance] = hop?.split('/') ?? [];
+    const caller = hopService && ServiceName.safeParse(hopService).success ? hopService : 'external';
+    const callerInstance = caller !== 'external' && hopInstance && InstanceId.safeParse(hopInstance).success ? hopInstance : undefined;
     const started = performance.now();
     const record = (status: number) =>
       this.agent.telemetry.record('inbound', caller, callerInstance, outcomeOfStatus(status), performance.now() - started);
@@ -222,50 +209,20 @@ export class Sidecar {
   // --- outbound -----------------------------------------------------------------------------
 
   private async outbound(req: IncomingMessage, res: ServerResponse, service: string, path: string): Promise<void> {
-    const method = req.method ?? 'GET';
     const body = await readBody(req);
-    const headers = forwardableHeaders(req.headers);
-    headers[HEADER_HOP] = `${this.options.service}/${this.agent.instanceId}`;
-    headers[HEADER_REQUEST_ID] ??= randomUUID();
-    const maxAttempts = Math.max(1, this.options.maxAttempts ?? 3);
-    const timeoutMs = this.options.timeoutMs ?? 2000;
-    const tried = new Set<string>();
-    this.budget.recordRequest(Date.now());
-
-    for (let n = 1; ; n++) {
-      const endpoint = this.pool.pick(service, tried);
-      if (!endpoint) {
-        return sendPlain(res, 503, `no healthy endpoint for ${service}`, { 'x-meshdeck-no-endpoints': service });
-      }
-      tried.add(endpoint.id);
-      const target = splitAddress(endpoint.address);
-      const now = performance.now();
-      this.pool.onStart(service, endpoint.id, now);
-      const result = await attempt({ agent: this.outboundAgent, host: target.host, port: target.port, method, path, headers, body, timeoutMs });
-      const outcome = outcomeOf(result);
-      this.pool.onEnd(service, endpoint.id, performance.now(), result.latencyMs, outcome === 'ok' || outcome === 'http4xx');
-      this.agent.telemetry.record('outbound', service, endpoint.id, outcome, result.latencyMs);
-
-      if (n < maxAttempts && this.retryable(method, result) && this.budget.tryRetry(Date.now())) {
-        this.agent.telemetry.recordRetry(service, endpoint.id);
-        if (result.kind === 'response') result.response.resume();
-        continue;
-      }
-      if (result.kind === 'response') return relay(result.response, res, { [HEADER_UPSTREAM]: endpoint.id });
-      const reason = result.kind === 'timeout' ? `timed out after ${timeoutMs} ms` : `connection failed: ${result.error.message}`;
-      return sendPlain(res, result.kind === 'timeout' ? 504 : 502, `${service} (${endpoint.id}) ${reason}`, { [HEADER_UPSTREAM]: endpoint.id });
-    }
-  }
-
-  /** Connect failures never reached the service; 5xx and timeouts are retried only when safe. */
-  private retryable(method: string, result: Awaited<ReturnType<typeof attempt>>): boolean {
-    if (result.kind === 'connect') return true;
-    if (result.kind === 'response') {
-      const status = result.response.statusCode ?? 0;
-      if (status === 503 && result.response.headers[HEADER_EJECTED]) return true;
-      return IDEMPOTENT.has(method) && (status === 502 || status === 503 || status === 504);
-    }
-    return IDEMPOTENT.has(method);
+    await forwardOutbound(
+      { pool: this.pool, budget: this.budget, httpAgent: this.outboundAgent, telemetry: this.agent.telemetry },
+      {
+        service,
+        method: req.method ?? 'GET',
+        path,
+        headers: meshRequestHeaders(req.headers, `${this.options.service}/${this.agent.instanceId}`),
+        body,
+        timeoutMs: this.options.timeoutMs ?? 2000,
+        maxAttempts: this.options.maxAttempts ?? 3,
+      },
+      res,
+    );
   }
 
   // --- control ------------------------------------------------------------------------------

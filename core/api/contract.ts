@@ -156,6 +156,8 @@ export const ServiceSummary = z.object({
   down: z.number().int(),
   zones: z.array(z.string()),
   versions: z.array(z.string()),
+  /** The same counts per zone. */
+  byZone: z.array(z.object({ zone: z.string(), instances: z.number().int(), healthy: z.number().int(), draining: z.number().int(), down: z.number().int() })),
 });
 export type ServiceSummary = z.infer<typeof ServiceSummary>;
 
@@ -217,11 +219,19 @@ export const EdgeSummary = z.object({
 });
 export type EdgeSummary = z.infer<typeof EdgeSummary>;
 
+export const EventTypeFlow = z.object({
+  type: z.string(),
+  producers: z.array(z.object({ service: z.string(), exchange: z.string(), perSecond: z.number(), total: z.number().int() })),
+  consumers: z.array(z.object({ service: z.string(), queue: z.string(), perSecond: z.number(), total: z.number().int(), failed: z.number().int() })),
+});
+export type EventTypeFlow = z.infer<typeof EventTypeFlow>;
+
 export const MeshSummary = z.object({
   profileId: z.string(),
   at: z.number(),
   services: z.array(ServiceSummary),
   edges: z.array(EdgeSummary),
+  events: z.array(EventTypeFlow),
 });
 export type MeshSummary = z.infer<typeof MeshSummary>;
 
@@ -294,6 +304,11 @@ export const methods = {
     'Live traffic per edge (caller \u2192 callee): rate, errors by class, p50/p95/p99, over the last span.',
     MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
     z.array(EdgeSummary),
+  ),
+  'mesh.eventFlows': query(
+    'Domain event types with the services that produce and consume them, and their rates, over the last span.',
+    MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
+    z.array(EventTypeFlow),
   ),
 } as const satisfies Record<string, MethodDef>;
 

@@ -93,6 +93,7 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'mesh.endpoints': ({ service }) => ({ service, revision: 0, endpoints: [] }),
     'mesh.history': () => [],
     'mesh.edges': () => [],
+    'mesh.eventFlows': () => [],
   };
   return { ...base, ...overrides } as Handlers;
 }

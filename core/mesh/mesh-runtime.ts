@@ -20,6 +20,7 @@ import { Registry, type Instance, type RegistryChange } from '../registry/regist
 import { RegistryStore } from '../registry/registry-store.js';
 import type { Db } from '../store/database.js';
 import { LiveEdges } from '../telemetry/live-edges.js';
+import { LiveEvents } from '../telemetry/live-events.js';
 
 export interface MeshRuntimeOptions {
   mesh: string;
@@ -40,6 +41,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
   readonly registry: Registry;
   readonly store: RegistryStore;
   readonly edges = new LiveEdges();
+  readonly events = new LiveEvents();
   private readonly logger: Logger;
   private readonly now: () => number;
   private publisher: Publisher | null = null;
@@ -247,7 +249,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
     if (!event) return;
     this.stats.telemetryBatches += 1;
-    this.edges.ingest(event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'], this.now());
+    const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
+    const now = this.now();
+    this.edges.ingest(batch, now);
+    this.events.ingest(batch, now);
   }
 
   private async onDiscoveryRequest(message: AsyncMessage): Promise<void> {

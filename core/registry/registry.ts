@@ -26,7 +26,7 @@ export interface Instance {
   inflight: number;
 }
 
-export type RegistryChangeKind = 'registered' | 'updated' | 'state' | 'weight';
+export type RegistryChangeKind = 'registered' | 'updated' | 'state' | 'weight' | 'forgotten';
 
 export interface RegistryChange {
   at: number;
@@ -41,14 +41,21 @@ export interface RegistryChange {
 export interface RegistryOptions {
   /** Heartbeats missed before an instance is marked down. */
   missedHeartbeats: number;
+  /**
+   * How long a down instance stays listed before it is set aside ("forgotten"). A forgotten
+   * instance, like one known only from old history, comes back on its next heartbeat.
+   */
+  forgetDownAfterMs: number;
 }
 
-export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = { missedHeartbeats: 3 };
+export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = { missedHeartbeats: 3, forgetDownAfterMs: 10 * 60_000 };
 
 const ENDPOINT_STATE = { healthy: 'healthy', draining: 'draining', down: 'down' } as const;
 
 export class Registry {
   private readonly services = new Map<string, Map<string, Instance>>();
+  /** Instances known from history but not live: not listed, revived by a heartbeat. */
+  private readonly dormant = new Map<string, Instance>();
   private readonly revisions = new Map<string, number>();
   private readonly options: RegistryOptions;
 
@@ -60,6 +67,10 @@ export class Registry {
   load(instances: Instance[], now: number): void {
     for (const instance of instances) {
       if (instance.state === 'deregistered') continue;
+      if (instance.state === 'down' && now - instance.lastSeen > this.options.forgetDownAfterMs) {
+        this.dormant.set(key(instance.service, instance.instanceId), { ...instance });
+        continue;
+      }
       this.bucket(instance.service).set(instance.instanceId, { ...instance, lastSeen: Math.max(instance.lastSeen, now) });
     }
   }
@@ -69,9 +80,8 @@ export class Registry {
    * than the heartbeat TTL starts as down: its first heartbeat brings it back.
    */
   register(data: InstanceRegister, now: number, at: number = now): RegistryChange[] {
-    const bucket = this.bucket(data.service);
     const stale = now - at > data.heartbeatIntervalMs * this.options.missedHeartbeats;
-    const existing = bucket.get(data.instanceId);
+    const existing = this.services.get(data.service)?.get(data.instanceId);
     const next: Instance = {
       service: data.service,
       instanceId: data.instanceId,
@@ -89,7 +99,13 @@ export class Registry {
       seq: 0,
       inflight: 0,
     };
-    bucket.set(data.instanceId, next);
+    if (stale && !existing) {
+      // Old history (a console replaying the stream): keep it aside until it heartbeats.
+      this.dormant.set(key(data.service, data.instanceId), next);
+      return [];
+    }
+    this.dormant.delete(key(data.service, data.instanceId));
+    this.bucket(data.service).set(data.instanceId, next);
     if (!existing) {
       return [this.change(at, next, 'registered', null, `joined ${data.zone} at ${data.address}${stale ? ' (from history; no heartbeat yet)' : ''}`)];
     }
@@ -102,10 +118,16 @@ export class Registry {
   }
 
   heartbeat(data: InstanceHeartbeat, now: number): RegistryChange[] {
-    const instance = this.services.get(data.service)?.get(data.instanceId);
-    // A heartbeat from an instance we never saw register: we cannot route to it (no address).
-    // The agent re-registers when it learns of this (see docs/protocol.md); nothing to do here.
-    if (!instance || instance.state === 'deregistered') return [];
+    let instance = this.services.get(data.service)?.get(data.instanceId);
+    if (!instance) {
+      // Known from history only: its heartbeat brings it back, with the address it registered.
+      const sleeping = this.dormant.get(key(data.service, data.instanceId));
+      if (!sleeping) return []; // never registered: we have no address to route to
+      this.dormant.delete(key(data.service, data.instanceId));
+      instance = { ...sleeping, state: 'down' };
+      this.bucket(data.service).set(data.instanceId, instance);
+    }
+    if (instance.state === 'deregistered') return [];
     instance.lastSeen = now;
     instance.seq = data.seq;
     instance.inflight = data.inflight;
@@ -135,12 +157,19 @@ export class Registry {
     return [this.change(now, instance, 'state', from, `deregistered: ${data.reason}`)];
   }
 
-  /** Marks instances whose heartbeats stopped as down. */
+  /** Marks instances whose heartbeats stopped as down, and sets long-down ones aside. */
   sweep(now: number): RegistryChange[] {
     const changes: RegistryChange[] = [];
     for (const bucket of this.services.values()) {
       for (const instance of bucket.values()) {
-        if (instance.state === 'down') continue;
+        if (instance.state === 'down') {
+          if (now - instance.lastSeen > this.options.forgetDownAfterMs) {
+            bucket.delete(instance.instanceId);
+            this.dormant.set(key(instance.service, instance.instanceId), instance);
+            changes.push(this.change(now, instance, 'forgotten', 'down', `down for ${Math.round((now - instance.lastSeen) / 1000)} s; no longer listed until it heartbeats again`));
+          }
+          continue;
+        }
         const ttl = instance.heartbeatIntervalMs * this.options.missedHeartbeats;
         if (now - instance.lastSeen > ttl) {
           const from = instance.state;
@@ -195,6 +224,11 @@ export class Registry {
     };
   }
 
+  /** Instances set aside (known from history, or down for long); for tests and diagnostics. */
+  get dormantCount(): number {
+    return this.dormant.size;
+  }
+
   private bucket(service: string): Map<string, Instance> {
     let bucket = this.services.get(service);
     if (!bucket) {
@@ -207,4 +241,8 @@ export class Registry {
   private change(at: number, instance: Instance, kind: RegistryChangeKind, from: InstanceState | null, detail: string): RegistryChange {
     return { at, service: instance.service, instanceId: instance.instanceId, kind, from, to: instance.state, detail };
   }
+}
+
+function key(service: string, instanceId: string): string {
+  return `${service}\u0000${instanceId}`;
 }

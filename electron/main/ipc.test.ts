@@ -145,6 +145,7 @@ function testRouter() {
     'mesh.endpoints': unused('mesh.endpoints'),
     'mesh.history': unused('mesh.history'),
     'mesh.edges': unused('mesh.edges'),
+    'mesh.eventFlows': unused('mesh.eventFlows'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);

@@ -21,13 +21,13 @@ export interface ServedConsole {
   stop(): Promise<void>;
 }
 
-export async function startServe(options: { args?: string[]; env?: Record<string, string> } = {}): Promise<ServedConsole> {
+export async function startServe(options: { args?: string[]; env?: Record<string, string>; broker?: string } = {}): Promise<ServedConsole> {
   const dir = mkdtempSync(join(tmpdir(), 'meshdeck-e2e-'));
   const dbPath = join(dir, 'meshdeck.db');
   const token = `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', '0', '--db', dbPath, '--broker', BROKER_URL, ...(options.args ?? [])],
+    [join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', '0', '--db', dbPath, '--broker', options.broker ?? BROKER_URL, ...(options.args ?? [])],
     { env: { ...process.env, MESHDECK_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
