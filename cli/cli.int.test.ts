@@ -63,6 +63,15 @@ describe('meshdeck command line', () => {
     expect(run('frobnicate').status).toBe(2);
   });
 
+  it('the demo says when no broker answers, and how to start one', () => {
+    const result = run('demo', '--broker', 'amqp://guest:guest@127.0.0.1:1', '--no-console');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('No RabbitMQ broker answers at amqp://guest:***@127.0.0.1:1');
+    expect(result.stderr).toContain('ECONNREFUSED');
+    expect(result.stderr).toContain('sudo apt install rabbitmq-server');
+    expect(result.stderr).toContain('docker run -d --name rabbitmq');
+  });
+
   it('a SIGKILLed sidecar process leaves the mesh by heartbeat expiry', async () => {
     const service = `killed-${randomUUID().slice(0, 6)}`;
     const instanceId = `${service}-1`;

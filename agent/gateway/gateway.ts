@@ -97,6 +97,9 @@ export class Gateway {
     });
     this.deps = { pool: this.pool, budget: this.budget, httpAgent: this.httpAgent, telemetry: this.agent.telemetry };
     this.agent.on('endpoints', (set: DiscoveryEndpoints) => this.pool.update(set));
+    this.pool.onLocalEjection(({ service, instanceId, until, reason }) => {
+      void this.agent.reportSignal({ service, instanceId }, reason === 'connection refused' ? 'connect-refused' : 'connect-failed', reason, until);
+    });
     this.agent.onCommand((command) => this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }

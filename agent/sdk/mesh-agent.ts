@@ -128,6 +128,26 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
     else this.activeCommands.delete(commandId);
   }
 
+  /** Tells the core at once that another instance could not be reached (see docs/protocol.md §6.9). */
+  async reportSignal(target: { service: string; instanceId: string }, kind: 'connect-refused' | 'connect-failed', detail: string, localEjectionUntil?: number): Promise<void> {
+    const publisher = this.publisher;
+    if (!publisher) return;
+    const body = encodeMeshEvent(
+      'io.meshdeck.health.signal.v1',
+      {
+        reporter: { service: this.service, instanceId: this.instanceId },
+        target,
+        kind,
+        detail: detail.slice(0, 256),
+        ...(localEjectionUntil ? { localEjectionUntil } : {}),
+      },
+      { source: this.source },
+    );
+    await publisher
+      .send({ exchange: EXCHANGES.registry, routingKey: routingKeys.signal(target.service, target.instanceId), contentType: CONTENT_TYPE }, body)
+      .catch((err: unknown) => this.logger.debug('health signal not sent', { err }));
+  }
+
   endpoints(service: string): DiscoveryEndpoints | undefined {
     return this.endpointSets.get(service);
   }

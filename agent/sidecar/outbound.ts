@@ -90,6 +90,8 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
     const result = await attempt({ agent: deps.httpAgent, host: target.host, port: target.port, method, path, headers, body, timeoutMs });
     const outcome = outcomeOf(result);
     pool.onEnd(service, endpoint.id, performance.now(), result.latencyMs, outcome === 'ok' || outcome === 'http4xx');
+    if (result.kind === 'connect') pool.reportConnectFailure(service, endpoint.id, (result.error as NodeJS.ErrnoException).code ?? null);
+    else pool.reportReachable(service, endpoint.id);
     telemetry.record('outbound', service, endpoint.id, outcome, result.latencyMs);
 
     if (n < maxAttempts && isRetryable(method, result) && budget.tryRetry(Date.now())) {

@@ -2,6 +2,7 @@
  * The mesh on the real broker: a core (real SQLite) and real sidecars in front of real HTTP
  * services. Service names carry a per-run suffix so runs never see each other's instances.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import type { ControlAck } from '../../core/protocol/messages.js';
 import { CONTENT_TYPE, DEAD_LETTER_HEADERS, EXCHANGES, routingKeys } from '../../core/protocol/topology.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../../test/support/mesh.js';
+import { REPO_ROOT } from '../../test/support/serve.js';
 import { createTestVhost, type TestVhost } from '../../test/support/vhost.js';
 import { Sidecar } from './sidecar.js';
 
@@ -141,6 +143,40 @@ describe('traffic', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('x-meshdeck-no-endpoints')).toBe(svcX);
     await pub.close();
+  });
+});
+
+describe('passive outlier detection in the sidecar', () => {
+  it('stops sending to an instance whose port refuses connections after the first refusal, without failing the caller', async () => {
+    const echo = await startEchoService('b2');
+    const b2Id = `${svcB}-b2`;
+    // B2 is a real sidecar process (the built CLI), so it can die the hard way: SIGKILL.
+    const b2 = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/meshdeck.js'), 'sidecar', '--service', svcB, '--zone', 'zone-a', '--listen', String(await freePort()), '--upstream', echo.url, '--broker', BROKER, '--instance-id', b2Id],
+      { stdio: 'ignore' },
+    );
+    try {
+      await eventually(() => sidecarA.agent.endpoints(svcB)?.endpoints.some((e) => e.instanceId === b2Id && e.state === 'healthy'), 'A knows B2', 15_000);
+    } catch (err) {
+      b2.kill('SIGKILL');
+      throw err;
+    }
+    const dead = new Promise((resolve) => b2.once('exit', resolve));
+    b2.kill('SIGKILL');
+    await dead;
+    const upstreams: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://${sidecarA.address}/${svcB}/after-crash`);
+      expect(res.status).toBe(200);
+      upstreams.push(res.headers.get('x-meshdeck-upstream') ?? '');
+    }
+    expect(new Set(upstreams)).toEqual(new Set([sidecarB.agent.instanceId]));
+    expect(sidecarA.pool.localEjections(svcB)).toEqual([b2Id]);
+    // ...and the core heard of it at once, from A, not at B2's heartbeat TTL.
+    const signal = await eventually(() => mesh().signals().find((s) => s.target.instanceId === b2Id), 'health signal about B2', 5000);
+    expect(signal).toMatchObject({ kind: 'connect-refused', reporter: { service: svcA, instanceId: sidecarA.agent.instanceId }, target: { service: svcB } });
+    await echo.close();
   });
 });
 

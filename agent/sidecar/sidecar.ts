@@ -89,6 +89,10 @@ export class Sidecar {
       logger: options.logger,
     });
     this.agent.on('endpoints', (set: DiscoveryEndpoints) => this.pool.update(set));
+    // What this sidecar sets aside after a refused connection, the core hears of at once.
+    this.pool.onLocalEjection(({ service, instanceId, until, reason }) => {
+      void this.agent.reportSignal({ service, instanceId }, reason === 'connection refused' ? 'connect-refused' : 'connect-failed', reason, until);
+    });
     this.agent.onCommand((command) => this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }

@@ -14,16 +14,50 @@ export interface MeshEndpoint extends Endpoint {
 interface ServicePool {
   revision: number;
   balancer: Balancer;
+  /** As the core sent them. */
   endpoints: MeshEndpoint[];
+  /** Endpoints this sidecar set aside itself after connection failures: id → until (ms). */
+  localEjections: Map<string, { until: number; times: number }>;
+  /** Consecutive connection failures per endpoint. */
+  connectFailures: Map<string, number>;
+  /** Earliest local ejection end, to re-admit without scanning on every pick. */
+  nextExpiry: number;
 }
+
+/**
+ * Passive outlier detection in the data plane (Envoy's, per proxy): a refused connection means
+ * nothing listens there any more, so the endpoint is set aside at once; other connection
+ * failures after a few in a row. Local ejections last base × 2^(n−1), capped, and end by
+ * themselves: the core's own detection and its endpoint pushes stay the source of truth.
+ */
+export interface LocalEjectionPolicy {
+  baseMs: number;
+  maxMs: number;
+  /** Consecutive non-refused connection failures (resets, timeouts to connect) before ejecting. */
+  consecutiveFailures: number;
+}
+
+export const DEFAULT_LOCAL_EJECTION: LocalEjectionPolicy = { baseMs: 2000, maxMs: 30_000, consecutiveFailures: 3 };
+
+export type LocalEjectionListener = (event: { service: string; instanceId: string; until: number; reason: string }) => void;
 
 export class UpstreamPool {
   private readonly services = new Map<string, ServicePool>();
 
+  private readonly listeners = new Set<LocalEjectionListener>();
+
   constructor(
     private readonly kind: BalancerKind,
     private readonly zone: string,
+    private readonly ejection: LocalEjectionPolicy = DEFAULT_LOCAL_EJECTION,
+    private readonly clock: () => number = Date.now,
   ) {}
+
+  /** Called when this sidecar sets an endpoint aside (the agent reports it to the core). */
+  onLocalEjection(listener: LocalEjectionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   has(service: string): boolean {
     return this.services.has(service);
@@ -41,18 +75,72 @@ export class UpstreamPool {
       priority: e.zone === this.zone ? 0 : 1,
     }));
     if (!pool) {
-      pool = { revision: set.revision, balancer: createLocalityAware(() => createBalancer(this.kind)), endpoints };
+      pool = {
+        revision: set.revision,
+        balancer: createLocalityAware(() => createBalancer(this.kind)),
+        endpoints,
+        localEjections: new Map(),
+        connectFailures: new Map(),
+        nextExpiry: Infinity,
+      };
       this.services.set(set.service, pool);
     }
     pool.revision = set.revision;
     pool.endpoints = endpoints;
-    pool.balancer.update(endpoints);
+    this.rebuild(pool);
+  }
+
+  /** A try could not connect to `id`; `code` is the socket error code (ECONNREFUSED, ...). */
+  reportConnectFailure(service: string, id: string, code: string | null): void {
+    const pool = this.services.get(service);
+    if (!pool) return;
+    const failures = (pool.connectFailures.get(id) ?? 0) + 1;
+    pool.connectFailures.set(id, failures);
+    const refused = code === 'ECONNREFUSED';
+    if (!refused && failures < this.ejection.consecutiveFailures) return;
+    const now = this.clock();
+    const current = pool.localEjections.get(id);
+    if (current && current.until > now) return;
+    const times = (current?.times ?? 0) + 1;
+    const until = now + Math.min(this.ejection.maxMs, this.ejection.baseMs * 2 ** (times - 1));
+    pool.localEjections.set(id, { until, times });
+    pool.connectFailures.set(id, 0);
+    pool.nextExpiry = Math.min(pool.nextExpiry, until);
+    this.rebuild(pool);
+    const reason = refused ? 'connection refused' : `${failures} connection failures in a row (${code ?? 'unknown'})`;
+    for (const listener of this.listeners) listener({ service, instanceId: id, until, reason });
+  }
+
+  /** A try reached `id` (whatever it answered): its connection-failure streak ends. */
+  reportReachable(service: string, id: string): void {
+    this.services.get(service)?.connectFailures.delete(id);
+  }
+
+  /** Endpoints this sidecar has set aside itself, for diagnostics and tests. */
+  localEjections(service: string): string[] {
+    const pool = this.services.get(service);
+    if (!pool) return [];
+    const now = this.clock();
+    return [...pool.localEjections.entries()].filter(([, e]) => e.until > now).map(([id]) => id);
+  }
+
+  private rebuild(pool: ServicePool): void {
+    const now = this.clock();
+    let next = Infinity;
+    for (const e of pool.localEjections.values()) if (e.until > now) next = Math.min(next, e.until);
+    pool.nextExpiry = next;
+    const effective =
+      next === Infinity
+        ? pool.endpoints
+        : pool.endpoints.map((e) => ((pool.localEjections.get(e.id)?.until ?? 0) > now ? { ...e, healthy: false } : e));
+    pool.balancer.update(effective);
   }
 
   /** An endpoint not yet tried by this request when possible. */
   pick(service: string, tried: ReadonlySet<string>): MeshEndpoint | null {
     const pool = this.services.get(service);
     if (!pool) return null;
+    if (this.clock() >= pool.nextExpiry) this.rebuild(pool); // a local ejection ended
     const now = performance.now();
     let choice = pool.balancer.pick({ now }) as MeshEndpoint | null;
     for (let i = 0; i < 4 && choice && tried.has(choice.id); i++) choice = pool.balancer.pick({ now }) as MeshEndpoint | null;

@@ -13,9 +13,9 @@ import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
-import type { ControlAck, ControlCommand, MeshEvent } from '../protocol/messages.js';
+import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { BrokerError } from '../lib/errors.js';
-import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, routingKeys } from '../protocol/topology.js';
+import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
 import { Registry, type Instance, type RegistryChange } from '../registry/registry.js';
 import { RegistryStore } from '../registry/registry-store.js';
 import type { Db } from '../store/database.js';
@@ -37,7 +37,16 @@ interface Subscription {
   close(): Promise<void> | void;
 }
 
-export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }> {
+/**
+ * Last-seen times of heartbeats that changed nothing are written at most this often: at 10 000
+ * instances, writing them with every 2-s flush was 5 000 row updates a second (a sixth of the
+ * core's CPU per heartbeat, and event-loop stalls of tens of ms) for a column that is only read
+ * at start, where a listed instance's last-seen is replaced by the start time anyway. State
+ * changes (down, deregistered, …) still write the exact last-seen with the 2-s flush.
+ */
+const LAST_SEEN_PERSIST_MS = 30_000;
+
+export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; signal: [HealthSignal] }> {
   readonly registry: Registry;
   readonly store: RegistryStore;
   readonly edges = new LiveEdges();
@@ -51,6 +60,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
   private readonly dirtyServices = new Set<string>();
   private readonly dirtyInstances = new Map<string, Instance>();
   private readonly touched = new Map<string, Instance>();
+  private lastSeenPersistedAt = Number.NEGATIVE_INFINITY;
   private pendingChanges: RegistryChange[] = [];
   private pushTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -58,7 +68,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
   private readonly registryConsumer: string;
   private sessionActive = false;
   /** Counters for the console and tests. */
-  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0 };
+  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
+  private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
 
   constructor(private readonly options: MeshRuntimeOptions) {
     super();
@@ -125,6 +136,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     subs.push({ close: () => heartbeatChannel.close().catch(() => undefined) });
     const { queue: heartbeatQueue } = await heartbeatChannel.queueDeclare({ exclusive: true, autoDelete: true, arguments: { 'x-max-length': 100_000 } });
     await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: HEARTBEAT_BINDING_KEY });
+    await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: SIGNAL_BINDING_KEY });
     await heartbeatChannel.basicConsume({ queue: heartbeatQueue, noAck: true }, (message) => this.onHeartbeatMessage(message));
 
     // Telemetry: live from the stream's tail (history and stored offsets: core/telemetry).
@@ -167,7 +179,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     const publisher = this.confirmPublisher;
     if (!publisher) throw new BrokerError('Not connected to the broker: the command was not sent', { commandId: command.commandId });
     const body = encodeMeshEvent('io.meshdeck.control.command.v1', command, { source: this.options.source });
-    this.acks.set(command.commandId, []);
+    if (!this.acks.has(command.commandId)) this.acks.set(command.commandId, []); // a resend keeps the acks already in
     await publisher.send(
       {
         exchange: EXCHANGES.control,
@@ -230,8 +242,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
   }
 
   private onHeartbeatMessage(message: AsyncMessage): void {
-    const event = this.decode(message, ['io.meshdeck.instance.heartbeat.v1']);
+    const event = this.decode(message, ['io.meshdeck.instance.heartbeat.v1', 'io.meshdeck.health.signal.v1']);
     if (!event) return;
+    if (event.type === 'io.meshdeck.health.signal.v1') {
+      this.onSignal(event.data as HealthSignal);
+      return;
+    }
     this.stats.heartbeats += 1;
     const data = event.data as MeshEvent<'io.meshdeck.instance.heartbeat.v1'>['data'];
     const changes = this.registry.heartbeat(data, this.now());
@@ -243,6 +259,20 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     } else {
       this.touched.set(`${data.service}/${data.instanceId}`, instance);
     }
+  }
+
+  /** Direct evidence from an agent; kept (bounded) and passed on to health detection. */
+  private onSignal(signal: HealthSignal): void {
+    this.stats.signals += 1;
+    this.recentSignals.push({ ...signal, at: this.now() });
+    if (this.recentSignals.length > 1000) this.recentSignals.shift();
+    this.logger.info('health signal', { target: `${signal.target.service}/${signal.target.instanceId}`, reporter: `${signal.reporter.service}/${signal.reporter.instanceId}`, kind: signal.kind });
+    this.emit('signal', signal);
+  }
+
+  /** Signals received lately, newest last. */
+  signals(): ReadonlyArray<HealthSignal & { at: number }> {
+    return this.recentSignals;
   }
 
   private onTelemetryMessage(message: AsyncMessage): void {
@@ -303,14 +333,22 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     this.dirtyServices.clear();
   }
 
-  /** Persists pending instance changes, history and last-seen times (one transaction). */
-  flush(offset?: { consumer: string; stream: string; offset: number }): void {
-    if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && this.touched.size === 0) return;
+  /**
+   * Persists pending instance changes, history and (every LAST_SEEN_PERSIST_MS, or with
+   * `allLastSeen`) the last-seen times of heartbeats that changed nothing; one transaction.
+   */
+  flush(offset?: { consumer: string; stream: string; offset: number }, allLastSeen = false): void {
+    const now = this.now();
+    const lastSeen = this.touched.size > 0 && (allLastSeen || now - this.lastSeenPersistedAt >= LAST_SEEN_PERSIST_MS);
+    if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && !lastSeen) return;
     try {
-      this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: [...this.touched.values()], offset });
+      this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: lastSeen ? [...this.touched.values()] : [], offset });
       this.pendingChanges = [];
       this.dirtyInstances.clear();
-      this.touched.clear();
+      if (lastSeen) {
+        this.touched.clear();
+        this.lastSeenPersistedAt = now;
+      }
     } catch (err) {
       this.logger.error('registry could not be saved; keeping the changes in memory to retry', { err });
     }
@@ -336,6 +374,6 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck] }
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.sweepTimer = this.flushTimer = this.pushTimer = null;
-    this.flush();
+    this.flush(undefined, true);
   }
 }

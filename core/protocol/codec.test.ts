@@ -46,6 +46,11 @@ const minimal: Examples = {
   'io.meshdeck.control.ack.v1': { commandId: 'cmd-00000001', service: 'checkout', instanceId: 'checkout-1', status: 'applied' },
   'io.meshdeck.discovery.endpoints.v1': { service: 'checkout', revision: 0, endpoints: [] },
   'io.meshdeck.discovery.request.v1': { services: [] },
+  'io.meshdeck.health.signal.v1': {
+    reporter: { service: 'checkout', instanceId: 'checkout-1' },
+    target: { service: 'payments', instanceId: 'payments-2' },
+    kind: 'connect-refused',
+  },
 };
 
 /** Every optional field set, nested objects included. */
@@ -121,6 +126,13 @@ const full: Examples = {
     ],
   },
   'io.meshdeck.discovery.request.v1': { services: ['checkout', 'payments'] },
+  'io.meshdeck.health.signal.v1': {
+    reporter: { service: 'checkout', instanceId: 'checkout-7f9c:2' },
+    target: { service: 'payments', instanceId: 'payments-3c1d8' },
+    kind: 'connect-failed',
+    detail: '3 connection failures in a row (ECONNRESET)',
+    localEjectionUntil: 1_740_820_802_512,
+  },
 };
 
 function encode<T extends MeshMessageType>(type: T, data: MeshDataInput<T>): Buffer {

@@ -48,7 +48,7 @@ describe('constants and catalogue', () => {
 
   it('every mesh type is io.meshdeck.<area>.<name>.v1', () => {
     for (const type of Object.keys(MESSAGE_TYPES)) expect(type).toMatch(/^io\.meshdeck\.[a-z]+\.[a-z]+\.v1$/);
-    expect(Object.keys(MESSAGE_TYPES)).toHaveLength(8);
+    expect(Object.keys(MESSAGE_TYPES)).toHaveLength(9);
   });
 
   it('isMeshType knows the catalogue and nothing inherited', () => {

@@ -240,6 +240,24 @@ export const DiscoveryRequest = z
   .strict();
 export type DiscoveryRequest = z.infer<typeof DiscoveryRequest>;
 
+// --- health signals
+
+/**
+ * What an agent saw of another instance that cannot wait for the next telemetry window: it
+ * could not connect to it (and set it aside locally). The core treats it as direct evidence.
+ */
+export const HealthSignal = z
+  .object({
+    reporter: z.object({ service: ServiceName, instanceId: InstanceId }).strict(),
+    target: z.object({ service: ServiceName, instanceId: InstanceId }).strict(),
+    kind: z.enum(['connect-refused', 'connect-failed']),
+    detail: z.string().max(256).default(''),
+    /** Until when the reporter keeps the target out of its own balancing (ms since epoch). */
+    localEjectionUntil: Millis.optional(),
+  })
+  .strict();
+export type HealthSignal = z.infer<typeof HealthSignal>;
+
 // --- the catalogue
 
 export const MESSAGE_TYPES = {
@@ -251,6 +269,7 @@ export const MESSAGE_TYPES = {
   'io.meshdeck.control.ack.v1': ControlAck,
   'io.meshdeck.discovery.endpoints.v1': DiscoveryEndpoints,
   'io.meshdeck.discovery.request.v1': DiscoveryRequest,
+  'io.meshdeck.health.signal.v1': HealthSignal,
 } as const;
 
 export type MeshMessageType = keyof typeof MESSAGE_TYPES;

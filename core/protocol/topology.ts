@@ -6,7 +6,7 @@
 export const CONTENT_TYPE = 'application/cloudevents+json';
 
 export const EXCHANGES = {
-  /** Instance register / heartbeat / deregister. Key: registry.<service>.<instanceId>.<register|heartbeat|deregister> */
+  /** Instance register / heartbeat / deregister (registry.<service>.<instanceId>.<register|heartbeat|deregister>), and health signals (signal.<service>.<instanceId>, about the target). */
   registry: 'meshdeck.registry',
   /** Per-instance telemetry batches. Key: telemetry.<service>.<instanceId> */
   telemetry: 'meshdeck.telemetry',
@@ -46,6 +46,8 @@ export const routingKeys = {
   ack: (service: string, instanceId: string) => `ack.${service}.${instanceId}`,
   endpoints: (service: string) => `endpoints.${service}`,
   discoveryRequest: 'request',
+  /** A health signal about `service`/`instanceId` (the target, not the reporter). */
+  signal: (service: string, instanceId: string) => `signal.${service}.${instanceId}`,
 } as const;
 
 /** Stream arguments: retention by age and size, small segments so retention acts promptly. */
@@ -95,6 +97,8 @@ export const EXCHANGE_DECLS: readonly ExchangeDecl[] = [
 
 /** Binding key of each core's own exclusive, server-named heartbeat queue on meshdeck.registry (not in the stream). */
 export const HEARTBEAT_BINDING_KEY = 'registry.*.*.heartbeat';
+/** Each core reads health signals live from the same queue as heartbeats. */
+export const SIGNAL_BINDING_KEY = 'signal.#';
 
 /** What the core declares: the streams, its shared queues and their bindings. */
 export const CORE_QUEUE_DECLS: readonly QueueDecl[] = [

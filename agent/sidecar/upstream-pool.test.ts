@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { UpstreamPool } from './upstream-pool.js';
+
+function pool(clock: { now: number }) {
+  const p = new UpstreamPool('round-robin', 'zone-a', { baseMs: 1000, maxMs: 4000, consecutiveFailures: 3 }, () => clock.now);
+  p.update({
+    service: 'pay',
+    revision: 1,
+    endpoints: [
+      { instanceId: 'p1', zone: 'zone-a', address: '127.0.0.1:1001', weight: 100, state: 'healthy' },
+      { instanceId: 'p2', zone: 'zone-a', address: '127.0.0.1:1002', weight: 100, state: 'healthy' },
+    ],
+  });
+  return p;
+}
+
+const picks = (p: UpstreamPool, n = 40) => new Set(Array.from({ length: n }, () => p.pick('pay', new Set())?.id));
+
+describe('UpstreamPool local ejection', () => {
+  it('sets an endpoint aside at once on a refused connection, and re-admits it when the time is up', () => {
+    const clock = { now: 0 };
+    const p = pool(clock);
+    const events: string[] = [];
+    p.onLocalEjection((e) => events.push(`${e.instanceId} until ${e.until}: ${e.reason}`));
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED');
+    expect(events).toEqual(['p1 until 1000: connection refused']);
+    expect(p.localEjections('pay')).toEqual(['p1']);
+    expect(picks(p)).toEqual(new Set(['p2']));
+    clock.now = 999;
+    expect(picks(p)).toEqual(new Set(['p2']));
+    clock.now = 1000;
+    expect(picks(p)).toEqual(new Set(['p1', 'p2']));
+    expect(p.localEjections('pay')).toEqual([]);
+  });
+
+  it('doubles the ejection each time, up to the cap', () => {
+    const clock = { now: 0 };
+    const p = pool(clock);
+    const untils: number[] = [];
+    p.onLocalEjection((e) => untils.push(e.until - clock.now));
+    for (let i = 0; i < 4; i++) {
+      p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED');
+      clock.now += 10_000;
+    }
+    expect(untils).toEqual([1000, 2000, 4000, 4000]);
+  });
+
+  it('needs several other connection failures in a row, and a reachable try resets the streak', () => {
+    const clock = { now: 0 };
+    const p = pool(clock);
+    p.reportConnectFailure('pay', 'p1', 'ECONNRESET');
+    p.reportConnectFailure('pay', 'p1', 'ECONNRESET');
+    p.reportReachable('pay', 'p1');
+    p.reportConnectFailure('pay', 'p1', 'ECONNRESET');
+    p.reportConnectFailure('pay', 'p1', 'ECONNRESET');
+    expect(p.localEjections('pay')).toEqual([]);
+    p.reportConnectFailure('pay', 'p1', 'ECONNRESET');
+    expect(p.localEjections('pay')).toEqual(['p1']);
+  });
+
+  it('keeps a local ejection across an endpoint push that still says healthy', () => {
+    const clock = { now: 0 };
+    const p = pool(clock);
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED');
+    p.update({
+      service: 'pay',
+      revision: 2,
+      endpoints: [
+        { instanceId: 'p1', zone: 'zone-a', address: '127.0.0.1:1001', weight: 100, state: 'healthy' },
+        { instanceId: 'p2', zone: 'zone-a', address: '127.0.0.1:1002', weight: 100, state: 'healthy' },
+      ],
+    });
+    expect(picks(p)).toEqual(new Set(['p2']));
+  });
+});
