@@ -122,6 +122,13 @@ describe('npm run demo', () => {
       await page.locator('[data-edge="checkout>payments"]').waitFor();
       await page.getByTestId('event-flows').getByText('shop.order.placed.v1').waitFor();
       await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-${scheme}.png`), fullPage: true });
+      // Select a service: its side panel lists every instance, and the selection is in the URL.
+      await page.locator('[data-zone="zone-a"] [data-service="payments"]').click();
+      const panel = page.getByTestId('service-panel');
+      await expect.poll(() => panel.locator('[data-instance]').count()).toBe(3);
+      expect(await panel.locator('[data-instance="payments-a-1"]').getAttribute('data-state')).toBe('healthy');
+      expect(page.url()).toContain('service=payments');
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-panel-${scheme}.png`) });
       await context.close();
     }
   });

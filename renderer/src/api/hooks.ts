@@ -66,3 +66,27 @@ export function useHashRoute(): [string, (route: string) => void] {
   }, []);
   return [route, navigate];
 }
+
+/** A parameter of the hash route (#/topology?service=checkout) and a setter that keeps the route. */
+export function useHashParam(name: string): [string | null, (value: string | null) => void] {
+  const read = () => new URLSearchParams(window.location.hash.split('?')[1] ?? '').get(name);
+  const value = useSyncExternalStore(
+    (onChange) => {
+      window.addEventListener('hashchange', onChange);
+      return () => window.removeEventListener('hashchange', onChange);
+    },
+    read,
+  );
+  const set = useCallback(
+    (next: string | null) => {
+      const [path, query = ''] = window.location.hash.replace(/^#/, '').split('?');
+      const params = new URLSearchParams(query);
+      if (next === null) params.delete(name);
+      else params.set(name, next);
+      const q = params.toString();
+      window.location.hash = `#${path || '/'}${q ? `?${q}` : ''}`;
+    },
+    [name],
+  );
+  return [value, set];
+}

@@ -1,5 +1,6 @@
 import type { ConnectionState, MeshSummary, Profile, ServiceSummary } from '../../../core/api/contract';
-import { useTopic } from '../api/hooks';
+import { useHashParam, useTopic } from '../api/hooks';
+import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
 import { edgeHealth, formatMs, formatPercent, formatRate, type Health } from '../format';
 
@@ -23,6 +24,7 @@ function serviceHealth(s: Pick<ServiceSummary, 'instances' | 'healthy'>): Health
  */
 export function TopologyView({ primary, onOpenConnections }: Props) {
   const summaries = useTopic('mesh.summary');
+  const [selected, select] = useHashParam('service');
   const connected = primary && (primary.state.status === 'connected' || primary.state.status === 'blocked');
   const mesh: MeshSummary | undefined = summaries?.find((m) => m.profileId === primary?.profile.id);
 
@@ -69,6 +71,8 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
           {mesh.services.length} services · {mesh.services.reduce((n, s) => n + s.instances, 0)} instances · {primary.profile.name}
         </span>
       </div>
+      <div className="topology-main">
+      <div className="topology-body">
       <section className="zones" aria-label="Services by zone">
         {zones.map((zone) => (
           <div className="zone" key={zone} data-zone={zone}>
@@ -78,14 +82,22 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
               if (!here) return [];
               const health = serviceHealth(here);
               return [
-                <div className={`service-chip chip-${health}`} key={s.name} data-service={s.name} data-health={health}>
+                <button
+                  type="button"
+                  className={`service-chip chip-${health}${selected === s.name ? ' selected' : ''}`}
+                  key={s.name}
+                  data-service={s.name}
+                  data-health={health}
+                  aria-pressed={selected === s.name}
+                  onClick={() => select(selected === s.name ? null : s.name)}
+                >
                   <span aria-hidden="true">{HEALTH_ICON[health]}</span> {s.name}
                   <span className="chip-count">
                     {here.healthy}/{here.instances}
                     {here.draining ? ` · ${here.draining} draining` : ''}
                     {here.down ? ` · ${here.down} down` : ''}
                   </span>
-                </div>,
+                </button>,
               ];
             })}
           </div>
@@ -156,6 +168,11 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
           </table>
         )}
       </section>
+      </div>
+      {selected && mesh.services.some((s) => s.name === selected) && (
+        <ServicePanel profileId={mesh.profileId} service={selected} mesh={mesh} onClose={() => select(null)} />
+      )}
+      </div>
     </div>
   );
 }
