@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { TelemetryBatch } from '../protocol/messages.js';
+import { LatencySketch } from '../protocol/sketch.js';
+import { FailoverEngine } from './engine.js';
+
+const T0 = 1_800_000_000_000;
+const INSTANCES = ['p1', 'p2', 'p3'];
+
+function batch(caller: string, per: Record<string, { requests: number; http5xx?: number; connect?: number; latencyMs?: number }>): TelemetryBatch {
+  return {
+    service: 'checkout',
+    instanceId: caller,
+    zone: 'zone-a',
+    windowStart: T0,
+    windowMs: 1000,
+    events: { published: [], consumed: [] },
+    edges: Object.entries(per).map(([peer, v]) => {
+      const latency = new LatencySketch();
+      latency.add(v.latencyMs ?? 5, v.requests);
+      return {
+        direction: 'outbound' as const,
+        peerService: 'payments',
+        peerInstance: peer,
+        requests: v.requests,
+        errors: { http5xx: v.http5xx ?? 0, http4xx: 0, connect: v.connect ?? 0, timeout: 0 },
+        retries: 0,
+        latency: latency.toWire(),
+      };
+    }),
+  };
+}
+
+function engine(clock: { now: number }) {
+  return new FailoverEngine({ services: () => ['payments'], instancesOf: () => INSTANCES, now: () => clock.now });
+}
+
+describe('FailoverEngine', () => {
+  it('ejects an instance whose every request fails for three windows, merging all callers, with evidence', () => {
+    const clock = { now: T0 };
+    const e = engine(clock);
+    const transitions = [];
+    for (let i = 1; i <= 3; i++) {
+      clock.now = T0 + i * 1000;
+      e.observeBatch(batch('checkout-1', { p1: { requests: 10 }, p2: { requests: 10, http5xx: 10 }, p3: { requests: 10 } }));
+      e.observeBatch(batch('checkout-2', { p2: { requests: 5, http5xx: 5 } }));
+      transitions.push(...e.tick().flatMap((s) => s.transitions));
+    }
+    expect(transitions).toHaveLength(1);
+    expect(transitions[0]).toMatchObject({ service: 'payments', instanceId: 'p2', from: 'healthy', to: 'ejected' });
+    expect(transitions[0]!.evidence).toMatchObject({ rule: 'consecutive-failures' });
+    expect(e.health('payments').find((h) => h.instanceId === 'p2')).toMatchObject({ state: 'ejected', weightFactor: 0 });
+    expect(e.health('payments').find((h) => h.instanceId === 'p1')).toMatchObject({ state: 'healthy', weightFactor: 1 });
+  });
+
+  it('does not evaluate a service twice within its interval', () => {
+    const clock = { now: T0 + 1000 };
+    const e = engine(clock);
+    expect(e.tick()).toHaveLength(1);
+    clock.now += 500;
+    expect(e.tick()).toHaveLength(0);
+    clock.now += 500;
+    expect(e.tick()).toHaveLength(1);
+  });
+
+  it('acts on direct signals at once, without waiting for a window', () => {
+    const clock = { now: T0 };
+    const e = engine(clock);
+    const signal = (reporter: string) => ({
+      reporter: { service: 'checkout', instanceId: reporter },
+      target: { service: 'payments', instanceId: 'p3' },
+      kind: 'connect-refused' as const,
+      detail: 'connection refused',
+    });
+    const steps = [e.signal(signal('c1')), e.signal(signal('c2')), e.signal(signal('c3'))];
+    const transitions = steps.flatMap((s) => s?.transitions ?? []);
+    expect(transitions).toEqual([expect.objectContaining({ instanceId: 'p3', to: 'ejected' })]);
+    expect(transitions[0]!.evidence).toMatchObject({ rule: 'direct-signal' });
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The failover engine: drives the pure detector and ejection tracker from what the core
+ * receives (telemetry batches, health signals, heartbeats) and turns their transitions into
+ * endpoint-set changes. It owns no I/O: the mesh runtime feeds it and applies its output.
+ *
+ * Per instance, observations are the merge of every caller's outbound edge to that instance in
+ * one evaluation window (policy.intervalMs), so every caller's view counts.
+ */
+import { OutlierDetector, type OutlierDecision } from '../health/detector.js';
+import type { HealthSignal, TelemetryBatch } from '../protocol/messages.js';
+import { LatencySketch } from '../protocol/sketch.js';
+import { EjectionTracker, type EjectionTransition, type InstanceHealth, type ServiceHealthStatus } from './ejections.js';
+import { DEFAULT_OUTLIER_POLICY, type OutlierPolicy } from './policy.js';
+
+interface Window {
+  requests: number;
+  http5xx: number;
+  connect: number;
+  timeout: number;
+  latency: LatencySketch;
+}
+
+export interface FailoverStep {
+  service: string;
+  transitions: EjectionTransition[];
+  decisions: OutlierDecision[];
+  status: ServiceHealthStatus;
+}
+
+export interface FailoverEngineOptions {
+  /** The instances a service has now (listed in the registry, any state but deregistered). */
+  instancesOf: (service: string) => string[];
+  services: () => string[];
+  policyFor?: (service: string) => OutlierPolicy;
+  now?: () => number;
+}
+
+export class FailoverEngine {
+  readonly detector = new OutlierDetector();
+  readonly tracker = new EjectionTracker();
+  private windows = new Map<string, Map<string, Window>>();
+  private readonly lastEvaluation = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly policyFor: (service: string) => OutlierPolicy;
+
+  constructor(private readonly options: FailoverEngineOptions) {
+    this.now = options.now ?? Date.now;
+    this.policyFor = options.policyFor ?? (() => DEFAULT_OUTLIER_POLICY);
+  }
+
+  /** Folds a batch's outbound edges into the callee instances' current windows. */
+  observeBatch(batch: TelemetryBatch): void {
+    for (const edge of batch.edges) {
+      if (edge.direction !== 'outbound' || !edge.peerInstance || edge.peerService === 'external') continue;
+      let service = this.windows.get(edge.peerService);
+      if (!service) {
+        service = new Map();
+        this.windows.set(edge.peerService, service);
+      }
+      let w = service.get(edge.peerInstance);
+      if (!w) {
+        w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, latency: new LatencySketch() };
+        service.set(edge.peerInstance, w);
+      }
+      w.requests += edge.requests;
+      w.http5xx += edge.errors.http5xx;
+      w.connect += edge.errors.connect;
+      w.timeout += edge.errors.timeout;
+      w.latency.mergeWire(edge.latency);
+    }
+  }
+
+  heartbeat(service: string, instanceId: string, heartbeatIntervalMs: number): void {
+    this.detector.heartbeat(service, instanceId, this.now(), heartbeatIntervalMs);
+  }
+
+  /** A sidecar could not connect: evidence at once, and an evaluation of that service now. */
+  signal(signal: HealthSignal): FailoverStep | null {
+    const now = this.now();
+    this.detector.directSignal(signal.target.service, signal.target.instanceId, signal.kind === 'connect-refused' ? 'connect-refused' : 'reset', now);
+    return this.evaluate(signal.target.service, now);
+  }
+
+  /** Closes the current windows of services whose interval has passed and evaluates them. */
+  tick(): FailoverStep[] {
+    const now = this.now();
+    const steps: FailoverStep[] = [];
+    for (const service of this.options.services()) {
+      const policy = this.policyFor(service);
+      const last = this.lastEvaluation.get(service) ?? 0;
+      if (now - last < policy.intervalMs) continue;
+      const step = this.evaluate(service, now);
+      if (step) steps.push(step);
+    }
+    return steps;
+  }
+
+  /** Health of each instance (state, weight factor, last transition with its evidence). */
+  health(service: string): InstanceHealth[] {
+    return this.tracker.instances(service, this.policyFor(service));
+  }
+
+  forgetService(service: string): void {
+    this.tracker.forget(service);
+    this.detector.forget(service);
+    this.windows.delete(service);
+    this.lastEvaluation.delete(service);
+  }
+
+  private evaluate(service: string, now: number): FailoverStep | null {
+    const instances = this.options.instancesOf(service);
+    if (instances.length === 0) return null;
+    const policy = this.policyFor(service);
+    const windows = this.windows.get(service);
+    this.windows.delete(service);
+    for (const [instanceId, w] of windows ?? []) {
+      if (!instances.includes(instanceId)) continue;
+      this.detector.observe(service, instanceId, { requests: w.requests, http5xx: w.http5xx, connect: w.connect, timeout: w.timeout, latency: w.latency }, now);
+    }
+    this.lastEvaluation.set(service, now);
+    const decisions = this.detector.evaluate(service, instances, policy, now, {
+      ejected: this.tracker.inState(service, 'ejected'),
+      probing: this.tracker.inState(service, 'probing'),
+    });
+    const step = this.tracker.apply(service, instances, decisions, policy, now);
+    return { service, transitions: step.transitions, decisions, status: step.status };
+  }
+}

@@ -1,0 +1,370 @@
+import { describe, expect, it } from 'vitest';
+import { OutlierPolicy, type OutlierPolicyInput } from '../failover/policy.js';
+import { LatencySketch } from '../protocol/sketch.js';
+import { median, OutlierDetector, type OutlierDecision, type WindowObservation } from './detector.js';
+
+const SVC = 'orders';
+
+/** Only the rule under test enabled, unless the override enables more. */
+function policy(overrides: OutlierPolicyInput = {}): OutlierPolicy {
+  return OutlierPolicy.parse({
+    consecutiveFailures: { enabled: false },
+    consecutiveGatewayFailures: { enabled: false },
+    successRate: { enabled: false },
+    latency: { enabled: false },
+    directSignal: { enabled: false },
+    heartbeat: { enabled: false },
+    ...overrides,
+  });
+}
+
+function win(requests: number, errors: Partial<Pick<WindowObservation, 'http5xx' | 'connect' | 'timeout'>> = {}, latency?: LatencySketch): WindowObservation {
+  return { requests, http5xx: errors.http5xx ?? 0, connect: errors.connect ?? 0, timeout: errors.timeout ?? 0, ...(latency ? { latency } : {}) };
+}
+
+function sketch(valueMs: number, count: number): LatencySketch {
+  const s = new LatencySketch();
+  s.add(valueMs, count);
+  return s;
+}
+
+/** The p99 the detector will read back for a sketch of one repeated value. */
+function p99Of(valueMs: number): number {
+  return sketch(valueMs, 100).quantile(0.99)!;
+}
+
+const ejects = (ds: OutlierDecision[]) => ds.filter((d) => d.kind === 'eject').map((d) => d.instanceId);
+
+describe('consecutive failures (windowed approximation)', () => {
+  const p = policy({ consecutiveFailures: { enabled: true, threshold: 3 } });
+
+  it('ejects exactly at the threshold, not one below', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(2, { http5xx: 2 }), 1000);
+    expect(d.evaluate(SVC, ['a'], p, 1000)).toEqual([]); // streak 2 < 3
+    d.observe(SVC, 'a', win(1, { timeout: 1 }), 2000);
+    const [decision, ...rest] = d.evaluate(SVC, ['a'], p, 2000);
+    expect(rest).toEqual([]);
+    expect(decision).toMatchObject({
+      kind: 'eject',
+      instanceId: 'a',
+      at: 2000,
+      enforced: true,
+      evidence: {
+        rule: 'consecutive-failures',
+        at: 2000,
+        samples: { variant: 'all', streak: 3, windows: [{ at: 1000, requests: 2, http5xx: 2 }, { at: 2000, requests: 1, timeout: 1 }] },
+        thresholds: { consecutive: 3, enforcingPercent: 100 },
+      },
+    });
+  });
+
+  it('counts one all-failed window at once, and above the threshold too', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(4, { http5xx: 1, connect: 2, timeout: 1 }), 1000);
+    expect(d.evaluate(SVC, ['a'], p, 1000)[0]?.evidence).toMatchObject({ samples: { streak: 4 } });
+  });
+
+  it('resets on any window with a success, even one that may have ended with failures', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(2, { http5xx: 2 }), 1000);
+    d.observe(SVC, 'a', win(10, { http5xx: 9 }), 2000); // order inside the window unknown: reset (lower bound)
+    d.observe(SVC, 'a', win(2, { http5xx: 2 }), 3000);
+    expect(d.evaluate(SVC, ['a'], p, 3000)).toEqual([]);
+    expect(d.streaks(SVC, 'a')).toEqual({ failures: 2, gatewayFailures: 0 });
+  });
+
+  it('leaves the streak alone in a window without requests', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(2, { http5xx: 2 }), 1000);
+    d.observe(SVC, 'a', win(0), 2000);
+    d.observe(SVC, 'a', win(1, { http5xx: 1 }), 3000);
+    expect(ejects(d.evaluate(SVC, ['a'], p, 3000))).toEqual(['a']);
+  });
+
+  it('resets the streak once it fired, as Envoy does', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(3, { http5xx: 3 }), 1000);
+    expect(ejects(d.evaluate(SVC, ['a'], p, 1000))).toEqual(['a']);
+    expect(d.evaluate(SVC, ['a'], p, 1001)).toEqual([]);
+    expect(d.streaks(SVC, 'a')).toEqual({ failures: 0, gatewayFailures: 0 });
+  });
+
+  it('gateway variant: connect + timeout only; a 5xx resets it but not the all-failures streak', () => {
+    const d = new OutlierDetector();
+    const gw = policy({ consecutiveFailures: { enabled: true, threshold: 100 }, consecutiveGatewayFailures: { enabled: true, threshold: 3 } });
+    d.observe(SVC, 'a', win(2, { connect: 2 }), 1000);
+    d.observe(SVC, 'a', win(1, { http5xx: 1 }), 2000);
+    d.observe(SVC, 'a', win(2, { timeout: 2 }), 3000);
+    expect(d.evaluate(SVC, ['a'], gw, 3000)).toEqual([]);
+    expect(d.streaks(SVC, 'a')).toEqual({ failures: 5, gatewayFailures: 2 });
+    d.observe(SVC, 'a', win(1, { connect: 1 }), 4000);
+    const [decision] = d.evaluate(SVC, ['a'], gw, 4000);
+    expect(decision?.evidence).toMatchObject({ rule: 'consecutive-failures', samples: { variant: 'gateway', streak: 3 } });
+  });
+
+  it('enforcement percent: 0 reports only, 100 always, in between by draw', () => {
+    const at = (percent: number, draw: number) => {
+      const d = new OutlierDetector({ random: () => draw });
+      d.observe(SVC, 'a', win(3, { http5xx: 3 }), 1000);
+      return d.evaluate(SVC, ['a'], policy({ consecutiveFailures: { enabled: true, threshold: 3, enforcingPercent: percent } }), 1000)[0]?.enforced;
+    };
+    expect(at(0, 0)).toBe(false);
+    expect(at(100, 0.999)).toBe(true);
+    expect(at(50, 0.49)).toBe(true);
+    expect(at(50, 0.5)).toBe(false);
+  });
+
+  it('does nothing when disabled', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(30, { http5xx: 30 }), 1000);
+    expect(d.evaluate(SVC, ['a'], policy(), 1000)).toEqual([]);
+  });
+});
+
+describe('success rate (Envoy: mean − factor × stdev over hosts with enough volume)', () => {
+  /** Hosts a..: 100 requests each, the last `failing` with the given failures. */
+  function run(failuresPerHost: number[], p: OutlierPolicy, requests: number[] = failuresPerHost.map(() => 100)) {
+    const d = new OutlierDetector();
+    const ids = failuresPerHost.map((_, i) => String.fromCharCode(97 + i));
+    ids.forEach((id, i) => d.observe(SVC, id, win(requests[i]!, { http5xx: failuresPerHost[i]! }), 1000));
+    return { decisions: d.evaluate(SVC, ids, p, 1000), report: d.sweepReport(SVC) };
+  }
+  const sr = (o: Partial<OutlierPolicyInput['successRate'] & object> = {}) => policy({ successRate: { enabled: true, minimumHosts: 5, requestVolume: 100, ...o } });
+
+  it('reproduces Envoy’s worked example: {50, 100, 100, 100, 100} → mean 90, stdev 20, threshold 52 (1.9)', () => {
+    const { decisions } = run([0, 0, 0, 0, 50], sr({ stdevFactor: 1.9 }));
+    expect(decisions).toHaveLength(1);
+    const [d] = decisions;
+    expect(d).toMatchObject({ kind: 'eject', instanceId: 'e', evidence: { rule: 'success-rate' } });
+    if (d?.evidence.rule !== 'success-rate') throw new Error('unexpected evidence');
+    expect(d.evidence.samples).toMatchObject({ requests: 100, failures: 50, successRate: 50, mean: 90, stdev: 20 });
+    expect(d.evidence.samples.hosts).toHaveLength(5);
+    expect(d.evidence.thresholds.ejectionThreshold).toBeCloseTo(52, 12);
+    expect(d.evidence.thresholds).toMatchObject({ stdevFactor: 1.9, minimumHosts: 5, requestVolume: 100 });
+  });
+
+  // One outlier among 5 equal hosts is exactly √4 = 2 standard deviations below the mean: with
+  // factor 2 the threshold is exactly its rate (50 = 90 − 2 × 20).
+  it.each([
+    [1.9999, ['e']], // threshold 50.002: 50 is below
+    [2, []], // threshold exactly 50: not strictly below
+    [2.0001, []], // threshold 49.998
+  ])('factor %d → ejects %j (strictly below the threshold)', (factor, expected) => {
+    expect(ejects(run([0, 0, 0, 0, 50], sr({ stdevFactor: factor })).decisions)).toEqual(expected);
+  });
+
+  it('request volume: a host one request short is left out of the statistics', () => {
+    const six = sr({ minimumHosts: 5 });
+    expect(ejects(run([0, 0, 0, 0, 0, 50], six).decisions)).toEqual(['f']); // 6 hosts: z = √5 > 1.9
+    expect(ejects(run([0, 0, 0, 0, 0, 50], six, [100, 100, 100, 100, 100, 99]).decisions)).toEqual([]);
+  });
+
+  it('minimum hosts: one short → no decision at all, and the sweep says why', () => {
+    expect(ejects(run([0, 0, 0, 0, 0, 50], sr({ minimumHosts: 6 })).decisions)).toEqual(['f']);
+    const short = run([0, 0, 0, 0, 0, 50], sr({ minimumHosts: 7 }));
+    expect(short.decisions).toEqual([]);
+    expect(short.report?.successRate).toEqual({ skipped: '6 host(s) with >= 100 requests; 7 needed' });
+  });
+
+  it('with factor 1.9 a single outlier cannot be found among 3 or 4 hosts (max z = √(n − 1))', () => {
+    const three = policy({ successRate: { enabled: true, minimumHosts: 3, requestVolume: 20, stdevFactor: 1.9 } });
+    expect(run([0, 0, 100], three).decisions).toEqual([]); // one host failing everything: z = √2 ≈ 1.41
+    expect(run([0, 0, 0, 100], three).decisions).toEqual([]); // z = √3 ≈ 1.73
+    expect(ejects(run([0, 0, 0, 0, 100], three).decisions)).toEqual(['e']); // z = 2
+    const lower = policy({ successRate: { enabled: true, minimumHosts: 3, requestVolume: 20, stdevFactor: 1.4 } });
+    expect(ejects(run([0, 0, 100], lower).decisions)).toEqual(['c']);
+  });
+
+  it('leaves ejected and probing hosts out, and sweeps once per interval over the windows since the last', () => {
+    const d = new OutlierDetector();
+    const p = sr({ minimumHosts: 5, stdevFactor: 1.9 });
+    const ids = ['a', 'b', 'c', 'd', 'e', 'x'];
+    for (const id of ids) d.observe(SVC, id, win(100, { http5xx: id === 'e' ? 50 : 0 }), 1000);
+    // x is ejected: 5 hosts remain, e is the outlier.
+    expect(ejects(d.evaluate(SVC, ids, p, 1000, { ejected: ['x'] }))).toEqual(['e']);
+    // Within the interval (1 s): no sweep yet. x now probes: judged per window, not in the statistics.
+    for (const id of ids) d.observe(SVC, id, win(50, { http5xx: id === 'e' ? 25 : 0 }), 1500);
+    expect(d.evaluate(SVC, ids, p, 1500, { probing: ['x'] }).map((x) => x.kind)).toEqual(['probe-success']);
+    // Interval over: the two windows since the last sweep add up to 100 requests each.
+    for (const id of ids) d.observe(SVC, id, win(50, { http5xx: id === 'e' ? 25 : 0 }), 2000);
+    const decisions = d.evaluate(SVC, ids, p, 2000, { probing: ['x'] }).filter((x) => x.kind === 'eject');
+    expect(ejects(decisions)).toEqual(['e']);
+    expect(decisions[0]?.evidence).toMatchObject({ samples: { requests: 100, failures: 50, hosts: expect.not.arrayContaining([expect.objectContaining({ instanceId: 'x' })]) } });
+  });
+
+  it('counts connect errors and timeouts as failures (no split of local-origin errors)', () => {
+    const d = new OutlierDetector();
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    for (const id of ids) d.observe(SVC, id, win(100, id === 'e' ? { connect: 30, timeout: 20 } : {}), 1000);
+    expect(ejects(d.evaluate(SVC, ids, sr(), 1000))).toEqual(['e']);
+  });
+});
+
+describe('latency (p99 above max(floor, factor × median of p99s))', () => {
+  function run(hosts: Array<[ms: number, requests: number]>, o: Partial<OutlierPolicyInput['latency'] & object>) {
+    const d = new OutlierDetector();
+    const ids = hosts.map((_, i) => String.fromCharCode(97 + i));
+    ids.forEach((id, i) => d.observe(SVC, id, win(hosts[i]![1], {}, sketch(hosts[i]![0], hosts[i]![1])), 1000));
+    return { decisions: d.evaluate(SVC, ids, policy({ latency: { enabled: true, minimumHosts: 3, requestVolume: 50, ...o } }), 1000), report: d.sweepReport(SVC) };
+  }
+
+  it('ejects a host above factor × median, with the p99s as evidence', () => {
+    const { decisions } = run([[10, 50], [10, 50], [10, 50], [100, 50]], { factor: 3, floorMs: 0 });
+    expect(ejects(decisions)).toEqual(['d']);
+    const e = decisions[0]!.evidence;
+    if (e.rule !== 'latency') throw new Error('unexpected evidence');
+    expect(e.samples.p99).toBe(p99Of(100));
+    expect(e.samples.medianP99).toBe(p99Of(10));
+    expect(e.samples.hosts.map((h) => h.instanceId)).toEqual(['a', 'b', 'c', 'd']);
+    expect(e.thresholds).toMatchObject({ threshold: 3 * p99Of(10), factor: 3, floorMs: 0, quantile: 0.99 });
+  });
+
+  it.each([
+    ['one below', (f: number) => f * 0.9999, ['d']],
+    ['exactly at', (f: number) => f, []],
+    ['one above', (f: number) => f * 1.0001, []],
+  ])('factor %s p99(d) / median → %j', (_label, factorOf, expected) => {
+    const exact = p99Of(40) / p99Of(10);
+    expect(ejects(run([[10, 50], [10, 50], [10, 50], [40, 50]], { factor: factorOf(exact), floorMs: 0 }).decisions)).toEqual(expected);
+  });
+
+  it.each([
+    ['one below', -0.001, ['d']],
+    ['exactly at', 0, []],
+    ['one above', 0.001, []],
+  ])('floor %s the outlier’s p99 → %j', (_label, delta, expected) => {
+    expect(ejects(run([[1, 50], [1, 50], [1, 50], [60, 50]], { factor: 3, floorMs: p99Of(60) + delta }).decisions)).toEqual(expected);
+  });
+
+  it('minimum requests: a host one request short does not count; then too few hosts → no decision', () => {
+    expect(ejects(run([[10, 50], [10, 50], [100, 50]], { factor: 3, floorMs: 0 }).decisions)).toEqual(['c']);
+    const short = run([[10, 50], [10, 49], [100, 50]], { factor: 3, floorMs: 0 });
+    expect(short.decisions).toEqual([]);
+    expect(short.report?.latency).toMatchObject({ skipped: expect.stringContaining('2 host(s)') });
+  });
+
+  it('accepts sketches in wire form', () => {
+    const d = new OutlierDetector();
+    const ids = ['a', 'b', 'c'];
+    ids.forEach((id) => d.observe(SVC, id, { ...win(50), latency: sketch(id === 'c' ? 200 : 10, 50).toWire() }, 1000));
+    expect(ejects(d.evaluate(SVC, ids, policy({ latency: { enabled: true, minimumHosts: 3, requestVolume: 50 } }), 1000))).toEqual(['c']);
+  });
+
+  it('median of an even count is the mean of the middle two', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5, 1, 3])).toBe(3);
+  });
+});
+
+describe('direct signals', () => {
+  const p = policy({ directSignal: { enabled: true, threshold: 3, windowMs: 2000 } });
+
+  it('ejects at N reports within the window, without waiting for the interval', () => {
+    const d = new OutlierDetector();
+    d.evaluate(SVC, ['a'], p, 0); // first sweep; the next is due at 1000
+    d.directSignal(SVC, 'a', 'connect-refused', 100);
+    d.directSignal(SVC, 'a', 'reset', 200);
+    expect(d.evaluate(SVC, ['a'], p, 250)).toEqual([]); // 2 < 3
+    d.directSignal(SVC, 'a', 'connect-refused', 300);
+    const [decision] = d.evaluate(SVC, ['a'], p, 300);
+    expect(decision).toMatchObject({
+      kind: 'eject',
+      at: 300,
+      evidence: { rule: 'direct-signal', samples: { count: 3 }, thresholds: { count: 3, windowMs: 2000 } },
+    });
+    expect(decision?.reason).toContain('connect-refused / reset');
+    expect(d.evaluate(SVC, ['a'], p, 301)).toEqual([]); // consumed
+  });
+
+  it('counts only reports within the last windowMs (boundary excluded)', () => {
+    const at = (now: number) => {
+      const d = new OutlierDetector();
+      for (const t of [0, 1000, 1999]) d.directSignal(SVC, 'a', 'connect-refused', t);
+      return ejects(d.evaluate(SVC, ['a'], p, now));
+    };
+    expect(at(1999)).toEqual(['a']); // 0, 1000, 1999 all within (−1, 1999]
+    expect(at(2000)).toEqual([]); // 0 is now exactly windowMs old: out
+  });
+});
+
+describe('heartbeat', () => {
+  const p = policy({ heartbeat: { enabled: true, missedIntervals: 3 } });
+
+  it('ejects once after TTL = missed × interval (strictly more), and asks for a probe when heartbeats resume', () => {
+    const d = new OutlierDetector();
+    d.heartbeat(SVC, 'a', 0, 1000);
+    expect(d.evaluate(SVC, ['a'], p, 3000)).toEqual([]); // silent exactly the TTL
+    const [eject] = d.evaluate(SVC, ['a'], p, 3001);
+    expect(eject).toMatchObject({
+      kind: 'eject',
+      evidence: { rule: 'heartbeat', samples: { lastHeartbeat: 0, heartbeatIntervalMs: 1000, silentMs: 3001 }, thresholds: { ttlMs: 3000, missedIntervals: 3 } },
+    });
+    expect(d.evaluate(SVC, ['a'], p, 4000)).toEqual([]); // once per silence
+    d.heartbeat(SVC, 'a', 5000, 1000);
+    const [restore] = d.evaluate(SVC, ['a'], p, 5000);
+    expect(restore).toMatchObject({ kind: 'restore-probe', evidence: { rule: 'heartbeat', samples: { silentMs: 5000, resumedAt: 5000 } } });
+    expect(d.evaluate(SVC, ['a'], p, 5001)).toEqual([]);
+  });
+
+  it('says nothing about an instance it never heard from', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(1), 0);
+    expect(d.evaluate(SVC, ['a'], p, 60_000)).toEqual([]);
+  });
+});
+
+describe('probe windows (half-open)', () => {
+  const p = policy({ probe: { minRequests: 10, maxFailureRate: 0.1 } });
+
+  it.each([
+    [0, 'probe-success'],
+    [1, 'probe-success'], // 10 % = max: still ok
+    [2, 'probe-failure'],
+  ])('%d of 10 failed → %s', (failed, kind) => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(10, { http5xx: failed }), 1000);
+    const [decision] = d.evaluate(SVC, ['a'], p, 1000, { probing: ['a'] });
+    expect(decision).toMatchObject({ kind, evidence: { rule: 'probe', thresholds: { minRequests: 10, maxFailureRate: 0.1 } } });
+  });
+
+  it('ignores windows below minRequests, and instances that are not probing', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(9, { http5xx: 9 }), 1000);
+    d.observe(SVC, 'b', win(10), 1000);
+    expect(d.evaluate(SVC, ['a', 'b'], p, 1000, { probing: ['a'] })).toEqual([]);
+  });
+
+  it('sums the windows since the last evaluation', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(10), 1000);
+    d.observe(SVC, 'a', win(10), 2000);
+    expect(d.evaluate(SVC, ['a'], p, 2000, { probing: ['a'] })[0]?.evidence).toMatchObject({ samples: { succeeded: 2, failed: 0 } });
+  });
+
+  it('fails a probe window slower than the last latency threshold', () => {
+    const d = new OutlierDetector();
+    const lp = policy({ latency: { enabled: true, minimumHosts: 3, requestVolume: 50, factor: 3, floorMs: 0 }, probe: { minRequests: 1 } });
+    for (const id of ['a', 'b', 'c']) d.observe(SVC, id, win(50, {}, sketch(10, 50)), 1000);
+    d.evaluate(SVC, ['a', 'b', 'c', 'x'], lp, 1000, { probing: ['x'] });
+    d.observe(SVC, 'x', win(5, {}, sketch(100, 5)), 1500);
+    const [decision] = d.evaluate(SVC, ['a', 'b', 'c', 'x'], lp, 1500, { probing: ['x'] });
+    expect(decision).toMatchObject({ kind: 'probe-failure', instanceId: 'x', evidence: { thresholds: { latencyThreshold: 3 * p99Of(10) } } });
+  });
+});
+
+describe('bookkeeping', () => {
+  it('drops state of instances no longer listed', () => {
+    const d = new OutlierDetector();
+    d.observe(SVC, 'a', win(2, { http5xx: 2 }), 1000);
+    d.evaluate(SVC, [], policy(), 1000);
+    expect(d.streaks(SVC, 'a')).toBeNull();
+  });
+
+  it('never lets reported failures exceed requests', () => {
+    const d = new OutlierDetector();
+    const p = policy({ consecutiveFailures: { enabled: true, threshold: 3 } });
+    d.observe(SVC, 'a', win(0, { connect: 3 }), 1000); // connect errors counted apart from requests
+    expect(ejects(d.evaluate(SVC, ['a'], p, 1000))).toEqual(['a']);
+  });
+});

@@ -1,0 +1,635 @@
+/**
+ * Outlier detection: decides which instances of a service look faulty, from the telemetry their
+ * callers report, and says why. Pure: no I/O, no timers; `now` (ms) comes with every call and
+ * randomness (only for enforcement percentages below 100) through the `random` option.
+ *
+ * The core feeds it, per instance (service, instanceId):
+ *   observe(…, { requests, http5xx, connect, timeout, latency }, now)   one evaluation window,
+ *       aggregated over every caller of the instance (4xx are the caller's fault: not counted);
+ *   directSignal(…, 'connect-refused' | 'reset', now)                   a sidecar's immediate report;
+ *   heartbeat(…, now, heartbeatIntervalMs)                              the instance's heartbeat;
+ * and asks `evaluate(service, instances, policy, now, { ejected, probing })` for decisions. Each
+ * decision carries its evidence: the rule, the samples it looked at, the policy thresholds and
+ * the time. The detector does not hold ejection state: EjectionTracker (core/failover) does, and
+ * tells the detector which instances are ejected or probing.
+ *
+ * Rules (evaluated in this order; a rule that fires resets its own counter, as Envoy does):
+ *
+ * - heartbeat: silent for more than missedIntervals × heartbeatIntervalMs → eject, once per
+ *   silence; when heartbeats resume, a `restore-probe` decision (the cause has cleared).
+ * - direct-signal: `threshold` sidecar reports within `windowMs` → eject, without waiting for the
+ *   next telemetry window or the evaluation interval.
+ * - consecutive-failures: Envoy counts failures in a row per request. Telemetry arrives
+ *   aggregated per window (counts, not an ordered stream), so the streak is approximated:
+ *     a window in which every request failed adds its failures to the streak;
+ *     a window with at least one success resets the streak to 0;
+ *     a window without requests leaves it unchanged.
+ *   Because the order inside a window is unknown, a mixed window may have ended with a run of
+ *   failures that we drop: the streak is a lower bound of the true one (never ejects where a
+ *   per-request count over the same stream would not). Two differences remain: the stream is
+ *   every caller's traffic merged (one Envoy sees only its own), so a streak builds up faster
+ *   at high fan-in; and a run spread over windows that each also contain a success is missed.
+ *   The gateway variant counts connect + timeout only; a window with any 5xx or success
+ *   resets it (Envoy resets it on a non-gateway 5xx too).
+ * - success-rate (Envoy's algorithm, once per `intervalMs`, over the windows observed since the
+ *   previous sweep): only hosts with >= requestVolume requests and not ejected/probing count;
+ *   with fewer than minimumHosts such hosts nothing is decided. Rates are in percent, mean and
+ *   population stdev over those hosts, threshold = mean − stdevFactor × stdev, and a host
+ *   strictly below the threshold is an outlier. Note: one outlier among n otherwise equal hosts
+ *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
+ *   can only fire with 5 or more hosts, whatever minimumHosts says.
+ * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts; each
+ *   host's p99 from its merged sketch; threshold = max(floorMs, factor × median of those p99s);
+ *   a host strictly above it is an outlier.
+ *
+ * Probing instances (half-open) are judged per window: a window with >= probe.minRequests
+ * requests succeeds when its failed share is <= probe.maxFailureRate and its p99 is not above
+ * the last latency threshold; evaluate() sums them into one `probe-success` or `probe-failure`
+ * decision per instance.
+ *
+ * Enforcement: a rule with enforcingPercent p is enforced with probability p % (Envoy's
+ * `enforcing_*`); a decision that is not enforced is still returned (`enforced: false`) so the
+ * console can show what would have happened.
+ */
+import type { OutlierPolicy } from '../failover/policy.js';
+import { LatencySketch, type SketchWire } from '../protocol/sketch.js';
+
+export type RuleName = 'consecutive-failures' | 'success-rate' | 'latency' | 'direct-signal' | 'heartbeat' | 'probe';
+export type DecisionKind = 'eject' | 'restore-probe' | 'probe-success' | 'probe-failure';
+export type DirectSignalKind = 'connect-refused' | 'reset';
+
+/** One evaluation window of one instance, merged over all its callers. */
+export interface WindowObservation {
+  requests: number;
+  http5xx: number;
+  connect: number;
+  timeout: number;
+  latency?: LatencySketch | SketchWire;
+}
+
+export interface WindowCounts {
+  at: number;
+  requests: number;
+  http5xx: number;
+  connect: number;
+  timeout: number;
+}
+
+export interface ConsecutiveEvidence {
+  rule: 'consecutive-failures';
+  at: number;
+  samples: {
+    /** 'all': 5xx + connect + timeout; 'gateway': connect + timeout. */
+    variant: 'all' | 'gateway';
+    /** Failed requests in a row (approximation: see the file header). */
+    streak: number;
+    /** Windows that made up the streak, oldest first. */
+    windows: WindowCounts[];
+  };
+  thresholds: { consecutive: number; enforcingPercent: number };
+}
+
+export interface HostRate {
+  instanceId: string;
+  requests: number;
+  /** Percent, 0..100. */
+  successRate: number;
+}
+
+export interface SuccessRateEvidence {
+  rule: 'success-rate';
+  at: number;
+  samples: {
+    requests: number;
+    failures: number;
+    /** Percent, 0..100 (as Envoy). */
+    successRate: number;
+    mean: number;
+    stdev: number;
+    /** Every host that met the request volume (the statistics' population). */
+    hosts: HostRate[];
+  };
+  thresholds: { ejectionThreshold: number; stdevFactor: number; minimumHosts: number; requestVolume: number; enforcingPercent: number };
+}
+
+export interface HostLatency {
+  instanceId: string;
+  requests: number;
+  p99: number;
+}
+
+export interface LatencyEvidence {
+  rule: 'latency';
+  at: number;
+  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[] };
+  thresholds: {
+    /** max(floorMs, factor × medianP99). */
+    threshold: number;
+    factor: number;
+    floorMs: number;
+    quantile: 0.99;
+    minimumHosts: number;
+    requestVolume: number;
+    enforcingPercent: number;
+  };
+}
+
+export interface DirectSignalEvidence {
+  rule: 'direct-signal';
+  at: number;
+  samples: { count: number; signals: Array<{ kind: DirectSignalKind; at: number }> };
+  thresholds: { count: number; windowMs: number; enforcingPercent: number };
+}
+
+export interface HeartbeatEvidence {
+  rule: 'heartbeat';
+  at: number;
+  samples: {
+    lastHeartbeat: number;
+    heartbeatIntervalMs: number;
+    /** How long it was (eject) or had been (restore-probe) silent. */
+    silentMs: number;
+    /** restore-probe only: when heartbeats resumed. */
+    resumedAt?: number;
+  };
+  thresholds: { ttlMs: number; missedIntervals: number };
+}
+
+export interface ProbeWindow {
+  at: number;
+  requests: number;
+  failures: number;
+  failureRate: number;
+  p99: number | null;
+  ok: boolean;
+}
+
+export interface ProbeEvidence {
+  rule: 'probe';
+  at: number;
+  samples: { windows: ProbeWindow[]; succeeded: number; failed: number };
+  thresholds: { minRequests: number; maxFailureRate: number; latencyThreshold: number | null };
+}
+
+export type Evidence = ConsecutiveEvidence | SuccessRateEvidence | LatencyEvidence | DirectSignalEvidence | HeartbeatEvidence | ProbeEvidence;
+
+export interface OutlierDecision {
+  kind: DecisionKind;
+  service: string;
+  instanceId: string;
+  at: number;
+  /** eject: false when the rule's enforcingPercent drew "report only". Always true otherwise. */
+  enforced: boolean;
+  /** One line for people, e.g. "success rate 52.0 % < threshold 68.4 % (mean 91.2 %, stdev 11.3, 6 hosts)". */
+  reason: string;
+  evidence: Evidence;
+}
+
+export interface EvaluateContext {
+  /** Instances currently ejected: left out of the statistics (they get no traffic). */
+  ejected?: Iterable<string>;
+  /** Instances in half-open probing: left out of the statistics, judged per probe window. */
+  probing?: Iterable<string>;
+}
+
+/** What the last statistical sweep of a service saw, for the console (also when nothing fired). */
+export interface SweepReport {
+  at: number;
+  successRate: { hosts: number; mean: number; stdev: number; threshold: number } | { skipped: string };
+  latency: { hosts: number; medianP99: number; threshold: number } | { skipped: string };
+}
+
+export interface DetectorOptions {
+  /** Uniform [0, 1) source for enforcement draws (default Math.random). */
+  random?: () => number;
+}
+
+/** Windows kept per instance between evaluations (probe judgement), and per streak (evidence). */
+const MAX_PENDING_WINDOWS = 64;
+const MAX_STREAK_WINDOWS = 32;
+const MAX_SIGNALS = 256;
+
+interface Streak {
+  failures: number;
+  windows: WindowCounts[];
+}
+
+interface PendingWindow extends WindowCounts {
+  p99: number | null;
+}
+
+interface InstanceSignals {
+  streak: Streak;
+  gatewayStreak: Streak;
+  /** Totals since the last statistical sweep. */
+  sweep: { requests: number; failures: number; latency: LatencySketch };
+  pending: PendingWindow[];
+  signals: Array<{ kind: DirectSignalKind; at: number }>;
+  lastHeartbeat: number | null;
+  heartbeatIntervalMs: number;
+  /** Set when a heartbeat ejection was emitted for the current silence. */
+  silentSince: number | null;
+  /** A heartbeat arrived after a reported silence: emit restore-probe at the next evaluate. */
+  resumed: { at: number; silentMs: number; lastHeartbeat: number } | null;
+}
+
+interface ServiceSignals {
+  instances: Map<string, InstanceSignals>;
+  lastSweepAt: number | null;
+  /** Latency threshold of the last sweep that computed one (judges probe windows). */
+  latencyThreshold: number | null;
+  report: SweepReport | null;
+}
+
+export class OutlierDetector {
+  private readonly services = new Map<string, ServiceSignals>();
+  private readonly random: () => number;
+
+  constructor(options: DetectorOptions = {}) {
+    this.random = options.random ?? Math.random;
+  }
+
+  observe(service: string, instanceId: string, window: WindowObservation, now: number): void {
+    const s = this.instance(service, instanceId);
+    const http5xx = count(window.http5xx);
+    const connect = count(window.connect);
+    const timeout = count(window.timeout);
+    const failures = http5xx + connect + timeout;
+    // Failures are requests too; a reporter that counted them apart must not make the rate negative.
+    const requests = Math.max(count(window.requests), failures);
+    const counts: WindowCounts = { at: now, requests, http5xx, connect, timeout };
+
+    if (requests > 0) {
+      if (failures === requests) extend(s.streak, failures, counts);
+      else reset(s.streak);
+      if (connect + timeout === requests) extend(s.gatewayStreak, connect + timeout, counts);
+      else reset(s.gatewayStreak);
+    }
+
+    let windowSketch: LatencySketch | null = null;
+    if (window.latency) {
+      windowSketch = window.latency instanceof LatencySketch ? window.latency : LatencySketch.fromWire(window.latency);
+      s.sweep.latency.merge(windowSketch);
+    }
+    s.sweep.requests += requests;
+    s.sweep.failures += failures;
+    s.pending.push({ ...counts, p99: windowSketch?.quantile(0.99) ?? null });
+    if (s.pending.length > MAX_PENDING_WINDOWS) s.pending.shift();
+  }
+
+  directSignal(service: string, instanceId: string, kind: DirectSignalKind, now: number): void {
+    const s = this.instance(service, instanceId);
+    s.signals.push({ kind, at: now });
+    if (s.signals.length > MAX_SIGNALS) s.signals.shift();
+  }
+
+  heartbeat(service: string, instanceId: string, now: number, heartbeatIntervalMs = 1000): void {
+    const s = this.instance(service, instanceId);
+    if (s.silentSince !== null && s.lastHeartbeat !== null) {
+      s.resumed = { at: now, silentMs: now - s.lastHeartbeat, lastHeartbeat: s.lastHeartbeat };
+      s.silentSince = null;
+    }
+    s.lastHeartbeat = now;
+    s.heartbeatIntervalMs = heartbeatIntervalMs;
+  }
+
+  /**
+   * Decisions for `service` at `now`. `instances` is the service's current instance list (from
+   * the registry): state of instances not in it is dropped. Streak, direct-signal and heartbeat
+   * rules run on every call; success-rate and latency once per policy.intervalMs (the first
+   * call sweeps at once). Eject decisions come worst first within each rule.
+   */
+  evaluate(service: string, instances: readonly string[], policy: OutlierPolicy, now: number, context: EvaluateContext = {}): OutlierDecision[] {
+    const svc = this.serviceState(service);
+    const listed = new Set(instances);
+    for (const id of svc.instances.keys()) if (!listed.has(id)) svc.instances.delete(id);
+    const ejected = new Set(context.ejected ?? []);
+    const probing = new Set(context.probing ?? []);
+    const decisions: OutlierDecision[] = [];
+    const ids = [...listed].sort();
+
+    for (const id of ids) {
+      const s = svc.instances.get(id);
+      if (!s) continue;
+      this.heartbeatRule(service, id, s, policy, now, decisions);
+      this.directSignalRule(service, id, s, policy, now, decisions);
+      this.consecutiveRule(service, id, s.streak, 'all', policy.consecutiveFailures, now, decisions);
+      this.consecutiveRule(service, id, s.gatewayStreak, 'gateway', policy.consecutiveGatewayFailures, now, decisions);
+    }
+
+    if (svc.lastSweepAt === null || now - svc.lastSweepAt >= policy.intervalMs) {
+      const population = ids.filter((id) => !ejected.has(id) && !probing.has(id) && svc.instances.has(id));
+      const report: SweepReport = { at: now, successRate: { skipped: 'disabled' }, latency: { skipped: 'disabled' } };
+      if (policy.successRate.enabled) report.successRate = this.successRateRule(service, svc, population, policy, now, decisions);
+      if (policy.latency.enabled) report.latency = this.latencyRule(service, svc, population, policy, now, decisions);
+      svc.report = report;
+      svc.lastSweepAt = now;
+      for (const s of svc.instances.values()) {
+        s.sweep.requests = 0;
+        s.sweep.failures = 0;
+        s.sweep.latency.clear();
+      }
+    }
+
+    for (const id of ids) {
+      const s = svc.instances.get(id);
+      if (!s) continue;
+      if (probing.has(id)) this.probeRule(service, id, s, svc, policy, now, decisions);
+      s.pending = [];
+    }
+    return decisions;
+  }
+
+  /** The last statistical sweep of a service (null before the first). */
+  sweepReport(service: string): SweepReport | null {
+    return this.services.get(service)?.report ?? null;
+  }
+
+  /** Current streaks, for the console. */
+  streaks(service: string, instanceId: string): { failures: number; gatewayFailures: number } | null {
+    const s = this.services.get(service)?.instances.get(instanceId);
+    return s ? { failures: s.streak.failures, gatewayFailures: s.gatewayStreak.failures } : null;
+  }
+
+  /** Drops what is known about one instance, or about a whole service. */
+  forget(service: string, instanceId?: string): void {
+    if (instanceId === undefined) this.services.delete(service);
+    else this.services.get(service)?.instances.delete(instanceId);
+  }
+
+  // --- rules
+
+  private heartbeatRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
+    const rule = policy.heartbeat;
+    if (!rule.enabled) {
+      s.resumed = null;
+      return;
+    }
+    const ttlMs = rule.missedIntervals * s.heartbeatIntervalMs;
+    const thresholds = { ttlMs, missedIntervals: rule.missedIntervals };
+    if (s.resumed) {
+      const r = s.resumed;
+      s.resumed = null;
+      out.push({
+        kind: 'restore-probe',
+        service,
+        instanceId: id,
+        at: now,
+        enforced: true,
+        reason: `heartbeats resumed after ${r.silentMs} ms of silence`,
+        evidence: {
+          rule: 'heartbeat',
+          at: now,
+          samples: { lastHeartbeat: r.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs: r.silentMs, resumedAt: r.at },
+          thresholds,
+        },
+      });
+    }
+    if (s.lastHeartbeat === null || s.silentSince !== null) return;
+    const silentMs = now - s.lastHeartbeat;
+    if (silentMs <= ttlMs) return;
+    s.silentSince = s.lastHeartbeat;
+    out.push({
+      kind: 'eject',
+      service,
+      instanceId: id,
+      at: now,
+      enforced: true,
+      reason: `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
+      evidence: { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
+    });
+  }
+
+  private directSignalRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
+    const rule = policy.directSignal;
+    s.signals = s.signals.filter((x) => x.at > now - rule.windowMs && x.at <= now);
+    if (!rule.enabled || s.signals.length < rule.threshold) return;
+    const signals = s.signals;
+    s.signals = [];
+    const kinds = [...new Set(signals.map((x) => x.kind))].join(' / ');
+    out.push({
+      kind: 'eject',
+      service,
+      instanceId: id,
+      at: now,
+      enforced: this.enforce(rule.enforcingPercent),
+      reason: `${signals.length} ${kinds} reports within ${rule.windowMs} ms (threshold ${rule.threshold})`,
+      evidence: {
+        rule: 'direct-signal',
+        at: now,
+        samples: { count: signals.length, signals },
+        thresholds: { count: rule.threshold, windowMs: rule.windowMs, enforcingPercent: rule.enforcingPercent },
+      },
+    });
+  }
+
+  private consecutiveRule(
+    service: string,
+    id: string,
+    streak: Streak,
+    variant: 'all' | 'gateway',
+    rule: OutlierPolicy['consecutiveFailures'],
+    now: number,
+    out: OutlierDecision[],
+  ): void {
+    if (!rule.enabled || streak.failures < rule.threshold) return;
+    const samples = { variant, streak: streak.failures, windows: streak.windows };
+    reset(streak);
+    const what = variant === 'all' ? 'failed requests (5xx, connect, timeout)' : 'gateway failures (connect, timeout)';
+    out.push({
+      kind: 'eject',
+      service,
+      instanceId: id,
+      at: now,
+      enforced: this.enforce(rule.enforcingPercent),
+      reason: `${samples.streak} consecutive ${what} >= ${rule.threshold}`,
+      evidence: { rule: 'consecutive-failures', at: now, samples, thresholds: { consecutive: rule.threshold, enforcingPercent: rule.enforcingPercent } },
+    });
+  }
+
+  private successRateRule(service: string, svc: ServiceSignals, population: string[], policy: OutlierPolicy, now: number, out: OutlierDecision[]): SweepReport['successRate'] {
+    const rule = policy.successRate;
+    const hosts: HostRate[] = [];
+    const failuresOf = new Map<string, number>();
+    for (const id of population) {
+      const s = svc.instances.get(id)!;
+      if (s.sweep.requests < rule.requestVolume) continue;
+      // As Envoy: success × 100 / total.
+      hosts.push({ instanceId: id, requests: s.sweep.requests, successRate: ((s.sweep.requests - s.sweep.failures) * 100) / s.sweep.requests });
+      failuresOf.set(id, s.sweep.failures);
+    }
+    if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests; ${rule.minimumHosts} needed` };
+    }
+    const mean = hosts.reduce((sum, h) => sum + h.successRate, 0) / hosts.length;
+    const variance = hosts.reduce((sum, h) => sum + (h.successRate - mean) ** 2, 0) / hosts.length;
+    const stdev = Math.sqrt(variance);
+    const threshold = mean - rule.stdevFactor * stdev;
+    const thresholds = {
+      ejectionThreshold: threshold,
+      stdevFactor: rule.stdevFactor,
+      minimumHosts: rule.minimumHosts,
+      requestVolume: rule.requestVolume,
+      enforcingPercent: rule.enforcingPercent,
+    };
+    const outliers = hosts.filter((h) => h.successRate < threshold).sort((a, b) => a.successRate - b.successRate || a.instanceId.localeCompare(b.instanceId));
+    for (const h of outliers) {
+      out.push({
+        kind: 'eject',
+        service,
+        instanceId: h.instanceId,
+        at: now,
+        enforced: this.enforce(rule.enforcingPercent),
+        reason: `success rate ${pct(h.successRate)} < threshold ${pct(threshold)} (mean ${pct(mean)}, stdev ${stdev.toFixed(2)}, ${hosts.length} hosts)`,
+        evidence: {
+          rule: 'success-rate',
+          at: now,
+          samples: { requests: h.requests, failures: failuresOf.get(h.instanceId) ?? 0, successRate: h.successRate, mean, stdev, hosts },
+          thresholds,
+        },
+      });
+    }
+    return { hosts: hosts.length, mean, stdev, threshold };
+  }
+
+  private latencyRule(service: string, svc: ServiceSignals, population: string[], policy: OutlierPolicy, now: number, out: OutlierDecision[]): SweepReport['latency'] {
+    const rule = policy.latency;
+    const hosts: HostLatency[] = [];
+    for (const id of population) {
+      const s = svc.instances.get(id)!;
+      if (s.sweep.requests < rule.requestVolume) continue;
+      const p99 = s.sweep.latency.quantile(0.99);
+      if (p99 === null) continue;
+      hosts.push({ instanceId: id, requests: s.sweep.requests, p99 });
+    }
+    if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests and latency samples; ${rule.minimumHosts} needed` };
+    }
+    const medianP99 = median(hosts.map((h) => h.p99));
+    const threshold = Math.max(rule.floorMs, rule.factor * medianP99);
+    svc.latencyThreshold = threshold;
+    const thresholds = {
+      threshold,
+      factor: rule.factor,
+      floorMs: rule.floorMs,
+      quantile: 0.99 as const,
+      minimumHosts: rule.minimumHosts,
+      requestVolume: rule.requestVolume,
+      enforcingPercent: rule.enforcingPercent,
+    };
+    const outliers = hosts.filter((h) => h.p99 > threshold).sort((a, b) => b.p99 - a.p99 || a.instanceId.localeCompare(b.instanceId));
+    for (const h of outliers) {
+      out.push({
+        kind: 'eject',
+        service,
+        instanceId: h.instanceId,
+        at: now,
+        enforced: this.enforce(rule.enforcingPercent),
+        reason: `p99 ${ms(h.p99)} > threshold ${ms(threshold)} (max(${rule.floorMs} ms, ${rule.factor} × median p99 ${ms(medianP99)}), ${hosts.length} hosts)`,
+        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99, hosts }, thresholds },
+      });
+    }
+    return { hosts: hosts.length, medianP99, threshold };
+  }
+
+  private probeRule(service: string, id: string, s: InstanceSignals, svc: ServiceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
+    const rule = policy.probe;
+    const latencyThreshold = policy.latency.enabled ? svc.latencyThreshold : null;
+    const windows: ProbeWindow[] = [];
+    for (const w of s.pending) {
+      if (w.requests < rule.minRequests) continue;
+      const failures = w.http5xx + w.connect + w.timeout;
+      const failureRate = failures / w.requests;
+      const slow = latencyThreshold !== null && w.p99 !== null && w.p99 > latencyThreshold;
+      windows.push({ at: w.at, requests: w.requests, failures, failureRate, p99: w.p99, ok: failureRate <= rule.maxFailureRate && !slow });
+    }
+    if (windows.length === 0) return;
+    const failed = windows.filter((w) => !w.ok).length;
+    const succeeded = windows.length - failed;
+    const worst = windows.find((w) => !w.ok);
+    out.push({
+      kind: failed > 0 ? 'probe-failure' : 'probe-success',
+      service,
+      instanceId: id,
+      at: now,
+      enforced: true,
+      reason:
+        failed > 0 && worst
+          ? `probe window failed: ${worst.failures}/${worst.requests} failed (max ${pct(rule.maxFailureRate * 100)})${worst.p99 !== null && latencyThreshold !== null && worst.p99 > latencyThreshold ? `, p99 ${ms(worst.p99)} > ${ms(latencyThreshold)}` : ''}`
+          : `${succeeded} probe window(s) succeeded`,
+      evidence: {
+        rule: 'probe',
+        at: now,
+        samples: { windows, succeeded, failed },
+        thresholds: { minRequests: rule.minRequests, maxFailureRate: rule.maxFailureRate, latencyThreshold },
+      },
+    });
+  }
+
+  // --- helpers
+
+  private enforce(percent: number): boolean {
+    if (percent >= 100) return true;
+    if (percent <= 0) return false;
+    return this.random() * 100 < percent;
+  }
+
+  private serviceState(service: string): ServiceSignals {
+    let svc = this.services.get(service);
+    if (!svc) {
+      svc = { instances: new Map(), lastSweepAt: null, latencyThreshold: null, report: null };
+      this.services.set(service, svc);
+    }
+    return svc;
+  }
+
+  private instance(service: string, instanceId: string): InstanceSignals {
+    const svc = this.serviceState(service);
+    let s = svc.instances.get(instanceId);
+    if (!s) {
+      s = {
+        streak: { failures: 0, windows: [] },
+        gatewayStreak: { failures: 0, windows: [] },
+        sweep: { requests: 0, failures: 0, latency: new LatencySketch() },
+        pending: [],
+        signals: [],
+        lastHeartbeat: null,
+        heartbeatIntervalMs: 1000,
+        silentSince: null,
+        resumed: null,
+      };
+      svc.instances.set(instanceId, s);
+    }
+    return s;
+  }
+}
+
+function count(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+function extend(streak: Streak, failures: number, window: WindowCounts): void {
+  streak.failures += failures;
+  streak.windows.push(window);
+  if (streak.windows.length > MAX_STREAK_WINDOWS) streak.windows.shift();
+}
+
+function reset(streak: Streak): void {
+  streak.failures = 0;
+  streak.windows = [];
+}
+
+/** Median; the mean of the two middle values for an even count. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function pct(v: number): string {
+  return `${v.toFixed(1)} %`;
+}
+
+function ms(v: number): string {
+  return `${v.toFixed(1)} ms`;
+}
