@@ -4,9 +4,9 @@
  * create one of these; nothing here knows which.
  */
 import { EventEmitter } from 'node:events';
-import type { Profile, ConnectionState, MeshSummary, ServiceSummary } from './api/contract.js';
+import type { Profile, ConnectionState, ControlActionsView, MeshSummary, ServiceSummary } from './api/contract.js';
 import { NotFoundError } from './lib/errors.js';
-import { MeshRuntime } from './mesh/mesh-runtime.js';
+import { MeshRuntime, type MeshRuntimeOptions } from './mesh/mesh-runtime.js';
 import { ApiRouter, type Handlers, type TopicSource, type TopicSources } from './api/router.js';
 import { ConnectionManager } from './bus/connection-manager.js';
 import { probeConnection, type BackoffPolicy } from './bus/connection.js';
@@ -24,6 +24,8 @@ export interface MeshCoreOptions {
   /** A broker URL from the command line: becomes a read-only profile that connects at start. */
   commandLineBroker?: string;
   backoff?: BackoffPolicy;
+  /** Control plane settings of every mesh: leader tick, outbox limit, command TTL, core identity. */
+  control?: MeshRuntimeOptions['control'];
 }
 
 export interface MeshCore {
@@ -66,10 +68,27 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       meshEvents.emit('summary', meshSummaries());
     }, 1000);
   };
+  let controlTimer: NodeJS.Timeout | null = null;
+  let closing = false;
+  const scheduleControl = () => {
+    if (closing) return; // the database is about to close
+    // Coalesced: at most one control.actions per second, however many acks arrive.
+    controlTimer ??= setTimeout(() => {
+      controlTimer = null;
+      meshEvents.emit('control', controlViews());
+    }, 1000);
+  };
   connections.on('created', (profileId, connection) => {
-    const mesh = new MeshRuntime({ mesh: profileId, db, logger, source: `meshdeck://console/${options.host}-${process.pid}` });
+    const mesh = new MeshRuntime({
+      mesh: profileId,
+      db,
+      logger,
+      source: `meshdeck://console/${options.host}-${process.pid}`,
+      ...(options.control ? { control: options.control } : {}),
+    });
     mesh.attach(connection);
     mesh.on('changed', scheduleSummary);
+    mesh.control.on('changed', scheduleControl);
     meshes.set(profileId, mesh);
   });
   const meshOf = (profileId: string): MeshRuntime => {
@@ -105,6 +124,14 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       events: mesh.events.summaries(now),
     }));
   };
+  const controlView = (profileId: string, mesh: MeshRuntime, limit = 50): ControlActionsView => ({
+    profileId,
+    at: Date.now(),
+    leadership: mesh.control.leadership(),
+    outbox: { open: mesh.control.outbox.openCount(), limit: mesh.control.outbox.limit },
+    actions: mesh.control.actions.recent(limit),
+  });
+  const controlViews = (): ControlActionsView[] => [...meshes.entries()].map(([profileId, mesh]) => controlView(profileId, mesh));
   const liveTimer = setInterval(() => {
     if (meshes.size > 0) scheduleSummary();
   }, 1000);
@@ -154,16 +181,27 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.services': ({ profileId }) => serviceSummaries(meshOf(profileId)),
     'mesh.instances': ({ profileId, service, healthyOnly, zone }) =>
       meshOf(profileId).registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => rest),
-    'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).registry.endpoints(service),
+    'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),
     'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
     'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),
     'mesh.eventFlows': ({ profileId, spanSeconds }) => meshOf(profileId).events.summaries(Date.now(), spanSeconds * 1000),
+    'control.preview': ({ profileId, action, target }) => meshOf(profileId).control.actions.preview({ action, target }),
+    'control.act': ({ profileId, action, target, reason, expiresInSeconds }, ctx) =>
+      meshOf(profileId).control.actions.act(
+        { action, target, reason, ...(expiresInSeconds ? { ttlMs: expiresInSeconds * 1000 } : {}) },
+        { actor: ctx.actor, origin: 'operator' },
+      ),
+    'control.undo': ({ profileId, actionId, reason, expiresInSeconds }, ctx) =>
+      meshOf(profileId).control.actions.undo(actionId, reason, { actor: ctx.actor, ...(expiresInSeconds ? { ttlMs: expiresInSeconds * 1000 } : {}) }),
+    'control.actions': ({ profileId, limit }) => controlView(profileId, meshOf(profileId), limit),
+    'control.audit': ({ profileId, ...filter }) => meshOf(profileId).control.audit.query(filter),
   };
 
   const sources: TopicSources = {
     'connections.state': topicFrom<ConnectionState[]>(connections, 'changed', () => connections.states()),
     'profiles.changed': topicFrom<Profile[]>(profiles, 'changed', () => profiles.list()),
     'mesh.summary': topicFrom<MeshSummary[]>(meshEvents, 'summary', meshSummaries),
+    'control.actions': topicFrom<ControlActionsView[]>(meshEvents, 'control', controlViews),
   };
 
   const router = new ApiRouter(handlers, sources, logger.child('api'));
@@ -186,6 +224,9 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       closed ??= (async () => {
         clearInterval(liveTimer);
         if (summaryTimer) clearTimeout(summaryTimer);
+        closing = true;
+        if (controlTimer) clearTimeout(controlTimer);
+        for (const mesh of meshes.values()) mesh.control.close();
         await connections.closeAll();
         db.close();
         logger.info('core closed');

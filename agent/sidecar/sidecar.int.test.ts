@@ -37,8 +37,9 @@ let amqp: Connection;
 
 const mesh = () => core.meshes.get('cli')!;
 
-async function startSidecar(service: string, upstream: string, zone = 'zone-a', instanceId?: string): Promise<Sidecar> {
+async function startSidecar(service: string, upstream: string, zone = 'zone-a', instanceId?: string, balancer?: 'round-robin'): Promise<Sidecar> {
   const sidecar = new Sidecar({
+    ...(balancer ? { balancer } : {}),
     service,
     zone,
     broker: BROKER,
@@ -148,6 +149,9 @@ describe('traffic', () => {
 
 describe('passive outlier detection in the sidecar', () => {
   it('stops sending to an instance whose port refuses connections after the first refusal, without failing the caller', async () => {
+    // A caller that round-robins, so B2 is certainly tried (a latency-aware balancer might never pick it).
+    const callerEcho = await startEchoService('a2');
+    const caller = await startSidecar(svcA, callerEcho.url, 'zone-a', undefined, 'round-robin');
     const echo = await startEchoService('b2');
     const b2Id = `${svcB}-b2`;
     // B2 is a real sidecar process (the built CLI), so it can die the hard way: SIGKILL.
@@ -157,7 +161,7 @@ describe('passive outlier detection in the sidecar', () => {
       { stdio: 'ignore' },
     );
     try {
-      await eventually(() => sidecarA.agent.endpoints(svcB)?.endpoints.some((e) => e.instanceId === b2Id && e.state === 'healthy'), 'A knows B2', 15_000);
+      await eventually(() => caller.agent.endpoints(svcB)?.endpoints.some((e) => e.instanceId === b2Id && e.state === 'healthy'), 'caller knows B2', 15_000);
     } catch (err) {
       b2.kill('SIGKILL');
       throw err;
@@ -167,15 +171,17 @@ describe('passive outlier detection in the sidecar', () => {
     await dead;
     const upstreams: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`http://${sidecarA.address}/${svcB}/after-crash`);
+      const res = await fetch(`http://${caller.address}/${svcB}/after-crash`);
       expect(res.status).toBe(200);
       upstreams.push(res.headers.get('x-meshdeck-upstream') ?? '');
     }
     expect(new Set(upstreams)).toEqual(new Set([sidecarB.agent.instanceId]));
-    expect(sidecarA.pool.localEjections(svcB)).toEqual([b2Id]);
+    expect(caller.pool.localEjections(svcB)).toEqual([b2Id]);
     // ...and the core heard of it at once, from A, not at B2's heartbeat TTL.
     const signal = await eventually(() => mesh().signals().find((s) => s.target.instanceId === b2Id), 'health signal about B2', 5000);
-    expect(signal).toMatchObject({ kind: 'connect-refused', reporter: { service: svcA, instanceId: sidecarA.agent.instanceId }, target: { service: svcB } });
+    expect(signal).toMatchObject({ kind: 'connect-refused', reporter: { service: svcA, instanceId: caller.agent.instanceId }, target: { service: svcB } });
+    await caller.stop();
+    await callerEcho.close();
     await echo.close();
   });
 });

@@ -6,6 +6,7 @@
  * This file must stay environment-neutral (no Node, no DOM): the renderer imports its types.
  */
 import { z } from 'zod';
+import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
@@ -235,6 +236,132 @@ export const MeshSummary = z.object({
 });
 export type MeshSummary = z.infer<typeof MeshSummary>;
 
+// --- control: operator actions, their progress, the audit log, leadership --------------------
+
+export const ControlTarget = z.object({ service: ServiceName, instanceId: InstanceId.optional() }).strict();
+const TargetOut = z.object({ service: z.string(), instanceId: z.string().optional() });
+export const CommandState = z.enum(['pending', 'forwarded', 'published', 'acked', 'partially-acked', 'expired', 'rejected']);
+export const ActionOrigin = z.enum(['operator', 'automatic', 'undo']);
+export const AuditEventKind = z.enum(['requested', 'result', 'refused']);
+export const AuditResult = z.enum(['pending', 'acked', 'partially-acked', 'rejected', 'expired', 'refused']);
+export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault']);
+
+export const UndoPlanInfo = z.object({
+  summary: z.string(),
+  commands: z.array(z.object({ target: TargetOut, action: ControlAction })),
+});
+
+export const ControlProgress = z.object({
+  expected: z.number().int(),
+  acked: z.number().int(),
+  rejected: z.number().int(),
+  waiting: z.number().int(),
+  /** Per instance: waiting, applied, duplicate (applied before) or rejected, with the agent's detail. */
+  instances: z.array(
+    z.object({
+      instanceId: z.string(),
+      expected: z.boolean(),
+      status: z.enum(['waiting', 'applied', 'duplicate', 'rejected']),
+      detail: z.string(),
+      at: z.number().nullable(),
+    }),
+  ),
+});
+
+export const ControlActionRecord = z.object({
+  id: z.string(),
+  origin: ActionOrigin,
+  actor: z.string(),
+  reason: z.string(),
+  target: TargetOut,
+  action: ControlAction,
+  summary: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+  undo: UndoPlanInfo.nullable(),
+  undoOf: z.string().nullable(),
+  undoneBy: z.string().nullable(),
+  evidence: z.unknown(),
+  coreId: z.string(),
+  state: CommandState,
+  progress: ControlProgress,
+  commands: z.array(
+    z.object({ commandId: z.string(), target: TargetOut, action: ControlAction, state: CommandState, publishedAt: z.number().nullable(), lastError: z.string().nullable() }),
+  ),
+});
+export type ControlActionRecord = z.infer<typeof ControlActionRecord>;
+
+export const ControlPreview = z.object({
+  target: TargetOut,
+  action: ControlAction,
+  summary: z.string(),
+  instances: z.array(
+    z.object({
+      instanceId: z.string(),
+      zone: z.string(),
+      state: InstanceStateSchema,
+      weight: z.number().int(),
+      affected: z.boolean(),
+      shareOfHealthy: z.number(),
+    }),
+  ),
+  affected: z.number().int(),
+  affectedHealthy: z.number().int(),
+  healthyWeight: z.number(),
+  affectedHealthyWeight: z.number(),
+  affectedShare: z.number().nullable(),
+  capacityAfter: z.number().nullable(),
+  trafficAffectedShare: z.number(),
+  undo: UndoPlanInfo.nullable(),
+  warnings: z.array(z.string()),
+});
+export type ControlPreview = z.infer<typeof ControlPreview>;
+
+export const Leadership = z.object({
+  self: z.object({ coreId: z.string(), host: z.string() }),
+  isLeader: z.boolean(),
+  /** Who leads as far as this core knows; null while unknown. */
+  leader: z.object({ coreId: z.string(), host: z.string(), since: z.number() }).nullable(),
+  connected: z.boolean(),
+  tickMs: z.number().int(),
+  leaseMs: z.number().int(),
+});
+export type Leadership = z.infer<typeof Leadership>;
+
+export const ControlActionsView = z.object({
+  profileId: z.string(),
+  at: z.number(),
+  leadership: Leadership,
+  outbox: z.object({ open: z.number().int(), limit: z.number().int() }),
+  actions: z.array(ControlActionRecord),
+});
+export type ControlActionsView = z.infer<typeof ControlActionsView>;
+
+export const AuditEntryInfo = z.object({
+  id: z.number().int(),
+  at: z.number(),
+  event: AuditEventKind,
+  actor: z.string(),
+  origin: ActionOrigin,
+  action: z.string(),
+  service: z.string(),
+  instanceId: z.string().nullable(),
+  reason: z.string(),
+  result: AuditResult,
+  detail: z.unknown(),
+  evidence: z.unknown(),
+  actionId: z.string().nullable(),
+  commandIds: z.array(z.string()),
+  undoOf: z.string().nullable(),
+  coreId: z.string(),
+});
+export type AuditEntryInfo = z.infer<typeof AuditEntryInfo>;
+
+export const AuditPage = z.object({ entries: z.array(AuditEntryInfo), nextCursor: z.number().int().nullable() });
+
+const Reason = z.string().trim().min(1, 'a reason is required').max(1024);
+const ExpiresIn = z.number().int().min(1).max(3600).optional();
+
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
@@ -310,6 +437,45 @@ export const methods = {
     MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
     z.array(EventTypeFlow),
   ),
+
+  'control.preview': query(
+    'Blast radius of an operator action before it is confirmed: the instances it touches, their share of the service\u2019s healthy capacity by weight, what would remain, and how it would be undone.',
+    MeshRef.extend({ action: ControlAction, target: ControlTarget }).strict(),
+    ControlPreview,
+  ),
+  'control.act': command(
+    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault): written to the durable outbox and the audit log, published by the leading core.',
+    MeshRef.extend({ action: ControlAction, target: ControlTarget, reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
+    ControlActionRecord,
+  ),
+  'control.undo': command(
+    'Undo an action: restore after drain/eject, the previous weight after set-weight, clear-fault after a fault drill. Audited as an undo of the original.',
+    MeshRef.extend({ actionId: z.string().min(1, 'actionId is required').max(128), reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
+    ControlActionRecord,
+  ),
+  'control.actions': query(
+    'Recent actions with their ack progress (expected/acked/rejected, per instance), who leads, and how full the outbox is.',
+    MeshRef.extend({ limit: z.number().int().min(1).max(500).default(50) }).strict(),
+    ControlActionsView,
+  ),
+  'control.audit': query(
+    'The audit log, newest first: who did what to which target, why, and the result; filters and paging by cursor.',
+    MeshRef.extend({
+      actor: z.string().max(256).optional(),
+      service: z.string().max(63).optional(),
+      instanceId: z.string().max(128).optional(),
+      action: ControlActionName.optional(),
+      event: AuditEventKind.optional(),
+      result: AuditResult.optional(),
+      origin: ActionOrigin.optional(),
+      actionId: z.string().max(128).optional(),
+      since: z.number().int().nonnegative().optional(),
+      until: z.number().int().nonnegative().optional(),
+      cursor: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(500).default(100),
+    }).strict(),
+    AuditPage,
+  ),
 } as const satisfies Record<string, MethodDef>;
 
 export type Methods = typeof methods;
@@ -340,6 +506,10 @@ export const topics = {
   'mesh.summary': {
     summary: 'Per connected mesh: services with instance counts and live edges, at most once a second.',
     payload: z.array(MeshSummary),
+  },
+  'control.actions': {
+    summary: 'Per connected mesh: recent actions with their ack progress and who leads; pushed when acks arrive, at most once a second.',
+    payload: z.array(ControlActionsView),
   },
 } as const satisfies Record<string, TopicDef>;
 

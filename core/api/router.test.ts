@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type ConnectionState, type MeshSummary, type Profile } from './contract.js';
+import { methods, topics, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -62,7 +62,12 @@ function fakeSource<T>(initial: T): TopicSource<T> & { set(value: T): void; list
 function makeSources() {
   const profiles = fakeSource<Profile[]>([PROFILE]);
   const connections = fakeSource<ConnectionState[]>([STATE]);
-  const sources: TopicSources = { 'profiles.changed': profiles, 'connections.state': connections, 'mesh.summary': fakeSource<MeshSummary[]>([]) };
+  const sources: TopicSources = {
+    'profiles.changed': profiles,
+    'connections.state': connections,
+    'mesh.summary': fakeSource<MeshSummary[]>([]),
+    'control.actions': fakeSource<ControlActionsView[]>([]),
+  };
   return { sources, profiles, connections };
 }
 
@@ -94,6 +99,19 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'mesh.history': () => [],
     'mesh.edges': () => [],
     'mesh.eventFlows': () => [],
+    'control.preview': () => {
+      throw new Error('control.preview is not used by these tests');
+    },
+    'control.act': () => {
+      throw new Error('control.act is not used by these tests');
+    },
+    'control.undo': () => {
+      throw new Error('control.undo is not used by these tests');
+    },
+    'control.actions': () => {
+      throw new Error('control.actions is not used by these tests');
+    },
+    'control.audit': () => ({ entries: [], nextCursor: null }),
   };
   return { ...base, ...overrides } as Handlers;
 }

@@ -14,7 +14,10 @@ import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
-import { BrokerError } from '../lib/errors.js';
+import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
+import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
+import type { EjectionTransition } from '../failover/ejections.js';
+import type { CommandRecord } from '../control/outbox.js';
 import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
 import { Registry, type Instance, type RegistryChange } from '../registry/registry.js';
 import { RegistryStore } from '../registry/registry-store.js';
@@ -31,6 +34,8 @@ export interface MeshRuntimeOptions {
   missedHeartbeats?: number;
   sweepIntervalMs?: number;
   now?: () => number;
+  /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
+  control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
 }
 
 interface Subscription {
@@ -38,11 +43,11 @@ interface Subscription {
 }
 
 /**
- * Last-seen times of heartbeats that changed nothing are written at most this often: at 10 000
- * instances, writing them with every 2-s flush was 5 000 row updates a second (a sixth of the
- * core's CPU per heartbeat, and event-loop stalls of tens of ms) for a column that is only read
- * at start, where a listed instance's last-seen is replaced by the start time anyway. State
- * changes (down, deregistered, …) still write the exact last-seen with the 2-s flush.
+ * Last-seen times of heartbeats that changed nothing are written at most this often. With every
+ * 2-s flush, 10 000 instances meant 5 000 row updates a second and commits of 50-130 ms holding
+ * up the event loop every 2 s (npm run bench:registry), for a column only read at start, where a
+ * listed instance's last-seen is replaced by the start time anyway. State changes (down,
+ * deregistered, …) still write the exact last-seen with the 2-s flush.
  */
 const LAST_SEEN_PERSIST_MS = 30_000;
 
@@ -51,11 +56,13 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly store: RegistryStore;
   readonly edges = new LiveEdges();
   readonly events = new LiveEvents();
+  /** Control commands (durable outbox, acks, operator actions, audit) and leadership. */
+  readonly control: ControlPlane;
+  /** Automatic fault detection and recovery: ejections reach agents through the endpoint sets. */
+  readonly failover: FailoverEngine;
   private readonly logger: Logger;
   private readonly now: () => number;
   private publisher: Publisher | null = null;
-  private confirmPublisher: Publisher | null = null;
-  private readonly acks = new Map<string, ControlAck[]>();
   private deadLetter: DeadLetterer | null = null;
   private readonly dirtyServices = new Set<string>();
   private readonly dirtyInstances = new Map<string, Instance>();
@@ -70,6 +77,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Counters for the console and tests. */
   readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
   private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
+  private readonly failoverHistory: EjectionTransition[] = [];
 
   constructor(private readonly options: MeshRuntimeOptions) {
     super();
@@ -79,6 +87,22 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.store = new RegistryStore(options.db, options.mesh);
     this.registry.load(this.store.loadInstances(), this.now());
     this.registryConsumer = `registry:${options.mesh}`;
+    this.control = new ControlPlane({
+      ...options.control,
+      mesh: options.mesh,
+      db: options.db,
+      logger: options.logger,
+      source: options.source,
+      registry: this.registry,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.control.on('ack', (ack) => this.emit('ack', ack));
+    this.failover = new FailoverEngine({
+      services: () => this.registry.serviceNames(),
+      // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
+      instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
+      now: this.now,
+    });
   }
 
   /** True once a session's consumers are all running (false while disconnected). */
@@ -88,7 +112,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
 
   /** Runs the mesh on every (re)connection of `connection`. Returns a detach function. */
   attach(connection: BrokerConnection): () => void {
-    const detach = connection.onSession((amqp) => {
+    const detachControl = this.control.attach(connection);
+    const detachMesh = connection.onSession((amqp) => {
       let closed = false;
       const subs: Subscription[] = [];
       void this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
@@ -100,20 +125,20 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         await Promise.all(subs.map((s) => Promise.resolve(s.close()).catch(() => undefined)));
         this.stopTimers();
         this.publisher = null;
-        this.confirmPublisher = null;
         this.deadLetter = null;
       };
     });
-    return detach;
+    return () => {
+      detachMesh();
+      detachControl();
+    };
   }
 
   private async startSession(amqp: Connection, subs: Subscription[], isClosed: () => boolean): Promise<void> {
     await declareCoreTopology(amqp);
     const publisher = amqp.createPublisher({ confirm: false, maxAttempts: 2 });
-    const confirmPublisher = amqp.createPublisher({ confirm: true, maxAttempts: 3 });
-    subs.push({ close: () => publisher.close() }, { close: () => confirmPublisher.close() });
+    subs.push({ close: () => publisher.close() });
     this.publisher = publisher;
-    this.confirmPublisher = confirmPublisher;
     this.deadLetter = createDeadLetterer(publisher, `core:${this.options.mesh}`, this.logger);
     if (isClosed()) return;
 
@@ -157,13 +182,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     discovery.on('error', (err) => this.logger.warn('discovery consumer error', { err }));
     subs.push({ close: () => discovery.close() });
 
-    // Acknowledgements of control commands.
-    const acks: Consumer = amqp.createConsumer(
-      { queue: QUEUES.acks, queueOptions: { passive: true }, qos: { prefetchCount: 200 }, requeue: false },
-      (message) => this.onAck(message),
-    );
-    acks.on('error', (err) => this.logger.warn('ack consumer error', { err }));
-    subs.push({ close: () => acks.close() });
+    // (Control commands and their acks are this.control's: it publishes and consumes only while leading.)
 
     this.startTimers();
     this.sessionActive = true;
@@ -172,40 +191,19 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.logger.info('mesh session started', { mesh: this.options.mesh, instances: this.registry.size });
   }
 
-  // --- control commands (published with confirms; acks collected per command) ----------------
+  // --- control commands: the durable outbox of core/control -----------------------------------
 
-  /** Publishes a control command and resolves once the broker has confirmed it. */
-  async sendCommand(command: ControlCommand): Promise<void> {
-    const publisher = this.confirmPublisher;
-    if (!publisher) throw new BrokerError('Not connected to the broker: the command was not sent', { commandId: command.commandId });
-    const body = encodeMeshEvent('io.meshdeck.control.command.v1', command, { source: this.options.source });
-    if (!this.acks.has(command.commandId)) this.acks.set(command.commandId, []); // a resend keeps the acks already in
-    await publisher.send(
-      {
-        exchange: EXCHANGES.control,
-        routingKey: routingKeys.command(command.target.service, command.target.instanceId),
-        contentType: CONTENT_TYPE,
-        durable: true,
-        mandatory: true,
-      },
-      body,
-    );
+  /**
+   * Writes a control command to the outbox (an id already there is sent again) and resolves
+   * once a broker confirmed it; acks are collected per command (`acksFor`, the `ack` event).
+   */
+  sendCommand(command: ControlCommand): Promise<CommandRecord> {
+    return this.control.sendCommand(command);
   }
 
-  /** Acknowledgements received so far for a command. */
+  /** Acknowledgements received so far for a command (one per instance and status). */
   acksFor(commandId: string): ControlAck[] {
-    return this.acks.get(commandId) ?? [];
-  }
-
-  private onAck(message: AsyncMessage): void {
-    const event = this.decode(message, ['io.meshdeck.control.ack.v1']);
-    if (!event) return;
-    const ack = event.data as ControlAck;
-    const list = this.acks.get(ack.commandId) ?? [];
-    list.push(ack);
-    this.acks.set(ack.commandId, list);
-    if (this.acks.size > 10_000) this.acks.delete(this.acks.keys().next().value as string);
-    this.emit('ack', ack);
+    return this.control.acksFor(commandId);
   }
 
   // --- message handlers ---------------------------------------------------------------------
@@ -253,6 +251,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const changes = this.registry.heartbeat(data, this.now());
     const instance = this.registry.get(data.service, data.instanceId);
     if (!instance) return;
+    this.failover.heartbeat(data.service, data.instanceId, instance.heartbeatIntervalMs);
     if (changes.length) {
       this.dirtyInstances.set(`${data.service}/${data.instanceId}`, instance);
       this.apply(changes);
@@ -268,6 +267,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (this.recentSignals.length > 1000) this.recentSignals.shift();
     this.logger.info('health signal', { target: `${signal.target.service}/${signal.target.instanceId}`, reporter: `${signal.reporter.service}/${signal.reporter.instanceId}`, kind: signal.kind });
     this.emit('signal', signal);
+    const step = this.failover.signal(signal);
+    if (step) this.applyFailover([step]);
   }
 
   /** Signals received lately, newest last. */
@@ -283,6 +284,70 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
+    this.failover.observeBatch(batch);
+  }
+
+  // --- automatic failover -------------------------------------------------------------------
+
+  /**
+   * The endpoint set agents get: the registry's, with the failover engine's view on top —
+   * ejected instances listed as such (no traffic), probing ones at their probe share of weight.
+   */
+  endpointsFor(service: string): ReturnType<Registry['endpoints']> {
+    const set = this.registry.endpoints(service);
+    const health = new Map(this.failover.health(service).map((h) => [h.instanceId, h]));
+    if (health.size === 0) return set;
+    return {
+      ...set,
+      endpoints: set.endpoints.map((e) => {
+        const h = health.get(e.instanceId);
+        if (!h || e.state !== 'healthy' || h.state === 'healthy') return e;
+        if (h.state === 'ejected') return { ...e, state: 'ejected' as const };
+        return { ...e, weight: Math.max(1, Math.round(e.weight * h.weightFactor)) };
+      }),
+    };
+  }
+
+  /**
+   * Applies the engine's transitions: only the leading core acts (the others keep their view up to
+   * date but leave the endpoint sets to the leader). Each transition is pushed, written to the
+   * registry history, and audited with its evidence.
+   */
+  private applyFailover(steps: FailoverStep[]): void {
+    const leading = this.control.leadership().isLeader;
+    for (const step of steps) {
+      for (const t of step.transitions) {
+        this.logger.warn('failover', { service: t.service, instanceId: t.instanceId, from: t.from, to: t.to, reason: t.reason, leading });
+        if (!leading) continue;
+        this.markDirty(t.service);
+        this.failoverHistory.push(t);
+        if (this.failoverHistory.length > 1000) this.failoverHistory.shift();
+        try {
+          this.control.audit.append({
+            at: t.at,
+            event: 'result',
+            actor: `meshdeck-core ${this.control.coreId}`,
+            origin: 'automatic',
+            action: t.to === 'ejected' ? 'eject' : t.to === 'probing' ? 'probe' : 'restore',
+            service: t.service,
+            instanceId: t.instanceId,
+            reason: t.reason,
+            result: 'acked',
+            detail: { from: t.from, to: t.to, until: t.until, durationMs: t.durationMs, backoff: t.backoff, ejections: t.ejections },
+            evidence: t.evidence,
+            coreId: this.control.coreId,
+          });
+        } catch (err) {
+          this.logger.error('failover decision not audited', { err, instanceId: t.instanceId });
+        }
+      }
+    }
+    if (steps.some((s) => s.transitions.length)) this.emit('changed');
+  }
+
+  /** The last automatic transitions (newest last), with their evidence. */
+  failoverTransitions(): readonly EjectionTransition[] {
+    return this.failoverHistory;
   }
 
   private async onDiscoveryRequest(message: AsyncMessage): Promise<void> {
@@ -291,7 +356,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const data = event.data as MeshEvent<'io.meshdeck.discovery.request.v1'>['data'];
     const services = data.services.length ? data.services : this.registry.serviceNames();
     for (const service of services) {
-      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.registry.endpoints(service), { source: this.options.source });
+      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.endpointsFor(service), { source: this.options.source });
       await this.publisher.send({ exchange: '', routingKey: message.replyTo, correlationId: message.correlationId, contentType: CONTENT_TYPE }, body);
     }
     this.stats.discoveryAnswers += 1;
@@ -324,7 +389,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const now = this.now();
     for (const service of this.dirtyServices) {
       this.registry.bumpRevision(service, now);
-      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.registry.endpoints(service), { source: this.options.source });
+      const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.endpointsFor(service), { source: this.options.source });
       this.stats.endpointPushes += 1;
       publisher
         .send({ exchange: EXCHANGES.discovery, routingKey: routingKeys.endpoints(service), contentType: CONTENT_TYPE }, body)
@@ -363,6 +428,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         if (instance) this.dirtyInstances.set(`${change.service}/${change.instanceId}`, instance);
       }
       this.apply(changes);
+      this.applyFailover(this.failover.tick());
     }, this.options.sweepIntervalMs ?? 250);
     this.flushTimer = setInterval(() => this.flush(), 2000);
     this.sweepTimer.unref();
@@ -377,3 +443,4 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.flush(undefined, true);
   }
 }
+

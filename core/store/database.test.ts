@@ -75,7 +75,24 @@ describe('openDatabase', () => {
       expect(h.appliedAt).toBeGreaterThanOrEqual(before);
       expect(h.appliedAt).toBeLessThanOrEqual(Date.now());
     }
-    expect(tables(db)).toEqual(['broker_profiles', 'mesh_events', 'mesh_instances', 'schema_version', 'stream_offsets']);
+    expect(tables(db)).toEqual([
+      'broker_profiles',
+      'control_acks',
+      'control_actions',
+      'control_audit',
+      'control_commands',
+      'mesh_events',
+      'mesh_instances',
+      'schema_version',
+      'sqlite_sequence',
+      'stream_offsets',
+      'telemetry_10s',
+      'telemetry_1m',
+      'telemetry_1s',
+      'telemetry_marks',
+      'telemetry_recent',
+      'telemetry_series',
+    ]);
     expect(migrationLines().map((l) => l.version)).toEqual(MIGRATIONS.map((m) => m.version));
   });
 

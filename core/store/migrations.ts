@@ -80,4 +80,177 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'control outbox, operator actions and audit log',
+    sql: `
+      -- The durable outbox: every control command, written before it is published, followed
+      -- until every expected agent acked it or it expired (core/control/outbox.ts).
+      CREATE TABLE control_commands (
+        mesh            TEXT NOT NULL,
+        id              TEXT NOT NULL,           -- commandId
+        action_id       TEXT,                    -- the operator action it carries out; NULL for a raw command
+        service         TEXT NOT NULL,
+        instance_id     TEXT,                    -- NULL: every instance of the service
+        action          TEXT NOT NULL,           -- JSON ControlAction
+        issuer          TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        state           TEXT NOT NULL,           -- pending | forwarded | published | acked | partially-acked | expired | rejected
+        expected        TEXT NOT NULL,           -- JSON array of the instance ids whose acks complete it
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        generation      INTEGER NOT NULL DEFAULT 0, -- +1 per explicit resend: only a confirm of the current generation counts
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        published_at    INTEGER,
+        finished_at     INTEGER,
+        PRIMARY KEY (mesh, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX control_commands_by_state ON control_commands (mesh, state, next_attempt_at);
+      CREATE INDEX control_commands_by_action ON control_commands (mesh, action_id);
+      CREATE INDEX control_commands_by_time ON control_commands (mesh, created_at);
+
+      -- Acks received, one row per command, instance and status (a resend is answered again: count).
+      CREATE TABLE control_acks (
+        mesh        TEXT NOT NULL,
+        command_id  TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        status      TEXT NOT NULL,               -- applied | duplicate | rejected
+        detail      TEXT NOT NULL,
+        count       INTEGER NOT NULL,
+        first_at    INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL,
+        PRIMARY KEY (mesh, command_id, instance_id, status)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Operator (and automatic) actions: what was asked, by whom, and how to undo it.
+      CREATE TABLE control_actions (
+        mesh        TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        origin      TEXT NOT NULL,               -- operator | automatic | undo
+        actor       TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        service     TEXT NOT NULL,
+        instance_id TEXT,
+        action      TEXT NOT NULL,               -- JSON ControlAction
+        summary     TEXT NOT NULL,
+        undo        TEXT,                        -- JSON: the commands that undo it; NULL when it cannot be undone
+        undo_of     TEXT,
+        undone_by   TEXT,
+        evidence    TEXT,                        -- JSON, automatic decisions only
+        core_id     TEXT NOT NULL,               -- the core where it was created
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (mesh, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX control_actions_by_time ON control_actions (mesh, created_at);
+
+      -- The audit log: append-only.
+      CREATE TABLE control_audit (
+        id          INTEGER PRIMARY KEY,
+        mesh        TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        event       TEXT NOT NULL,               -- requested | result | refused
+        actor       TEXT NOT NULL,
+        origin      TEXT NOT NULL,               -- operator | automatic | undo
+        action      TEXT NOT NULL,
+        service     TEXT NOT NULL,
+        instance_id TEXT,
+        reason      TEXT NOT NULL,
+        result      TEXT NOT NULL,               -- pending | acked | partially-acked | rejected | expired | refused
+        detail      TEXT NOT NULL,               -- JSON
+        evidence    TEXT,                        -- JSON
+        action_id   TEXT,
+        command_ids TEXT NOT NULL,               -- JSON array
+        undo_of     TEXT,
+        core_id     TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX control_audit_by_time ON control_audit (mesh, at);
+      CREATE INDEX control_audit_by_action ON control_audit (mesh, action_id);
+    `,
+  },
+  {
+    version: 4,
+    name: 'telemetry history',
+    sql: `
+      -- Telemetry history (core/telemetry/README.md). t is a window start in seconds since the epoch.
+      -- A series is an edge (a = caller service or "external", b = callee service), a service (a = '',
+      -- b = service: every edge into it) or an instance (a = service, b = instance id) of one mesh.
+      -- Ids are never reused (AUTOINCREMENT): the compaction cursor in telemetry_marks compares them.
+      CREATE TABLE telemetry_series (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        mesh       TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('edge', 'service', 'instance')),
+        a          TEXT NOT NULL,
+        b          TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,             -- coarse: advanced at most once an hour
+        UNIQUE (mesh, kind, a, b)
+      ) STRICT;
+      CREATE INDEX telemetry_series_by_callee ON telemetry_series (mesh, kind, b);
+
+      -- Staging: 1 s windows as they are flushed (added up on conflict), in time order so a flush
+      -- appends. Compaction moves each closed minute into the series-major tables below.
+      CREATE TABLE telemetry_recent (
+        mesh     TEXT NOT NULL,
+        t        INTEGER NOT NULL,
+        series   INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        http5xx  INTEGER NOT NULL,
+        http4xx  INTEGER NOT NULL,
+        connect  INTEGER NOT NULL,
+        timeout  INTEGER NOT NULL,
+        retries  INTEGER NOT NULL,
+        sketch   BLOB NOT NULL,                  -- latency sketch, core/telemetry/sketch-codec.ts
+        PRIMARY KEY (mesh, t, series)
+      ) STRICT, WITHOUT ROWID;
+
+      -- One table per resolution, series-major so one series' range is one contiguous read.
+      CREATE TABLE telemetry_1s (
+        series   INTEGER NOT NULL,
+        t        INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        http5xx  INTEGER NOT NULL,
+        http4xx  INTEGER NOT NULL,
+        connect  INTEGER NOT NULL,
+        timeout  INTEGER NOT NULL,
+        retries  INTEGER NOT NULL,
+        sketch   BLOB NOT NULL,
+        PRIMARY KEY (series, t)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE telemetry_10s (
+        series   INTEGER NOT NULL,
+        t        INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        http5xx  INTEGER NOT NULL,
+        http4xx  INTEGER NOT NULL,
+        connect  INTEGER NOT NULL,
+        timeout  INTEGER NOT NULL,
+        retries  INTEGER NOT NULL,
+        sketch   BLOB NOT NULL,
+        PRIMARY KEY (series, t)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE telemetry_1m (
+        series   INTEGER NOT NULL,
+        t        INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        http5xx  INTEGER NOT NULL,
+        http4xx  INTEGER NOT NULL,
+        connect  INTEGER NOT NULL,
+        timeout  INTEGER NOT NULL,
+        retries  INTEGER NOT NULL,
+        sketch   BLOB NOT NULL,
+        PRIMARY KEY (series, t)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Per mesh: minutes before compacted_through are compacted; of the minute compacted_through,
+      -- the series with id < cursor are (0: none yet).
+      CREATE TABLE telemetry_marks (
+        mesh              TEXT PRIMARY KEY,
+        compacted_through INTEGER NOT NULL,
+        cursor            INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

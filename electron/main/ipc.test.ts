@@ -146,11 +146,21 @@ function testRouter() {
     'mesh.history': unused('mesh.history'),
     'mesh.edges': unused('mesh.edges'),
     'mesh.eventFlows': unused('mesh.eventFlows'),
+    'control.preview': unused('control.preview'),
+    'control.act': unused('control.act'),
+    'control.undo': unused('control.undo'),
+    'control.actions': unused('control.actions'),
+    'control.audit': unused('control.audit'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
   const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
-  const router = new ApiRouter(handlers, { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary }, silentLogger);
+  const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
+  const router = new ApiRouter(
+    handlers,
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions },
+    silentLogger,
+  );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };
 }
 

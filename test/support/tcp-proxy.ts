@@ -4,11 +4,17 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Transform } from 'node:stream';
 
 export interface TcpProxy {
   port: number;
   /** Destroys every proxied connection (both sides), keeps listening. */
   cutAll(): void;
+  /**
+   * While on, bytes from the broker to clients are discarded (clients still reach the broker):
+   * e.g. a publish arrives but its confirm never does. Usually followed by cutAll().
+   */
+  dropReplies(on: boolean): void;
   /** Stops accepting: new connections are refused. */
   pause(): Promise<void>;
   /** Listens again on the same port. */
@@ -20,6 +26,7 @@ export async function startTcpProxy(targetPort = 5672, targetHost = '127.0.0.1')
   const sockets = new Set<Socket>();
   let server: Server;
   let port = 0;
+  let dropping = false;
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -34,8 +41,9 @@ export async function startTcpProxy(targetPort = 5672, targetHost = '127.0.0.1')
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
+        const gate = new Transform({ transform: (chunk: Buffer, _encoding, done) => done(null, dropping ? undefined : chunk) });
         client.pipe(upstream);
-        upstream.pipe(client);
+        upstream.pipe(gate).pipe(client);
       });
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
@@ -56,6 +64,9 @@ export async function startTcpProxy(targetPort = 5672, targetHost = '127.0.0.1')
       return port;
     },
     cutAll,
+    dropReplies(on: boolean) {
+      dropping = on;
+    },
     async pause() {
       const closed = stopListening();
       cutAll();

@@ -1,0 +1,109 @@
+/**
+ * Automatic failover on the real broker with real sidecars: an instance that fails every request
+ * is ejected by the core (with evidence), callers stop sending to it through the pushed endpoint
+ * set, and after its ejection time it is probed and restored.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sidecar } from '../../agent/sidecar/sidecar.js';
+import { createMeshCore, type MeshCore } from '../../core/app.js';
+import { silentLogger } from '../../core/lib/log.js';
+import { memorySecretStore } from '../../core/secrets/secret-store.js';
+import { eventually, freePort, startEchoService, type EchoService } from '../support/mesh.js';
+import { createTestVhost, type TestVhost } from '../support/vhost.js';
+
+const run = randomUUID().slice(0, 6);
+const caller = `front-${run}`;
+const target = `pay-${run}`;
+let vhost: TestVhost;
+let dir: string;
+let core: MeshCore;
+const echoes: EchoService[] = [];
+const sidecars: Sidecar[] = [];
+let bad = false;
+
+const mesh = () => core.meshes.get('cli')!;
+
+async function sidecar(service: string, upstream: string, instanceId: string): Promise<Sidecar> {
+  const s = new Sidecar({ service, zone: 'zone-a', broker: vhost.url, upstream, listenPort: await freePort(), instanceId, heartbeatIntervalMs: 250, timeoutMs: 1000, logger: silentLogger });
+  await s.start();
+  sidecars.push(s);
+  return s;
+}
+
+beforeAll(async () => {
+  vhost = createTestVhost('meshdeck-failover');
+  dir = mkdtempSync(join(tmpdir(), 'meshdeck-failover-'));
+  core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
+  await eventually(() => mesh()?.active && mesh().control.leadership().isLeader, 'core running and leading', 15_000);
+  for (const n of [1, 2, 3]) {
+    // p2 answers 500 while `bad` is set: an application failure, not a crash.
+    const echo = await startEchoService(`p${n}`, (path) => (n === 2 && bad ? { status: 500, body: 'boom' } : { status: 200, body: `p${n}:${path}` }));
+    echoes.push(echo);
+    await sidecar(target, echo.url, `${target}-p${n}`);
+  }
+  const front = await startEchoService('front');
+  echoes.push(front);
+  await sidecar(caller, front.url, `${caller}-1`);
+  await eventually(() => sidecars[3]!.agent.endpoints(target)?.endpoints.filter((e) => e.state === 'healthy').length === 3, 'caller knows 3 targets');
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of sidecars) await s.stop();
+  for (const e of echoes) await e.close();
+  await core?.close();
+  vhost?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('automatic failover', () => {
+  it('ejects a failing instance with evidence, moves traffic away, then probes and restores it', async () => {
+    const front = sidecars[3]!;
+    const badId = `${target}-p2`;
+    bad = true;
+    // Drive traffic until the core ejects p2 (3 windows of nothing but failures, by default).
+    let ejectedAt = 0;
+    const deadline = Date.now() + 20_000;
+    while (!ejectedAt && Date.now() < deadline) {
+      await Promise.all(Array.from({ length: 10 }, () => fetch(`http://${front.address}/${target}/pay`).then((r) => r.arrayBuffer())));
+      if (mesh().endpointsFor(target).endpoints.find((e) => e.instanceId === badId)?.state === 'ejected') ejectedAt = Date.now();
+    }
+    expect(ejectedAt).toBeGreaterThan(0);
+    const transition = mesh().failoverTransitions().find((t) => t.instanceId === badId && t.to === 'ejected')!;
+    expect(transition.evidence).toMatchObject({ rule: 'consecutive-failures' });
+    expect(transition.reason).toMatch(/fail/);
+    const audit = mesh().control.audit.query({ limit: 20 });
+    expect(audit.entries.some((e) => e.origin === 'automatic' && e.instanceId === badId && e.action === 'eject')).toBe(true);
+
+    // The caller's sidecar gets the pushed set and sends nothing more to p2.
+    await eventually(() => front.agent.endpoints(target)?.endpoints.find((e) => e.instanceId === badId)?.state === 'ejected', 'caller sees p2 ejected');
+    const upstreams = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`http://${front.address}/${target}/pay`);
+      expect(res.status).toBe(200);
+      upstreams.add(res.headers.get('x-meshdeck-upstream') ?? '');
+    }
+    expect(upstreams.has(badId)).toBe(false);
+
+    // Fixed: after the ejection time it is probed with a little traffic, then restored.
+    bad = false;
+    await eventually(
+      async () => {
+        await Promise.all(Array.from({ length: 20 }, () => fetch(`http://${front.address}/${target}/pay`).then((r) => r.arrayBuffer())));
+        return mesh().failoverTransitions().some((t) => t.instanceId === badId && t.to === 'healthy');
+      },
+      'p2 restored after probing',
+      40_000,
+      200,
+    );
+    const path = mesh()
+      .failoverTransitions()
+      .filter((t) => t.instanceId === badId)
+      .map((t) => t.to);
+    expect(path).toEqual(['ejected', 'probing', 'healthy']);
+    expect(mesh().endpointsFor(target).endpoints.find((e) => e.instanceId === badId)?.state).toBe('healthy');
+  }, 90_000);
+});
