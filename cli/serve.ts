@@ -66,7 +66,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     const staticDir = fileURLToPath(new URL('../renderer/', import.meta.url));
     let running;
     try {
-      running = await startHost({ router: core.router, token, logger, staticDir, host, port });
+      running = await startHost({ router: core.router, token, logger, staticDir, host, port, metrics: () => core.metrics() });
     } catch (err) {
       await core.close();
       const code = (err as { code?: string }).code;

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Profile, ConnectionState, ControlActionsView, MeshSummary, ServiceSummary } from './api/contract.js';
 import { NotFoundError } from './lib/errors.js';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh/mesh-runtime.js';
+import { renderPrometheus } from './telemetry/prometheus.js';
+import { TelemetryQueries } from './telemetry/queries.js';
 import { ApiRouter, type Handlers, type TopicSource, type TopicSources } from './api/router.js';
 import { ConnectionManager } from './bus/connection-manager.js';
 import { probeConnection, type BackoffPolicy } from './bus/connection.js';
@@ -35,6 +37,8 @@ export interface MeshCore {
   readonly connections: ConnectionManager;
   /** The mesh behind each profile that has been connected. */
   readonly meshes: Map<string, MeshRuntime>;
+  /** The console's own view in Prometheus text format (for GET /metrics). */
+  metrics(): string;
   /** Closes broker connections, then the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -91,6 +95,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.control.on('changed', scheduleControl);
     meshes.set(profileId, mesh);
   });
+  const telemetryQueries = new TelemetryQueries(db);
   const meshOf = (profileId: string): MeshRuntime => {
     const mesh = meshes.get(profileId);
     if (!mesh) throw new NotFoundError('Connected mesh for profile', profileId);
@@ -184,6 +189,10 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),
     'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
     'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),
+    'telemetry.series': ({ profileId, ...query }) => {
+      meshOf(profileId);
+      return telemetryQueries.series({ mesh: profileId, ...query });
+    },
     'mesh.eventFlows': ({ profileId, spanSeconds }) => meshOf(profileId).events.summaries(Date.now(), spanSeconds * 1000),
     'control.preview': ({ profileId, action, target }) => meshOf(profileId).control.actions.preview({ action, target }),
     'control.act': ({ profileId, action, target, reason, expiresInSeconds }, ctx) =>
@@ -220,6 +229,16 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     profiles,
     connections,
     meshes,
+    metrics() {
+      const now = Date.now();
+      return renderPrometheus(
+        [...meshes.entries()].map(([mesh, runtime]) => ({
+          mesh,
+          edges: runtime.edges.summaries(now),
+          services: serviceSummaries(runtime).map((s) => ({ service: s.name, instances: { healthy: s.healthy, draining: s.draining, down: s.down } })),
+        })),
+      );
+    },
     close() {
       closed ??= (async () => {
         clearInterval(liveTimer);

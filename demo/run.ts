@@ -59,7 +59,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   if (options.consolePort !== null) {
     core = createMeshCore({ databasePath: options.databasePath, secrets: headlessSecretStore(), logger, host: 'headless', commandLineBroker: options.broker });
     const staticDir = fileURLToPath(new URL('../renderer/', import.meta.url));
-    host = await startHost({ router: core.router, token: options.token ?? generateToken(), logger, staticDir, port: options.consolePort });
+    const running = core;
+    host = await startHost({ router: core.router, token: options.token ?? generateToken(), logger, staticDir, port: options.consolePort, metrics: () => running.metrics() });
   }
 
   const plan = DEMO_SERVICES.flatMap((s) => s.zones.map((zone) => ({ service: s.service, kind: s.kind, zone, instanceId: instanceId(s.service, zone) })));

@@ -362,6 +362,28 @@ export const AuditPage = z.object({ entries: z.array(AuditEntryInfo), nextCursor
 const Reason = z.string().trim().min(1, 'a reason is required').max(1024);
 const ExpiresIn = z.number().int().min(1).max(3600).optional();
 
+export const SeriesPointSchema = z.object({
+  t: z.number(),
+  requests: z.number(),
+  rps: z.number(),
+  errors: z.object({ http5xx: z.number(), http4xx: z.number(), connect: z.number(), timeout: z.number() }),
+  errorRate: z.number(),
+  retries: z.number(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+});
+export type SeriesPoint = z.infer<typeof SeriesPointSchema>;
+
+export const SeriesResultSchema = z.object({
+  resolution: z.enum(['1s', '10s', '1m']),
+  stepMs: z.number(),
+  start: z.number(),
+  end: z.number(),
+  series: z.number().int(),
+  points: z.array(SeriesPointSchema),
+});
+
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
@@ -431,6 +453,23 @@ export const methods = {
     'Live traffic per edge (caller \u2192 callee): rate, errors by class, p50/p95/p99, over the last span.',
     MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
     z.array(EdgeSummary),
+  ),
+  'telemetry.series': query(
+    'Traffic history of an edge, a service (every edge into it) or an instance: requests/s, errors by class, p50/p95/p99 per point, resolution chosen from the range unless given.',
+    z
+      .object({
+        profileId: z.string().min(1, 'profileId is required'),
+        kind: z.enum(['edge', 'service', 'instance']),
+        from: z.string().min(1).optional(),
+        to: z.string().min(1).optional(),
+        service: z.string().min(1).optional(),
+        instance: z.string().min(1).optional(),
+        start: z.number().int().nonnegative(),
+        end: z.number().int().nonnegative(),
+        resolution: z.enum(['auto', '1s', '10s', '1m']).default('auto'),
+      })
+      .strict(),
+    SeriesResultSchema,
   ),
   'mesh.eventFlows': query(
     'Domain event types with the services that produce and consume them, and their rates, over the last span.',

@@ -24,6 +24,8 @@ import { RegistryStore } from '../registry/registry-store.js';
 import type { Db } from '../store/database.js';
 import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
+import { TelemetryHistory } from '../telemetry/history.js';
+import { telemetryConsumer } from '../telemetry/resolutions.js';
 
 export interface MeshRuntimeOptions {
   mesh: string;
@@ -60,6 +62,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly control: ControlPlane;
   /** Automatic fault detection and recovery: ejections reach agents through the endpoint sets. */
   readonly failover: FailoverEngine;
+  /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
+  readonly history: TelemetryHistory;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
   private publisher: Publisher | null = null;
@@ -97,6 +102,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       ...(options.now ? { now: options.now } : {}),
     });
     this.control.on('ack', (ack) => this.emit('ack', ack));
+    this.history = new TelemetryHistory({ db: options.db, mesh: options.mesh, ...(options.now ? { now: options.now } : {}) });
     this.failover = new FailoverEngine({
       services: () => this.registry.serviceNames(),
       // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
@@ -164,15 +170,27 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: SIGNAL_BINDING_KEY });
     await heartbeatChannel.basicConsume({ queue: heartbeatQueue, noAck: true }, (message) => this.onHeartbeatMessage(message));
 
-    // Telemetry: live from the stream's tail (history and stored offsets: core/telemetry).
+    // Telemetry: from the stored offset (a restarted console resumes where its history ends, with
+    // no gap and no double count: the offset is written in the same transaction as the rows);
+    // a console without history starts at the stream's tail.
+    const telemetryConsumerName = telemetryConsumer(this.options.mesh);
     const telemetry = await consumeStream(amqp, {
       stream: QUEUES.telemetryStream,
-      start: () => 'next',
+      start: () => {
+        const offset = this.history.offset();
+        return offset === null ? 'next' : offset + 1;
+      },
       onMessage: (message) => this.onTelemetryMessage(message),
+      onBatch: (lastOffset) => this.flushHistory({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
       logger: this.logger,
       prefetch: 2000,
     });
-    subs.push({ close: () => telemetry.stop() });
+    subs.push({
+      close: async () => {
+        await telemetry.stop();
+        this.flushHistory(undefined, true);
+      },
+    });
 
     // Discovery requests: competing consumers, so one core answers each.
     const discovery: Consumer = amqp.createConsumer(
@@ -284,7 +302,17 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
+    this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
+  }
+
+  /** Writes telemetry history; a failed write is logged and retried with the next batch. */
+  private flushHistory(offset?: { consumer: string; stream: string; offset: number }, force = false): void {
+    try {
+      this.history.flush(offset, force ? { force: true } : {});
+    } catch (err) {
+      this.logger.error('telemetry history not saved; retrying with the next batch', { err });
+    }
   }
 
   // --- automatic failover -------------------------------------------------------------------
@@ -430,14 +458,27 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       this.apply(changes);
       this.applyFailover(this.failover.tick());
     }, this.options.sweepIntervalMs ?? 250);
-    this.flushTimer = setInterval(() => this.flush(), 2000);
+    this.flushTimer = setInterval(() => {
+      this.flush();
+      this.flushHistory(); // writes once the stream goes quiet
+    }, 2000);
+    this.pruneTimer = setInterval(() => {
+      try {
+        for (let i = 0; i < 20 && !this.history.prune().done; i++);
+      } catch (err) {
+        this.logger.error('telemetry retention could not prune', { err });
+      }
+    }, 60_000);
     this.sweepTimer.unref();
     this.flushTimer.unref();
+    this.pruneTimer.unref();
   }
 
   private stopTimers(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.sweepTimer = this.flushTimer = this.pushTimer = null;
     this.flush(undefined, true);

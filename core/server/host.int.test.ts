@@ -32,7 +32,7 @@ beforeAll(async () => {
     host: 'headless',
     commandLineBroker: 'amqp://guest:guest@127.0.0.1:5672',
   });
-  host = await startHost({ router: core.router, token: TOKEN, logger: silentLogger, staticDir, port: 0 });
+  host = await startHost({ router: core.router, token: TOKEN, logger: silentLogger, staticDir, port: 0, metrics: () => core.metrics() });
 });
 
 afterAll(async () => {
@@ -126,6 +126,16 @@ describe('HTTP API', () => {
     expect(['connecting', 'connected']).toContain(connecting.status);
     expect((await api('profiles.delete', { id: created.id })).status).toBe(200);
     expect((await api('profiles.delete', { id: created.id })).status).toBe(404);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('needs the token and answers Prometheus text', async () => {
+    expect((await fetch(`${host.url}/metrics`)).status).toBe(401);
+    const res = await fetch(`${host.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    expect(await res.text()).toContain('# HELP meshdeck_edge_requests_per_second');
   });
 });
 

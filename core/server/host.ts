@@ -26,6 +26,8 @@ export interface HostOptions {
   /** Extra `host:port` values accepted in the Host header (e.g. behind a known reverse proxy). */
   extraAllowedHosts?: string[];
   maxBodyBytes?: number;
+  /** Prometheus text for GET /metrics (behind the token); absent: 404. */
+  metrics?: () => string;
 }
 
 export interface RunningHost {
@@ -130,6 +132,15 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok', product: 'Meshdeck', version: MESHDECK_VERSION });
+      return;
+    }
+    if (path === '/metrics' && options.metrics) {
+      if (!tokensEqual(bearerFrom(req.headers.authorization), token)) {
+        sendError(res, 'UNAUTHORIZED', 'Missing or wrong bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="meshdeck"' });
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS });
+      res.end(options.metrics());
       return;
     }
     if (path.startsWith('/api/')) {

@@ -146,6 +146,7 @@ function testRouter() {
     'mesh.history': unused('mesh.history'),
     'mesh.edges': unused('mesh.edges'),
     'mesh.eventFlows': unused('mesh.eventFlows'),
+    'telemetry.series': unused('telemetry.series'),
     'control.preview': unused('control.preview'),
     'control.act': unused('control.act'),
     'control.undo': unused('control.undo'),

@@ -1,0 +1,535 @@
+/**
+ * Telemetry history: per-edge and per-instance 1 s windows persisted to SQLite with 10 s and
+ * 1 min rollups, exactly once across crashes when fed from the telemetry stream.
+ *
+ * Data path (design and the crash-safety argument: core/telemetry/README.md):
+ *
+ *   ingest()   merges a batch into in-memory deltas, per series and 1 s window.
+ *   flush()    writes every delta in ONE transaction together with the stream offset of the last
+ *              ingested message: into the time-ordered staging table (counts add, sketches merge),
+ *              or, for a window whose minute is already compacted, straight into the resolution
+ *              tables (again adding). Then runs a few compaction steps.
+ *   compact()  moves each minute, once it is `graceMs` past its end, from staging into the
+ *              series-major tables: the 1 s rows as they are, plus 10 s and 1 min rollups whose
+ *              counts are sums and whose sketches are bucket-by-bucket merges of the 1 s sketches.
+ *              One transaction per slice of series; a cursor in telemetry_marks says how far it got.
+ *   prune()    enforces retention per resolution, a bounded number of rows per call.
+ *
+ * One TelemetryHistory per mesh and database.
+ */
+import type { TelemetryBatch } from '../protocol/messages.js';
+import type { SketchWire } from '../protocol/sketch.js';
+import type { Db } from '../store/database.js';
+import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
+import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
+import { DenseSketch, encodeSketch } from './sketch-codec.js';
+
+export interface StreamOffset {
+  consumer: string;
+  stream: string;
+  offset: number;
+}
+
+export interface TelemetryHistoryOptions {
+  db: Db;
+  mesh: string;
+  /** Per resolution, ms. Defaults: 1s 6 h, 10s 3 days, 1m 30 days. */
+  retention?: Partial<Retention>;
+  /** A minute is compacted once it ended this long ago (ms). Later windows are still exact, only dearer. Default 10 s. */
+  graceMs?: number;
+  /** flush() writes at most this often unless forced (ms). Default 1000. */
+  minFlushIntervalMs?: number;
+  /** Series per compaction transaction (≈ 60 staged rows each). Default 50. */
+  compactSeriesPerStep?: number;
+  /** Compaction transactions run by one flush(). Default 2. */
+  compactStepsPerFlush?: number;
+  /** Batches whose window starts further than this ahead of their arrival are dropped (ms). Default 10 min. */
+  maxFutureMs?: number;
+  now?: () => number;
+}
+
+export interface FlushResult {
+  /** Whether a transaction ran (deltas and/or the offset were written). */
+  written: boolean;
+  /** Why nothing was written: too soon after the last write, or data ingested after the last offset given. */
+  skipped?: 'throttled' | 'unanchored';
+  /** Series windows written (staging or late). */
+  windows: number;
+  /** Of those, windows of already compacted minutes, added straight to the resolution tables. */
+  late: number;
+  compaction: CompactResult;
+}
+
+export interface CompactResult {
+  steps: number;
+  /** 1 s staging rows moved. */
+  rows: number;
+  /** No compaction is due any more (until time passes). */
+  done: boolean;
+}
+
+export interface PruneResult {
+  deleted: number;
+  /** Every table of every series was visited: call again later, not now. */
+  done: boolean;
+}
+
+interface Delta {
+  requests: number;
+  http5xx: number;
+  http4xx: number;
+  connect: number;
+  timeout: number;
+  retries: number;
+  /** The batches' own wire sketches (not copied); merged once, when written. */
+  latency: SketchWire[];
+}
+
+interface PendingSeries {
+  kind: SeriesKind;
+  a: string;
+  b: string;
+  windows: Map<number, Delta>;
+}
+
+interface KnownSeries {
+  id: number;
+  lastSeen: number;
+}
+
+const MINUTE = 60;
+/** telemetry_series.last_seen is advanced only when it moves by more than this (s). */
+const LAST_SEEN_STEP = 3600;
+const NO_UPPER = Number.MAX_SAFE_INTEGER;
+
+const seriesKey = (kind: SeriesKind, a: string, b: string) => `${kind}\u0000${a}\u0000${b}`;
+
+export class TelemetryHistory {
+  readonly store: HistoryStore;
+  readonly mesh: string;
+  readonly retention: Retention;
+  readonly stats = {
+    batches: 0,
+    droppedFuture: 0,
+    droppedOld: 0,
+    writes: 0,
+    windowsWritten: 0,
+    lateWindows: 0,
+    compactionSteps: 0,
+    compactedRows: 0,
+    prunedRows: 0,
+    seriesForgotten: 0,
+  };
+  private readonly graceSec: number;
+  private readonly minFlushIntervalMs: number;
+  private readonly seriesPerStep: number;
+  private readonly stepsPerFlush: number;
+  private readonly maxFutureMs: number;
+  private readonly now: () => number;
+  private readonly pending = new Map<string, PendingSeries>();
+  private readonly known = new Map<string, KnownSeries>();
+  /** Ids of this mesh's series, ascending (AUTOINCREMENT: new ones are always larger). */
+  private ids: number[] = [];
+  private through: number;
+  private cursor: number;
+  private anchor: StreamOffset | null = null;
+  private ingestedSinceAnchor = false;
+  private persistedOffset: number | null = null;
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private pruneAt = { resolution: 0, index: 0 };
+  private readonly acc10 = new DenseSketch();
+  private readonly acc1m = new DenseSketch();
+
+  constructor(options: TelemetryHistoryOptions) {
+    this.store = new HistoryStore(options.db);
+    this.mesh = options.mesh;
+    this.retention = resolveRetention(options.retention);
+    this.graceSec = Math.ceil((options.graceMs ?? 10_000) / 1000);
+    this.minFlushIntervalMs = options.minFlushIntervalMs ?? 1000;
+    this.seriesPerStep = Math.max(1, options.compactSeriesPerStep ?? 50);
+    this.stepsPerFlush = Math.max(0, options.compactStepsPerFlush ?? 2);
+    this.maxFutureMs = options.maxFutureMs ?? 600_000;
+    this.now = options.now ?? Date.now;
+    for (const s of this.store.seriesOf(this.mesh)) {
+      this.known.set(seriesKey(s.kind, s.a, s.b), { id: s.id, lastSeen: s.lastSeen });
+      this.ids.push(s.id);
+    }
+    const marks = this.store.marks(this.mesh);
+    this.through = marks.through;
+    this.cursor = marks.cursor;
+  }
+
+  /** The stored offset of `consumer` (default `telemetry:<mesh>`): resume the stream at offset + 1. */
+  offset(consumer = telemetryConsumer(this.mesh)): number | null {
+    return this.store.offset(consumer);
+  }
+
+  /** Series windows held in memory, not yet written. */
+  get pendingWindows(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.windows.size;
+    return n;
+  }
+
+  /** Minutes before this (ms) are compacted into the resolution tables. */
+  get compactedThrough(): number {
+    return this.through * 1000;
+  }
+
+  // --- ingest ----------------------------------------------------------------------------------
+
+  /**
+   * Merges one batch into the 1 s window that contains its windowStart (a batch longer than 1 s
+   * lands whole in its first second, as in LiveEdges). Edges follow LiveEdges' direction rules:
+   * outbound edges are the caller's view; inbound edges count only when they come from
+   * "external". Every edge also adds to the series of its callee service (all edges into it,
+   * merged at ingest so a service query reads one series) and of its callee instance: the
+   * outbound edge's peerInstance, or the reporting instance for inbound traffic from "external".
+   * The batch's latency sketches are kept by reference until the next write: do not change the
+   * batch afterwards.
+   */
+  ingest(batch: TelemetryBatch, receivedAt: number): void {
+    if (batch.windowStart > receivedAt + this.maxFutureMs) {
+      this.stats.droppedFuture += 1;
+      return;
+    }
+    if (batch.windowStart < receivedAt - this.retention['1m']) {
+      this.stats.droppedOld += 1;
+      return;
+    }
+    this.stats.batches += 1;
+    const t = Math.floor(batch.windowStart / 1000);
+    for (const edge of batch.edges) {
+      if (edge.direction === 'outbound') {
+        this.add('edge', batch.service, edge.peerService, t, edge);
+        this.add('service', '', edge.peerService, t, edge);
+        if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge);
+      } else if (edge.peerService === 'external') {
+        this.add('edge', 'external', batch.service, t, edge);
+        this.add('service', '', batch.service, t, edge);
+        this.add('instance', batch.service, batch.instanceId, t, edge);
+      }
+    }
+  }
+
+  private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number]): void {
+    const key = seriesKey(kind, a, b);
+    let series = this.pending.get(key);
+    if (!series) {
+      series = { kind, a, b, windows: new Map() };
+      this.pending.set(key, series);
+    }
+    let d = series.windows.get(t);
+    if (!d) {
+      d = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, latency: [] };
+      series.windows.set(t, d);
+    }
+    d.requests += edge.requests;
+    d.http5xx += edge.errors.http5xx;
+    d.http4xx += edge.errors.http4xx;
+    d.connect += edge.errors.connect;
+    d.timeout += edge.errors.timeout;
+    d.retries += edge.retries;
+    d.latency.push(edge.latency);
+    this.ingestedSinceAnchor = true;
+  }
+
+  // --- flush -----------------------------------------------------------------------------------
+
+  /**
+   * Persists everything ingested so far, with `offset` in the same transaction.
+   *
+   * `offset`, when given, must be the offset of the last message passed to ingest() (the stream
+   * consumer's onBatch(lastOffset) is exactly that). Without it, the last offset given is used —
+   * so once a stream offset has been given, a flush() without one writes only if nothing was
+   * ingested since (`skipped: 'unanchored'` otherwise): writing those windows under the older
+   * offset would count them twice after a crash.
+   *
+   * Writes at most every `minFlushIntervalMs` unless `force`; a skipped flush keeps everything
+   * in memory (and the stored offset where it was), which is always safe.
+   */
+  flush(offset?: StreamOffset, options: { force?: boolean; now?: number } = {}): FlushResult {
+    const now = options.now ?? this.now();
+    const idle: CompactResult = { steps: 0, rows: 0, done: false };
+    if (offset) {
+      this.anchor = { ...offset };
+      this.ingestedSinceAnchor = false;
+    } else if (this.anchor && this.ingestedSinceAnchor) {
+      return { written: false, skipped: 'unanchored', windows: 0, late: 0, compaction: idle };
+    }
+    if (!options.force && now - this.lastFlushAt < this.minFlushIntervalMs) {
+      return { written: false, skipped: 'throttled', windows: 0, late: 0, compaction: idle };
+    }
+    this.lastFlushAt = now;
+    const { written, windows, late } = this.write(now);
+    const compaction = this.compact(now, this.stepsPerFlush);
+    return { written, windows, late, compaction };
+  }
+
+  private write(now: number): { written: boolean; windows: number; late: number } {
+    const anchor = this.anchor;
+    const offsetMoved = anchor !== null && anchor.offset !== this.persistedOffset;
+    if (this.pending.size === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
+    const nowSec = Math.floor(now / 1000);
+    const created: Array<[string, number, number]> = [];
+    const touched: Array<[KnownSeries, number]> = [];
+    let windows = 0;
+    let late = 0;
+    this.store.transaction(() => {
+      for (const [key, p] of this.pending) {
+        let first = Infinity;
+        let last = -Infinity;
+        for (const t of p.windows.keys()) {
+          if (t < first) first = t;
+          if (t > last) last = t;
+        }
+        const known = this.known.get(key);
+        let id: number;
+        if (known) {
+          id = known.id;
+          if (last > known.lastSeen + LAST_SEEN_STEP) {
+            this.store.touchSeries(id, last);
+            touched.push([known, last]);
+          }
+        } else {
+          id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
+          created.push([key, id, last]);
+        }
+        for (const [t, d] of p.windows) {
+          const row: WindowRow = {
+            t,
+            requests: d.requests,
+            http5xx: d.http5xx,
+            http4xx: d.http4xx,
+            connect: d.connect,
+            timeout: d.timeout,
+            retries: d.retries,
+            sketch: this.encodeDelta(d.latency),
+          };
+          if (this.isCompacted(id, t)) {
+            this.addToResolutions(id, row, nowSec);
+            late++;
+          } else this.store.addRecent(this.mesh, id, row);
+          windows++;
+        }
+      }
+      if (anchor && offsetMoved) this.store.putOffset(anchor.consumer, anchor.stream, anchor.offset, now);
+    });
+    // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
+    for (const [key, id, lastSeen] of created) {
+      this.known.set(key, { id, lastSeen });
+      this.ids.push(id);
+    }
+    for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
+    this.pending.clear();
+    if (anchor) this.persistedOffset = anchor.offset;
+    this.stats.writes += 1;
+    this.stats.windowsWritten += windows;
+    this.stats.lateWindows += late;
+    return { written: true, windows, late };
+  }
+
+  private encodeDelta(sketches: SketchWire[]): Buffer {
+    if (sketches.length === 1) return encodeSketch(sketches[0]!);
+    this.acc10.reset();
+    for (const w of sketches) this.acc10.addWire(w);
+    return this.acc10.toBlob();
+  }
+
+  /** Whether (series, t) lies in an already compacted minute: then it no longer goes to staging. */
+  private isCompacted(id: number, t: number): boolean {
+    return t < this.through || (t < this.through + MINUTE && id < this.cursor);
+  }
+
+  /** Adds a 1 s window to the 1 s row and to its 10 s and 1 min rollups, each within its retention. */
+  private addToResolutions(id: number, row: WindowRow, nowSec: number): void {
+    if (this.keeps('1s', row.t, nowSec)) this.store.addWindow('1s', id, row);
+    if (this.keeps('10s', row.t, nowSec)) this.store.addWindow('10s', id, { ...row, t: row.t - (row.t % 10) });
+    if (this.keeps('1m', row.t, nowSec)) this.store.addWindow('1m', id, { ...row, t: row.t - (row.t % MINUTE) });
+  }
+
+  private keeps(resolution: Resolution, t: number, nowSec: number): boolean {
+    return t >= nowSec - this.retention[resolution] / 1000;
+  }
+
+  // --- compaction ------------------------------------------------------------------------------
+
+  /** Runs up to `maxSteps` compaction transactions that are due at `now`. */
+  compact(now = this.now(), maxSteps = Infinity): CompactResult {
+    const nowSec = Math.floor(now / 1000);
+    const result: CompactResult = { steps: 0, rows: 0, done: false };
+    while (result.steps < maxSteps) {
+      const rows = this.compactStep(nowSec);
+      if (rows === null) {
+        result.done = true;
+        break;
+      }
+      result.steps += 1;
+      result.rows += rows;
+    }
+    return result;
+  }
+
+  /** One slice of series of the oldest due minute; null when no minute is due. */
+  private compactStep(nowSec: number): number | null {
+    // Minute M is due when M + 60 + grace ≤ now, i.e. M < lastDue.
+    const lastDue = Math.floor((nowSec - this.graceSec) / MINUTE) * MINUTE;
+    let through = this.through;
+    if (this.cursor === 0) {
+      // Skip minutes without staged data (staging never holds a window before `through`).
+      const lo = this.store.recentMin(this.mesh);
+      const target = Math.min(lastDue, lo === null ? lastDue : lo - (lo % MINUTE));
+      if (target > through) through = target;
+    }
+    if (through >= lastDue) {
+      if (through !== this.through) {
+        this.store.putMarks(this.mesh, through, 0);
+        this.through = through;
+      }
+      return null;
+    }
+    const lo = this.cursor;
+    const startIndex = lowerBound(this.ids, lo);
+    const endIndex = startIndex + this.seriesPerStep;
+    const hi = endIndex < this.ids.length ? this.ids[endIndex]! : NO_UPPER;
+    const next = hi === NO_UPPER ? { through: through + MINUTE, cursor: 0 } : { through, cursor: hi };
+    const moved = this.store.transaction(() => {
+      const rows = this.store.recentSlice(this.mesh, through, through + MINUTE, lo, hi);
+      if (rows.length > 0) {
+        // The 1 s rows move as they are, inside SQLite; the rollups need the sketches in JavaScript.
+        if (this.keeps('1s', through, nowSec)) this.store.moveRecentSliceTo1s(this.mesh, through, through + MINUTE, lo, hi);
+        const bySeries = new Map<number, RawSeriesWindow[]>();
+        for (const row of rows) {
+          let list = bySeries.get(row[0]);
+          if (!list) bySeries.set(row[0], (list = []));
+          list.push(row);
+        }
+        for (const [id, list] of bySeries) this.compactSeries(id, list, nowSec);
+        this.store.deleteRecentSlice(this.mesh, through, through + MINUTE, lo, hi);
+      }
+      this.store.putMarks(this.mesh, next.through, next.cursor);
+      return rows.length;
+    });
+    this.through = next.through;
+    this.cursor = next.cursor;
+    this.stats.compactionSteps += 1;
+    this.stats.compactedRows += moved;
+    return moved;
+  }
+
+  /** The 10 s and 1 min rollups of one series' windows of one minute (ascending t). */
+  private compactSeries(id: number, rows: RawSeriesWindow[], nowSec: number): void {
+    const keep10s = rows.length > 0 && this.keeps('10s', rows[0]![1], nowSec);
+    const keep1m = rows.length > 0 && this.keeps('1m', rows[0]![1], nowSec);
+    const minute = totals();
+    const tenth = totals();
+    this.acc1m.reset();
+    this.acc10.reset();
+    let current10 = -1;
+    const emit10 = () => {
+      if (current10 >= 0 && keep10s) this.store.addWindow('10s', id, { t: current10, ...tenth, sketch: this.acc10.toBlob() });
+    };
+    for (const [, t, requests, http5xx, http4xx, connect, timeout, retries, sketch] of rows) {
+      const t10 = t - (t % 10);
+      if (t10 !== current10) {
+        emit10();
+        current10 = t10;
+        Object.assign(tenth, totals());
+        this.acc10.reset();
+      }
+      for (const sum of [tenth, minute]) {
+        sum.requests += requests;
+        sum.http5xx += http5xx;
+        sum.http4xx += http4xx;
+        sum.connect += connect;
+        sum.timeout += timeout;
+        sum.retries += retries;
+      }
+      // Rollup sketches are bucket-by-bucket merges of the 1 s sketches (never averaged percentiles).
+      this.acc10.addBlob(sketch);
+      this.acc1m.addBlob(sketch);
+    }
+    emit10();
+    if (keep1m && rows.length > 0) {
+      const t = rows[0]![1] - (rows[0]![1] % MINUTE);
+      this.store.addWindow('1m', id, { t, ...minute, sketch: this.acc1m.toBlob() });
+    }
+  }
+
+  // --- retention -------------------------------------------------------------------------------
+
+  /**
+   * Deletes windows older than each resolution's retention: at most about `maxRows` rows per
+   * call (one transaction), resuming where the previous call stopped. When a full pass is done,
+   * series without any window left are forgotten. Call it every few seconds until `done`, then
+   * again after a while (e.g. every minute).
+   */
+  prune(now = this.now(), options: { maxRows?: number } = {}): PruneResult {
+    const budget = Math.max(1, options.maxRows ?? 5000);
+    const nowSec = Math.floor(now / 1000);
+    const cutoff = (r: Resolution) => nowSec - Math.floor(this.retention[r] / 1000);
+    let deleted = 0;
+    let done = false;
+    let forgotten: string[] = [];
+    this.store.transaction(() => {
+      let used = 0;
+      while (this.pruneAt.resolution < RESOLUTIONS.length) {
+        const resolution = RESOLUTIONS[this.pruneAt.resolution]!;
+        while (this.pruneAt.index < this.ids.length) {
+          const allowance = Math.floor(budget - used);
+          if (allowance <= 0) return;
+          const n = this.store.pruneSeries(resolution, this.ids[this.pruneAt.index]!, cutoff(resolution), allowance);
+          deleted += n;
+          used += n + 0.25; // a statement that deletes nothing still costs a little
+          if (n < allowance) this.pruneAt.index += 1;
+        }
+        this.pruneAt = { resolution: this.pruneAt.resolution + 1, index: 0 };
+      }
+      forgotten = this.forgetDeadSeries(nowSec);
+      done = true;
+    });
+    if (done) {
+      this.pruneAt = { resolution: 0, index: 0 };
+      if (forgotten.length) {
+        const gone = new Set<number>();
+        for (const key of forgotten) {
+          gone.add(this.known.get(key)!.id);
+          this.known.delete(key);
+        }
+        this.ids = this.ids.filter((id) => !gone.has(id));
+        this.stats.seriesForgotten += forgotten.length;
+      }
+    }
+    this.stats.prunedRows += deleted;
+    return { deleted, done };
+  }
+
+  /** Series whose last window is older than the longest retention (and than any staged window). */
+  private forgetDeadSeries(nowSec: number): string[] {
+    const horizon = Math.min(nowSec - Math.floor(this.retention['1m'] / 1000), this.through);
+    const dead: string[] = [];
+    for (const [key, s] of this.known) {
+      if (s.lastSeen + LAST_SEEN_STEP < horizon && !this.pending.has(key)) {
+        this.store.deleteSeries(s.id);
+        dead.push(key);
+      }
+    }
+    return dead;
+  }
+}
+
+function totals() {
+  return { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0 };
+}
+
+/** First index i with sorted[i] ≥ value. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,318 @@
+/**
+ * Compact binary form of latency sketches for the telemetry history, and a dense accumulator
+ * that merges many of them quickly (rollups, query points).
+ *
+ * Blob format v1 (docs: core/telemetry/README.md), all integers unsigned LEB128 varints:
+ *
+ *   zero                                  count of the zero bucket
+ *   then, per non-empty bucket by ascending index:
+ *     v = key * 16 + c                    key: the first bucket: zigzag(index);
+ *                                              later ones: index − previous index − 1
+ *                                         c: the count if it is 1..15, else 0
+ *     [count − 16]                        only when c = 0
+ *
+ * Adjacent buckets with small counts (the common case at 1 s) take one byte each; the empty
+ * sketch is the single byte 0x00. Merging is exact (counts add), so a sketch decoded, merged
+ * and re-encoded any number of times reads back the same quantiles as the merged wire sketches.
+ */
+import { bucketValue, SKETCH_MAX_INDEX, type SketchWire } from '../protocol/sketch.js';
+
+const SPAN = 2 * SKETCH_MAX_INDEX + 1;
+
+// --- varints ---------------------------------------------------------------------------------
+
+class Writer {
+  private buf: Buffer;
+  length = 0;
+  constructor(capacity = 64) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  varint(value: number): void {
+    if (this.length + 8 > this.buf.length) {
+      const next = Buffer.allocUnsafe(this.buf.length * 2 + 16);
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    // Values up to 2^53: arithmetic, not 32-bit bit operations, above 2^31.
+    while (value >= 0x80) {
+      this.buf[this.length++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buf[this.length++] = value;
+  }
+
+  finish(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.length));
+  }
+}
+
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.pos >= this.buf.length) throw new RangeError('truncated sketch blob');
+      const byte = this.buf[this.pos++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new RangeError('varint too long in sketch blob');
+    }
+  }
+}
+
+const zigzag = (n: number) => (n >= 0 ? 2 * n : -2 * n - 1);
+const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+
+/** Calls `bucket` for every (index, count) of a blob, ascending, and returns the zero count. */
+export function readSketchBlob(blob: Uint8Array, bucket: (index: number, count: number) => void): number {
+  const r = new Reader(blob);
+  const zero = r.done ? 0 : r.varint();
+  let index = 0;
+  let first = true;
+  while (!r.done) {
+    const v = r.varint();
+    const key = Math.floor(v / 16);
+    const c = v % 16;
+    index = first ? unzigzag(key) : index + key + 1;
+    first = false;
+    if (index > SKETCH_MAX_INDEX || index < -SKETCH_MAX_INDEX) throw new RangeError(`sketch blob index ${index} out of range`);
+    bucket(index, c === 0 ? r.varint() + 16 : c);
+  }
+  return zero;
+}
+
+/** Encodes (index, count) pairs given by ascending index. */
+function encodePairs(zero: number, each: (emit: (index: number, count: number) => void) => void, sizeHint: number): Buffer {
+  const w = new Writer(sizeHint);
+  w.varint(zero);
+  let prev = 0;
+  let first = true;
+  each((index, count) => {
+    if (count <= 0) return;
+    const key = first ? zigzag(index) : index - prev - 1;
+    first = false;
+    prev = index;
+    if (count < 16) w.varint(key * 16 + count);
+    else {
+      w.varint(key * 16);
+      w.varint(count - 16);
+    }
+  });
+  return w.finish();
+}
+
+/** Wire sketch → blob. Buckets in any order; duplicate indices are added. */
+export function encodeSketch(wire: SketchWire): Buffer {
+  let sorted = wire.buckets;
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]![0] <= sorted[i - 1]![0]) {
+      const merged = new Map<number, number>();
+      for (const [index, count] of wire.buckets) merged.set(index, (merged.get(index) ?? 0) + count);
+      sorted = [...merged.entries()].sort((a, b) => a[0] - b[0]);
+      break;
+    }
+  }
+  return encodePairs(wire.zero, (emit) => {
+    for (const [index, count] of sorted) emit(index, count);
+  }, 8 + sorted.length * 2);
+}
+
+export function decodeSketch(blob: Uint8Array): SketchWire {
+  const buckets: Array<[number, number]> = [];
+  const zero = readSketchBlob(blob, (index, count) => buckets.push([index, count]));
+  return { zero, buckets };
+}
+
+/** Merges two blobs into one (a two-way merge of their sorted buckets): the SQL merge function. */
+export function mergeSketchBlobs(a: Uint8Array, b: Uint8Array): Buffer {
+  const ia: number[] = [];
+  const ca: number[] = [];
+  const ib: number[] = [];
+  const cb: number[] = [];
+  const za = readSketchBlob(a, (i, c) => {
+    ia.push(i);
+    ca.push(c);
+  });
+  const zb = readSketchBlob(b, (i, c) => {
+    ib.push(i);
+    cb.push(c);
+  });
+  return encodePairs(za + zb, (emit) => {
+    let x = 0;
+    let y = 0;
+    while (x < ia.length || y < ib.length) {
+      if (y >= ib.length || (x < ia.length && ia[x]! < ib[y]!)) {
+        emit(ia[x]!, ca[x]!);
+        x++;
+      } else if (x >= ia.length || ib[y]! < ia[x]!) {
+        emit(ib[y]!, cb[y]!);
+        y++;
+      } else {
+        emit(ia[x]!, ca[x]! + cb[y]!);
+        x++;
+        y++;
+      }
+    }
+  }, a.length + b.length + 8);
+}
+
+// --- dense accumulator -----------------------------------------------------------------------
+
+/**
+ * A sketch as a dense array over the whole index range: adding a blob is a decode loop with
+ * array additions, and one object can be reset (only the touched range) and reused for every
+ * point of a query. Quantiles follow docs/protocol.md §7 exactly like LatencySketch.
+ */
+export class DenseSketch {
+  private readonly counts = new Float64Array(SPAN);
+  private lo = SPAN;
+  private hi = -1;
+  private zero = 0;
+  private total = 0;
+  private readonly addBucket = (index: number, count: number) => {
+    const k = index + SKETCH_MAX_INDEX;
+    this.counts[k]! += count;
+    if (k < this.lo) this.lo = k;
+    if (k > this.hi) this.hi = k;
+    this.total += count;
+  };
+
+  get count(): number {
+    return this.total;
+  }
+
+  reset(): void {
+    if (this.hi >= this.lo) this.counts.fill(0, this.lo, this.hi + 1);
+    this.lo = SPAN;
+    this.hi = -1;
+    this.zero = 0;
+    this.total = 0;
+  }
+
+  /** Adds a blob (decoded inline: this is the hot loop of rollups and queries). */
+  addBlob(blob: Uint8Array): void {
+    const len = blob.length;
+    if (len === 0) return;
+    const counts = this.counts;
+    let pos = 0;
+    let byte = blob[pos++]!;
+    let zero = byte & 0x7f;
+    for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
+      byte = blob[pos++]!;
+      zero += (byte & 0x7f) * scale;
+    }
+    let total = zero;
+    let k = 0;
+    let firstK = 0;
+    let any = false;
+    while (pos < len) {
+      byte = blob[pos++]!;
+      let v = byte & 0x7f;
+      for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
+        byte = blob[pos++]!;
+        v += (byte & 0x7f) * scale;
+      }
+      const key = Math.floor(v / 16);
+      let count = v % 16;
+      if (!any) {
+        k = (key % 2 === 0 ? key / 2 : -(key + 1) / 2) + SKETCH_MAX_INDEX;
+        firstK = k;
+        any = true;
+      } else k += key + 1;
+      if (count === 0) {
+        byte = blob[pos++]!;
+        count = byte & 0x7f;
+        for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
+          byte = blob[pos++]!;
+          count += (byte & 0x7f) * scale;
+        }
+        count += 16;
+      }
+      if (k >= SPAN) break;
+      counts[k] = counts[k]! + count;
+      total += count;
+    }
+    // Indices ascend within a blob: the first and last bound what was touched.
+    if (pos > len || k >= SPAN || firstK < 0) throw new RangeError('corrupt sketch blob (truncated or index out of range)');
+    if (any) {
+      if (firstK < this.lo) this.lo = firstK;
+      if (k > this.hi) this.hi = k;
+    }
+    this.zero += zero;
+    this.total += total;
+  }
+
+  addWire(wire: SketchWire): void {
+    for (const [index, count] of wire.buckets) this.addBucket(index, count);
+    this.zero += wire.zero;
+    this.total += wire.zero;
+  }
+
+  addSketch(other: DenseSketch): void {
+    for (let k = other.lo; k <= other.hi; k++) {
+      const c = other.counts[k]!;
+      if (c > 0) this.addBucket(k - SKETCH_MAX_INDEX, c);
+    }
+    this.zero += other.zero;
+    this.total += other.zero;
+  }
+
+  /** q in [0, 1]; null when empty. */
+  quantile(q: number): number | null {
+    return this.quantiles([q])[0] ?? null;
+  }
+
+  /** Several quantiles in one walk over the buckets. */
+  quantiles(qs: readonly number[]): Array<number | null> {
+    for (let j = 1; j < qs.length; j++) {
+      if (qs[j]! < qs[j - 1]!) {
+        const order = qs.map((q, index) => ({ q, index })).sort((a, b) => a.q - b.q);
+        const sorted = this.quantiles(order.map((o) => o.q));
+        const out: Array<number | null> = new Array<number | null>(qs.length);
+        order.forEach((o, j2) => (out[o.index] = sorted[j2]!));
+        return out;
+      }
+    }
+    const out: Array<number | null> = new Array<number | null>(qs.length).fill(null);
+    if (this.total === 0) return out;
+    let i = 0;
+    const rank = (q: number) => Math.max(0, Math.min(this.total - 1, Math.floor(Math.min(1, Math.max(0, q)) * (this.total - 1))));
+    while (i < qs.length && rank(qs[i]!) < this.zero) out[i++] = 0;
+    let seen = this.zero;
+    const counts = this.counts;
+    for (let k = this.lo; k <= this.hi && i < qs.length; k++) {
+      const c = counts[k]!;
+      if (c === 0) continue;
+      seen += c;
+      while (i < qs.length && seen > rank(qs[i]!)) out[i++] = bucketValue(k - SKETCH_MAX_INDEX);
+    }
+    return out;
+  }
+
+  toBlob(): Buffer {
+    return encodePairs(this.zero, (emit) => {
+      for (let k = this.lo; k <= this.hi; k++) {
+        const c = this.counts[k]!;
+        if (c > 0) emit(k - SKETCH_MAX_INDEX, c);
+      }
+    }, 8 + Math.max(0, this.hi - this.lo + 1) * 2);
+  }
+
+  toWire(): SketchWire {
+    const buckets: Array<[number, number]> = [];
+    for (let k = this.lo; k <= this.hi; k++) {
+      const c = this.counts[k]!;
+      if (c > 0) buckets.push([k - SKETCH_MAX_INDEX, c]);
+    }
+    return { zero: this.zero, buckets };
+  }
+}

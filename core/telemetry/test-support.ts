@@ -1,0 +1,99 @@
+/**
+ * Helpers for the telemetry tests and the telemetry-query benchmark: deterministic samples,
+ * telemetry batches built from raw latencies, temporary databases.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../lib/log.js';
+import type { EdgeStats, TelemetryBatch } from '../protocol/messages.js';
+import { LatencySketch } from '../protocol/sketch.js';
+import { openDatabase, type Db } from '../store/database.js';
+
+/** mulberry32: deterministic uniform [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A log-normal latency (ms) with the given median and shape. */
+export function logNormal(random: () => number, median: number, sigma: number): number {
+  const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return median * Math.exp(sigma * z);
+}
+
+/** The exact quantile with the sketch's rank rule (protocol.md §7): sorted[floor(q · (n − 1))]. */
+export function exactQuantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+export interface EdgeSpec {
+  direction?: 'outbound' | 'inbound';
+  peerService: string;
+  peerInstance?: string;
+  /** Latencies (ms) of the window's requests; requests = values.length unless given. */
+  values: readonly number[];
+  requests?: number;
+  errors?: Partial<EdgeStats['errors']>;
+  retries?: number;
+}
+
+export function edgeStats(spec: EdgeSpec): EdgeStats {
+  const sketch = new LatencySketch();
+  for (const v of spec.values) sketch.add(v);
+  return {
+    direction: spec.direction ?? 'outbound',
+    peerService: spec.peerService,
+    ...(spec.peerInstance ? { peerInstance: spec.peerInstance } : {}),
+    requests: spec.requests ?? spec.values.length,
+    errors: { http5xx: 0, http4xx: 0, connect: 0, timeout: 0, ...spec.errors },
+    retries: spec.retries ?? 0,
+    latency: sketch.toWire(),
+  };
+}
+
+export function telemetryBatch(service: string, instanceId: string, windowStart: number, edges: EdgeSpec[]): TelemetryBatch {
+  return {
+    service,
+    instanceId,
+    zone: 'zone-a',
+    windowStart,
+    windowMs: 1000,
+    edges: edges.map(edgeStats),
+    events: { published: [], consumed: [] },
+  };
+}
+
+export interface TempDb {
+  path: string;
+  db: Db;
+  /** Closes the connection (if open) and opens the file again, as a restarted process would. */
+  reopen(): Db;
+  cleanup(): void;
+}
+
+export function tempDb(prefix = 'meshdeck-telemetry-'): TempDb {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const path = join(dir, 'meshdeck.db');
+  const state: TempDb = {
+    path,
+    db: openDatabase({ path, logger: silentLogger }),
+    reopen() {
+      if (state.db.open) state.db.close();
+      state.db = openDatabase({ path, logger: silentLogger });
+      return state.db;
+    },
+    cleanup() {
+      if (state.db.open) state.db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return state;
+}
