@@ -15,6 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['core/**/*.test.ts', 'electron/**/*.test.ts', 'agent/**/*.test.ts', 'cli/**/*.test.ts', 'renderer/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           environment: 'node',
@@ -23,6 +24,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 0 },
           include: ['core/**/*.int.test.ts', 'agent/**/*.int.test.ts', 'cli/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
@@ -33,6 +35,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.e2e.test.ts'],
+          // After unit and integration: the demo runs 16 processes and wants the 2 cores to itself.
+          sequence: { groupOrder: 1 },
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

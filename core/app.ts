@@ -184,8 +184,15 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'connections.connect': ({ profileId }) => connections.connect(profileId),
     'connections.disconnect': ({ profileId }) => connections.disconnect(profileId),
     'mesh.services': ({ profileId }) => serviceSummaries(meshOf(profileId)),
-    'mesh.instances': ({ profileId, service, healthyOnly, zone }) =>
-      meshOf(profileId).registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => rest),
+    'mesh.instances': ({ profileId, service, healthyOnly, zone }) => {
+      const mesh = meshOf(profileId);
+      const health = new Map(mesh.failover.health(service).map((h) => [h.instanceId, h]));
+      return mesh.registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => {
+        const h = health.get(rest.instanceId);
+        const held = h && h.state !== 'healthy' ? h : null;
+        return { ...rest, failover: held ? { state: held.state as 'ejected' | 'probing', until: held.until, reason: held.last?.reason ?? '', ejections: held.ejections } : null };
+      });
+    },
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),
     'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
     'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),

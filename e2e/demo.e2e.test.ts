@@ -133,6 +133,36 @@ describe('npm run demo', () => {
     }
   });
 
+  it('drains an instance from the console, shows the acknowledgement and the blast radius, and undoes it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    await page.goto(consoleUrl);
+    await page.goto(`${baseUrl}/#/topology?service=payments`);
+    const panel = page.getByTestId('service-panel');
+    await panel.locator('[data-instance="payments-b-1"] button', { hasText: 'Drain' }).click();
+    const dialog = page.getByTestId('action-dialog');
+    await expect.poll(() => dialog.getByTestId('blast-radius').textContent()).toContain('1 of 3');
+    await dialog.locator('input[name="reason"]').fill('e2e drill');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => dialog.getByTestId('action-progress').textContent(), { timeout: 15_000 }).toContain('1/1 acknowledged');
+    expect(await dialog.locator('[data-ack="payments-b-1"]').getAttribute('data-status')).toBe('applied');
+    await page.screenshot({ path: join(REPO_ROOT, 'test-results', 'action-drain-dark.png') });
+    // Drained: the registry says so, and the endpoint set carries it to every caller.
+    await eventually(async () => {
+      const list = (await api('mesh.instances', { service: 'payments' })) as Array<{ instanceId: string; state: string }>;
+      return list.find((i) => i.instanceId === 'payments-b-1')?.state === 'draining';
+    }, 'payments-b-1 draining', 15_000, 250);
+    await dialog.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => dialog.getByTestId('undo-progress').textContent(), { timeout: 15_000 }).toContain('1/1 acknowledged');
+    await eventually(async () => {
+      const list = (await api('mesh.instances', { service: 'payments' })) as Array<{ instanceId: string; state: string }>;
+      return list.find((i) => i.instanceId === 'payments-b-1')?.state === 'healthy';
+    }, 'payments-b-1 back to healthy', 15_000, 250);
+    const audit = (await api('control.audit', { service: 'payments' })) as { entries: Array<{ action: string; reason: string; origin: string }> };
+    expect(audit.entries.some((e) => e.action === 'drain' && e.reason === 'e2e drill' && e.origin === 'operator')).toBe(true);
+    await context.close();
+  });
+
   it('an errors fault on payments shows up as errors on checkout → payments', async () => {
     const result = fault('errors', 'payments', '--share', '1', '--for', '20');
     expect(result.status).toBe(0);

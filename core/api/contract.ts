@@ -177,6 +177,10 @@ export const InstanceInfo = z.object({
   firstSeen: z.number(),
   lastSeen: z.number(),
   inflight: z.number().int(),
+  /** What automatic failover holds against the instance (null: nothing), and why. */
+  failover: z
+    .object({ state: z.enum(['ejected', 'probing']), until: z.number().nullable(), reason: z.string(), ejections: z.number().int() })
+    .nullable(),
 });
 export type InstanceInfo = z.infer<typeof InstanceInfo>;
 

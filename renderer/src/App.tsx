@@ -32,6 +32,8 @@ export function App() {
   const profiles = useTopic('profiles.changed');
   const states = useTopic('connections.state');
   const primary = primaryConnection(profiles, states);
+  const control = useTopic('control.actions')?.find((v) => v.profileId === primary?.profile.id);
+  const leadership = control?.leadership;
   const current = VIEWS.find((v) => v.route === route)?.route ?? 'connections';
 
   return (
@@ -47,6 +49,11 @@ export function App() {
             <span className="muted">No broker profile</span>
           )}
         </span>
+        {leadership && (
+          <span className="muted" data-testid="leader">
+            Leader: {leadership.leader ? `${leadership.leader.host}${leadership.isLeader ? ' (this console)' : ''}` : 'electing…'}
+          </span>
+        )}
         <span className="spacer" />
         {link.state !== 'open' && (
           <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">

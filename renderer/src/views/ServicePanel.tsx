@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { EdgeSummary, InstanceInfo, MeshSummary } from '../../../core/api/contract';
 import { useApi } from '../api/hooks';
 import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format';
+import { ActionDialog, type OperatorAction } from './ActionDialog';
 
 interface Props {
   profileId: string;
@@ -28,6 +29,7 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   const [instances, setInstances] = useState<InstanceInfo[] | null>(null);
   const [history, setHistory] = useState<HistoryRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [acting, setActing] = useState<{ target: { service: string; instanceId?: string }; action: OperatorAction; title: string } | null>(null);
 
   // Refresh with every mesh summary (about once a second): cheap queries on the core's memory.
   useEffect(() => {
@@ -75,6 +77,7 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
                 <th>State</th>
                 <th className="num">Weight</th>
                 <th>Seen</th>
+                <th>Act</th>
               </tr>
             </thead>
             <tbody>
@@ -84,16 +87,42 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
                     {i.instanceId}
                   </td>
                   <td>{i.zone}</td>
-                  <td className={`state-${i.state}`}>
-                    <span aria-hidden="true">{STATE_ICON[i.state] ?? '?'}</span> {i.state}
+                  <td className={`state-${i.failover?.state ?? i.state}`} title={i.failover?.reason ?? ''}>
+                    <span aria-hidden="true">{i.failover?.state === 'ejected' ? '⊘' : i.failover?.state === 'probing' ? '◔' : (STATE_ICON[i.state] ?? '?')}</span>{' '}
+                    {i.failover ? i.failover.state : i.state}
                   </td>
                   <td className="num">{i.weight}</td>
                   <td className="muted">{ago(i.lastSeen)}</td>
+                  <td className="row-actions">
+                    {i.state === 'draining' ? (
+                      <button onClick={() => setActing({ target: { service, instanceId: i.instanceId }, action: { action: 'restore' }, title: `Restore ${i.instanceId}` })}>
+                        Restore
+                      </button>
+                    ) : (
+                      <button onClick={() => setActing({ target: { service, instanceId: i.instanceId }, action: { action: 'drain' }, title: `Drain ${i.instanceId}` })}>
+                        Drain
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
+        <div className="actions">
+          <button
+            onClick={() =>
+              setActing({
+                target: { service },
+                action: { action: 'fault', fault: { share: 0.5, delayMs: 0, abortStatus: 503, durationMs: 60_000 } },
+                title: `Fault drill on ${service}: 503 for half of requests, 60 s`,
+              })
+            }
+          >
+            Fault drill…
+          </button>
+        </div>
+        {acting && <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />}
         <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
         <EdgeList title="Calls" edges={outbound} peer={(e) => e.to} />
         <h3>Recent changes</h3>
