@@ -1,14 +1,19 @@
 /**
- * Bundles the benchmarks (with the core code they import) into out/bench/*.js, so they run on
- * plain Node 20 without a TypeScript runner: `vite build --config bench/vite.config.ts`.
+ * Bundles the benchmarks (with the core and agent code they import) into out/bench/*.js, so they
+ * run on plain Node 20 without a TypeScript runner: `vite build --config bench/vite.config.ts`.
+ * Node built-ins and the runtime dependencies (better-sqlite3's native binding, rabbitmq-client,
+ * zod, …) stay external and are loaded from node_modules, as in the CLI bundle.
  */
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { defineConfig } from 'vite';
 
-const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+const require = createRequire(import.meta.url);
+const pkg = require('../package.json') as { version: string; dependencies: Record<string, string> };
+const external = [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...Object.keys(pkg.dependencies)];
 
 export default defineConfig({
   logLevel: 'warn',
+  define: { __MESHDECK_VERSION__: JSON.stringify(pkg.version) },
   build: {
     ssr: true,
     outDir: 'out/bench',
@@ -16,9 +21,14 @@ export default defineConfig({
     target: 'node20',
     minify: false,
     rollupOptions: {
-      input: { 'balancer.bench': 'bench/balancer.bench.ts' },
-      external: (id) => builtins.has(id),
-      output: { format: 'esm', entryFileNames: '[name].js' },
+      input: {
+        'balancer.bench': 'bench/balancer.bench.ts',
+        'sidecar.bench': 'bench/sidecar.bench.ts',
+        'registry.bench': 'bench/registry.bench.ts',
+        'telemetry-query.bench': 'bench/telemetry-query.bench.ts',
+      },
+      external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
+      output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
     },
   },
 });

@@ -46,7 +46,7 @@ interface Subscription {
 
 /**
  * Last-seen times of heartbeats that changed nothing are written at most this often. With every
- * 2-s flush, 10 000 instances meant 5 000 row updates a second and commits of 50-130 ms holding
+ * 2-s flush, 10 000 instances meant 5 000 row updates a second and commits of 65-130 ms holding
  * up the event loop every 2 s (npm run bench:registry), for a column only read at start, where a
  * listed instance's last-seen is replaced by the start time anyway. State changes (down,
  * deregistered, …) still write the exact last-seen with the 2-s flush.
