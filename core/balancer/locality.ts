@@ -75,16 +75,32 @@ export type BalancerFactory = () => Balancer;
 
 const EPSILON = 1e-9;
 
-/** Envoy's priority load and panic computation over per-level counts. */
-function computeLevels(endpoints: number[], available: number[], overprovisioning: number, panicThreshold: number): PriorityLevelState[] {
-  const levels: PriorityLevelState[] = endpoints.map((count, priority) => ({
-    priority,
-    endpoints: count,
-    available: available[priority]!,
-    health: count > 0 ? Math.min(1, (overprovisioning * available[priority]!) / count) : 0,
-    load: 0,
-    panic: false,
-  }));
+
+export interface LevelInput {
+  /** Endpoints with weight > 0. */
+  endpoints: number;
+  /** Of those, the healthy ones. */
+  available: number;
+  /** Upper bound on the level's health (admitted health during fail-back); none = no bound. */
+  admittedHealth?: number;
+}
+
+/**
+ * Envoy's priority load and panic computation over per-level counts, with an optional cap on
+ * each level's health (core/failover's gradual fail-back plans use it).
+ */
+export function priorityLevels(input: readonly LevelInput[], overprovisioning: number, panicThreshold: number): PriorityLevelState[] {
+  const levels: PriorityLevelState[] = input.map((l, priority) => {
+    const health = l.endpoints > 0 ? Math.min(1, (overprovisioning * l.available) / l.endpoints) : 0;
+    return {
+      priority,
+      endpoints: l.endpoints,
+      available: l.available,
+      health: l.admittedHealth === undefined ? health : Math.max(0, Math.min(health, l.admittedHealth)),
+      load: 0,
+      panic: false,
+    };
+  });
   if (levels.length === 0) return levels;
   const sum = levels.reduce((s, l) => s + l.health, 0);
   const total = Math.min(1, sum);
@@ -104,6 +120,14 @@ function computeLevels(endpoints: number[], available: number[], overprovisionin
     for (const level of levels) level.load = all === 0 ? (level.priority === 0 ? 1 : 0) : level.endpoints / all;
   }
   return levels;
+}
+
+function computeLevels(endpoints: number[], available: number[], overprovisioning: number, panicThreshold: number): PriorityLevelState[] {
+  return priorityLevels(
+    endpoints.map((count, priority) => ({ endpoints: count, available: available[priority]! })),
+    overprovisioning,
+    panicThreshold,
+  );
 }
 
 class LocalityAware implements LocalityAwareBalancer {

@@ -5,23 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { BrokerError, MeshdeckError, SecretsUnavailableError, ValidationError } from '../lib/errors.js';
 import { DEFAULT_BACKOFF, backoffDelay, errorCodeOf, isFatalConnectError, type BackoffPolicy } from './connection.js';
+import { mulberry32 } from '../balancer/random.js';
 
 const NO_JITTER: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 0 };
 const middle = () => 0.5; // random() * 2 - 1 === 0: no spread
 const lowest = () => 0;
 const highest = () => 1;
 
-/** Small deterministic PRNG (mulberry32) so the property check is repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so runs are repeatable. */
+const seeded = mulberry32;
 
 describe('DEFAULT_BACKOFF', () => {
   it('starts at 500 ms, caps at 30 s, spreads ±20 %', () => {

@@ -9,12 +9,9 @@
  *   load   = min(remaining, health / total), walking from priority 0
  *   panic  = only when total < 1: healthy / total < panicThreshold
  *
- * This is the balancer's own computation (`computeLevels` in core/balancer/locality.ts, which
- * sidecars run per pick). That function is private to the balancer and this change may not touch
- * core/balancer, so `priorityLevels` below restates it line for line, with one addition (the
- * admitted-health cap used for fail-back), and locality.test.ts pins it to the balancer: for an
- * exhaustive grid of zone counts it must give exactly what `createLocalityAware(...).state()`
- * reports. Exporting `computeLevels` from the balancer would let this copy go.
+ * This is the balancer's own computation (`priorityLevels` in core/balancer/locality.ts, which
+ * sidecars run per pick), with its admitted-health cap used for fail-back; locality.test.ts checks
+ * it against what `createLocalityAware(...).state()` reports over an exhaustive grid of zone counts.
  *
  * Fail-back. Losing health takes effect at once (traffic must leave a failing zone now); gaining
  * it does not: a recovering zone's *admitted* health rises by `failback.step` per
@@ -29,57 +26,14 @@
  * endpoint health alone, so following the ramp needs per-zone load caps in the endpoint set (not
  * in the protocol yet). The plan is what the console shows and what such caps would carry.
  */
-import type { PriorityLevelState } from '../balancer/locality.js';
+import { priorityLevels } from '../balancer/locality.js';
+
+const EPSILON = 1e-9;
 import { ValidationError, type FieldIssue } from '../lib/errors.js';
 import type { OutlierPolicy } from './policy.js';
 
-const EPSILON = 1e-9;
-
-export interface LevelInput {
-  /** Endpoints with weight > 0. */
-  endpoints: number;
-  /** Of those, the healthy ones. */
-  available: number;
-  /** Upper bound on the level's health (admitted health during fail-back); none = no bound. */
-  admittedHealth?: number;
-}
-
-/**
- * Envoy's priority load and panic computation (the balancer's `computeLevels`, restated; see the
- * file header), with an optional cap on each level's health.
- */
-export function priorityLevels(input: readonly LevelInput[], overprovisioning: number, panicThreshold: number): PriorityLevelState[] {
-  const levels: PriorityLevelState[] = input.map((l, priority) => {
-    const health = l.endpoints > 0 ? Math.min(1, (overprovisioning * l.available) / l.endpoints) : 0;
-    return {
-      priority,
-      endpoints: l.endpoints,
-      available: l.available,
-      health: l.admittedHealth === undefined ? health : Math.max(0, Math.min(health, l.admittedHealth)),
-      load: 0,
-      panic: false,
-    };
-  });
-  if (levels.length === 0) return levels;
-  const sum = levels.reduce((s, l) => s + l.health, 0);
-  const total = Math.min(1, sum);
-  if (total === 0) {
-    levels[0]!.load = 1;
-  } else {
-    let remaining = 1;
-    for (const level of levels) {
-      level.load = Math.max(0, Math.min(remaining, level.health / total));
-      remaining -= level.load;
-    }
-  }
-  if (total >= 1 - EPSILON || (panicThreshold === 0 && total === 0)) return levels;
-  for (const level of levels) level.panic = level.endpoints === 0 || level.available / level.endpoints < panicThreshold;
-  if (levels.every((l) => l.panic)) {
-    const all = levels.reduce((s, l) => s + l.endpoints, 0);
-    for (const level of levels) level.load = all === 0 ? (level.priority === 0 ? 1 : 0) : level.endpoints / all;
-  }
-  return levels;
-}
+// Envoy's priority load and panic computation lives with the balancer, which applies it per pick.
+export { priorityLevels, type LevelInput } from '../balancer/locality.js';
 
 export interface ZoneCounts {
   zone: string;

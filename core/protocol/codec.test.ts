@@ -9,6 +9,7 @@ import {
   type MeshDataInput,
   type MeshMessageType,
 } from './messages.js';
+import { mulberry32 } from '../balancer/random.js';
 
 const SOURCE = 'meshdeck://checkout/checkout-1';
 const TIME = new Date('2025-03-01T09:00:00.000Z');
@@ -440,17 +441,8 @@ describe('hostile names are refused by the schemas', () => {
 
 // --- generated inputs ---------------------------------------------------------------------------
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so runs are repeatable. */
+const prng = mulberry32;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const DEEP = '\u0000deep\u0000';

@@ -9,18 +9,10 @@ import {
   SKETCH_MIN_MS,
   SKETCH_RELATIVE_ACCURACY,
 } from './sketch.js';
+import { mulberry32 } from '../balancer/random.js';
 
-/** mulberry32: deterministic samples. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so runs are repeatable. */
+const prng = mulberry32;
 
 function normal(random: () => number): number {
   // Box-Muller; 1 - u keeps log away from 0.

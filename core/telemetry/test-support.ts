@@ -9,18 +9,10 @@ import { silentLogger } from '../lib/log.js';
 import type { EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
 import { openDatabase, type Db } from '../store/database.js';
+import { mulberry32 } from '../balancer/random.js';
 
-/** mulberry32: deterministic uniform [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so runs are repeatable. */
+export const prng = mulberry32;
 
 /** A log-normal latency (ms) with the given median and shape. */
 export function logNormal(random: () => number, median: number, sigma: number): number {
