@@ -13,17 +13,16 @@
  * configured), built on the same agent SDK, endpoint pool and retry budget. docs/gateway.md
  * documents routes, headers and telemetry.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { BalancerKind } from '../../core/balancer/types.js';
 import type { Logger } from '../../core/lib/log.js';
-import type { ControlCommand, DiscoveryEndpoints } from '../../core/protocol/messages.js';
+import type { ControlCommand } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
 import { forwardOutbound, meshRequestHeaders, type OutboundDeps } from '../sidecar/outbound.js';
-import { keepAliveAgent, readBody, sendPlain } from '../sidecar/proxy.js';
+import { keepAliveAgent, listenProxy, readBody } from '../sidecar/proxy.js';
 import { DEFAULT_RETRY_BUDGET, RetryBudget, type RetryBudgetOptions } from '../sidecar/retry-budget.js';
-import { UpstreamPool } from '../sidecar/upstream-pool.js';
+import { UpstreamPool, bindPoolToAgent } from '../sidecar/upstream-pool.js';
 import { RoutesError, loadRoutesFile, normaliseTarget, parseRoutes, pickWeighted, rewritePath, type RouteTable, type RoutesConfig } from './routes.js';
 
 /** Response header naming the route that handled the request. */
@@ -96,10 +95,7 @@ export class Gateway {
       logger: options.logger,
     });
     this.deps = { pool: this.pool, budget: this.budget, httpAgent: this.httpAgent, telemetry: this.agent.telemetry };
-    this.agent.on('endpoints', (set: DiscoveryEndpoints) => this.pool.update(set));
-    this.pool.onLocalEjection(({ service, instanceId, until, reason }) => {
-      void this.agent.reportSignal({ service, instanceId }, reason === 'connection refused' ? 'connect-refused' : 'connect-failed', reason, until);
-    });
+    bindPoolToAgent(this.pool, this.agent);
     this.agent.onCommand((command) => this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }
@@ -114,18 +110,9 @@ export class Gateway {
 
   async start(): Promise<void> {
     if (this.options.listenPort === 0) throw new Error('the gateway needs a fixed --listen port: it is advertised before listening');
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.logger.error('request failed', { err, path: req.url });
-        sendPlain(res, 500, 'gateway error');
-      });
-    });
-    this.server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.options.listenPort, this.options.listenHost ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    const listening = await listenProxy((req, res) => this.handle(req, res), this.options.listenPort, this.options.listenHost ?? '127.0.0.1', 'gateway', this.logger);
+    this.server = listening.server;
+    this.port = listening.port;
     this.agent.start();
     this.logger.info('gateway listening', { port: this.port, service: this.service, instanceId: this.agent.instanceId, routes: this.table.size });
   }

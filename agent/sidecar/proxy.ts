@@ -2,7 +2,9 @@
  * HTTP forwarding primitives shared by the sidecar and the gateway: one attempt to one
  * address with a per-try timeout, classification of the outcome, header hygiene.
  */
-import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../core/lib/log.js';
 import type { Outcome } from '../sdk/telemetry-recorder.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
@@ -119,4 +121,29 @@ export function splitAddress(address: string): { host: string; port: number } {
 
 export function keepAliveAgent(): Agent {
   return new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000 });
+}
+
+/**
+ * Starts the HTTP server of a proxy (sidecar or gateway): a failed request is logged and
+ * answered 500; keep-alive outlasts common client defaults. Resolves with the bound port.
+ */
+export async function listenProxy(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  port: number,
+  host: string,
+  what: string,
+  logger: Logger,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error('request failed', { err, path: req.url });
+      sendPlain(res, 500, `${what} error`);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
 }

@@ -10,16 +10,15 @@
  *
  * Membership, heartbeats, telemetry publishing and control commands come from the agent SDK.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../../core/lib/log.js';
-import { InstanceId, ServiceName, type ControlCommand, type DiscoveryEndpoints } from '../../core/protocol/messages.js';
+import { InstanceId, ServiceName, type ControlCommand } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
-import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, readBody, relay, sendPlain } from './proxy.js';
+import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, listenProxy, readBody, relay, sendPlain } from './proxy.js';
 import { forwardOutbound, meshRequestHeaders } from './outbound.js';
 import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { UpstreamPool, bindPoolToAgent } from './upstream-pool.js';
 import type { BalancerKind } from '../../core/balancer/types.js';
 
 export interface SidecarOptions {
@@ -88,11 +87,7 @@ export class Sidecar {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
       logger: options.logger,
     });
-    this.agent.on('endpoints', (set: DiscoveryEndpoints) => this.pool.update(set));
-    // What this sidecar sets aside after a refused connection, the core hears of at once.
-    this.pool.onLocalEjection(({ service, instanceId, until, reason }) => {
-      void this.agent.reportSignal({ service, instanceId }, reason === 'connection refused' ? 'connect-refused' : 'connect-failed', reason, until);
-    });
+    bindPoolToAgent(this.pool, this.agent);
     this.agent.onCommand((command) => this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }
@@ -103,18 +98,9 @@ export class Sidecar {
 
   async start(): Promise<void> {
     if (this.options.listenPort === 0) throw new Error('the sidecar needs a fixed --listen port: it is advertised before listening');
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.logger.error('request failed', { err, path: req.url });
-        sendPlain(res, 500, 'sidecar error');
-      });
-    });
-    this.server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.options.listenPort, this.options.listenHost ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    const listening = await listenProxy((req, res) => this.handle(req, res), this.options.listenPort, this.options.listenHost ?? '127.0.0.1', 'sidecar', this.logger);
+    this.server = listening.server;
+    this.port = listening.port;
     this.agent.start();
     this.logger.info('sidecar listening', { port: this.port, service: this.options.service, instanceId: this.agent.instanceId, upstream: this.options.upstream });
   }

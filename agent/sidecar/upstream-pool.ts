@@ -6,6 +6,7 @@
 import { createBalancer, createLocalityAware } from '../../core/balancer/index.js';
 import type { Balancer, BalancerKind, Endpoint } from '../../core/balancer/types.js';
 import type { DiscoveryEndpoints } from '../../core/protocol/messages.js';
+import type { MeshAgent } from '../sdk/mesh-agent.js';
 
 export interface MeshEndpoint extends Endpoint {
   address: string;
@@ -162,4 +163,15 @@ export class UpstreamPool {
   snapshot(): Array<{ service: string; revision: number; endpoints: MeshEndpoint[] }> {
     return [...this.services.entries()].map(([service, pool]) => ({ service, revision: pool.revision, endpoints: pool.endpoints }));
   }
+}
+
+/**
+ * Feeds `pool` with the endpoint sets `agent` receives, and tells the core at once (a health
+ * signal) about every endpoint the pool sets aside after failed connections.
+ */
+export function bindPoolToAgent(pool: UpstreamPool, agent: MeshAgent): void {
+  agent.on('endpoints', (set: DiscoveryEndpoints) => pool.update(set));
+  pool.onLocalEjection(({ service, instanceId, until, reason }) => {
+    void agent.reportSignal({ service, instanceId }, reason === 'connection refused' ? 'connect-refused' : 'connect-failed', reason, until);
+  });
 }
