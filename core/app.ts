@@ -200,6 +200,24 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       meshOf(profileId);
       return telemetryQueries.series({ mesh: profileId, ...query });
     },
+    'failover.policy': ({ profileId, service }) => meshOf(profileId).policies.get(service),
+    'failover.setPolicy': ({ profileId, service, preset, overrides, reset, reason }, ctx) => {
+      const mesh = meshOf(profileId);
+      const saved = reset ? mesh.policies.reset(service) : mesh.policies.set(service, preset, overrides, ctx.actor);
+      mesh.control.audit.append({
+        at: Date.now(),
+        event: 'result',
+        actor: ctx.actor,
+        origin: 'operator',
+        action: 'set-policy',
+        service,
+        reason,
+        result: 'acked',
+        detail: reset ? { reset: true } : { preset, overrides },
+        coreId: mesh.control.coreId,
+      });
+      return saved;
+    },
     'mesh.eventFlows': ({ profileId, spanSeconds }) => meshOf(profileId).events.summaries(Date.now(), spanSeconds * 1000),
     'control.preview': ({ profileId, action, target }) => meshOf(profileId).control.actions.preview({ action, target }),
     'control.act': ({ profileId, action, target, reason, expiresInSeconds }, ctx) =>

@@ -6,6 +6,7 @@
  * This file must stay environment-neutral (no Node, no DOM): the renderer imports its types.
  */
 import { z } from 'zod';
+import { OutlierPolicy } from '../failover/policy.js';
 import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +389,16 @@ export const SeriesResultSchema = z.object({
   points: z.array(SeriesPointSchema),
 });
 
+export const ServicePolicyInfo = z.object({
+  service: z.string(),
+  source: z.enum(['default', 'saved']),
+  preset: z.enum(['meshdeck', 'envoy']),
+  /** The complete policy in force (core/failover/README.md documents every field). */
+  policy: OutlierPolicy,
+  updatedAt: z.number().nullable(),
+  updatedBy: z.string().nullable(),
+});
+
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
@@ -474,6 +485,25 @@ export const methods = {
       })
       .strict(),
     SeriesResultSchema,
+  ),
+  'failover.policy': query(
+    'The failover policy in force for a service (Meshdeck\u2019s default unless one was saved).',
+    z.object({ profileId: z.string().min(1, 'profileId is required'), service: ServiceName }).strict(),
+    ServicePolicyInfo,
+  ),
+  'failover.setPolicy': command(
+    'Save a service\u2019s failover policy: a preset (meshdeck or envoy) with overrides, validated field by field; reset: true goes back to the default. Audited.',
+    z
+      .object({
+        profileId: z.string().min(1, 'profileId is required'),
+        service: ServiceName,
+        preset: z.enum(['meshdeck', 'envoy']).default('meshdeck'),
+        overrides: z.record(z.string(), z.unknown()).default({}),
+        reset: z.boolean().default(false),
+        reason: z.string().max(1024).default(''),
+      })
+      .strict(),
+    ServicePolicyInfo,
   ),
   'mesh.eventFlows': query(
     'Domain event types with the services that produce and consume them, and their rates, over the last span.',

@@ -16,6 +16,7 @@ import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
+import { PolicyStore } from '../failover/policy-store.js';
 import type { EjectionTransition } from '../failover/ejections.js';
 import type { CommandRecord } from '../control/outbox.js';
 import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
@@ -62,6 +63,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly control: ControlPlane;
   /** Automatic fault detection and recovery: ejections reach agents through the endpoint sets. */
   readonly failover: FailoverEngine;
+  /** Per-service failover policies (default, or a saved preset with overrides). */
+  readonly policies: PolicyStore;
   /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
   readonly history: TelemetryHistory;
   private pruneTimer: NodeJS.Timeout | null = null;
@@ -103,7 +106,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     });
     this.control.on('ack', (ack) => this.emit('ack', ack));
     this.history = new TelemetryHistory({ db: options.db, mesh: options.mesh, ...(options.now ? { now: options.now } : {}) });
+    this.policies = new PolicyStore(options.db, options.mesh);
     this.failover = new FailoverEngine({
+      policyFor: (service) => this.policies.get(service).policy,
       services: () => this.registry.serviceNames(),
       // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),

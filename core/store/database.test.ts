@@ -81,6 +81,7 @@ describe('openDatabase', () => {
       'control_actions',
       'control_audit',
       'control_commands',
+      'failover_policies',
       'mesh_events',
       'mesh_instances',
       'schema_version',

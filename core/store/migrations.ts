@@ -253,4 +253,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'failover policies per service',
+    sql: `
+      -- The outlier/failover policy of a service when it differs from Meshdeck's default: the preset
+      -- it starts from and the complete resolved policy (JSON, validated by core/failover/policy.ts).
+      CREATE TABLE failover_policies (
+        mesh       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        preset     TEXT NOT NULL,
+        policy     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (mesh, service)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -146,6 +146,8 @@ function testRouter() {
     'mesh.history': unused('mesh.history'),
     'mesh.edges': unused('mesh.edges'),
     'mesh.eventFlows': unused('mesh.eventFlows'),
+    'failover.policy': unused('failover.policy'),
+    'failover.setPolicy': unused('failover.setPolicy'),
     'telemetry.series': unused('telemetry.series'),
     'control.preview': unused('control.preview'),
     'control.act': unused('control.act'),

@@ -27,8 +27,19 @@ let bad = false;
 
 const mesh = () => core.meshes.get('cli')!;
 
-async function sidecar(service: string, upstream: string, instanceId: string): Promise<Sidecar> {
-  const s = new Sidecar({ service, zone: 'zone-a', broker: vhost.url, upstream, listenPort: await freePort(), instanceId, heartbeatIntervalMs: 250, timeoutMs: 1000, logger: silentLogger });
+async function sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin'): Promise<Sidecar> {
+  const s = new Sidecar({
+    service,
+    zone: 'zone-a',
+    broker: vhost.url,
+    upstream,
+    listenPort: await freePort(),
+    instanceId,
+    heartbeatIntervalMs: 250,
+    timeoutMs: 1000,
+    logger: silentLogger,
+    ...(balancer ? { balancer } : {}),
+  });
   await s.start();
   sidecars.push(s);
   return s;
@@ -47,7 +58,9 @@ beforeAll(async () => {
   }
   const front = await startEchoService('front');
   echoes.push(front);
-  await sidecar(caller, front.url, `${caller}-1`);
+  // Round robin: a latency-aware caller would itself starve the failing instance of requests, and
+  // the core's consecutive-failure rule needs every window's requests to fail.
+  await sidecar(caller, front.url, `${caller}-1`, 'round-robin');
   await eventually(() => sidecars[3]!.agent.endpoints(target)?.endpoints.filter((e) => e.state === 'healthy').length === 3, 'caller knows 3 targets');
 }, 60_000);
 
@@ -57,6 +70,31 @@ afterAll(async () => {
   await core?.close();
   vhost?.remove();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('failover policies', () => {
+  const ctx = { transport: 'internal' as const, actor: 'alice' };
+  it('saves a service\u2019s policy from the Envoy preset, validates it field by field, audits it, and the engine uses it', async () => {
+    const other = `other-${run}`;
+    const before = (await core.router.call('failover.policy', { profileId: 'cli', service: other }, ctx)) as { source: string; policy: { intervalMs: number } };
+    expect(before).toMatchObject({ source: 'default', policy: { intervalMs: 1000 } });
+    const saved = (await core.router.call('failover.setPolicy', { profileId: 'cli', service: other, preset: 'envoy', overrides: { ejection: { baseMs: 20_000 } }, reason: 'match production' }, ctx)) as {
+      source: string;
+      preset: string;
+      policy: { intervalMs: number; ejection: { baseMs: number; maxEjectionPercent: number } };
+      updatedBy: string;
+    };
+    expect(saved).toMatchObject({ source: 'saved', preset: 'envoy', updatedBy: 'alice', policy: { intervalMs: 10_000, ejection: { baseMs: 20_000, maxEjectionPercent: 10 } } });
+    expect(mesh().policies.get(other).policy.intervalMs).toBe(10_000);
+    const refused = await core.router.invoke('failover.setPolicy', { profileId: 'cli', service: other, overrides: { ejection: { baseMs: -5 } } }, ctx);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error.issues.map((i) => i.path)).toContain('ejection.baseMs');
+    expect(mesh().policies.get(other).policy.ejection.baseMs).toBe(20_000);
+    const audit = mesh().control.audit.query({ limit: 50 });
+    expect(audit.entries.some((e) => e.action === 'set-policy' && e.service === other && e.actor === 'alice' && e.reason === 'match production')).toBe(true);
+    const reset = (await core.router.call('failover.setPolicy', { profileId: 'cli', service: other, reset: true }, ctx)) as { source: string };
+    expect(reset.source).toBe('default');
+  });
 });
 
 describe('automatic failover', () => {
