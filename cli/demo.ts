@@ -2,7 +2,6 @@
  * `meshdeck demo`: the demo mesh on the local broker, its instances, and scripted faults.
  */
 import { join } from 'node:path';
-import { parseBrokerUrl } from '../core/bus/broker-url.js';
 import { createLogger } from '../core/lib/log.js';
 import { defaultDataDir } from '../core/lib/paths.js';
 import { DEFAULT_PORT } from '../core/server/host.js';
@@ -10,7 +9,7 @@ import { FAULT_KINDS, FaultError, runFault, type FaultKind } from '../demo/fault
 import { runInstance } from '../demo/instance.js';
 import { BrokerUnreachable, currentCli, startDemo } from '../demo/run.js';
 import type { DemoKind } from '../demo/topology.js';
-import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal } from './common.js';
+import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, brokerOption } from './common.js';
 
 export const DEMO_USAGE = `Usage:
   meshdeck demo [--broker URL] [--rps N] [--port N] [--db FILE] [--respawn-after S] [--no-console]
@@ -36,12 +35,7 @@ Faults (against the running demo):
   --for S                      how long (default 60)
 `;
 
-function number(raw: string | undefined, flag: string, min: number, max: number, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag} must be ${min}..${max}, got "${raw}"`);
-  return n;
-}
+const number = (raw: string | undefined, flag: string, min: number, max: number, fallback: number) => parseNumber(raw, flag, min, max, fallback);
 
 export async function demo(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [sub, ...rest] = argv;
@@ -62,8 +56,7 @@ export async function demo(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     if (positionals.length) throw new UsageError(`unknown demo command "${positionals[0]}"`);
-    const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
-    parseBrokerUrl(broker, 'broker');
+    const broker = brokerOption(values.broker, env);
     const running = await startDemo({
       broker,
       rps: number(values.rps, '--rps', 0, 20_000, 50),

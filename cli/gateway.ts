@@ -5,11 +5,9 @@
  */
 import { Gateway, DEFAULT_GATEWAY_SERVICE } from '../agent/gateway/gateway.js';
 import { RoutesError } from '../agent/gateway/routes.js';
-import { BALANCER_KINDS, isBalancerKind } from '../core/balancer/index.js';
-import { parseBrokerUrl } from '../core/bus/broker-url.js';
+import { BALANCER_KINDS } from '../core/balancer/index.js';
 import { createLogger } from '../core/lib/log.js';
-import { InstanceId, ServiceName, Zone } from '../core/protocol/messages.js';
-import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal } from './common.js';
+import { DEFAULT_BROKER, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption } from './common.js';
 
 export const GATEWAY_USAGE = `Usage: meshdeck gateway --listen PORT --routes FILE [options]
 
@@ -52,24 +50,13 @@ export async function gateway(argv: string[], env: NodeJS.ProcessEnv = process.e
     }
     const listenPort = parsePort(required(values.listen, '--listen'), '--listen', false);
     const routesFile = required(values.routes, '--routes');
-    const service = values.service ?? DEFAULT_GATEWAY_SERVICE;
-    if (!ServiceName.safeParse(service).success) throw new UsageError(`--service "${service}": lowercase letters, digits and "-", 1-63 characters`);
-    const zone = values.zone ?? 'default';
-    if (!Zone.safeParse(zone).success) throw new UsageError(`--zone "${zone}": lowercase letters, digits and "-", 1-63 characters`);
-    const instanceId = values['instance-id'];
-    if (instanceId && !InstanceId.safeParse(instanceId).success) throw new UsageError(`--instance-id "${instanceId}": letters, digits, "_", ":" or "-"`);
-    const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
-    parseBrokerUrl(broker, 'broker');
-    const balancer = values.balancer ?? 'p2c-ewma';
-    if (!isBalancerKind(balancer)) throw new UsageError(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
-    const number = (raw: string | undefined, flag: string, min: number, max: number, fallback: number) => {
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}..${max}, got "${raw}"`);
-      return n;
-    };
-    const timeoutMs = number(values.timeout, '--timeout', 1, 600_000, 2000);
-    const maxAttempts = number(values.attempts, '--attempts', 1, 10, 3);
+    const service = meshName('service', values.service ?? DEFAULT_GATEWAY_SERVICE, '--service');
+    const zone = meshName('zone', values.zone ?? 'default', '--zone');
+    const instanceId = values['instance-id'] && meshName('instance', values['instance-id'], '--instance-id');
+    const broker = brokerOption(values.broker, env);
+    const balancer = balancerOption(values.balancer);
+    const timeoutMs = parseNumber(values.timeout, '--timeout', 1, 600_000, 2000, true);
+    const maxAttempts = parseNumber(values.attempts, '--attempts', 1, 10, 3, true);
 
     let proxy: Gateway;
     try {

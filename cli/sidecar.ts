@@ -2,11 +2,9 @@
  * `meshdeck sidecar`: run the data-plane proxy in front of one service instance.
  */
 import { Sidecar } from '../agent/sidecar/sidecar.js';
-import { BALANCER_KINDS, isBalancerKind } from '../core/balancer/index.js';
-import { parseBrokerUrl } from '../core/bus/broker-url.js';
+import { BALANCER_KINDS } from '../core/balancer/index.js';
 import { createLogger } from '../core/lib/log.js';
-import { ServiceName, Zone, InstanceId } from '../core/protocol/messages.js';
-import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal } from './common.js';
+import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption } from './common.js';
 
 export const SIDECAR_USAGE = `Usage: meshdeck sidecar --service NAME --zone ZONE --listen PORT --upstream URL [options]
 
@@ -50,25 +48,15 @@ export async function sidecar(argv: string[], env: NodeJS.ProcessEnv = process.e
       process.stdout.write(SIDECAR_USAGE);
       return 0;
     }
-    const service = required(values.service, '--service');
-    if (!ServiceName.safeParse(service).success) throw new UsageError(`--service "${service}": lowercase letters, digits and "-", 1-63 characters`);
-    const zone = required(values.zone, '--zone');
-    if (!Zone.safeParse(zone).success) throw new UsageError(`--zone "${zone}": lowercase letters, digits and "-", 1-63 characters`);
-    const instanceId = values['instance-id'];
-    if (instanceId && !InstanceId.safeParse(instanceId).success) throw new UsageError(`--instance-id "${instanceId}": letters, digits, "_", ":" or "-"`);
+    const service = meshName('service', required(values.service, '--service'), '--service');
+    const zone = meshName('zone', required(values.zone, '--zone'), '--zone');
+    const instanceId = values['instance-id'] && meshName('instance', values['instance-id'], '--instance-id');
     const listenPort = parsePort(required(values.listen, '--listen'), '--listen', false);
     const upstream = required(values.upstream, '--upstream');
     if (!/^http:\/\/[^/\s]+/.test(upstream)) throw new UsageError(`--upstream must be an http:// URL, got "${upstream}"`);
-    const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
-    parseBrokerUrl(broker, 'broker');
-    const balancer = values.balancer ?? 'p2c-ewma';
-    if (!isBalancerKind(balancer)) throw new UsageError(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
-    const number = (raw: string | undefined, flag: string, min: number, max: number, fallback: number) => {
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}..${max}, got "${raw}"`);
-      return n;
-    };
+    const broker = brokerOption(values.broker, env);
+    const balancer = balancerOption(values.balancer);
+    const number = (raw: string | undefined, flag: string, min: number, max: number, fallback: number) => parseNumber(raw, flag, min, max, fallback, true);
 
     const proxy = new Sidecar({
       service,

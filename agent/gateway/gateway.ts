@@ -20,7 +20,7 @@ import type { ControlCommand } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
 import { forwardOutbound, meshRequestHeaders, type OutboundDeps } from '../sidecar/outbound.js';
-import { keepAliveAgent, listenProxy, readBody } from '../sidecar/proxy.js';
+import { keepAliveAgent, listenProxy, readBody, stopProxy } from '../sidecar/proxy.js';
 import { DEFAULT_RETRY_BUDGET, RetryBudget, type RetryBudgetOptions } from '../sidecar/retry-budget.js';
 import { UpstreamPool, bindPoolToAgent } from '../sidecar/upstream-pool.js';
 import { RoutesError, loadRoutesFile, normaliseTarget, parseRoutes, pickWeighted, rewritePath, type RouteTable, type RoutesConfig } from './routes.js';
@@ -119,14 +119,9 @@ export class Gateway {
 
   /** Graceful: flush telemetry, deregister, stop accepting, close. */
   async stop(): Promise<void> {
-    await this.agent.flushTelemetry().catch(() => undefined);
-    await this.agent.stop();
-    if (this.server) {
-      const server = this.server;
-      this.server = null;
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const server = this.server;
+    this.server = null;
+    await stopProxy(this.agent, server);
     this.httpAgent.destroy();
   }
 

@@ -5,6 +5,7 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/lib/log.js';
+import type { MeshAgent } from '../sdk/mesh-agent.js';
 import type { Outcome } from '../sdk/telemetry-recorder.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
@@ -146,4 +147,13 @@ export async function listenProxy(
     server.listen(port, host, () => resolve());
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Graceful stop of a proxy: last telemetry out, deregister, stop accepting, wait for the server to close. */
+export async function stopProxy(agent: MeshAgent, server: Server | null): Promise<void> {
+  await agent.flushTelemetry().catch(() => undefined);
+  await agent.stop();
+  if (!server) return;
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -15,7 +15,7 @@ import type { Logger } from '../../core/lib/log.js';
 import { InstanceId, ServiceName, type ControlCommand } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
-import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, listenProxy, readBody, relay, sendPlain } from './proxy.js';
+import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, listenProxy, readBody, stopProxy, relay, sendPlain } from './proxy.js';
 import { forwardOutbound, meshRequestHeaders } from './outbound.js';
 import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
 import { UpstreamPool, bindPoolToAgent } from './upstream-pool.js';
@@ -107,14 +107,9 @@ export class Sidecar {
 
   /** Graceful: deregister, stop accepting, close. */
   async stop(): Promise<void> {
-    await this.agent.flushTelemetry().catch(() => undefined);
-    await this.agent.stop();
-    if (this.server) {
-      const server = this.server;
-      this.server = null;
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const server = this.server;
+    this.server = null;
+    await stopProxy(this.agent, server);
     this.outboundAgent.destroy();
     this.inboundAgent.destroy();
   }
