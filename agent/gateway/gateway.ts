@@ -23,6 +23,7 @@ import { forwardOutbound, meshRequestHeaders, type OutboundDeps } from '../sidec
 import { keepAliveAgent, listenProxy, readBody, stopProxy } from '../sidecar/proxy.js';
 import { DEFAULT_RETRY_BUDGET, RetryBudget, type RetryBudgetOptions } from '../sidecar/retry-budget.js';
 import { UpstreamPool, bindPoolToAgent } from '../sidecar/upstream-pool.js';
+import { EdgeBreakers, bindBreakersToAgent } from '../sidecar/edge-breakers.js';
 import { RoutesError, loadRoutesFile, normaliseTarget, parseRoutes, pickWeighted, rewritePath, type RouteTable, type RoutesConfig } from './routes.js';
 
 /** Response header naming the route that handled the request. */
@@ -63,6 +64,8 @@ export type ReloadResult = { ok: true; routes: number } | { ok: false; error: st
 export class Gateway {
   readonly agent: MeshAgent;
   readonly pool: UpstreamPool;
+  /** Circuit breakers of the edges from the gateway to the routed services. */
+  readonly breakers: EdgeBreakers;
   readonly service: string;
   private table: RouteTable;
   private server: Server | null = null;
@@ -94,9 +97,11 @@ export class Gateway {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
       logger: options.logger,
     });
-    this.deps = { pool: this.pool, budget: this.budget, httpAgent: this.httpAgent, telemetry: this.agent.telemetry };
+    this.breakers = new EdgeBreakers(this.service);
+    this.deps = { pool: this.pool, budget: this.budget, httpAgent: this.httpAgent, telemetry: this.agent.telemetry, breakers: this.breakers };
     bindPoolToAgent(this.pool, this.agent);
-    this.agent.onCommand((command) => this.applyCommand(command));
+    const circuitCommand = bindBreakersToAgent(this.breakers, this.agent, this.logger);
+    this.agent.onCommand((command) => circuitCommand(command) ?? this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }
 

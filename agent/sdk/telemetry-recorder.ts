@@ -3,7 +3,7 @@
  * retries and a latency sketch for each (direction, peer service, peer instance).
  */
 import { LatencySketch } from '../../core/protocol/sketch.js';
-import type { EdgeStats } from '../../core/protocol/messages.js';
+import type { CircuitReport, EdgeStats } from '../../core/protocol/messages.js';
 
 export type Outcome = 'ok' | 'http4xx' | 'http5xx' | 'connect' | 'timeout';
 
@@ -17,6 +17,9 @@ interface EdgeCounters {
   connect: number;
   timeout: number;
   retries: number;
+  /** Outbound requests the caller's circuit breaker answered itself. */
+  refused: number;
+  circuit?: CircuitReport;
   latency: LatencySketch;
 }
 
@@ -31,6 +34,7 @@ export class TelemetryRecorder {
   private published = new Map<string, { type: string; exchange: string; count: number }>();
   private consumed = new Map<string, { type: string; queue: string; count: number; failed: number }>();
   private windowStart: number;
+  private circuits: (() => Map<string, CircuitReport>) | null = null;
 
   constructor(now: number) {
     this.windowStart = now;
@@ -45,6 +49,16 @@ export class TelemetryRecorder {
 
   recordRetry(peerService: string, peerInstance: string | undefined): void {
     this.edge('outbound', peerService, peerInstance).retries += 1;
+  }
+
+  /** A request to `peerService` refused by the caller's circuit breaker (never sent). */
+  recordRefused(peerService: string): void {
+    this.edge('outbound', peerService, undefined).refused += 1;
+  }
+
+  /** Where drain() gets the circuit-breaker state per called service (put on one of the window's edges to it). */
+  reportCircuits(source: () => Map<string, CircuitReport>): void {
+    this.circuits = source;
   }
 
   recordPublished(type: string, exchange: string): void {
@@ -64,6 +78,7 @@ export class TelemetryRecorder {
 
   /** Everything recorded since the last drain, and a fresh window from `now`. */
   drain(now: number): { windowStart: number; windowMs: number; edges: EdgeStats[]; events: { published: Array<{ type: string; exchange: string; count: number }>; consumed: Array<{ type: string; queue: string; count: number; failed: number }> } } {
+    for (const [peerService, circuit] of this.circuits?.() ?? []) this.outboundEdgeOf(peerService).circuit = circuit;
     const edges: EdgeStats[] = [...this.edges.values()].map((e) => ({
       direction: e.direction,
       peerService: e.peerService,
@@ -72,6 +87,8 @@ export class TelemetryRecorder {
       errors: { http5xx: e.http5xx, http4xx: e.http4xx, connect: e.connect, timeout: e.timeout },
       retries: e.retries,
       latency: e.latency.toWire(),
+      ...(e.refused ? { refused: e.refused } : {}),
+      ...(e.circuit ? { circuit: e.circuit } : {}),
     }));
     const out = {
       windowStart: this.windowStart,
@@ -86,11 +103,17 @@ export class TelemetryRecorder {
     return out;
   }
 
+  /** An outbound edge to `peerService` recorded in this window (made without a peer instance when there is none). */
+  private outboundEdgeOf(peerService: string): EdgeCounters {
+    for (const e of this.edges.values()) if (e.direction === 'outbound' && e.peerService === peerService) return e;
+    return this.edge('outbound', peerService, undefined);
+  }
+
   private edge(direction: 'outbound' | 'inbound', peerService: string, peerInstance: string | undefined): EdgeCounters {
     const key = `${direction}\u0000${peerService}\u0000${peerInstance ?? ''}`;
     let edge = this.edges.get(key);
     if (!edge) {
-      edge = { direction, peerService, peerInstance, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, latency: new LatencySketch() };
+      edge = { direction, peerService, peerInstance, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, refused: 0, latency: new LatencySketch() };
       this.edges.set(key, edge);
     }
     return edge;

@@ -10,6 +10,9 @@ import { forwardOutbound, meshRequestHeaders, type OutboundCall, type OutboundRe
 import { keepAliveAgent, readBody } from './proxy.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { UpstreamPool } from './upstream-pool.js';
+import { DEFAULT_BREAKER_SETTINGS, EdgeBreakers } from './edge-breakers.js';
+import type { BreakerSettings } from '../../core/failover/circuit-breaker.js';
+import { eventually } from '../../test/support/mesh.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -48,14 +51,14 @@ async function scripted(name: string, statuses: Array<number | { status: number;
 
 let front: Server;
 let frontUrl: string;
-let current: { call: Omit<OutboundCall, 'body' | 'headers'>; pool: UpstreamPool; budget: RetryBudget; telemetry: TelemetryRecorder; result?: OutboundResult };
+let current: { call: Omit<OutboundCall, 'body' | 'headers'>; pool: UpstreamPool; budget: RetryBudget; telemetry: TelemetryRecorder; breakers: EdgeBreakers; result?: OutboundResult };
 const httpAgent = keepAliveAgent();
 
 beforeAll(async () => {
   front = createServer(async (req, res) => {
     const body = await readBody(req);
     current.result = await forwardOutbound(
-      { pool: current.pool, budget: current.budget, httpAgent, telemetry: current.telemetry },
+      { pool: current.pool, budget: current.budget, httpAgent, telemetry: current.telemetry, breakers: current.breakers },
       { ...current.call, method: req.method ?? 'GET', headers: meshRequestHeaders(req.headers, 'caller/caller-1'), body },
       res,
     );
@@ -86,10 +89,14 @@ function setUp(addresses: string[], options: { maxAttempts?: number; timeoutMs?:
     revision: 1,
     endpoints: addresses.map((address, i) => ({ instanceId: `svc-${i}`, zone: 'zone-a', address, weight: 100, state: 'healthy' as const })),
   });
+  const telemetry = new TelemetryRecorder(Date.now());
+  const breakers = new EdgeBreakers('caller');
+  telemetry.reportCircuits(() => breakers.report());
   current = {
     pool,
     budget: new RetryBudget(options.budget ?? ROOMY),
-    telemetry: new TelemetryRecorder(Date.now()),
+    telemetry,
+    breakers,
     call: {
       service: 'svc',
       method: 'GET',
@@ -201,6 +208,54 @@ describe('forwardOutbound', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('x-meshdeck-no-endpoints')).toBe('unknown');
     expect(current.result).toEqual({ status: 503, endpoint: null, attempts: 0 });
+  });
+});
+
+describe('forwardOutbound: the edge\u2019s circuit breaker', () => {
+  const breaker = (o: Partial<BreakerSettings>) => current.breakers.configure('svc', { ...DEFAULT_BREAKER_SETTINGS, ...o });
+
+  it('opens after the configured failures, then answers 503 with x-meshdeck-circuit at once and counts the refusal apart', async () => {
+    const a = await scripted('a', [500, 500, 500]);
+    setUp([a.address]);
+    breaker({ consecutiveFailures: 2, openMs: 60_000 });
+    for (let i = 0; i < 2; i++) expect((await fetch(frontUrl, { method: 'POST', body: 'x' })).status).toBe(500);
+    const refused = await fetch(frontUrl);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('x-meshdeck-circuit')).toBe('open');
+    expect(await refused.text()).toMatch(/^circuit to svc is open: open until \d+/);
+    expect(current.result).toEqual({ status: 503, endpoint: null, attempts: 0 });
+    expect(a.state.hits).toBe(2);
+    const t = edges();
+    expect(t.reduce((n, e) => n + e.requests, 0)).toBe(2);
+    expect(t.find((e) => e.peerInstance === undefined)).toMatchObject({ requests: 0, refused: 1 });
+    expect(t.filter((e) => e.circuit)).toMatchObject([{ peerService: 'svc', circuit: { state: 'open', rule: 'consecutive-failures' } }]);
+  });
+
+  it('does not retry through a circuit the first try opened: the client gets that try\u2019s answer', async () => {
+    const a = await scripted('a', [503, 503, 503]);
+    setUp([a.address], { maxAttempts: 3 });
+    breaker({ consecutiveFailures: 1, openMs: 60_000 });
+    const res = await fetch(frontUrl);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('a:503');
+    expect(current.result!.attempts).toBe(1);
+    expect(a.state.hits).toBe(1); // without the breaker: 3 tries (see "retries 502/503/504")
+    expect(totals()).toEqual({ requests: 1, retries: 0 });
+  });
+
+  it('with maxInflight in flight a request waits for a slot, and one over maxPending is refused with max-pending', async () => {
+    const a = await scripted('a', [{ status: 200, hangMs: 300 }, 200, 200]);
+    setUp([a.address], { timeoutMs: 2000 });
+    breaker({ maxInflight: 1, maxPending: 1 });
+    const first = fetch(frontUrl).then((r) => r.status);
+    await eventually(() => current.breakers.inflight('svc').inflight === 1, 'first request in flight', 2000, 5);
+    const second = fetch(frontUrl).then((r) => r.status);
+    await eventually(() => current.breakers.inflight('svc').pending === 1, 'second request waiting', 2000, 5);
+    const third = await fetch(frontUrl);
+    expect(third.status).toBe(503);
+    expect(third.headers.get('x-meshdeck-circuit')).toBe('max-pending');
+    expect(await Promise.all([first, second])).toEqual([200, 200]);
+    expect(a.state.hits).toBe(2);
   });
 });
 

@@ -4,10 +4,17 @@
  * service with its balancer, try it with a per-try timeout, feed the outcome back to the
  * balancer and to telemetry, and retry on another endpoint when the retry rules and the retry
  * budget allow. The response of the last try is relayed to the client.
+ *
+ * Every try passes the edge's circuit breaker first (agent/sidecar/edge-breakers.ts): a refused
+ * first try is answered at once with 503 and `x-meshdeck-circuit`; a refused retry ends the loop
+ * with the last try's answer, so retries never hammer an open circuit. Every try's outcome is
+ * recorded (5xx, connect error, timeout = failure; an ejected instance's 503 says nothing about
+ * the service and is not counted).
  */
 import { randomUUID } from 'node:crypto';
 import type { Agent, IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TelemetryRecorder } from '../sdk/telemetry-recorder.js';
+import type { EdgeBreakers, EdgeTicket } from './edge-breakers.js';
 import { HEADER_EJECTED, HEADER_HOP, HEADER_REQUEST_ID, HEADER_UPSTREAM, attempt, forwardableHeaders, outcomeOf, relay, sendPlain, splitAddress, type AttemptResult } from './proxy.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -21,7 +28,12 @@ export interface OutboundDeps {
   budget: RetryBudget;
   httpAgent: Agent;
   telemetry: TelemetryRecorder;
+  /** The circuit breakers of this agent's outbound edges. */
+  breakers: EdgeBreakers;
 }
+
+/** Response header of a request the caller's circuit breaker answered itself: the breaker's state. */
+export const HEADER_CIRCUIT = 'x-meshdeck-circuit';
 
 export interface OutboundCall {
   service: string;
@@ -71,16 +83,27 @@ export function isRetryable(method: string, result: AttemptResult): boolean {
 
 /** Forwards one request to `call.service` and answers the client on `res`. */
 export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, res: ServerResponse): Promise<OutboundResult> {
-  const { pool, budget, telemetry } = deps;
+  const { pool, budget, telemetry, breakers } = deps;
   const { service, method, path, headers, body, timeoutMs } = call;
   const extra = call.responseHeaders ?? {};
   const maxAttempts = Math.max(1, call.maxAttempts);
   const tried = new Set<string>();
   budget.recordRequest(Date.now());
 
+  const admission = await breakers.acquire(service, timeoutMs);
+  if (!admission.allowed) {
+    const { state, reason, detail } = admission.refusal;
+    telemetry.recordRefused(service);
+    const what = reason === 'max-inflight' || reason === 'max-pending' ? `too many requests to ${service} (${reason})` : `circuit to ${service} is ${state}`;
+    sendPlain(res, 503, `${what}: ${detail}`, { ...extra, [HEADER_CIRCUIT]: reason === 'max-inflight' || reason === 'max-pending' ? reason : state });
+    return { status: 503, endpoint: null, attempts: 0 };
+  }
+  let ticket: EdgeTicket = admission.ticket;
+
   for (let n = 1; ; n++) {
     const endpoint = pool.pick(service, tried);
     if (!endpoint) {
+      ticket.cancel();
       sendPlain(res, 503, `no healthy endpoint for ${service}`, { ...extra, 'x-meshdeck-no-endpoints': service });
       return { status: 503, endpoint: null, attempts: n - 1 };
     }
@@ -93,11 +116,18 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
     if (result.kind === 'connect') pool.reportConnectFailure(service, endpoint.id, (result.error as NodeJS.ErrnoException).code ?? null);
     else pool.reportReachable(service, endpoint.id);
     telemetry.record('outbound', service, endpoint.id, outcome, result.latencyMs);
+    if (result.kind === 'response' && result.response.headers[HEADER_EJECTED]) ticket.cancel();
+    else ticket.done(outcome === 'ok' || outcome === 'http4xx');
 
-    if (n < maxAttempts && isRetryable(method, result) && budget.tryRetry(Date.now())) {
-      telemetry.recordRetry(service, endpoint.id);
-      if (result.kind === 'response') result.response.resume();
-      continue;
+    if (n < maxAttempts && isRetryable(method, result)) {
+      const next = await breakers.acquire(service, 0);
+      if (next.allowed && budget.tryRetry(Date.now())) {
+        ticket = next.ticket;
+        telemetry.recordRetry(service, endpoint.id);
+        if (result.kind === 'response') result.response.resume();
+        continue;
+      }
+      if (next.allowed) next.ticket.cancel();
     }
     if (result.kind === 'response') {
       relay(result.response, res, { ...extra, [HEADER_UPSTREAM]: endpoint.id });

@@ -19,6 +19,7 @@ import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, 
 import { forwardOutbound, meshRequestHeaders } from './outbound.js';
 import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
 import { UpstreamPool, bindPoolToAgent } from './upstream-pool.js';
+import { EdgeBreakers, bindBreakersToAgent } from './edge-breakers.js';
 import type { BalancerKind } from '../../core/balancer/types.js';
 
 export interface SidecarOptions {
@@ -56,6 +57,9 @@ interface ActiveFault {
 export class Sidecar {
   readonly agent: MeshAgent;
   readonly pool: UpstreamPool;
+  /** Circuit breakers of the edges from this service to the services it calls. */
+  readonly breakers: EdgeBreakers;
+  private readonly circuitCommand: (command: ControlCommand) => CommandOutcome | null;
   private server: Server | null = null;
   private readonly upstream: { host: string; port: number };
   private readonly outboundAgent = keepAliveAgent();
@@ -88,7 +92,9 @@ export class Sidecar {
       logger: options.logger,
     });
     bindPoolToAgent(this.pool, this.agent);
-    this.agent.onCommand((command) => this.applyCommand(command));
+    this.breakers = new EdgeBreakers(options.service);
+    this.circuitCommand = bindBreakersToAgent(this.breakers, this.agent, this.logger);
+    this.agent.onCommand((command) => this.circuitCommand(command) ?? this.applyCommand(command));
     this.agent.reportInflight(() => this.inflight);
   }
 
@@ -196,7 +202,7 @@ export class Sidecar {
   private async outbound(req: IncomingMessage, res: ServerResponse, service: string, path: string): Promise<void> {
     const body = await readBody(req);
     await forwardOutbound(
-      { pool: this.pool, budget: this.budget, httpAgent: this.outboundAgent, telemetry: this.agent.telemetry },
+      { pool: this.pool, budget: this.budget, httpAgent: this.outboundAgent, telemetry: this.agent.telemetry, breakers: this.breakers },
       {
         service,
         method: req.method ?? 'GET',
@@ -252,6 +258,8 @@ export class Sidecar {
         if (this.fault) this.agent.setCommandActive(this.fault.commandId, false);
         this.fault = null;
         return { status: 'applied', detail: 'fault cleared' };
+      default:
+        return { status: 'rejected', detail: `the sidecar does not apply "${action.action}"` };
     }
   }
 }

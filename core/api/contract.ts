@@ -222,6 +222,26 @@ export const EdgeSummary = z.object({
   p95: z.number().nullable(),
   p99: z.number().nullable(),
   lastSeen: z.number(),
+  /** Requests the callers' circuit breakers answered themselves (not in requests/errors). */
+  refused: z.number().int().optional(),
+  /** The callers' circuit breakers on this edge: the worst state and each caller instance's report. */
+  circuit: z
+    .object({
+      state: z.enum(['closed', 'open', 'half-open']),
+      instances: z.array(
+        z.object({
+          instanceId: z.string(),
+          state: z.enum(['closed', 'open', 'half-open']),
+          since: z.number(),
+          until: z.number().nullable(),
+          manual: z.boolean(),
+          rule: z.string(),
+          reason: z.string(),
+          at: z.number(),
+        }),
+      ),
+    })
+    .optional(),
 });
 export type EdgeSummary = z.infer<typeof EdgeSummary>;
 
@@ -249,7 +269,7 @@ export const CommandState = z.enum(['pending', 'forwarded', 'published', 'acked'
 export const ActionOrigin = z.enum(['operator', 'automatic', 'undo']);
 export const AuditEventKind = z.enum(['requested', 'result', 'refused']);
 export const AuditResult = z.enum(['pending', 'acked', 'partially-acked', 'rejected', 'expired', 'refused']);
-export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault']);
+export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault', 'trip-circuit', 'reset-circuit']);
 
 export const UndoPlanInfo = z.object({
   summary: z.string(),
@@ -308,6 +328,7 @@ export const ControlPreview = z.object({
       weight: z.number().int(),
       affected: z.boolean(),
       shareOfHealthy: z.number(),
+      shareOfTraffic: z.number().nullable().optional(),
     }),
   ),
   affected: z.number().int(),
@@ -517,12 +538,12 @@ export const methods = {
     ControlPreview,
   ),
   'control.act': command(
-    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault): written to the durable outbox and the audit log, published by the leading core.',
+    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault, trip-circuit, reset-circuit): written to the durable outbox and the audit log, published by the leading core.',
     MeshRef.extend({ action: ControlAction, target: ControlTarget, reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
     ControlActionRecord,
   ),
   'control.undo': command(
-    'Undo an action: restore after drain/eject, the previous weight after set-weight, clear-fault after a fault drill. Audited as an undo of the original.',
+    'Undo an action: restore after drain/eject, the previous weight after set-weight, clear-fault after a fault drill, reset-circuit after trip-circuit and back. Audited as an undo of the original.',
     MeshRef.extend({ actionId: z.string().min(1, 'actionId is required').max(128), reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
     ControlActionRecord,
   ),

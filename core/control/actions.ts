@@ -10,6 +10,11 @@
  *
  * `preview` tells what an action would touch before the operator confirms it: the instances and
  * their share of the service's healthy capacity by weight, and what would remain.
+ *
+ * Circuit actions target the caller service (every instance, or one) and name the callee in the
+ * action: trip-circuit opens the callers' breakers towards it (until reset, or for durationMs),
+ * reset-circuit closes them; each undoes the other. Their preview adds each caller instance's
+ * share of the caller → callee traffic (from live telemetry) and the share that would be refused.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
@@ -82,6 +87,8 @@ export interface PreviewInstance {
   affected: boolean;
   /** Its weight over the service's healthy weight (0 when not healthy). */
   shareOfHealthy: number;
+  /** Circuit actions: its share of the caller → callee requests lately (null: no traffic seen). */
+  shareOfTraffic?: number | null;
 }
 
 export interface ActionPreview {
@@ -97,7 +104,10 @@ export interface ActionPreview {
   affectedShare: number | null;
   /** Healthy capacity after the action relative to now (0 = none left, 1 = unchanged, >1 for restore); null when nothing is healthy now. */
   capacityAfter: number | null;
-  /** Share of the service's requests a fault drill would hit (affectedShare × fault share); 0 for other actions. */
+  /**
+   * Share of the service's requests a fault drill would hit (affectedShare × fault share); for
+   * trip-circuit the share of the caller → callee requests that would be refused; 0 otherwise.
+   */
   trafficAffectedShare: number;
   undo: UndoPlan | null;
   warnings: string[];
@@ -115,6 +125,9 @@ export interface ActionsOptions {
   defaultTtlMs?: number;
   now?: () => number;
 }
+
+/** Requests per caller instance on an edge (caller service → callee service) over a recent span. */
+export type EdgeTrafficView = (from: string, to: string) => Map<string, number>;
 
 interface ActionRow {
   id: string;
@@ -180,6 +193,10 @@ export function describeAction(action: ControlAction, target: CommandTarget): st
     }
     case 'clear-fault':
       return `clear the fault on ${where}`;
+    case 'trip-circuit':
+      return `trip the circuit ${where} → ${action.callee}${action.durationMs ? ` for ${Math.round(action.durationMs / 1000)} s` : ' until reset'}`;
+    case 'reset-circuit':
+      return `reset the circuit ${where} → ${action.callee}`;
   }
 }
 
@@ -194,6 +211,7 @@ export class ControlActions {
   private readonly defaultTtlMs: number;
   private readonly now: () => number;
   private readonly stmt;
+  private traffic: EdgeTrafficView = () => new Map();
 
   constructor(options: ActionsOptions) {
     this.db = options.db;
@@ -220,6 +238,11 @@ export class ControlActions {
     };
     // The result of an action is audited in the transaction that settles its last command.
     this.outbox.onSettled((record) => this.auditResult(record));
+  }
+
+  /** Where circuit previews read the traffic per caller instance. */
+  useTraffic(view: EdgeTrafficView): void {
+    this.traffic = view;
   }
 
   // --- preview --------------------------------------------------------------------------------
@@ -252,7 +275,12 @@ export class ControlActions {
         break;
     }
     const capacityAfter = healthyWeight > 0 ? weightAfter / healthyWeight : null;
-    const trafficAffectedShare = action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : 0;
+    const circuit = action.action === 'trip-circuit' || action.action === 'reset-circuit' ? action.callee : null;
+    const traffic = circuit ? this.traffic(target.service, circuit) : new Map<string, number>();
+    const edgeRequests = [...traffic.values()].reduce((a, b) => a + b, 0);
+    const shareOfTraffic = (id: string): number | null => (edgeRequests > 0 ? (traffic.get(id) ?? 0) / edgeRequests : null);
+    let trafficAffectedShare = action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : 0;
+    if (action.action === 'trip-circuit') trafficAffectedShare = affected.reduce((sum, i) => sum + (shareOfTraffic(i.instanceId) ?? 0), 0);
 
     const warnings: string[] = [];
     const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
@@ -262,6 +290,8 @@ export class ControlActions {
     if (action.action === 'fault' && trafficAffectedShare >= 0.5) warnings.push(`the drill would hit about ${pct(trafficAffectedShare)} of ${target.service}'s requests`);
     for (const i of affected) if (i.state === 'down') warnings.push(`${i.instanceId} is down: the command waits in its queue and may expire unanswered`);
     if (action.action === 'set-weight' && target.instanceId && affected[0]?.weight === action.weight) warnings.push(`${target.instanceId} already has weight ${action.weight}`);
+    if (circuit && edgeRequests === 0) warnings.push(`no traffic from ${target.service} to ${circuit} was seen lately`);
+    if (action.action === 'trip-circuit' && trafficAffectedShare > 0) warnings.push(`about ${pct(trafficAffectedShare)} of ${target.service}'s requests to ${circuit} would be refused (503) at once`);
 
     return {
       target,
@@ -274,6 +304,7 @@ export class ControlActions {
         weight: i.weight,
         affected: affectedIds.has(i.instanceId),
         shareOfHealthy: i.state === 'healthy' && healthyWeight > 0 ? i.weight / healthyWeight : 0,
+        ...(circuit ? { shareOfTraffic: shareOfTraffic(i.instanceId) } : {}),
       })),
       affected: affected.length,
       affectedHealthy: affectedHealthy.length,
@@ -600,6 +631,10 @@ export class ControlActions {
           commands: instances.map((i) => ({ target: { service: target.service, instanceId: i.instanceId }, action: { action: 'set-weight' as const, weight: i.weight } })),
         };
       }
+      case 'trip-circuit':
+        return { summary: `reset the circuit ${describeTarget(target)} → ${action.callee}`, commands: [{ target, action: { action: 'reset-circuit', callee: action.callee } }] };
+      case 'reset-circuit':
+        return { summary: `trip the circuit ${describeTarget(target)} → ${action.callee} again, until reset`, commands: [{ target, action: { action: 'trip-circuit', callee: action.callee } }] };
       case 'restore':
       case 'clear-fault':
         return null;

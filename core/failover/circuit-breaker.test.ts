@@ -157,3 +157,35 @@ describe('CircuitBreakers', () => {
     expect(a.snapshot(0).until).toBe(1); // openMs 1 from the new settings
   });
 });
+
+describe('CircuitBreaker: operator trip and reset', () => {
+  it('trip opens it with evidence; without a duration it stays open past openMs; reset closes it and clears the streak', () => {
+    const b = new CircuitBreaker(EDGE, settings());
+    for (let i = 0; i < 4; i++) b.record(i, false);
+    const t = b.trip(10, null, 'operator');
+    expect(t).toMatchObject({ from: 'closed', to: 'open', until: null, reason: 'operator', evidence: { rule: 'manual-trip', samples: { consecutiveFailures: 4 } } });
+    expect(b.snapshot(10)).toMatchObject({ state: 'open', manual: true });
+    expect(b.admit(1_000_000)).toMatchObject({ allowed: false, reason: 'open', detail: 'tripped by an operator until reset' });
+    expect(b.record(1_000_001, true)).toBeNull(); // outcomes of requests sent before are ignored
+    const r = b.reset(1_000_002, 'operator');
+    expect(r).toMatchObject({ from: 'open', to: 'closed', evidence: { rule: 'manual-reset' } });
+    expect(b.snapshot(1_000_002)).toMatchObject({ state: 'closed', manual: false, consecutiveFailures: 0 });
+    for (let i = 0; i < 4; i++) b.record(1_000_003 + i, false);
+    expect(b.state).toBe('closed'); // the streak started again from 0
+  });
+
+  it('a trip with a duration goes half-open exactly when it ends, and is no longer manual', () => {
+    const b = new CircuitBreaker(EDGE, settings());
+    b.trip(0, 2_000, 'drill');
+    expect(b.poll(1_999)).toBeNull();
+    expect(b.poll(2_000)).toMatchObject({ to: 'half-open', evidence: { rule: 'open-elapsed' } });
+    expect(b.tripped).toBe(false);
+  });
+
+  it('a trip overrides enabled: false and the limits still come first', () => {
+    const b = new CircuitBreaker(EDGE, settings({ enabled: false }));
+    b.trip(0, null, 'x');
+    expect(b.admit(1).reason).toBe('open');
+    expect(b.admit(1, { inflight: 100 }).reason).toBe('max-inflight');
+  });
+});

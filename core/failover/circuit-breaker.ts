@@ -21,6 +21,9 @@
  * The rolling window is 10 buckets of windowMs / 10; a bucket counts while its start is within
  * the last windowMs. The failure rate is compared with >=, the consecutive count with >=: exactly
  * at the threshold opens. Outcomes that arrive while open (requests sent before it opened) are ignored.
+ *
+ * An operator can `trip` the breaker (open until `reset`, or for a duration after which it goes
+ * half-open like any open breaker) and `reset` it (closed, counters cleared) whatever its state.
  */
 import type { OutlierPolicy } from './policy.js';
 
@@ -32,7 +35,7 @@ export interface Edge {
   to: string;
 }
 
-export type BreakerRule = 'consecutive-failures' | 'failure-rate' | 'open-elapsed' | 'probes-succeeded' | 'probe-failed';
+export type BreakerRule = 'consecutive-failures' | 'failure-rate' | 'open-elapsed' | 'probes-succeeded' | 'probe-failed' | 'manual-trip' | 'manual-reset';
 
 export interface BreakerEvidence {
   rule: BreakerRule;
@@ -83,6 +86,8 @@ export interface BreakerSnapshot {
   edge: Edge;
   state: BreakerState;
   until: number | null;
+  /** Opened by trip() and not yet reset or elapsed. */
+  manual: boolean;
   consecutiveFailures: number;
   window: { requests: number; failures: number };
   probesAdmitted: number;
@@ -107,6 +112,7 @@ export class CircuitBreaker {
   private probesAdmitted = 0;
   private probeSuccesses = 0;
   private last: BreakerTransition | null = null;
+  private manual = false;
 
   constructor(
     readonly edge: Edge,
@@ -115,6 +121,11 @@ export class CircuitBreaker {
 
   get state(): BreakerState {
     return this.current;
+  }
+
+  /** Opened by an operator and not yet reset (or its duration elapsed). */
+  get tripped(): boolean {
+    return this.manual;
   }
 
   /** New settings (a policy change); the state is kept. */
@@ -128,7 +139,9 @@ export class CircuitBreaker {
     const evidence = this.evidence('open-elapsed', now, { openedAt: this.openedAt });
     this.probesAdmitted = 0;
     this.probeSuccesses = 0;
-    return this.move('half-open', now, null, `open for ${now - this.openedAt} ms (>= ${this.settings.openMs} ms): letting ${this.settings.halfOpenProbes} probe(s) through`, evidence);
+    const why = this.manual ? `tripped by an operator ${now - this.openedAt} ms ago, duration over` : `open for ${now - this.openedAt} ms (>= ${this.settings.openMs} ms)`;
+    this.manual = false;
+    return this.move('half-open', now, null, `${why}: letting ${this.settings.halfOpenProbes} probe(s) through`, evidence);
   }
 
   /**
@@ -146,6 +159,9 @@ export class CircuitBreaker {
     if (pending >= s.maxPending) {
       return { allowed: false, state: this.current, reason: 'max-pending', detail: `${pending} pending >= max ${s.maxPending}`, transition };
     }
+    if (this.current === 'open' && this.manual) {
+      return { allowed: false, state: 'open', reason: 'open', detail: this.until === null ? 'tripped by an operator until reset' : `tripped by an operator until ${this.until}`, transition };
+    }
     if (!s.enabled || this.current === 'closed') return { allowed: true, state: this.current, reason: 'closed', detail: '', transition };
     if (this.current === 'open') {
       return { allowed: false, state: 'open', reason: 'open', detail: `open until ${this.until ?? now}`, transition };
@@ -155,6 +171,11 @@ export class CircuitBreaker {
     }
     this.probesAdmitted++;
     return { allowed: true, state: 'half-open', reason: 'half-open-probe', detail: `probe ${this.probesAdmitted} of ${s.halfOpenProbes}`, transition };
+  }
+
+  /** An admitted request that went out without an outcome to record: a half-open probe slot is given back. */
+  abandon(): void {
+    if (this.current === 'half-open' && this.probesAdmitted > 0) this.probesAdmitted--;
   }
 
   /** One request's outcome (ok: answered without 5xx, connect error or timeout). */
@@ -204,11 +225,37 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Operator trip: open now, refusing everything until reset() or, with `durationMs`, until that
+   * time has passed (then half-open, as after openMs). Works with `enabled: false` too.
+   */
+  trip(now: number, durationMs: number | null, reason: string): BreakerTransition {
+    this.poll(now);
+    const evidence = this.evidence('manual-trip', now);
+    this.openedAt = now;
+    this.probesAdmitted = 0;
+    this.probeSuccesses = 0;
+    this.manual = true;
+    return this.move('open', now, durationMs === null ? null : now + durationMs, reason, evidence);
+  }
+
+  /** Operator reset: closed now, with the streak, the rolling window and any trip cleared. */
+  reset(now: number, reason: string): BreakerTransition {
+    const evidence = this.evidence('manual-reset', now);
+    this.manual = false;
+    this.consecutive = 0;
+    this.buckets = [];
+    this.probesAdmitted = 0;
+    this.probeSuccesses = 0;
+    return this.move('closed', now, null, reason, evidence);
+  }
+
   snapshot(now: number): BreakerSnapshot {
     return {
       edge: this.edge,
       state: this.current,
       until: this.until,
+      manual: this.manual,
       consecutiveFailures: this.consecutive,
       window: this.windowTotals(now),
       probesAdmitted: this.probesAdmitted,
@@ -219,6 +266,7 @@ export class CircuitBreaker {
 
   private open(now: number, reason: string, evidence: BreakerEvidence): BreakerTransition {
     this.openedAt = now;
+    this.manual = false;
     this.consecutive = 0;
     this.buckets = [];
     this.probesAdmitted = 0;
@@ -279,6 +327,11 @@ export class CircuitBreaker {
       },
     };
   }
+}
+
+/** True when every setting is equal. */
+export function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
+  return (Object.keys(a) as Array<keyof BreakerSettings>).every((k) => a[k] === b[k]);
 }
 
 /** One breaker per edge, made on first use with the callee's settings. */

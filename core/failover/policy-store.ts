@@ -36,11 +36,18 @@ function merge(base: Json, overrides: Json): Json {
 
 export class PolicyStore {
   private readonly cache = new Map<string, ServicePolicy>();
+  private readonly listeners = new Set<(service: string) => void>();
 
   constructor(
     private readonly db: Db,
     private readonly mesh: string,
   ) {}
+
+  /** Called after a service's policy was saved or reset. */
+  onChange(listener: (service: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get(service: string): ServicePolicy {
     const cached = this.cache.get(service);
@@ -66,6 +73,7 @@ export class PolicyStore {
       )
       .run(this.mesh, service, preset, JSON.stringify(policy), now, actor);
     this.cache.delete(service);
+    for (const listener of this.listeners) listener(service);
     return this.get(service);
   }
 
@@ -73,6 +81,7 @@ export class PolicyStore {
   reset(service: string): ServicePolicy {
     this.db.prepare('DELETE FROM failover_policies WHERE mesh = ? AND service = ?').run(this.mesh, service);
     this.cache.delete(service);
+    for (const listener of this.listeners) listener(service);
     return this.get(service);
   }
 }

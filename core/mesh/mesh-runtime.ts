@@ -17,6 +17,8 @@ import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../pro
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
 import { PolicyStore } from '../failover/policy-store.js';
+import { DEFAULT_OUTLIER_POLICY } from '../failover/policy.js';
+import { sameBreakerSettings } from '../failover/circuit-breaker.js';
 import type { EjectionTransition } from '../failover/ejections.js';
 import type { CommandRecord } from '../control/outbox.js';
 import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
@@ -114,6 +116,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
       now: this.now,
     });
+    // Callers enforce the callee's circuit-breaker settings: a policy change is a new endpoint set.
+    this.policies.onChange((service) => {
+      this.markDirty(service);
+      this.emit('changed');
+    });
+    this.control.actions.useTraffic((from, to) => this.edges.callerRequests(from, to, this.now()));
   }
 
   /** True once a session's consumers are all running (false while disconnected). */
@@ -327,7 +335,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
    * ejected instances listed as such (no traffic), probing ones at their probe share of weight.
    */
   endpointsFor(service: string): ReturnType<Registry['endpoints']> {
-    const set = this.registry.endpoints(service);
+    const set = this.withCircuitBreaker(this.registry.endpoints(service));
     const health = new Map(this.failover.health(service).map((h) => [h.instanceId, h]));
     if (health.size === 0) return set;
     return {
@@ -339,6 +347,16 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         return { ...e, weight: Math.max(1, Math.round(e.weight * h.weightFactor)) };
       }),
     };
+  }
+
+  /**
+   * The callee's circuit-breaker settings from its failover policy, carried in its endpoint set
+   * only when they differ from Meshdeck's defaults (agents apply the defaults without them, and
+   * agents that predate the field keep accepting sets of services nobody tuned).
+   */
+  private withCircuitBreaker(set: ReturnType<Registry['endpoints']>): ReturnType<Registry['endpoints']> {
+    const settings = this.policies.get(set.service).policy.circuitBreaker;
+    return sameBreakerSettings(settings, DEFAULT_OUTLIER_POLICY.circuitBreaker) ? set : { ...set, circuitBreaker: { ...settings } };
   }
 
   /**

@@ -115,6 +115,25 @@ export const ErrorCounts = z
   })
   .strict();
 
+export const CircuitState = z.enum(['closed', 'open', 'half-open']);
+
+/** A caller's circuit breaker for one callee service, as its agent reports it. */
+export const CircuitReport = z
+  .object({
+    state: CircuitState,
+    /** When it entered this state (ms since epoch). */
+    since: Millis,
+    /** open: when probes will be let through; absent when it stays open until reset. */
+    until: Millis.optional(),
+    /** Opened by an operator (trip-circuit) rather than by failures. */
+    manual: z.boolean().default(false),
+    /** The last transition's rule and reason (the evidence summary). */
+    rule: z.string().max(64).default(''),
+    reason: z.string().max(512).default(''),
+  })
+  .strict();
+export type CircuitReport = z.infer<typeof CircuitReport>;
+
 export const EdgeStats = z
   .object({
     direction: z.enum(['outbound', 'inbound']),
@@ -125,6 +144,13 @@ export const EdgeStats = z
     errors: ErrorCounts,
     retries: Count.default(0),
     latency: SketchWireSchema,
+    /**
+     * Outbound: requests the caller's circuit breaker answered itself (never sent; not part of
+     * `requests` or `errors`). Absent from agents that predate it.
+     */
+    refused: Count.optional(),
+    /** Outbound: the state of the caller's circuit breaker for this peer service. */
+    circuit: CircuitReport.optional(),
   })
   .strict();
 export type EdgeStats = z.infer<typeof EdgeStats>;
@@ -183,6 +209,10 @@ export const ControlAction = z.discriminatedUnion('action', [
   z.object({ action: z.literal('restore') }).strict(),
   z.object({ action: z.literal('fault'), fault: FaultSpec }).strict(),
   z.object({ action: z.literal('clear-fault') }).strict(),
+  /** Opens the target (caller) service's circuit breaker towards `callee` until reset, or for durationMs. */
+  z.object({ action: z.literal('trip-circuit'), callee: ServiceName, durationMs: z.number().int().min(1).max(86_400_000).optional() }).strict(),
+  /** Closes the target (caller) service's circuit breaker towards `callee` (ends a trip, clears its counters). */
+  z.object({ action: z.literal('reset-circuit'), callee: ServiceName }).strict(),
 ]);
 export type ControlAction = z.infer<typeof ControlAction>;
 
@@ -216,6 +246,22 @@ export type ControlAck = z.infer<typeof ControlAck>;
 
 export const EndpointState = z.enum(['healthy', 'draining', 'ejected', 'down']);
 
+/** The callee's circuit-breaker settings that its callers enforce (core/failover/policy.ts `circuitBreaker`). */
+export const CircuitBreakerSettings = z
+  .object({
+    maxPending: z.number().int().min(1).max(1_000_000),
+    maxInflight: z.number().int().min(1).max(1_000_000),
+    enabled: z.boolean(),
+    consecutiveFailures: z.number().int().min(1).max(1_000_000),
+    failureRateThreshold: z.number().min(0).max(1),
+    failureRateWindowMs: z.number().int().min(1).max(86_400_000),
+    failureRateMinRequests: z.number().int().min(1).max(1_000_000),
+    openMs: z.number().int().min(1).max(86_400_000),
+    halfOpenProbes: z.number().int().min(1).max(1_000_000),
+  })
+  .strict();
+export type CircuitBreakerSettings = z.infer<typeof CircuitBreakerSettings>;
+
 export const DiscoveryEndpoints = z
   .object({
     service: ServiceName,
@@ -228,6 +274,11 @@ export const DiscoveryEndpoints = z
           .strict(),
       )
       .max(10_000),
+    /**
+     * Circuit-breaker settings callers apply to this service; absent: Meshdeck's defaults. The
+     * core sends it only when the service's policy differs from the defaults.
+     */
+    circuitBreaker: CircuitBreakerSettings.optional(),
   })
   .strict();
 export type DiscoveryEndpoints = z.infer<typeof DiscoveryEndpoints>;
