@@ -126,7 +126,19 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
                 return (
                   <tr key={`${e.from}>${e.to}`} data-edge={`${e.from}>${e.to}`}>
                     <td>{e.from}</td>
-                    <td>{e.to}</td>
+                    <td>
+                      {e.to}
+                      {e.circuit && e.circuit.state !== 'closed' ? (
+                        <span
+                          className={`pill circuit-pill ${e.circuit.state === 'open' ? 'pill-failing' : 'pill-degraded'}`}
+                          data-circuit={e.circuit.state}
+                          title={e.circuit.instances.map((i) => `${i.instanceId}: ${i.state}${i.manual ? ' (tripped)' : ''} — ${i.reason}`).join('\n')}
+                        >
+                          circuit {e.circuit.state}
+                          {e.refused ? ` · ${e.refused} refused` : ''}
+                        </span>
+                      ) : null}
+                    </td>
                     <td className="num">{formatRate(e.rps)}</td>
                     <td className={`num text-${health}`}>
                       <span aria-hidden="true">{HEALTH_ICON[health]}</span> {formatPercent(e.errorRate)}
