@@ -157,14 +157,18 @@ describe('EdgeBreakers: operator trip and reset', () => {
 });
 
 describe('EdgeBreakers: report', () => {
-  it('reports open and recently changed breakers, and closed ones only after traffic', async () => {
+  it('reports open and half-open breakers always, closed ones for a minute after a transition only', async () => {
     const { clock, breakers } = setUp();
-    expect(breakers.report().size).toBe(0);
     ticketOf(await breakers.acquire('orders', 0)).done(true);
-    expect(breakers.report().get('orders')).toMatchObject({ state: 'closed', rule: '' });
-    expect(breakers.report().size).toBe(0); // no traffic since
+    expect(breakers.report().size).toBe(0); // closed and never changed
     await open(breakers);
     clock.now += 120_000; // long after: half-open on the next look, and reported
-    expect(breakers.report().get('orders')).toMatchObject({ state: 'half-open', rule: 'open-elapsed' });
+    expect(breakers.report().get('orders')).toMatchObject({ state: 'half-open', rule: 'open-elapsed', since: clock.now });
+    for (let i = 0; i < 2; i++) ticketOf(await breakers.acquire('orders', 0)).done(true);
+    expect(breakers.report().get('orders')).toMatchObject({ state: 'closed', rule: 'probes-succeeded' });
+    clock.now += 59_999;
+    expect(breakers.report().has('orders')).toBe(true);
+    clock.now += 1;
+    expect(breakers.report().has('orders')).toBe(false);
   });
 });

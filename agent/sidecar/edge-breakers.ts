@@ -9,8 +9,8 @@
  *    outcome (5xx, connect error, timeout = failure), `cancel()` releases the slot without one.
  *  - Settings come from the callee's endpoint set (`circuitBreaker`), Meshdeck's defaults when
  *    the set has none; new settings keep the breaker's state.
- *  - `report` gives the state per callee for telemetry (open/half-open ones always, closed ones
- *    when they saw traffic or changed lately).
+ *  - `report` gives the state per callee for telemetry: open and half-open ones always, closed
+ *    ones for a minute after a transition (a breaker that never changed is not reported).
  */
 import { CircuitBreaker, sameBreakerSettings, type Admission, type BreakerSettings, type BreakerState, type BreakerTransition } from '../../core/failover/circuit-breaker.js';
 import { DEFAULT_OUTLIER_POLICY } from '../../core/failover/policy.js';
@@ -45,8 +45,6 @@ interface EdgeState {
   settings: BreakerSettings;
   inflight: number;
   waiters: Array<() => void>;
-  /** Saw a request since the last report. */
-  active: boolean;
   since: number;
 }
 
@@ -98,7 +96,6 @@ export class EdgeBreakers {
    */
   async acquire(callee: string, waitMs: number): Promise<EdgeAdmission> {
     const edge = this.edge(callee);
-    edge.active = true;
     const deadline = this.clock() + waitMs;
     for (;;) {
       const admission = edge.breaker.admit(this.clock(), { inflight: edge.inflight, pending: 0 });
@@ -153,8 +150,7 @@ export class EdgeBreakers {
       this.emit(edge.breaker.poll(now));
       const snap = edge.breaker.snapshot(now);
       const recent = snap.last !== null && now - snap.last.at < REPORT_RECENT_MS;
-      if (snap.state === 'closed' && !edge.active && !recent) continue;
-      edge.active = false;
+      if (snap.state === 'closed' && !recent) continue;
       out.set(callee, {
         state: snap.state,
         since: snap.last?.at ?? edge.since,
@@ -171,7 +167,7 @@ export class EdgeBreakers {
     let edge = this.edges.get(callee);
     if (!edge) {
       const settings = this.settings(callee);
-      edge = { breaker: new CircuitBreaker({ from: this.caller, to: callee }, settings), settings, inflight: 0, waiters: [], active: false, since: this.clock() };
+      edge = { breaker: new CircuitBreaker({ from: this.caller, to: callee }, settings), settings, inflight: 0, waiters: [], since: this.clock() };
       this.edges.set(callee, edge);
     }
     return edge;

@@ -271,3 +271,33 @@ describe('AuditLog.query', () => {
     expect(new AuditLog(db, 'elsewhere').query({ limit: 10 }).entries).toEqual([]);
   });
 });
+
+describe('circuit actions (target: the caller; the callee in the action)', () => {
+  it('preview: each caller instance\u2019s share of the traffic to the callee, the refused share of a trip, no capacity change', () => {
+    actions.useTraffic((from, to) => (from === 'checkout' && to === 'payments' ? new Map([['c-1', 30], ['c-3', 10]]) : new Map()));
+    const one = actions.preview({ action: { action: 'trip-circuit', callee: 'payments' }, target: { service: 'checkout', instanceId: 'c-1' } });
+    expect(one).toMatchObject({ summary: 'trip the circuit checkout/c-1 → payments until reset', affected: 1, capacityAfter: 1, trafficAffectedShare: 0.75 });
+    expect(one.instances.map((i) => [i.instanceId, i.affected, i.shareOfTraffic])).toEqual([
+      ['c-1', true, 0.75],
+      ['c-2', false, 0],
+      ['c-3', false, 0.25],
+    ]);
+    expect(one.warnings).toContain("about 75 % of checkout's requests to payments would be refused (503) at once");
+    expect(one.undo).toEqual({ summary: 'reset the circuit checkout/c-1 → payments', commands: [{ target: { service: 'checkout', instanceId: 'c-1' }, action: { action: 'reset-circuit', callee: 'payments' } }] });
+
+    const quiet = actions.preview({ action: { action: 'reset-circuit', callee: 'search' }, target: { service: 'checkout' } });
+    expect(quiet).toMatchObject({ trafficAffectedShare: 0, summary: 'reset the circuit checkout (every instance) → search' });
+    expect(quiet.instances.every((i) => i.shareOfTraffic === null)).toBe(true);
+    expect(quiet.warnings).toContain('no traffic from checkout to search was seen lately');
+  });
+
+  it('trip for a duration is sent to every caller instance; undo resets; a reset is undone by a trip until reset', () => {
+    const trip = actions.act({ action: { action: 'trip-circuit', callee: 'payments', durationMs: 30_000 }, target: { service: 'checkout' }, reason: 'payments melting' }, { actor: 'alice' });
+    expect(trip.summary).toBe('trip the circuit checkout (every instance) → payments for 30 s');
+    expect(trip.progress.expected).toBe(3);
+    const undo = actions.undo(trip.id, 'payments back', { actor: 'alice' });
+    expect(undo.action).toEqual({ action: 'reset-circuit', callee: 'payments' });
+    const reset = actions.act({ action: { action: 'reset-circuit', callee: 'payments' }, target: { service: 'checkout' }, reason: 'r' }, { actor: 'alice' });
+    expect(reset.undo?.commands).toEqual([{ target: { service: 'checkout' }, action: { action: 'trip-circuit', callee: 'payments' } }]);
+  });
+});
