@@ -85,6 +85,11 @@ export class EdgeBreakers {
     return edge.breaker.state;
   }
 
+  /** Callees this agent keeps a breaker for. */
+  callees(): string[] {
+    return [...this.edges.keys()];
+  }
+
   inflight(callee: string): { inflight: number; pending: number } {
     const edge = this.edges.get(callee);
     return { inflight: edge?.inflight ?? 0, pending: edge?.waiters.length ?? 0 };

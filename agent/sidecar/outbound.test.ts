@@ -208,6 +208,7 @@ describe('forwardOutbound', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('x-meshdeck-no-endpoints')).toBe('unknown');
     expect(current.result).toEqual({ status: 503, endpoint: null, attempts: 0 });
+    expect(current.breakers.callees()).toEqual([]); // no breaker for a name nobody announced
   });
 });
 

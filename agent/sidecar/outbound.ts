@@ -89,6 +89,12 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
   const maxAttempts = Math.max(1, call.maxAttempts);
   const tried = new Set<string>();
   budget.recordRequest(Date.now());
+  const noEndpoint = (attempts: number): OutboundResult => {
+    sendPlain(res, 503, `no healthy endpoint for ${service}`, { ...extra, 'x-meshdeck-no-endpoints': service });
+    return { status: 503, endpoint: null, attempts };
+  };
+  // A service without an endpoint set gets no breaker (names come from the client: no state for any of them).
+  if (!pool.has(service)) return noEndpoint(0);
 
   const admission = await breakers.acquire(service, timeoutMs);
   if (!admission.allowed) {
@@ -104,8 +110,7 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
     const endpoint = pool.pick(service, tried);
     if (!endpoint) {
       ticket.cancel();
-      sendPlain(res, 503, `no healthy endpoint for ${service}`, { ...extra, 'x-meshdeck-no-endpoints': service });
-      return { status: 503, endpoint: null, attempts: n - 1 };
+      return noEndpoint(n - 1);
     }
     tried.add(endpoint.id);
     const target = splitAddress(endpoint.address);
