@@ -100,8 +100,9 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
   if (!admission.allowed) {
     const { state, reason, detail } = admission.refusal;
     telemetry.recordRefused(service);
-    const what = reason === 'max-inflight' || reason === 'max-pending' ? `too many requests to ${service} (${reason})` : `circuit to ${service} is ${state}`;
-    sendPlain(res, 503, `${what}: ${detail}`, { ...extra, [HEADER_CIRCUIT]: reason === 'max-inflight' || reason === 'max-pending' ? reason : state });
+    const limit = reason === 'max-inflight' || reason === 'max-pending';
+    const what = limit ? `too many requests to ${service} (${reason})` : `circuit to ${service} is ${state}`;
+    sendPlain(res, 503, `${what}: ${detail}`, { ...extra, [HEADER_CIRCUIT]: limit ? reason : state });
     return { status: 503, endpoint: null, attempts: 0 };
   }
   let ticket: EdgeTicket = admission.ticket;
