@@ -13,6 +13,7 @@ import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
+import { RecentBatchIds } from '../telemetry/batch-dedupe.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
@@ -83,7 +84,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private readonly registryConsumer: string;
   private sessionActive = false;
   /** Counters for the console and tests. */
-  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
+  private readonly batchIds = new RecentBatchIds();
+  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, telemetryDuplicates: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
   private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
   private readonly failoverHistory: EjectionTransition[] = [];
 
@@ -302,8 +304,13 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private onTelemetryMessage(message: AsyncMessage): void {
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
     if (!event) return;
-    this.stats.telemetryBatches += 1;
     const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
+    if (!this.batchIds.firstSeen(`${batch.service}/${batch.instanceId}`, event.id)) {
+      // An agent sent it again after losing the confirm: counted once.
+      this.stats.telemetryDuplicates += 1;
+      return;
+    }
+    this.stats.telemetryBatches += 1;
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
