@@ -40,6 +40,8 @@ export interface MeshRuntimeOptions {
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
   control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
+  /** Told of every background database write (registry, telemetry history): what failed, or that one went through. */
+  storeWrites?: { failed(err: unknown, operation: string): void; succeeded(): void };
 }
 
 interface Subscription {
@@ -321,9 +323,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */
   private flushHistory(offset?: { consumer: string; stream: string; offset: number }, force = false): void {
     try {
-      this.history.flush(offset, force ? { force: true } : {});
+      if (this.history.flush(offset, force ? { force: true } : {}).written) this.options.storeWrites?.succeeded();
     } catch (err) {
       this.logger.error('telemetry history not saved; retrying with the next batch', { err });
+      this.options.storeWrites?.failed(err, 'telemetry history');
     }
   }
 
@@ -448,6 +451,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && !lastSeen) return;
     try {
       this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: lastSeen ? [...this.touched.values()] : [], offset });
+      this.options.storeWrites?.succeeded();
       this.pendingChanges = [];
       this.dirtyInstances.clear();
       if (lastSeen) {
@@ -456,6 +460,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       }
     } catch (err) {
       this.logger.error('registry could not be saved; keeping the changes in memory to retry', { err });
+      this.options.storeWrites?.failed(err, 'registry changes');
     }
   }
 
