@@ -15,6 +15,7 @@ import { probeConnection, type BackoffPolicy } from './bus/connection.js';
 import { ProfileService, CLI_PROFILE_ID } from './bus/profiles.js';
 import type { Logger } from './lib/log.js';
 import type { SecretStore } from './secrets/secret-store.js';
+import { explainStoreError, StoreHealth, type StoreHealthState } from './store/store-health.js';
 import { currentSchemaVersion, openDatabase, schemaHistory, type Db } from './store/database.js';
 import { MESHDECK_VERSION } from './version.js';
 
@@ -57,6 +58,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const { logger, secrets } = options;
   const startedAt = Date.now();
   const db = openDatabase({ path: options.databasePath, logger: logger.child('store') });
+  const storeHealth = new StoreHealth();
   const profiles = new ProfileService(db, secrets, logger.child('profiles'));
   const connections = new ConnectionManager(profiles, logger, options.backoff);
   profiles.on('changed', () => connections.emit('changed', connections.states()));
@@ -89,6 +91,10 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       logger,
       source: `meshdeck://console/${options.host}-${process.pid}`,
       ...(options.control ? { control: options.control } : {}),
+      storeWrites: {
+        failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
+        succeeded: () => storeHealth.succeeded(),
+      },
     });
     mesh.attach(connection);
     mesh.on('changed', scheduleSummary);
@@ -153,6 +159,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       secretStore: { kind: secrets.kind, persistent: secrets.persistent, detail: secrets.detail },
       startedAt,
       node: process.versions.node,
+      storage: storeHealth.state,
     }),
     'profiles.list': () => profiles.list(),
     'profiles.create': (input) => {
@@ -236,9 +243,17 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'profiles.changed': topicFrom<Profile[]>(profiles, 'changed', () => profiles.list()),
     'mesh.summary': topicFrom<MeshSummary[]>(meshEvents, 'summary', meshSummaries),
     'control.actions': topicFrom<ControlActionsView[]>(meshEvents, 'control', controlViews),
+    'system.storage': topicFrom<StoreHealthState>(storeHealth, 'change', () => storeHealth.state),
   };
 
-  const router = new ApiRouter(handlers, sources, logger.child('api'));
+  const router = new ApiRouter(handlers, sources, logger.child('api'), {
+    explainError: (err, method) => {
+      const explained = explainStoreError(err, `the change (${method})`, options.databasePath);
+      storeHealth.failed(explained);
+      return explained;
+    },
+    commandSucceeded: () => storeHealth.succeeded(),
+  });
 
   if (options.commandLineBroker) {
     profiles.setCommandLineProfile(options.commandLineBroker);

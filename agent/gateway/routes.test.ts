@@ -300,7 +300,9 @@ describe('safe header regexes', () => {
       const regex = compileHeaderRegex(pattern);
       const started = performance.now();
       expect(regex.test(input)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(100);
+      // Not a speed goal: a bound 100× the measured time that an exponential pattern could never
+      // meet, and that a busy CI machine cannot miss.
+      expect(performance.now() - started).toBeLessThan(1000);
     }
   });
 });

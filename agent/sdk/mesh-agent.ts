@@ -41,6 +41,8 @@ export type CommandOutcome = { status: 'applied' | 'rejected'; detail?: string }
 export type CommandHandler = (command: ControlCommand) => CommandOutcome;
 
 const DEDUPE_IDS = 1000;
+/** Unconfirmed telemetry batches kept to send again (15 minutes of one batch a second). */
+const MAX_UNSENT_TELEMETRY = 900;
 
 export function defaultInstanceId(service: string): string {
   const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
@@ -56,6 +58,10 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
   private readonly activeCommands = new Set<string>();
   private commandHandler: CommandHandler = () => ({ status: 'rejected', detail: 'this agent does not handle control commands' });
   private publisher: Publisher | null = null;
+  /** Encoded telemetry batches not yet confirmed by the broker, oldest first. */
+  private readonly unsentTelemetry: Buffer[] = [];
+  private sendingTelemetry = false;
+  readonly stats = { telemetrySent: 0, telemetryDropped: 0 };
   private confirmPublisher: Publisher | null = null;
   private deadLetter: DeadLetterer | null = null;
   private seq = 0;
@@ -319,16 +325,50 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
       .catch((err: unknown) => this.logger.debug('heartbeat not sent', { err }));
   }
 
-  /** Sends what the recorder holds now (also called on shutdown). */
+  /**
+   * Sends what the recorder holds now (also called on shutdown), with publisher confirms: a batch
+   * the broker did not confirm stays queued and goes out again, in order, on the next flush (the
+   * core counts a batch that arrives twice once, by its id). While disconnected the recorder keeps
+   * counting, so an outage becomes one longer window rather than a gap.
+   */
   async flushTelemetry(): Promise<void> {
-    const publisher = this.publisher;
-    if (!publisher) return;
+    if (!this.confirmPublisher) return;
     const window = this.telemetry.drain(Date.now());
-    if (window.edges.length === 0 && window.events.published.length === 0 && window.events.consumed.length === 0) return;
-    for (const body of this.encodeTelemetry(window)) {
-      await publisher
-        .send({ exchange: EXCHANGES.telemetry, routingKey: routingKeys.telemetry(this.service, this.instanceId), contentType: CONTENT_TYPE }, body)
-        .catch((err: unknown) => this.logger.debug('telemetry not sent', { err }));
+    if (window.edges.length > 0 || window.events.published.length > 0 || window.events.consumed.length > 0) {
+      for (const body of this.encodeTelemetry(window)) this.queueTelemetry(body);
+    }
+    await this.sendQueuedTelemetry();
+  }
+
+  private queueTelemetry(body: Buffer): void {
+    this.unsentTelemetry.push(body);
+    if (this.unsentTelemetry.length > MAX_UNSENT_TELEMETRY) {
+      this.unsentTelemetry.shift();
+      this.stats.telemetryDropped += 1;
+      this.logger.warn('telemetry batch dropped: too many unconfirmed batches', { unsent: this.unsentTelemetry.length, dropped: this.stats.telemetryDropped });
+    }
+  }
+
+  private async sendQueuedTelemetry(): Promise<void> {
+    // One sender at a time keeps the batches in order.
+    if (this.sendingTelemetry) return;
+    this.sendingTelemetry = true;
+    try {
+      while (this.unsentTelemetry.length > 0) {
+        const publisher = this.confirmPublisher;
+        if (!publisher) return;
+        const body = this.unsentTelemetry[0]!;
+        try {
+          await publisher.send({ exchange: EXCHANGES.telemetry, routingKey: routingKeys.telemetry(this.service, this.instanceId), contentType: CONTENT_TYPE }, body);
+        } catch (err) {
+          this.logger.warn('telemetry not confirmed; kept to send again', { err, unsent: this.unsentTelemetry.length });
+          return;
+        }
+        this.unsentTelemetry.shift();
+        this.stats.telemetrySent += 1;
+      }
+    } finally {
+      this.sendingTelemetry = false;
     }
   }
 

@@ -131,6 +131,17 @@ export const ProfileTestResult = z.object({
 });
 export type ProfileTestResult = z.infer<typeof ProfileTestResult>;
 
+/** The database's health: the last write that failed (disk full, read-only, locked, I/O), until one succeeds. */
+export const StorageHealth = z.object({
+  state: z.enum(['ok', 'failing']),
+  problem: z.enum(['full', 'read-only', 'locked', 'io', 'corrupt', 'other']).nullable(),
+  message: z.string().nullable(),
+  operation: z.string().nullable(),
+  since: z.number().nullable(),
+  failures: z.number().int(),
+});
+export type StorageHealth = z.infer<typeof StorageHealth>;
+
 export const SystemInfo = z.object({
   product: z.literal('Meshdeck'),
   version: z.string(),
@@ -145,8 +156,10 @@ export const SystemInfo = z.object({
   }),
   startedAt: z.number(),
   node: z.string(),
+  storage: StorageHealth,
 });
 export type SystemInfo = z.infer<typeof SystemInfo>;
+
 
 export const InstanceStateSchema = z.enum(['healthy', 'draining', 'down', 'deregistered']);
 
@@ -604,6 +617,10 @@ export const topics = {
   'control.actions': {
     summary: 'Per connected mesh: recent actions with their ack progress and who leads; pushed when acks arrive, at most once a second.',
     payload: z.array(ControlActionsView),
+  },
+  'system.storage': {
+    summary: 'The database\u2019s health: pushed when a write fails (disk full, read-only, locked, I/O error) and when writes succeed again.',
+    payload: StorageHealth,
   },
 } as const satisfies Record<string, TopicDef>;
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile } from './contract.js';
+import { methods, topics, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -59,6 +59,8 @@ function fakeSource<T>(initial: T): TopicSource<T> & { set(value: T): void; list
   };
 }
 
+const STORAGE_OK: StorageHealth = { state: 'ok', problem: null, message: null, operation: null, since: null, failures: 0 };
+
 function makeSources() {
   const profiles = fakeSource<Profile[]>([PROFILE]);
   const connections = fakeSource<ConnectionState[]>([STATE]);
@@ -67,6 +69,7 @@ function makeSources() {
     'connections.state': connections,
     'mesh.summary': fakeSource<MeshSummary[]>([]),
     'control.actions': fakeSource<ControlActionsView[]>([]),
+    'system.storage': fakeSource<StorageHealth>(STORAGE_OK),
   };
   return { sources, profiles, connections };
 }
@@ -84,6 +87,7 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
       secretStore: { kind: 'memory', persistent: false, detail: 'test' },
       startedAt: 7,
       node: '20.0.0',
+      storage: STORAGE_OK,
     }),
     'profiles.list': () => [PROFILE],
     'profiles.create': (input) => ({ ...PROFILE, name: input.name }),

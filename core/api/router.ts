@@ -42,11 +42,19 @@ function describeIssues(issues: FieldIssue[]): string {
   return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }
 
+export interface RouterHooks {
+  /** Turns a handler's failure into a typed error (e.g. a database error into an explained StoreError). */
+  explainError?: (err: unknown, method: MethodName) => unknown;
+  /** A command (a method that changes something) went through. */
+  commandSucceeded?: (method: MethodName) => void;
+}
+
 export class ApiRouter {
   constructor(
     private readonly handlers: Handlers,
     private readonly sources: TopicSources,
     private readonly logger: Logger,
+    private readonly hooks: RouterHooks = {},
   ) {}
 
   static isMethod(name: string): name is MethodName {
@@ -69,7 +77,13 @@ export class ApiRouter {
       throw new ValidationError(`Invalid input for ${method}: ${describeIssues(issues)}`, issues, { method });
     }
     const handler = this.handlers[method] as (input: unknown, ctx: CallContext) => unknown;
-    const result = await handler(parsed.data, ctx);
+    let result: unknown;
+    try {
+      result = await handler(parsed.data, ctx);
+    } catch (err) {
+      throw this.hooks.explainError ? this.hooks.explainError(err, method) : err;
+    }
+    if (def.kind === 'command') this.hooks.commandSucceeded?.(method);
     const checked = def.output.safeParse(result);
     if (!checked.success) {
       // A handler broke the contract: our bug, never the caller's.

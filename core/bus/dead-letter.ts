@@ -3,6 +3,7 @@
  * and never block its queue.
  */
 import type { AsyncMessage, Publisher } from 'rabbitmq-client';
+import { serializeJson } from '../protocol/json-limits.js';
 import { DEAD_LETTER_HEADERS, EXCHANGES } from '../protocol/topology.js';
 import type { Logger } from '../lib/log.js';
 
@@ -12,11 +13,7 @@ export interface DeadLetterer {
 
 export function createDeadLetterer(publisher: Publisher, consumer: string, logger: Logger): DeadLetterer {
   return async (message, reason) => {
-    const body = Buffer.isBuffer(message.body)
-      ? message.body
-      : typeof message.body === 'string'
-        ? Buffer.from(message.body)
-        : Buffer.from(JSON.stringify(message.body ?? null));
+    const body = Buffer.isBuffer(message.body) ? message.body : typeof message.body === 'string' ? Buffer.from(message.body) : reserialize(message.body);
     logger.warn('message dead-lettered', { consumer, reason, exchange: message.exchange, routingKey: message.routingKey, bytes: body.length });
     try {
       await publisher.send(
@@ -41,4 +38,13 @@ export function createDeadLetterer(publisher: Publisher, consumer: string, logge
       logger.error('could not dead-letter a message; it is dropped', { consumer, reason, err });
     }
   };
+}
+
+/**
+ * A body the client parsed (application/json) back to bytes, without recursion: a hostile body
+ * can nest thousands of levels. What cannot be serialised is kept as a description.
+ */
+function reserialize(body: unknown): Buffer {
+  const text = serializeJson(body ?? null);
+  return Buffer.from(text.ok ? text.text : `(body not serialisable: ${text.reason})`);
 }

@@ -13,6 +13,7 @@ import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
+import { RecentBatchIds } from '../telemetry/batch-dedupe.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
@@ -41,6 +42,8 @@ export interface MeshRuntimeOptions {
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
   control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
+  /** Told of every background database write (registry, telemetry history): what failed, or that one went through. */
+  storeWrites?: { failed(err: unknown, operation: string): void; succeeded(): void };
 }
 
 interface Subscription {
@@ -85,7 +88,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private readonly registryConsumer: string;
   private sessionActive = false;
   /** Counters for the console and tests. */
-  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
+  private readonly batchIds = new RecentBatchIds();
+  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, telemetryDuplicates: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
   private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
   private readonly failoverHistory: EjectionTransition[] = [];
 
@@ -310,8 +314,13 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private onTelemetryMessage(message: AsyncMessage): void {
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
     if (!event) return;
-    this.stats.telemetryBatches += 1;
     const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
+    if (!this.batchIds.firstSeen(`${batch.service}/${batch.instanceId}`, event.id)) {
+      // An agent sent it again after losing the confirm: counted once.
+      this.stats.telemetryDuplicates += 1;
+      return;
+    }
+    this.stats.telemetryBatches += 1;
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
@@ -322,9 +331,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */
   private flushHistory(offset?: { consumer: string; stream: string; offset: number }, force = false): void {
     try {
-      this.history.flush(offset, force ? { force: true } : {});
+      if (this.history.flush(offset, force ? { force: true } : {}).written) this.options.storeWrites?.succeeded();
     } catch (err) {
       this.logger.error('telemetry history not saved; retrying with the next batch', { err });
+      this.options.storeWrites?.failed(err, 'telemetry history');
     }
   }
 
@@ -459,6 +469,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && !lastSeen) return;
     try {
       this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: lastSeen ? [...this.touched.values()] : [], offset });
+      this.options.storeWrites?.succeeded();
       this.pendingChanges = [];
       this.dirtyInstances.clear();
       if (lastSeen) {
@@ -467,6 +478,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       }
     } catch (err) {
       this.logger.error('registry could not be saved; keeping the changes in memory to retry', { err });
+      this.options.storeWrites?.failed(err, 'registry changes');
     }
   }
 

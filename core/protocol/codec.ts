@@ -2,6 +2,7 @@
  * Encoding and decoding of protocol messages. decode never throws: anything that is not a
  * valid v1 message comes back as { ok: false, reason } for the consumer to dead-letter.
  */
+import { jsonDepth, MAX_JSON_DEPTH, serializeJson } from './json-limits.js';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
@@ -34,15 +35,20 @@ function describe(error: z.ZodError): string {
 export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageType[]): DecodeResult {
   let parsed: unknown;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
-    const size = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(body);
-    if (size > MAX_MESSAGE_BYTES) return { ok: false, reason: `message is ${size} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`, type: null };
-    if (size === 0) return { ok: false, reason: 'empty body', type: null };
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    if (bytes.length > MAX_MESSAGE_BYTES) return { ok: false, reason: `message is ${bytes.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`, type: null };
+    if (bytes.length === 0) return { ok: false, reason: 'empty body', type: null };
+    if (jsonDepth(bytes) > MAX_JSON_DEPTH) return { ok: false, reason: `body nests deeper than ${MAX_JSON_DEPTH} levels`, type: null };
     try {
-      parsed = JSON.parse(body.toString());
+      parsed = JSON.parse(bytes.toString());
     } catch (err) {
       return { ok: false, reason: `body is not valid JSON (${(err as Error).message.slice(0, 120)})`, type: null };
     }
   } else {
+    // Already parsed by the client (content type application/json): hold it to the same limits,
+    // measured on its JSON text.
+    const text = serializeJson(body, { maxBytes: MAX_MESSAGE_BYTES, maxDepth: MAX_JSON_DEPTH });
+    if (!text.ok) return { ok: false, reason: `body refused: ${text.reason === `over ${MAX_MESSAGE_BYTES} bytes` ? `over the ${MAX_MESSAGE_BYTES}-byte limit` : text.reason}`, type: null };
     parsed = body;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -49,7 +49,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   BROKER_ERROR: 502,
-  STORE_ERROR: 500,
+  // The database refused a write (disk full, read-only, locked): the message says which and what to do.
+  STORE_ERROR: 503,
   SECRETS_UNAVAILABLE: 409,
   UNAVAILABLE: 503,
   INTERNAL: 500,

@@ -1,6 +1,7 @@
 /**
  * The console's SQLite database: one file, WAL, numbered migrations applied at open.
  */
+import { describeSqliteProblem } from './store-health.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -42,7 +43,8 @@ export function openDatabase({ path, logger, migrations = MIGRATIONS, readonly =
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError(`Cannot prepare the database at ${path}: ${errorMessage(err)}`, { path }, err);
+    const described = describeSqliteProblem(err);
+    throw new StoreError(`Cannot prepare the database at ${path}: ${errorMessage(err)}${described ? ` (${described.why})` : ''}`, { path, ...(described ? { problem: described.problem } : {}) }, err);
   }
   return db;
 }

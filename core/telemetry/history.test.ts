@@ -270,7 +270,7 @@ describe('TelemetryHistory: rollups keep percentiles exact to the sketch accurac
     expect(checkPoints(svc.points, 60)).toBe(seconds / 60);
     const inst = [0, 1].map((i) => sum(q.series({ mesh: MESH, kind: 'instance', service: 'api', instance: `api-${i}`, start: T0, end: T0 + seconds * 1000, resolution: '10s' }).points));
     expect(inst[0]! + inst[1]!).toBe([...raw.values()].reduce((s, v) => s + v.length, 0));
-  });
+  }, 30_000);
 });
 
 describe('TelemetryHistory: crash safety (exactly once with the stream offset)', () => {

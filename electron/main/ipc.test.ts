@@ -120,6 +120,7 @@ const SYSTEM_INFO: SystemInfo = {
   secretStore: { kind: 'memory', persistent: false, detail: 'test' },
   startedAt: 1_700_000_000_000,
   node: '20.0.0',
+  storage: { state: 'ok', problem: null, message: null, operation: null, since: null, failures: 0 },
 };
 
 function unused(name: string): () => never {
@@ -159,9 +160,10 @@ function testRouter() {
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
   const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
   const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
+  const storage = controlledTopic<TopicSources['system.storage'] extends TopicSource<infer T> ? T : never>(SYSTEM_INFO.storage);
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };

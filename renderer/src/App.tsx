@@ -1,5 +1,6 @@
 import type { ConnectionState, Profile } from '../../core/api/contract';
 import { useHashRoute, useLink, useTopic } from './api/hooks';
+import { StorageBanner } from './components/StorageBanner';
 import { StatusPill } from './components/StatusPill';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
@@ -77,6 +78,7 @@ export function App() {
         ))}
       </nav>
       <main className="canvas">
+        <StorageBanner />
         {link.state === 'unauthorized' ? (
           <div className="empty-state" role="alert">
             <h1>This console needs its access token</h1>

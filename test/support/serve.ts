@@ -21,9 +21,10 @@ export interface ServedConsole {
   stop(): Promise<void>;
 }
 
-export async function startServe(options: { args?: string[]; env?: Record<string, string>; broker?: string } = {}): Promise<ServedConsole> {
-  const dir = mkdtempSync(join(tmpdir(), 'meshdeck-e2e-'));
-  const dbPath = join(dir, 'meshdeck.db');
+/** `dbPath`: an existing database to open (left in place on stop); by default a fresh one, removed on stop. */
+export async function startServe(options: { args?: string[]; env?: Record<string, string>; broker?: string; dbPath?: string } = {}): Promise<ServedConsole> {
+  const dir = options.dbPath ? null : mkdtempSync(join(tmpdir(), 'meshdeck-e2e-'));
+  const dbPath = options.dbPath ?? join(dir!, 'meshdeck.db');
   const token = `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const child = spawn(
     process.execPath,
@@ -61,7 +62,7 @@ export async function startServe(options: { args?: string[]; env?: Record<string
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
