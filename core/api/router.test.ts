@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile } from './contract.js';
+import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -67,6 +67,7 @@ function makeSources() {
     'connections.state': connections,
     'mesh.summary': fakeSource<MeshSummary[]>([]),
     'control.actions': fakeSource<ControlActionsView[]>([]),
+    'broker.snapshot': fakeSource<BrokerSnapshot[]>([]),
   };
   return { sources, profiles, connections };
 }
@@ -108,6 +109,10 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'control.act': () => {
       throw new Error('control.act is not used by these tests');
     },
+    'broker.snapshot': () => {
+      throw new Error('broker.snapshot is not used by these tests');
+    },
+    'broker.flows': () => ({ nodes: [], edges: [] }),
     'control.undo': () => {
       throw new Error('control.undo is not used by these tests');
     },

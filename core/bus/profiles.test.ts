@@ -75,6 +75,8 @@ describe('ProfileService: create, list, get', () => {
       tls: { enabled: false, caFile: null, certFile: null, keyFile: null, servername: null, verify: true },
       managementUrl: null,
       autoConnect: false,
+      managementUsername: null,
+      managementPasswordStorage: 'none',
       source: 'saved',
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
