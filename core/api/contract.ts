@@ -477,6 +477,8 @@ export const BrokerConnectionInfo = BrokerPeer.extend({
   publishRate: Rate,
   deliverRate: Rate,
 });
+/** Who publishes to which exchange, as a broker in rates_mode detailed reports it. */
+export const BrokerPublisher = BrokerPeer.extend({ exchange: z.string(), channel: z.string(), rate: Rate });
 export const BrokerFlowNode = z.object({
   id: z.string(),
   kind: z.enum(['publisher', 'exchange', 'queue', 'consumer']),
@@ -534,6 +536,8 @@ export const BrokerSnapshot = z.object({
   bindings: z.array(BrokerBinding),
   consumers: z.array(BrokerConsumer),
   connections: z.array(BrokerConnectionInfo),
+  /** Per channel and exchange; only from a broker in rates_mode detailed (else empty). */
+  publishers: z.array(BrokerPublisher),
   flows: BrokerFlows,
 });
 export type BrokerSnapshot = z.infer<typeof BrokerSnapshot>;

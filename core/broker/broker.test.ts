@@ -169,6 +169,30 @@ describe('readBroker', () => {
     expect(r.bindings).toHaveLength(2); // what could be read is still shown (without the default exchange's)
   });
 
+  it('reads who publishes to which exchange from a broker in rates_mode detailed, joined to the service', async () => {
+    const base = await fixture(
+      brokerRoute({
+        overview: { body: { rates_mode: 'detailed', disable_stats: false } },
+        'exchanges/%2F/shop': {
+          body: { incoming: [{ channel_details: { name: 'ch9', connection_name: '10.0.0.1:5000 -> 10.0.0.2:5672' }, stats: { publish_details: { rate: 4.5 } } }] },
+        },
+      }),
+    );
+    const r = await readBroker(client(base), '/', 'mon');
+    expect(r.publishers).toEqual([
+      { exchange: 'shop', channel: 'ch9', rate: 4.5, connectionName: 'meshdeck-sidecar:billing/billing-7f', service: 'billing', instanceId: 'billing-7f', agent: 'sidecar' },
+    ]);
+    expect(seen).toContain('/api/exchanges/%2F/shop?columns=incoming');
+    const g = buildFlows(r, [{ type: 'invoice.sent', producers: [{ service: 'billing', exchange: 'shop', perSecond: 4, total: 40 }], consumers: [] }], new Set(['billing']));
+    expect(g.edges.find((e) => e.kind === 'publish')).toEqual({ from: 'publisher:billing', to: 'exchange:shop', kind: 'publish', rate: 4, source: 'both', keys: ['invoice.sent'] });
+  });
+
+  it('reads no publishers in rates_mode basic (the broker does not split them by exchange)', async () => {
+    const base = await fixture(brokerRoute());
+    expect((await readBroker(client(base), '/', 'mon')).publishers).toEqual([]);
+    expect(seen.some((s) => s.startsWith('/api/exchanges/%2F/'))).toBe(false);
+  });
+
   it('says statistics are disabled', async () => {
     const base = await fixture(brokerRoute({ overview: { body: { rates_mode: 'basic', disable_stats: true } } }));
     const r = await readBroker(client(base), '/', 'mon');

@@ -20,7 +20,7 @@ export const flowNodeId = {
 };
 
 export function buildFlows(
-  reading: Pick<BrokerReading, 'queues' | 'bindings' | 'consumers'>,
+  reading: Pick<BrokerReading, 'queues' | 'bindings' | 'consumers'> & Partial<Pick<BrokerReading, 'publishers'>>,
   events: EventTypeFlow[],
   meshServices: ReadonlySet<string>,
 ): BrokerFlows {
@@ -79,6 +79,13 @@ export function buildFlows(
     const out = queues.get(queue)?.rateOut ?? null;
     const share = out === null ? null : (out * count) / (consumersPerQueue.get(queue) ?? count);
     edge(queueNode(queue), to, 'deliver', share, 'broker', []);
+  }
+
+  // publisher → exchange, from a broker in rates_mode detailed (per channel).
+  for (const p of reading.publishers ?? []) {
+    const key = p.service ?? `conn:${p.connectionName ?? p.channel}`;
+    const from = node(flowNodeId.publisher(key), 'publisher', p.service ?? p.connectionName ?? p.channel, p.service);
+    edge(from, node(flowNodeId.exchange(p.exchange), 'exchange', p.exchange), 'publish', p.rate, 'broker', []);
   }
 
   // What the agents report: publishers per exchange, consumers per queue, by event type.

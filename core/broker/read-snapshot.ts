@@ -85,6 +85,9 @@ interface RawConnection {
   user_provided_name?: string;
   client_properties?: { connection_name?: string };
 }
+interface RawExchangeDetail {
+  incoming?: Array<{ channel_details?: { name?: string; connection_name?: string }; stats?: { publish_details?: RateDetails } }>;
+}
 interface RawChannel {
   connection_details?: { name?: string };
   message_stats?: RawMessageStats;
@@ -153,6 +156,7 @@ export function emptyReading(managementUrl: string | null, vhost: string, capabi
     bindings: [],
     consumers: [],
     connections: [],
+    publishers: [],
     statsBacklog: 0,
   };
 }
@@ -235,6 +239,7 @@ export async function readBroker(client: ManagementClient, vhost: string, user: 
   const connectionNames = new Map<string, string | null>();
   for (const c of connections) connectionNames.set(c.name, c.user_provided_name ?? c.client_properties?.connection_name ?? null);
 
+  const publishers = mode === 'detailed' ? await readPublishers(client, vp, exchanges, connectionNames, capabilities) : [];
   const ms = overview.message_stats;
   return {
     at: Date.now(),
@@ -313,8 +318,46 @@ export async function readBroker(client: ManagementClient, vhost: string, user: 
       publishRate: channelRates.get(c.name)?.publish ?? null,
       deliverRate: channelRates.get(c.name)?.deliver ?? null,
     })),
+    publishers,
     statsBacklog: overview.statistics_db_event_queue ?? 0,
   };
+}
+
+/** Exchanges whose publishers are read one by one in rates_mode detailed (one request each). */
+export const MAX_PUBLISHER_EXCHANGES = 50;
+
+/** rates_mode detailed: each exchange's `incoming` says which channel published how fast. */
+async function readPublishers(
+  client: ManagementClient,
+  vp: string,
+  exchanges: RawExchange[],
+  connectionNames: Map<string, string | null>,
+  capabilities: BrokerCapability[],
+): Promise<BrokerReading['publishers']> {
+  const named = exchanges.filter((e) => e.name !== '' && !e.name.startsWith('amq.'));
+  if (named.length > MAX_PUBLISHER_EXCHANGES) {
+    capabilities.push({
+      area: 'rates',
+      message: `Publishers are read for the first ${MAX_PUBLISHER_EXCHANGES} of ${named.length} exchanges only (one request per exchange)`,
+    });
+  }
+  const details = await Promise.all(
+    named.slice(0, MAX_PUBLISHER_EXCHANGES).map(async (e) => {
+      try {
+        return { exchange: e.name, detail: await client.get<RawExchangeDetail>(`exchanges/${vp}/${encodeURIComponent(e.name)}`, ['incoming']) };
+      } catch {
+        return { exchange: e.name, detail: {} as RawExchangeDetail }; // deleted meanwhile: nothing to show
+      }
+    }),
+  );
+  return details.flatMap(({ exchange, detail }) =>
+    (detail.incoming ?? []).map((i) => ({
+      ...peerFromConnectionName(connectionNames.get(i.channel_details?.connection_name ?? '') ?? null),
+      exchange,
+      channel: i.channel_details?.name ?? '',
+      rate: rate(i.stats?.publish_details),
+    })),
+  );
 }
 
 /** Why the management API could not be used at all, in words for the UI. */
