@@ -19,6 +19,16 @@ const count = (n: number | null) => (n === null ? '—' : n.toLocaleString());
 const who = (c: Pick<Consumer, 'service' | 'instanceId' | 'connectionName'>) =>
   c.service ? `${c.service}${c.instanceId ? ` / ${c.instanceId}` : ''}` : (c.connectionName ?? 'unnamed connection');
 
+/** "exchange:shop.events" → "exchange shop.events"; "consumer:conn:legacy" → "consumer legacy". */
+const nodeText = (id: string) => {
+  const [, kind, name] = /^(\w+):(?:conn:)?(.*)$/.exec(id) ?? [id, '', id];
+  return (
+    <>
+      <span className="muted">{kind}</span> <span className="mono">{name}</span>
+    </>
+  );
+};
+
 const QUEUE_COLUMNS: Column<Queue>[] = [
   { key: 'name', label: 'Queue', value: (q) => q.name, render: (q) => <span className="mono">{q.name}</span> },
   { key: 'type', label: 'Type', value: (q) => q.type },
@@ -43,8 +53,8 @@ const CONSUMER_COLUMNS: Column<Consumer>[] = [
   { key: 'tag', label: 'Tag', value: (c) => c.consumerTag, render: (c) => <span className="mono muted">{c.consumerTag}</span> },
 ];
 const FLOW_COLUMNS: Column<FlowEdge>[] = [
-  { key: 'from', label: 'From', value: (e) => e.from },
-  { key: 'to', label: 'To', value: (e) => e.to },
+  { key: 'from', label: 'From', value: (e) => e.from, render: (e) => nodeText(e.from) },
+  { key: 'to', label: 'To', value: (e) => e.to, render: (e) => nodeText(e.to) },
   { key: 'keys', label: 'Keys / types', value: (e) => e.keys.join(', ') },
   { key: 'rate', label: 'Rate', value: (e) => e.rate, render: (e) => rate(e.rate), numeric: true },
   { key: 'source', label: 'Known from', value: (e) => e.source },
