@@ -4,7 +4,8 @@
  * create one of these; nothing here knows which.
  */
 import { EventEmitter } from 'node:events';
-import type { Profile, ConnectionState, ControlActionsView, MeshSummary, ServiceSummary } from './api/contract.js';
+import type { Profile, BrokerSnapshot, ConnectionState, ControlActionsView, MeshSummary, ServiceSummary } from './api/contract.js';
+import { BrokerMonitor } from './broker/monitor.js';
 import { NotFoundError } from './lib/errors.js';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh/mesh-runtime.js';
 import { renderPrometheus } from './telemetry/prometheus.js';
@@ -29,6 +30,8 @@ export interface MeshCoreOptions {
   backoff?: BackoffPolicy;
   /** Control plane settings of every mesh: leader tick, outbox limit, command TTL, core identity. */
   control?: MeshRuntimeOptions['control'];
+  /** Broker introspection: the broker's statistics interval (ms, default 5000) and a fetch to use. */
+  broker?: { statsIntervalMs?: number; fetch?: typeof fetch };
 }
 
 export interface MeshCore {
@@ -101,6 +104,46 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.control.on('changed', scheduleControl);
     meshes.set(profileId, mesh);
   });
+  // Broker introspection through the management API, one poller per profile that is looked at.
+  const monitors = new Map<string, BrokerMonitor>();
+  const brokerEvents = new EventEmitter();
+  let brokerSubscribers = 0;
+  const brokerSnapshots = (): BrokerSnapshot[] => [...monitors.values()].map((m) => m.current());
+  const monitorOf = (profileId: string): BrokerMonitor => {
+    let monitor = monitors.get(profileId);
+    if (monitor) return monitor;
+    profiles.get(profileId); // NotFoundError for an unknown profile
+    monitor = new BrokerMonitor({
+      profileId,
+      access: () => profiles.managementAccess(profileId),
+      events: () => meshes.get(profileId)?.events.summaries(Date.now()) ?? [],
+      meshServices: () => new Set(meshes.get(profileId)?.registry.serviceNames() ?? []),
+      subscribed: () => brokerSubscribers > 0,
+      logger: logger.child('broker'),
+      ...(options.broker?.statsIntervalMs ? { statsIntervalMs: options.broker.statsIntervalMs } : {}),
+      ...(options.broker?.fetch ? { fetch: options.broker.fetch } : {}),
+    });
+    monitor.on('snapshot', () => brokerEvents.emit('snapshot', brokerSnapshots()));
+    monitors.set(profileId, monitor);
+    return monitor;
+  };
+  const watchBrokers = () => {
+    // Every profile with a live (or trying) connection is polled while someone subscribes.
+    for (const state of connections.states()) {
+      if (state.status !== 'idle' && state.status !== 'disconnected') monitorOf(state.profileId).ensureLoop();
+    }
+  };
+  connections.on('changed', () => {
+    const known = new Set(profiles.list().map((p) => p.id));
+    for (const [id, monitor] of monitors) {
+      if (!known.has(id)) {
+        monitor.close();
+        monitors.delete(id);
+      }
+    }
+    if (brokerSubscribers > 0) watchBrokers();
+  });
+
   const telemetryQueries = new TelemetryQueries(db);
   const meshOf = (profileId: string): MeshRuntime => {
     const mesh = meshes.get(profileId);
@@ -236,6 +279,14 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       meshOf(profileId).control.actions.undo(actionId, reason, { actor: ctx.actor, ...(expiresInSeconds ? { ttlMs: expiresInSeconds * 1000 } : {}) }),
     'control.actions': ({ profileId, limit }) => controlView(profileId, meshOf(profileId), limit),
     'control.audit': ({ profileId, ...filter }) => meshOf(profileId).control.audit.query(filter),
+    'broker.snapshot': async ({ profileId }) => {
+      await monitorOf(profileId).snapshot();
+      return monitorOf(profileId).reflow();
+    },
+    'broker.flows': async ({ profileId }) => {
+      await monitorOf(profileId).snapshot();
+      return monitorOf(profileId).reflow().flows;
+    },
   };
 
   const sources: TopicSources = {
@@ -244,6 +295,18 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.summary': topicFrom<MeshSummary[]>(meshEvents, 'summary', meshSummaries),
     'control.actions': topicFrom<ControlActionsView[]>(meshEvents, 'control', controlViews),
     'system.storage': topicFrom<StoreHealthState>(storeHealth, 'change', () => storeHealth.state),
+    'broker.snapshot': {
+      current: brokerSnapshots,
+      watch(listener) {
+        brokerSubscribers += 1;
+        brokerEvents.on('snapshot', listener);
+        watchBrokers();
+        return () => {
+          brokerSubscribers -= 1;
+          brokerEvents.off('snapshot', listener);
+        };
+      },
+    },
   };
 
   const router = new ApiRouter(handlers, sources, logger.child('api'), {
@@ -282,6 +345,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     close() {
       closed ??= (async () => {
         clearInterval(liveTimer);
+        for (const monitor of monitors.values()) monitor.close();
         if (summaryTimer) clearTimeout(summaryTimer);
         closing = true;
         if (controlTimer) clearTimeout(controlTimer);

@@ -12,6 +12,8 @@ import { silentLogger } from '../../core/lib/log.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { eventually } from '../../test/support/mesh.js';
 import { createTestVhost, type TestVhost } from '../../test/support/vhost.js';
+import type { BrokerFlows } from '../../core/api/contract.js';
+import { EXCHANGES } from '../../core/protocol/topology.js';
 import { MeshAgent } from './mesh-agent.js';
 
 // Each suite gets a vhost of its own: it sees only the mesh it starts.
@@ -30,7 +32,14 @@ beforeAll(async () => {
   vhost = createTestVhost('meshdeck-sdk');
   BROKER = vhost.url;
   dir = mkdtempSync(join(tmpdir(), 'meshdeck-sdk-'));
-  core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: BROKER });
+  core = createMeshCore({
+    databasePath: join(dir, 'm.db'),
+    secrets: memorySecretStore('t'),
+    logger: silentLogger,
+    host: 'headless',
+    commandLineBroker: BROKER,
+    broker: { statsIntervalMs: 1000 },
+  });
   await eventually(() => core.meshes.get('cli')?.active, 'core mesh running');
   const agent = (service: string) =>
     new MeshAgent({ broker: BROKER, service, zone: 'zone-a', address: '127.0.0.1:1', agent: 'sdk', heartbeatIntervalMs: 200, telemetryIntervalMs: 200, logger: silentLogger });
@@ -48,6 +57,24 @@ afterAll(async () => {
   vhost?.remove();
 });
 
+/** Starts consuming `queue` on the consumer agent and waits until its session declared it (publish only then). */
+async function consumeWhenDeclared(queue: string, onEvent: (data: unknown) => void): Promise<() => Promise<void>> {
+  const stop = consumer.consumeEvents(queue, [eventType], (event) => {
+    onEvent(event.data);
+  });
+  await eventually(() => consumer.connection.amqp, 'consumer connected');
+  await eventually(async () => {
+    try {
+      await consumer.connection.amqp!.queueDeclare({ queue, passive: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'event queue declared');
+  await eventually(() => producer.connection.amqp, 'producer connected');
+  return stop;
+}
+
 describe('agent SDK', () => {
   it('joins the mesh without a sidecar', async () => {
     const mesh = core.meshes.get('cli')!;
@@ -58,20 +85,7 @@ describe('agent SDK', () => {
   it('publishes and consumes domain events, and the core records producer and consumer', async () => {
     const received: unknown[] = [];
     const queue = `${consumerService}.orders`;
-    const stop = consumer.consumeEvents(queue, [eventType], (event) => {
-      received.push(event.data);
-    });
-    await eventually(() => consumer.connection.amqp, 'consumer connected');
-    // The queue is declared by the consumer's session; publish once it exists.
-    await eventually(async () => {
-      try {
-        await consumer.connection.amqp!.queueDeclare({ queue, passive: true });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'event queue declared');
-    await eventually(() => producer.connection.amqp, 'producer connected');
+    const stop = await consumeWhenDeclared(queue, (data) => received.push(data));
     for (let i = 0; i < 5; i++) await producer.publishEvent(eventType, { orderId: i });
     await eventually(() => received.length === 5, 'five events consumed');
     expect(received).toEqual([0, 1, 2, 3, 4].map((orderId) => ({ orderId })));
@@ -90,4 +104,43 @@ describe('agent SDK', () => {
   it('refuses to publish reserved io.meshdeck.* types', async () => {
     await expect(producer.publishEvent('io.meshdeck.instance.register.v1', {})).rejects.toThrow(/reserved/);
   });
+
+  it('shows in broker.flows: publisher → exchange → queue → consumer, joined to the mesh services, with rates', async () => {
+    // The broker's management API (binding, queue, the consumer's connection named after its
+    // service) joined with what the agents report (who publishes where, per-service consume rates).
+    const queue = `${consumerService}.flows`;
+    const stop = await consumeWhenDeclared(queue, () => undefined);
+    const mesh = core.meshes.get('cli')!;
+    await eventually(() => mesh.registry.get(consumerService, consumer.instanceId) && mesh.registry.get(producerService, producer.instanceId), 'both registered');
+    for (let i = 0; i < 10; i++) await producer.publishEvent(eventType, { orderId: i });
+
+    const exchange = `exchange:${EXCHANGES.events}`;
+    const flows = await eventually(
+      async () => {
+        const f = (await core.router.call('broker.flows', { profileId: 'cli' }, { transport: 'internal', actor: 'test' })) as BrokerFlows;
+        const deliver = f.edges.find((e) => e.from === `queue:${queue}` && e.to === `consumer:${consumerService}`);
+        const publish = f.edges.find((e) => e.from === `publisher:${producerService}` && e.to === exchange);
+        return deliver?.source === 'both' && publish ? f : null;
+      },
+      'the joined event flow',
+      30_000,
+      500,
+    );
+    const edge = (from: string, to: string) => flows.edges.find((e) => e.from === from && e.to === to);
+    expect(edge(`publisher:${producerService}`, exchange)).toMatchObject({ kind: 'publish', source: 'agents', keys: [eventType] });
+    expect(edge(`publisher:${producerService}`, exchange)!.rate).toBeGreaterThan(0);
+    expect(edge(exchange, `queue:${queue}`)).toMatchObject({ kind: 'route', source: 'broker', keys: [eventType] });
+    expect(edge(`queue:${queue}`, `consumer:${consumerService}`)).toMatchObject({ kind: 'deliver', source: 'both', keys: [eventType] });
+    expect(edge(`queue:${queue}`, `consumer:${consumerService}`)!.rate).toBeGreaterThan(0);
+    expect(flows.nodes.find((n) => n.id === `consumer:${consumerService}`)).toEqual({
+      id: `consumer:${consumerService}`,
+      kind: 'consumer',
+      label: consumerService,
+      service: consumerService,
+      inMesh: true,
+    });
+    expect(flows.nodes.find((n) => n.id === `publisher:${producerService}`)).toMatchObject({ service: producerService, inMesh: true });
+    await stop();
+    await consumer.connection.amqp?.queueDelete({ queue });
+  }, 60_000);
 });

@@ -79,6 +79,10 @@ const profileFields = {
     .refine((v) => v === '' || /^https?:\/\/[^/\s]+/i.test(v), { message: 'must be an http:// or https:// URL' })
     .optional(),
   autoConnect: z.boolean(),
+  /** A separate (monitoring) user for the management API; empty: use the profile's own user. */
+  managementUsername: trimmed(255).optional(),
+  /** Its password. Omit to keep the saved one; empty string to clear it. */
+  managementPassword: z.string().max(1024).optional(),
 };
 
 export const ProfileInput = z.object({
@@ -116,6 +120,9 @@ export const Profile = z.object({
   }),
   managementUrl: z.string().nullable(),
   autoConnect: z.boolean(),
+  /** The management API user when it differs from the AMQP one (null: the profile's own user). */
+  managementUsername: z.string().nullable().optional(),
+  managementPasswordStorage: PasswordStorage.optional(),
   /** `cli` profiles come from `--broker`/`MESHDECK_BROKER` and are read-only. */
   source: z.enum(['saved', 'cli']),
   createdAt: z.number(),
@@ -433,6 +440,142 @@ export const ServicePolicyInfo = z.object({
   updatedBy: z.string().nullable(),
 });
 
+// --- broker introspection (core/broker): the management API's view of the broker -------------
+
+const Rate = z.number().nullable();
+
+export const BrokerCapability = z.object({
+  /** What it concerns: the whole API, statistics, rates, other users' connections, one vhost. */
+  area: z.enum(['management', 'credentials', 'monitoring', 'vhost', 'stats', 'rates', 'config']),
+  /** Plain words for the UI: what is missing and why. */
+  message: z.string(),
+});
+export type BrokerCapability = z.infer<typeof BrokerCapability>;
+
+export const BrokerPeer = z.object({
+  /** The AMQP connection name the client set (Meshdeck agents: meshdeck-<agent>:<service>/<instance>). */
+  connectionName: z.string().nullable(),
+  /** The mesh service and instance the connection name names, when it is a Meshdeck agent. */
+  service: z.string().nullable(),
+  instanceId: z.string().nullable(),
+  agent: z.string().nullable(),
+});
+export type BrokerPeer = z.infer<typeof BrokerPeer>;
+
+export const BrokerExchange = z.object({
+  name: z.string(),
+  type: z.string(),
+  durable: z.boolean(),
+  autoDelete: z.boolean(),
+  internal: z.boolean(),
+  rateIn: Rate,
+  rateOut: Rate,
+});
+export const BrokerQueue = z.object({
+  name: z.string(),
+  type: z.enum(['classic', 'quorum', 'stream', 'unknown']),
+  durable: z.boolean(),
+  autoDelete: z.boolean(),
+  exclusive: z.boolean(),
+  state: z.string().nullable(),
+  ready: z.number().int().nullable(),
+  unacked: z.number().int().nullable(),
+  consumers: z.number().int(),
+  /** Messages/s published into the queue, delivered (or got) from it, and acked. */
+  rateIn: Rate,
+  rateOut: Rate,
+  rateAck: Rate,
+});
+export type BrokerQueue = z.infer<typeof BrokerQueue>;
+export const BrokerBinding = z.object({
+  source: z.string(),
+  destination: z.string(),
+  destinationType: z.enum(['queue', 'exchange']),
+  routingKey: z.string(),
+});
+export const BrokerConsumer = BrokerPeer.extend({
+  queue: z.string(),
+  consumerTag: z.string(),
+  channel: z.string(),
+  prefetch: z.number().int(),
+  ackRequired: z.boolean(),
+  active: z.boolean(),
+});
+export type BrokerConsumer = z.infer<typeof BrokerConsumer>;
+export const BrokerConnectionInfo = BrokerPeer.extend({
+  name: z.string(),
+  user: z.string(),
+  state: z.string().nullable(),
+  channels: z.number().int(),
+  peer: z.string(),
+  publishRate: Rate,
+  deliverRate: Rate,
+});
+/** Who publishes to which exchange, as a broker in rates_mode detailed reports it. */
+export const BrokerPublisher = BrokerPeer.extend({ exchange: z.string(), channel: z.string(), rate: Rate });
+export const BrokerFlowNode = z.object({
+  id: z.string(),
+  kind: z.enum(['publisher', 'exchange', 'queue', 'consumer']),
+  label: z.string(),
+  /** The mesh service (publishers and consumers), when known. */
+  service: z.string().nullable(),
+  /** True when the service is registered in the mesh. */
+  inMesh: z.boolean(),
+});
+export const BrokerFlowEdge = z.object({
+  from: z.string(),
+  to: z.string(),
+  kind: z.enum(['publish', 'route', 'deliver']),
+  /** msg/s; null when neither the broker nor the agents know it. */
+  rate: Rate,
+  /** Who told us: the broker's management API, the agents' telemetry, or both. */
+  source: z.enum(['broker', 'agents', 'both']),
+  /** Binding keys of a route edge, event types of a publish or deliver edge. */
+  keys: z.array(z.string()),
+});
+export const BrokerFlows = z.object({ nodes: z.array(BrokerFlowNode), edges: z.array(BrokerFlowEdge) });
+export type BrokerFlows = z.infer<typeof BrokerFlows>;
+
+export const BrokerOverview = z.object({
+  rabbitmqVersion: z.string().nullable(),
+  managementVersion: z.string().nullable(),
+  clusterName: z.string().nullable(),
+  node: z.string().nullable(),
+  ratesMode: z.enum(['none', 'basic', 'detailed', 'unknown']),
+  statsDisabled: z.boolean(),
+  /** What the management user is (tags), as /api/whoami says. */
+  user: z.string().nullable(),
+  tags: z.array(z.string()),
+  /** Whole-broker message rates (msg/s). */
+  publishRate: Rate,
+  deliverRate: Rate,
+  ackRate: Rate,
+});
+export type BrokerOverview = z.infer<typeof BrokerOverview>;
+
+export const BrokerSnapshot = z.object({
+  profileId: z.string(),
+  /** When the snapshot was read (ms since epoch); 0 when none has been read yet. */
+  at: z.number(),
+  managementUrl: z.string().nullable(),
+  vhost: z.string(),
+  /** How often it is read: never faster than the broker's statistics interval. */
+  pollIntervalMs: z.number().int(),
+  /** False when nothing could be read (the messages say why). */
+  available: z.boolean(),
+  capabilities: z.array(BrokerCapability),
+  overview: BrokerOverview.nullable(),
+  exchanges: z.array(BrokerExchange),
+  queues: z.array(BrokerQueue),
+  bindings: z.array(BrokerBinding),
+  consumers: z.array(BrokerConsumer),
+  connections: z.array(BrokerConnectionInfo),
+  /** Per channel and exchange; only from a broker in rates_mode detailed (else empty). */
+  publishers: z.array(BrokerPublisher),
+  flows: BrokerFlows,
+});
+export type BrokerSnapshot = z.infer<typeof BrokerSnapshot>;
+
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
@@ -583,6 +726,16 @@ export const methods = {
     }).strict(),
     AuditPage,
   ),
+  'broker.snapshot': query(
+    'The broker as its management API shows it, for the profile\u2019s vhost: overview, exchanges, queues (type, ready/unacked, consumers, rates), bindings, consumers and connections joined to mesh services, the event-flow graph, and what could not be read and why. Never read faster than the broker\u2019s statistics interval.',
+    MeshRef,
+    BrokerSnapshot,
+  ),
+  'broker.flows': query(
+    'The event-flow graph only: publisher \u2192 exchange \u2192 queue \u2192 consumer with msg/s, from the broker and the agents\u2019 telemetry.',
+    MeshRef,
+    BrokerFlows,
+  ),
 } as const satisfies Record<string, MethodDef>;
 
 export type Methods = typeof methods;
@@ -621,6 +774,10 @@ export const topics = {
   'system.storage': {
     summary: 'The database\u2019s health: pushed when a write fails (disk full, read-only, locked, I/O error) and when writes succeed again.',
     payload: StorageHealth,
+  },
+  'broker.snapshot': {
+    summary: 'Per watched profile: the broker snapshot (as broker.snapshot), pushed after every poll, at most once per statistics interval.',
+    payload: z.array(BrokerSnapshot),
   },
 } as const satisfies Record<string, TopicDef>;
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
+import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -70,6 +70,7 @@ function makeSources() {
     'mesh.summary': fakeSource<MeshSummary[]>([]),
     'control.actions': fakeSource<ControlActionsView[]>([]),
     'system.storage': fakeSource<StorageHealth>(STORAGE_OK),
+    'broker.snapshot': fakeSource<BrokerSnapshot[]>([]),
   };
   return { sources, profiles, connections };
 }
@@ -112,6 +113,10 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'control.act': () => {
       throw new Error('control.act is not used by these tests');
     },
+    'broker.snapshot': () => {
+      throw new Error('broker.snapshot is not used by these tests');
+    },
+    'broker.flows': () => ({ nodes: [], edges: [] }),
     'control.undo': () => {
       throw new Error('control.undo is not used by these tests');
     },

@@ -75,6 +75,8 @@ describe('ProfileService: create, list, get', () => {
       tls: { enabled: false, caFile: null, certFile: null, keyFile: null, servername: null, verify: true },
       managementUrl: null,
       autoConnect: false,
+      managementUsername: null,
+      managementPasswordStorage: 'none',
       source: 'saved',
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
@@ -575,5 +577,41 @@ describe('ProfileService: changed event', () => {
     expect(() => profiles.delete('missing')).toThrow(NotFoundError);
     expect(() => profiles.update(a.id, { tls: { certFile: '/x', verify: true } })).toThrow(ValidationError);
     expect(events).toEqual([]);
+  });
+});
+
+describe('ProfileService: management API access', () => {
+  it('keeps a separate monitoring password encrypted, never in plain text, and hands it to managementAccess only', () => {
+    const profiles = service();
+    const created = profiles.create(
+      input({ name: 'mon', url: 'amqp://guest:guest@127.0.0.1:5672', vhost: 'shop', managementUsername: 'monitor', managementPassword: PASSWORD }),
+    );
+    expect(created).toMatchObject({ managementUsername: 'monitor', managementPasswordStorage: 'encrypted', managementUrl: null });
+    const cipher = rawRow(created.id).management_password_cipher as Buffer;
+    expect(cipher.includes(Buffer.from(PASSWORD))).toBe(false);
+    expect(readFileSync(join(dir, 'meshdeck.db')).includes(Buffer.from(PASSWORD))).toBe(false);
+    expect(profiles.managementAccess(created.id)).toEqual({
+      baseUrl: 'http://127.0.0.1:15672',
+      defaulted: true,
+      vhost: 'shop',
+      username: 'monitor',
+      password: PASSWORD,
+      separateUser: true,
+    });
+    expect(JSON.stringify(profiles.list())).not.toContain(PASSWORD);
+
+    // Editing other fields keeps the password; clearing the user goes back to the profile's own credentials.
+    profiles.update(created.id, { heartbeatSeconds: 10 });
+    expect((rawRow(created.id).management_password_cipher as Buffer).equals(cipher)).toBe(true);
+    profiles.update(created.id, { managementUsername: '' });
+    expect(profiles.managementAccess(created.id)).toMatchObject({ username: 'guest', password: 'guest', separateUser: false });
+  });
+
+  it('uses the profile’s URL when set, and has none for a remote broker without one', () => {
+    const profiles = service(memorySecretStore('test'));
+    const remote = profiles.create(input({ name: 'remote', url: 'amqps://rabbit.example.com:5671' }));
+    expect(profiles.managementAccess(remote.id).baseUrl).toBeNull();
+    const set = profiles.update(remote.id, { managementUrl: 'https://rabbit.example.com:15671' });
+    expect(profiles.managementAccess(set.id)).toMatchObject({ baseUrl: 'https://rabbit.example.com:15671', defaulted: false });
   });
 });

@@ -29,6 +29,8 @@ interface ProfileRow {
   tls_servername: string | null;
   tls_verify: number;
   management_url: string | null;
+  management_username: string | null;
+  management_password_cipher: Buffer | null;
   auto_connect: number;
   created_at: number;
   updated_at: number;
@@ -47,6 +49,22 @@ export interface ConnectOptions {
 }
 
 export const CLI_PROFILE_ID = 'cli';
+
+/** Where and as whom to read a profile's management API. Contains the password: never log it. */
+export interface ManagementAccess {
+  /** null: no URL set and the broker is not on this machine. */
+  baseUrl: string | null;
+  /** True when the URL is the default for a local broker rather than one the profile sets. */
+  defaulted: boolean;
+  vhost: string;
+  username: string;
+  password: string;
+  /** True when a separate (monitoring) user is set. */
+  separateUser: boolean;
+}
+
+/** The session-password key of a profile's management password. */
+const managementKey = (id: string): string => `${id}\u0000management`;
 
 export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
   /** Passwords that could not be saved (no persistent secret store), and the CLI profile's. */
@@ -79,6 +97,8 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       tls_servername: null,
       tls_verify: 1,
       management_url: null,
+      management_username: null,
+      management_password_cipher: null,
       auto_connect: 1,
       created_at: now,
       updated_at: now,
@@ -104,12 +124,16 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
     this.assertUniqueName(row.name, row.id);
     const password = this.passwordFromInput(input);
     row.password_cipher = password === undefined ? null : this.seal(row.id, password);
+    row.management_password_cipher =
+      input.managementPassword === undefined ? null : this.seal(managementKey(row.id), input.managementPassword);
     this.db
       .prepare(
         `INSERT INTO broker_profiles (id, name, url, vhost, username, password_cipher, heartbeat_s, tls_ca_file,
-           tls_cert_file, tls_key_file, tls_servername, tls_verify, management_url, auto_connect, created_at, updated_at)
+           tls_cert_file, tls_key_file, tls_servername, tls_verify, management_url, auto_connect, created_at, updated_at,
+           management_username, management_password_cipher)
          VALUES (@id, @name, @url, @vhost, @username, @password_cipher, @heartbeat_s, @tls_ca_file, @tls_cert_file,
-           @tls_key_file, @tls_servername, @tls_verify, @management_url, @auto_connect, @created_at, @updated_at)`,
+           @tls_key_file, @tls_servername, @tls_verify, @management_url, @auto_connect, @created_at, @updated_at,
+           @management_username, @management_password_cipher)`,
       )
       .run(row);
     this.logger.info('profile created', { profileId: row.id, name: row.name, url: row.url });
@@ -138,6 +162,8 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       },
       managementUrl: patch.managementUrl ?? current.management_url ?? undefined,
       autoConnect: patch.autoConnect ?? current.auto_connect === 1,
+      managementUsername: patch.managementUsername ?? current.management_username ?? undefined,
+      managementPassword: patch.managementPassword,
     });
     const row = this.rowFromInput(merged, { id, created_at: current.created_at, updated_at: Date.now() });
     this.assertUniqueName(row.name, id);
@@ -148,12 +174,19 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       this.sessionPasswords.delete(id);
       row.password_cipher = password === '' ? null : this.seal(id, password);
     }
+    if (merged.managementPassword === undefined) {
+      row.management_password_cipher = current.management_password_cipher;
+    } else {
+      this.sessionPasswords.delete(managementKey(id));
+      row.management_password_cipher = this.seal(managementKey(id), merged.managementPassword);
+    }
     this.db
       .prepare(
         `UPDATE broker_profiles SET name=@name, url=@url, vhost=@vhost, username=@username, password_cipher=@password_cipher,
            heartbeat_s=@heartbeat_s, tls_ca_file=@tls_ca_file, tls_cert_file=@tls_cert_file, tls_key_file=@tls_key_file,
            tls_servername=@tls_servername, tls_verify=@tls_verify, management_url=@management_url,
-           auto_connect=@auto_connect, updated_at=@updated_at
+           auto_connect=@auto_connect, updated_at=@updated_at, management_username=@management_username,
+           management_password_cipher=@management_password_cipher
          WHERE id=@id`,
       )
       .run(row);
@@ -169,6 +202,7 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
     const info = this.db.prepare('DELETE FROM broker_profiles WHERE id = ?').run(id);
     if (info.changes === 0) throw new NotFoundError('Profile', id);
     this.sessionPasswords.delete(id);
+    this.sessionPasswords.delete(managementKey(id));
     this.logger.info('profile deleted', { profileId: id });
     this.emitChanged();
   }
@@ -183,6 +217,27 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
   connectOptionsForInput(input: ParsedProfileInput): ConnectOptions {
     const row = this.rowFromInput(input, { id: 'unsaved', created_at: 0, updated_at: 0 });
     return this.optionsFor(row, this.passwordFromInput(input) ?? '');
+  }
+
+  /**
+   * Where and as whom to read the management HTTP API: the profile's URL, or
+   * http://<host>:15672 for a broker on this machine; the monitoring user when one is set, else
+   * the profile's own credentials. Contains a password: never log it.
+   */
+  managementAccess(id: string): ManagementAccess {
+    const row = this.row(id);
+    const parsed = parseBrokerUrl(row.url);
+    const local = ['127.0.0.1', 'localhost', '::1'].includes(parsed.hostname);
+    const baseUrl = row.management_url ?? (local ? `http://${parsed.hostname.includes(':') ? `[${parsed.hostname}]` : parsed.hostname}:15672` : null);
+    const separate = Boolean(row.management_username);
+    return {
+      baseUrl,
+      defaulted: row.management_url === null,
+      vhost: row.vhost,
+      username: separate ? row.management_username! : row.username,
+      password: separate ? this.secretOf(managementKey(row.id), row.management_password_cipher) : this.passwordOf(row),
+      separateUser: separate,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -229,10 +284,14 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
   }
 
   private passwordOf(row: ProfileRow): string {
-    const session = this.sessionPasswords.get(row.id);
+    return this.secretOf(row.id, row.password_cipher);
+  }
+
+  private secretOf(key: string, cipher: Buffer | null): string {
+    const session = this.sessionPasswords.get(key);
     if (session !== undefined) return session;
-    if (!row.password_cipher) return '';
-    return this.secrets.decrypt(row.password_cipher);
+    if (!cipher) return '';
+    return this.secrets.decrypt(cipher);
   }
 
   /** Encrypts for storage; when no persistent store exists, keeps it for this session instead. */
@@ -284,6 +343,8 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       tls_servername: orNull(tls?.servername),
       tls_verify: tls?.verify === false ? 0 : 1,
       management_url: orNull(input.managementUrl),
+      management_username: orNull(input.managementUsername),
+      management_password_cipher: null,
       auto_connect: input.autoConnect ? 1 : 0,
     };
   }
@@ -315,6 +376,12 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       },
       managementUrl: row.management_url,
       autoConnect: row.auto_connect === 1,
+      managementUsername: row.management_username,
+      managementPasswordStorage: this.sessionPasswords.has(managementKey(row.id))
+        ? 'session'
+        : row.management_password_cipher
+          ? 'encrypted'
+          : 'none',
       source: row.id === CLI_PROFILE_ID ? 'cli' : 'saved',
       createdAt: row.created_at,
       updatedAt: row.updated_at,

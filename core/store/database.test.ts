@@ -117,6 +117,8 @@ describe('openDatabase', () => {
       'auto_connect',
       'created_at',
       'updated_at',
+      'management_username',
+      'management_password_cipher',
     ]);
   });
 

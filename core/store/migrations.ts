@@ -270,4 +270,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    name: 'management API monitoring credentials per profile',
+    sql: `
+      -- Optional separate credentials for the management HTTP API (a least-privilege monitoring
+      -- user); NULL: use the profile's own AMQP credentials. The password only as the secret
+      -- store's ciphertext, never in plain text.
+      ALTER TABLE broker_profiles ADD COLUMN management_username TEXT;
+      ALTER TABLE broker_profiles ADD COLUMN management_password_cipher BLOB;
+    `,
+  },
 ];

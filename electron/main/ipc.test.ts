@@ -155,15 +155,18 @@ function testRouter() {
     'control.undo': unused('control.undo'),
     'control.actions': unused('control.actions'),
     'control.audit': unused('control.audit'),
+    'broker.snapshot': unused('broker.snapshot'),
+    'broker.flows': unused('broker.flows'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
   const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
   const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
   const storage = controlledTopic<TopicSources['system.storage'] extends TopicSource<infer T> ? T : never>(SYSTEM_INFO.storage);
+  const brokerSnapshot = controlledTopic<TopicSources['broker.snapshot'] extends TopicSource<infer T> ? T : never>([]);
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };

@@ -5,10 +5,12 @@ import { StatusPill } from './components/StatusPill';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
+import { BrokerView } from './views/Broker';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
+  { route: 'broker', label: 'Broker', icon: '▤' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
 ] as const;
 
@@ -89,6 +91,8 @@ export function App() {
           </div>
         ) : current === 'topology' ? (
           <TopologyView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'broker' ? (
+          <BrokerView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (

@@ -24,6 +24,8 @@ interface FormValues {
   servername: string;
   verify: boolean;
   managementUrl: string;
+  managementUsername: string;
+  managementPassword: string;
   autoConnect: boolean;
 }
 
@@ -41,6 +43,8 @@ function initialValues(profile?: Profile, prefill?: Partial<FormValues>): FormVa
     servername: profile?.tls.servername ?? '',
     verify: profile?.tls.verify ?? true,
     managementUrl: profile?.managementUrl ?? '',
+    managementUsername: profile?.managementUsername ?? '',
+    managementPassword: '',
     autoConnect: profile?.autoConnect ?? true,
     ...prefill,
   };
@@ -55,6 +59,7 @@ function toInput(values: FormValues, editing: boolean): ProfileInput {
     username: values.username,
     heartbeatSeconds: Number(values.heartbeatSeconds),
     managementUrl: values.managementUrl,
+    managementUsername: values.managementUsername,
     autoConnect: values.autoConnect,
     tls: tls
       ? {
@@ -68,6 +73,7 @@ function toInput(values: FormValues, editing: boolean): ProfileInput {
   };
   // When editing, an empty password field means "keep the saved one".
   if (!editing || values.password !== '') input.password = values.password;
+  if (values.managementPassword !== '') input.managementPassword = values.managementPassword;
   return input;
 }
 
@@ -173,7 +179,18 @@ export function ProfileForm({ profile, prefill, onDone, onCancel }: Props) {
           )}
         </fieldset>
       )}
-      {field('managementUrl', 'Management API URL (optional)', { placeholder: 'http://127.0.0.1:15672' })}
+      {field('managementUrl', 'Management API URL (optional)', {
+        placeholder: 'http://127.0.0.1:15672',
+        hint: 'For the Broker view; a broker on this machine is read at http://<host>:15672 when empty',
+      })}
+      <div className="field-row">
+        {field('managementUsername', 'Monitoring user (optional)', { placeholder: 'the profile’s own user', hint: 'A user with the monitoring tag and read permission' })}
+        {field('managementPassword', 'Monitoring password', {
+          type: 'password',
+          placeholder: editing && profile?.managementPasswordStorage && profile.managementPasswordStorage !== 'none' ? 'unchanged' : '',
+          hint: 'Never stored in plain text',
+        })}
+      </div>
       <label className="check">
         <input type="checkbox" checked={values.autoConnect} onChange={(e) => set('autoConnect', e.target.checked)} />
         Connect when Meshdeck starts
