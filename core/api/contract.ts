@@ -249,7 +249,7 @@ export const CommandState = z.enum(['pending', 'forwarded', 'published', 'acked'
 export const ActionOrigin = z.enum(['operator', 'automatic', 'undo']);
 export const AuditEventKind = z.enum(['requested', 'result', 'refused']);
 export const AuditResult = z.enum(['pending', 'acked', 'partially-acked', 'rejected', 'expired', 'refused']);
-export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault']);
+export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault', 'failover-zone', 'restore-zone']);
 
 export const UndoPlanInfo = z.object({
   summary: z.string(),

@@ -180,7 +180,26 @@ export function describeAction(action: ControlAction, target: CommandTarget): st
     }
     case 'clear-fault':
       return `clear the fault on ${where}`;
+    case 'failover-zone':
+      return `fail ${target.service} over away from zone ${action.zone}`;
+    case 'restore-zone':
+      return `restore zone ${action.zone} of ${target.service} (gradual fail-back)`;
   }
+}
+
+/** Actions on a zone of a service (one command per instance of that zone). */
+export function isZoneAction(action: ControlAction): action is Extract<ControlAction, { action: 'failover-zone' | 'restore-zone' }> {
+  return action.action === 'failover-zone' || action.action === 'restore-zone';
+}
+
+/**
+ * What the mesh adds to actions: `recorded` runs inside the transaction that records an action
+ * (here or forwarded; a throw rolls it back), `zoneTraffic` estimates the share of a service's
+ * traffic a zone takes now (null when unknown) for the preview of zone actions.
+ */
+export interface ActionHooks {
+  recorded?: (action: ActionSnapshot) => void;
+  zoneTraffic?: (service: string, zone: string) => number | null;
 }
 
 export class ControlActions {
@@ -194,6 +213,7 @@ export class ControlActions {
   private readonly defaultTtlMs: number;
   private readonly now: () => number;
   private readonly stmt;
+  private hooks: ActionHooks = {};
 
   constructor(options: ActionsOptions) {
     this.db = options.db;
@@ -222,13 +242,17 @@ export class ControlActions {
     this.outbox.onSettled((record) => this.auditResult(record));
   }
 
+  setHooks(hooks: ActionHooks): void {
+    this.hooks = hooks;
+  }
+
   // --- preview --------------------------------------------------------------------------------
 
   preview(request: Pick<ActionRequest, 'action' | 'target'>): ActionPreview {
     const { action, target } = request;
     const all = this.registry.instances(target.service);
-    this.checkTarget(target, all);
-    const affectedIds = new Set(target.instanceId ? [target.instanceId] : all.map((i) => i.instanceId));
+    this.checkTarget(target, all, action);
+    const affectedIds = new Set(this.affectedOf(action, target, all).map((i) => i.instanceId));
     const healthy = all.filter((i) => i.state === 'healthy');
     const healthyWeight = healthy.reduce((sum, i) => sum + i.weight, 0);
     const affected = all.filter((i) => affectedIds.has(i.instanceId));
@@ -240,6 +264,7 @@ export class ControlActions {
     switch (action.action) {
       case 'drain':
       case 'eject':
+      case 'failover-zone':
         weightAfter = healthyWeight - affectedHealthyWeight;
         break;
       case 'set-weight':
@@ -252,7 +277,9 @@ export class ControlActions {
         break;
     }
     const capacityAfter = healthyWeight > 0 ? weightAfter / healthyWeight : null;
-    const trafficAffectedShare = action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : 0;
+    const zoneTraffic = isZoneAction(action) ? (this.hooks.zoneTraffic?.(target.service, action.zone) ?? null) : null;
+    const trafficAffectedShare =
+      action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : action.action === 'failover-zone' ? (zoneTraffic ?? affectedShare ?? 0) : 0;
 
     const warnings: string[] = [];
     const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
@@ -262,6 +289,11 @@ export class ControlActions {
     if (action.action === 'fault' && trafficAffectedShare >= 0.5) warnings.push(`the drill would hit about ${pct(trafficAffectedShare)} of ${target.service}'s requests`);
     for (const i of affected) if (i.state === 'down') warnings.push(`${i.instanceId} is down: the command waits in its queue and may expire unanswered`);
     if (action.action === 'set-weight' && target.instanceId && affected[0]?.weight === action.weight) warnings.push(`${target.instanceId} already has weight ${action.weight}`);
+    if (action.action === 'failover-zone') {
+      const basis = zoneTraffic === null ? ` (the zone's share of the healthy capacity: no traffic to ${target.service} seen lately)` : '';
+      warnings.push(`about ${pct(trafficAffectedShare)} of ${target.service}'s traffic moves to other zones${basis}`);
+      if (healthyWeight > 0 && healthyWeight === affectedHealthyWeight) warnings.push(`no other zone of ${target.service} has a healthy instance: callers keep using zone ${action.zone}`);
+    }
 
     return {
       target,
@@ -294,8 +326,8 @@ export class ControlActions {
     const origin: ActionOrigin = ctx.origin ?? 'operator';
     const now = this.now();
     const all = this.registry.instances(request.target.service);
-    this.checkTarget(request.target, all);
-    const affected = request.target.instanceId ? all.filter((i) => i.instanceId === request.target.instanceId) : all;
+    this.checkTarget(request.target, all, request.action);
+    const affected = this.affectedOf(request.action, request.target, all);
     const evidence = this.checkEvidence(ctx.evidence);
     const snapshot: ActionSnapshot = {
       id: `act-${randomUUID()}`,
@@ -312,7 +344,7 @@ export class ControlActions {
       expiresAt: now + (request.ttlMs ?? this.defaultTtlMs),
       coreId: this.coreId,
     };
-    const commands = [this.newCommand(snapshot, request.target, request.action)];
+    const commands = this.expand(request.target, request.action).map((target) => this.newCommand(snapshot, target, request.action));
     return this.write(snapshot, commands);
   }
 
@@ -345,7 +377,7 @@ export class ControlActions {
       expiresAt: now + (ctx.ttlMs ?? this.defaultTtlMs),
       coreId: this.coreId,
     };
-    const commands = plan.commands.map((c) => this.newCommand(snapshot, c.target, c.action));
+    const commands = plan.commands.flatMap((c) => this.expand(c.target, c.action).map((target) => this.newCommand(snapshot, target, c.action)));
     return this.write(snapshot, commands);
   }
 
@@ -370,6 +402,7 @@ export class ControlActions {
       this.db.transaction(() => {
         if (snapshot && !this.stmt.get.get(this.mesh, snapshot.id)) {
           this.insertAction(snapshot);
+          this.hooks.recorded?.(snapshot);
           if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
           this.audit.append({
             at: this.now(),
@@ -459,6 +492,7 @@ export class ControlActions {
       this.db.transaction(() => {
         this.outbox.assertRoom(commands.length);
         this.insertAction(snapshot);
+        this.hooks.recorded?.(snapshot);
         for (const command of commands) this.outbox.enqueue(command);
         if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
         this.audit.append({
@@ -559,7 +593,24 @@ export class ControlActions {
     return live.map((i) => i.instanceId);
   }
 
-  private checkTarget(target: CommandTarget, all: Instance[]): void {
+  /** The instances an action touches: the target instance, a zone's instances, or all. */
+  private affectedOf(action: ControlAction, target: CommandTarget, all: Instance[]): Instance[] {
+    if (isZoneAction(action)) return all.filter((i) => i.zone === action.zone);
+    return target.instanceId ? all.filter((i) => i.instanceId === target.instanceId) : all;
+  }
+
+  /**
+   * The command targets of an action: itself, or for a zone action one per instance of the zone
+   * that is not down (every instance of the zone when all are down: the commands wait in their queues).
+   */
+  private expand(target: CommandTarget, action: ControlAction): CommandTarget[] {
+    if (!isZoneAction(action)) return [target];
+    const zone = this.registry.instances(target.service).filter((i) => i.zone === action.zone);
+    const live = zone.filter((i) => i.state !== 'down');
+    return (live.length ? live : zone).map((i) => ({ service: target.service, instanceId: i.instanceId }));
+  }
+
+  private checkTarget(target: CommandTarget, all: Instance[], action?: ControlAction): void {
     if (all.length === 0) {
       throw new ValidationError(`No instance of service "${target.service}" is known`, [{ path: 'target.service', message: `no instance of ${target.service} is known` }]);
     }
@@ -567,6 +618,16 @@ export class ControlActions {
       throw new ValidationError(`Service "${target.service}" has no instance "${target.instanceId}"`, [
         { path: 'target.instanceId', message: `${target.service} has no instance ${target.instanceId}` },
       ]);
+    }
+    if (action && isZoneAction(action)) {
+      if (target.instanceId) {
+        throw new ValidationError(`${action.action} acts on a zone of a service, not on one instance`, [{ path: 'target.instanceId', message: 'leave it out: the action targets every instance of the zone' }]);
+      }
+      if (!all.some((i) => i.zone === action.zone)) {
+        throw new ValidationError(`Service "${target.service}" has no instance in zone "${action.zone}"`, [
+          { path: 'action.zone', message: `${target.service} has instances in ${[...new Set(all.map((i) => i.zone))].sort().join(', ')}` },
+        ]);
+      }
     }
   }
 
@@ -600,8 +661,11 @@ export class ControlActions {
           commands: instances.map((i) => ({ target: { service: target.service, instanceId: i.instanceId }, action: { action: 'set-weight' as const, weight: i.weight } })),
         };
       }
+      case 'failover-zone':
+        return { summary: `restore zone ${action.zone} of ${target.service} (gradual fail-back)`, commands: [{ target, action: { action: 'restore-zone', zone: action.zone } }] };
       case 'restore':
       case 'clear-fault':
+      case 'restore-zone':
         return null;
     }
   }

@@ -183,6 +183,10 @@ export const ControlAction = z.discriminatedUnion('action', [
   z.object({ action: z.literal('restore') }).strict(),
   z.object({ action: z.literal('fault'), fault: FaultSpec }).strict(),
   z.object({ action: z.literal('clear-fault') }).strict(),
+  /** Zone failover: the core stops sending the service's traffic to `zone` (sent to that zone's instances). */
+  z.object({ action: z.literal('failover-zone'), zone: Zone }).strict(),
+  /** Ends a zone failover: the zone gets its traffic back gradually (fail-back). */
+  z.object({ action: z.literal('restore-zone'), zone: Zone }).strict(),
 ]);
 export type ControlAction = z.infer<typeof ControlAction>;
 
@@ -228,6 +232,16 @@ export const DiscoveryEndpoints = z
           .strict(),
       )
       .max(10_000),
+    /**
+     * Optional, only while some zone is held below its real health (gradual fail-back, or an
+     * operator's zone failover): per zone the health callers may count on it, 0..1, in the
+     * balancer's units (min(1, overprovisioning × healthy / endpoints)). A zone not listed is
+     * not capped. Agents that do not know the field may ignore it.
+     */
+    zones: z
+      .record(Zone, z.object({ admitted: z.number().min(0).max(1) }).strict())
+      .refine((zones) => Object.keys(zones).length <= 1000, 'at most 1000 zones')
+      .optional(),
   })
   .strict();
 export type DiscoveryEndpoints = z.infer<typeof DiscoveryEndpoints>;
