@@ -517,7 +517,7 @@ export const methods = {
     ControlPreview,
   ),
   'control.act': command(
-    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault): written to the durable outbox and the audit log, published by the leading core.',
+    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault, failover-zone, restore-zone): written to the durable outbox and the audit log, published by the leading core.',
     MeshRef.extend({ action: ControlAction, target: ControlTarget, reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
     ControlActionRecord,
   ),
