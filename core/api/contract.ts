@@ -197,6 +197,8 @@ export const EndpointSet = z.object({
       state: z.enum(['healthy', 'draining', 'ejected', 'down']),
     }),
   ),
+  /** Zones held below their real health (fail-back, operator zone failover): admitted health 0..1. */
+  zones: z.record(z.string(), z.object({ admitted: z.number() })).optional(),
 });
 
 export const RegistryEventInfo = z.object({
@@ -399,6 +401,16 @@ export const ServicePolicyInfo = z.object({
   updatedBy: z.string().nullable(),
 });
 
+export const ZoneStateInfo = z.object({
+  service: z.string(),
+  zones: z.array(
+    z.object({ zone: z.string(), healthy: z.number().int(), total: z.number().int(), health: z.number(), admitted: z.number(), capped: z.boolean(), failedOver: z.boolean() }),
+  ),
+  nextStepAt: z.number().nullable(),
+  recent: z.array(z.object({ at: z.number(), from: z.record(z.string(), z.number()), to: z.record(z.string(), z.number()), reason: z.string() })),
+});
+export type ZoneStateInfo = z.infer<typeof ZoneStateInfo>;
+
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
@@ -490,6 +502,11 @@ export const methods = {
     'The failover policy in force for a service (Meshdeck\u2019s default unless one was saved).',
     z.object({ profileId: z.string().min(1, 'profileId is required'), service: ServiceName }).strict(),
     ServicePolicyInfo,
+  ),
+  'failover.zones': query(
+    'Zone failover and fail-back of a service: per zone the healthy/total counts, real and admitted health, whether the endpoint set caps it (fail-back ramp) and whether an operator failed it over; when the next ramp step is due; the last changes with their reasons.',
+    z.object({ profileId: z.string().min(1, 'profileId is required'), service: ServiceName }).strict(),
+    ZoneStateInfo,
   ),
   'failover.setPolicy': command(
     'Save a service\u2019s failover policy: a preset (meshdeck or envoy) with overrides, validated field by field; reset: true goes back to the default. Audited.',

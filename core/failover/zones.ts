@@ -147,6 +147,41 @@ export class ZoneFailback {
   }
 }
 
+export interface ZoneStateInfo {
+  service: string;
+  /** Per zone (sorted): counts, real health, admitted health, whether the set caps it, operator failover. */
+  zones: Array<{ zone: string; healthy: number; total: number; health: number; admitted: number; capped: boolean; failedOver: boolean }>;
+  /** When the next ramp step is due (ms since epoch), null when none is. */
+  nextStepAt: number | null;
+  /** The service's last changes of admitted health, newest last (at most 20). */
+  recent: Array<Pick<ZoneStepChange, 'at' | 'from' | 'to' | 'reason'>>;
+}
+
+/** The zone state of a service for the console (`failover.zones`). */
+export function zoneState(
+  service: string,
+  zones: ZoneFailback,
+  real: readonly ZoneCounts[],
+  overprovisioningFactor: number,
+  failedOver: ReadonlySet<string>,
+  history: readonly ZoneStepChange[],
+): ZoneStateInfo {
+  const view = zones.view(service);
+  const capped = view?.capped ?? {};
+  return {
+    service,
+    zones: real.map((z) => {
+      const health = z.total > 0 ? Math.min(1, (overprovisioningFactor * z.healthy) / z.total) : 0;
+      return { ...z, health, admitted: view?.admitted[z.zone] ?? health, capped: capped[z.zone] !== undefined, failedOver: failedOver.has(z.zone) };
+    }),
+    nextStepAt: view?.nextStepAt ?? null,
+    recent: history
+      .filter((c) => c.service === service)
+      .slice(-20)
+      .map(({ at, from, to, reason }) => ({ at, from, to, reason })),
+  };
+}
+
 function sameAdmitted(a: Record<string, number>, b: Record<string, number>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] !== undefined && Math.abs(a[k]! - b[k]!) <= EPSILON);

@@ -18,7 +18,7 @@ import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
 import { PolicyStore } from '../failover/policy-store.js';
 import { ZoneFailovers } from '../failover/zone-failovers.js';
-import { ZoneFailback, countZones, type ZoneStepChange } from '../failover/zones.js';
+import { ZoneFailback, countZones, zoneState, type ZoneStateInfo, type ZoneStepChange } from '../failover/zones.js';
 import { zoneOrder, zoneLoads } from '../failover/locality.js';
 import type { EjectionTransition } from '../failover/ejections.js';
 import type { CommandRecord } from '../control/outbox.js';
@@ -436,6 +436,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     } catch (err) {
       this.logger.error('zone plan change not audited', { err, service });
     }
+  }
+
+  /** Zone counts, admitted health, caps and operator failovers of a service, for the console. */
+  zoneState(service: string): ZoneStateInfo {
+    const counts = countZones(this.failoverEndpoints(service).endpoints);
+    return zoneState(service, this.zones, counts, this.policies.get(service).policy.overprovisioningFactor, this.zoneFailovers.zones(service), this.zoneHistory);
   }
 
   /** The last changes of admitted zone health (newest last), with their evidence. */

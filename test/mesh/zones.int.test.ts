@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
-import type { ControlActionRecord, ControlPreview } from '../../core/api/contract.js';
+import type { ControlActionRecord, ControlPreview, ZoneStateInfo } from '../../core/api/contract.js';
 import type { DiscoveryEndpoints } from '../../core/protocol/messages.js';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
 import { silentLogger } from '../../core/lib/log.js';
@@ -100,7 +100,9 @@ describe('zone failover and fail-back', () => {
 
     // Zone a goes away: both of its instances stop.
     for (const id of [`${target}-a1`, `${target}-a2`]) await sidecars.get(id)!.stop();
-    await eventually(() => callerSet()?.endpoints.filter((e) => e.zone === 'zone-a').every((e) => e.state === 'down'), 'caller sees zone a down');
+    await eventually(() => callerSet()?.endpoints.filter((e) => e.zone === 'zone-a').every((e) => e.state === 'down'), 'caller sees zone a down', 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; caller's set: ${JSON.stringify(callerSet())}; core's: ${JSON.stringify(mesh().endpointsFor(target))}`);
+    });
     expect(await zoneAShare(60)).toBe(0);
 
     // Zone a comes back: its admitted health ramps, the caller's traffic follows each step.
@@ -172,6 +174,14 @@ describe('zone failover and fail-back', () => {
     await eventually(() => callerCap() === 0, 'caller gets zone a at admitted 0');
     expect(await zoneAShare(60)).toBe(0);
     expect(mesh().zoneFailovers.zones(target)).toEqual(new Set(['zone-a']));
+    const state = (await core.router.call('failover.zones', { profileId: 'cli', service: target }, ctx)) as ZoneStateInfo;
+    expect(state.zones).toEqual([
+      { zone: 'zone-a', healthy: 2, total: 2, health: 1, admitted: 0, capped: true, failedOver: true },
+      { zone: 'zone-b', healthy: 2, total: 2, health: 1, admitted: 1, capped: false, failedOver: false },
+    ]);
+    expect(state.recent.at(-1)!.reason).toMatch(/zone zone-a failed over by an operator/);
+    const pushed = (await core.router.call('mesh.endpoints', { profileId: 'cli', service: target }, ctx)) as { zones?: Record<string, { admitted: number }> };
+    expect(pushed.zones).toEqual({ 'zone-a': { admitted: 0 } });
     const trail = (await core.router.call('control.audit', { profileId: 'cli', actionId: action.id }, ctx)) as { entries: Array<{ event: string; result: string }> };
     expect(trail.entries.map((e) => `${e.event}:${e.result}`).sort()).toEqual(['requested:pending', 'result:acked']);
 
