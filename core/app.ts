@@ -251,6 +251,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       return telemetryQueries.series({ mesh: profileId, ...query });
     },
     'failover.policy': ({ profileId, service }) => meshOf(profileId).policies.get(service),
+    'failover.zones': ({ profileId, service }) => meshOf(profileId).zoneState(service),
     'failover.setPolicy': ({ profileId, service, preset, overrides, reset, reason }, ctx) => {
       const mesh = meshOf(profileId);
       const saved = reset ? mesh.policies.reset(service) : mesh.policies.set(service, preset, overrides, ctx.actor);

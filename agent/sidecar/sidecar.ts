@@ -69,6 +69,8 @@ export class Sidecar {
   private ejectedUntil = 0;
   private ejectCommand: string | null = null;
   private fault: ActiveFault | null = null;
+  /** The zone failover command in force for this instance's zone (listed in heartbeats). */
+  private zoneFailover: string | null = null;
   private readonly logger: Logger;
   private port = 0;
 
@@ -258,6 +260,16 @@ export class Sidecar {
         if (this.fault) this.agent.setCommandActive(this.fault.commandId, false);
         this.fault = null;
         return { status: 'applied', detail: 'fault cleared' };
+      case 'failover-zone':
+      case 'restore-zone': {
+        // The core moves the traffic (the endpoint set's zone caps); this instance confirms it is in
+        // that zone, keeps serving what still reaches it, and lists the failover while it lasts.
+        if (action.zone !== this.options.zone) return { status: 'rejected', detail: `this instance is in zone ${this.options.zone}, not ${action.zone}` };
+        if (this.zoneFailover) this.agent.setCommandActive(this.zoneFailover, false);
+        this.zoneFailover = action.action === 'failover-zone' ? command.commandId : null;
+        if (this.zoneFailover) this.agent.setCommandActive(this.zoneFailover, true);
+        return { status: 'applied', detail: action.action === 'failover-zone' ? `zone ${action.zone} failed over: callers send no new requests here` : `zone ${action.zone} restored: traffic comes back gradually` };
+      }
       default:
         return { status: 'rejected', detail: `the sidecar does not apply "${action.action}"` };
     }

@@ -73,3 +73,27 @@ describe('UpstreamPool local ejection', () => {
     expect(picks(p)).toEqual(new Set(['p2']));
   });
 });
+
+describe('UpstreamPool zone caps (the endpoint set’s zones)', () => {
+  const endpoints = [
+    { instanceId: 'a1', zone: 'zone-a', address: '127.0.0.1:1001', weight: 100, state: 'healthy' as const },
+    { instanceId: 'b1', zone: 'zone-b', address: '127.0.0.1:1002', weight: 100, state: 'healthy' as const },
+  ];
+  const zoneAShare = (p: UpstreamPool, n = 4000) => Array.from({ length: n }, () => p.pick('pay', new Set())?.zone).filter((z) => z === 'zone-a').length / n;
+
+  it('follows the admitted health of each set, and drops the cap with a set without zones', () => {
+    const p = new UpstreamPool('round-robin', 'zone-a');
+    p.update({ service: 'pay', revision: 1, endpoints });
+    expect(zoneAShare(p)).toBe(1);
+    p.update({ service: 'pay', revision: 2, endpoints, zones: { 'zone-a': { admitted: 0 } } });
+    expect(zoneAShare(p)).toBe(0);
+    p.update({ service: 'pay', revision: 3, endpoints, zones: { 'zone-a': { admitted: 0.5 } } });
+    // Binomial over 4 000 picks: 5σ ≈ 0.04.
+    expect(Math.abs(zoneAShare(p) - 0.5)).toBeLessThan(0.04);
+    // An older revision changes nothing.
+    p.update({ service: 'pay', revision: 2, endpoints, zones: { 'zone-a': { admitted: 0 } } });
+    expect(Math.abs(zoneAShare(p) - 0.5)).toBeLessThan(0.04);
+    p.update({ service: 'pay', revision: 4, endpoints });
+    expect(zoneAShare(p)).toBe(1);
+  });
+});

@@ -1,10 +1,10 @@
 /**
  * The sidecar's view of the services it calls: one balancer per service, fed by the endpoint
  * sets the core pushes. Endpoints in the sidecar's own zone get priority 0 and the others 1,
- * so traffic stays local while the local zone can carry it (locality failover).
+ * so traffic stays local while the local zone can carry it (locality failover). The set's
+ * `zones` caps the health of zones that are failing back or failed over by an operator.
  */
-import { createBalancer, createLocalityAware } from '../../core/balancer/index.js';
-import type { Balancer, BalancerKind, Endpoint } from '../../core/balancer/types.js';
+import { createBalancer, createLocalityAware, type BalancerKind, type Endpoint, type LocalityAwareBalancer } from '../../core/balancer/index.js';
 import type { DiscoveryEndpoints } from '../../core/protocol/messages.js';
 import type { MeshAgent } from '../sdk/mesh-agent.js';
 
@@ -14,7 +14,7 @@ export interface MeshEndpoint extends Endpoint {
 
 interface ServicePool {
   revision: number;
-  balancer: Balancer;
+  balancer: LocalityAwareBalancer;
   /** As the core sent them. */
   endpoints: MeshEndpoint[];
   /** Endpoints this sidecar set aside itself after connection failures: id → until (ms). */
@@ -89,6 +89,8 @@ export class UpstreamPool {
     pool.revision = set.revision;
     pool.endpoints = endpoints;
     this.rebuild(pool);
+    // The core's fail-back ramp and zone failovers: per zone, the health this caller may count on.
+    pool.balancer.admit(set.zones ? Object.fromEntries(Object.entries(set.zones).map(([zone, z]) => [zone, z.admitted])) : null);
   }
 
   /** A try could not connect to `id`; `code` is the socket error code (ECONNREFUSED, ...). */

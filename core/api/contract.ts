@@ -217,6 +217,8 @@ export const EndpointSet = z.object({
       state: z.enum(['healthy', 'draining', 'ejected', 'down']),
     }),
   ),
+  /** Zones held below their real health (fail-back, operator zone failover): admitted health 0..1. */
+  zones: z.record(z.string(), z.object({ admitted: z.number() })).optional(),
 });
 
 export const RegistryEventInfo = z.object({
@@ -289,7 +291,7 @@ export const CommandState = z.enum(['pending', 'forwarded', 'published', 'acked'
 export const ActionOrigin = z.enum(['operator', 'automatic', 'undo']);
 export const AuditEventKind = z.enum(['requested', 'result', 'refused']);
 export const AuditResult = z.enum(['pending', 'acked', 'partially-acked', 'rejected', 'expired', 'refused']);
-export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault', 'trip-circuit', 'reset-circuit']);
+export const ControlActionName = z.enum(['set-weight', 'drain', 'eject', 'restore', 'fault', 'clear-fault', 'trip-circuit', 'reset-circuit', 'failover-zone', 'restore-zone']);
 
 export const UndoPlanInfo = z.object({
   summary: z.string(),
@@ -575,6 +577,15 @@ export const BrokerSnapshot = z.object({
   flows: BrokerFlows,
 });
 export type BrokerSnapshot = z.infer<typeof BrokerSnapshot>;
+export const ZoneStateInfo = z.object({
+  service: z.string(),
+  zones: z.array(
+    z.object({ zone: z.string(), healthy: z.number().int(), total: z.number().int(), health: z.number(), admitted: z.number(), capped: z.boolean(), failedOver: z.boolean() }),
+  ),
+  nextStepAt: z.number().nullable(),
+  recent: z.array(z.object({ at: z.number(), from: z.record(z.string(), z.number()), to: z.record(z.string(), z.number()), reason: z.string() })),
+});
+export type ZoneStateInfo = z.infer<typeof ZoneStateInfo>;
 
 const Empty = z.object({}).strict().default({});
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
@@ -668,6 +679,11 @@ export const methods = {
     z.object({ profileId: z.string().min(1, 'profileId is required'), service: ServiceName }).strict(),
     ServicePolicyInfo,
   ),
+  'failover.zones': query(
+    'Zone failover and fail-back of a service: per zone the healthy/total counts, real and admitted health, whether the endpoint set caps it (fail-back ramp) and whether an operator failed it over; when the next ramp step is due; the last changes with their reasons.',
+    z.object({ profileId: z.string().min(1, 'profileId is required'), service: ServiceName }).strict(),
+    ZoneStateInfo,
+  ),
   'failover.setPolicy': command(
     'Save a service\u2019s failover policy: a preset (meshdeck or envoy) with overrides, validated field by field; reset: true goes back to the default. Audited.',
     z
@@ -694,7 +710,7 @@ export const methods = {
     ControlPreview,
   ),
   'control.act': command(
-    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault, trip-circuit, reset-circuit): written to the durable outbox and the audit log, published by the leading core.',
+    'Carry out an operator action (drain, eject, restore, set-weight, fault, clear-fault, trip-circuit, reset-circuit, failover-zone, restore-zone): written to the durable outbox and the audit log, published by the leading core.',
     MeshRef.extend({ action: ControlAction, target: ControlTarget, reason: Reason, expiresInSeconds: ExpiresIn }).strict(),
     ControlActionRecord,
   ),

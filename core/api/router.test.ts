@@ -106,6 +106,7 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'mesh.eventFlows': () => [],
     'failover.policy': () => { throw new Error('unused'); },
     'failover.setPolicy': () => { throw new Error('unused'); },
+    'failover.zones': () => { throw new Error('unused'); },
     'telemetry.series': () => ({ resolution: '1s' as const, stepMs: 1000, start: 0, end: 0, series: 0, points: [] }),
     'control.preview': () => {
       throw new Error('control.preview is not used by these tests');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../lib/errors.js';
 import { createBalancer, createLocalityAware, type BalancerKind, type Endpoint, type LocalityOptions } from './index.js';
+import { priorityLevels } from './locality.js';
 import { countPicks, endpoint, mulberry32, share, sigmaBound } from './test-helpers.js';
 
 /** `total` endpoints "<name>-i" at `priority`, the first `healthy` of them healthy. */
@@ -174,5 +175,108 @@ describe('createLocalityAware (Envoy priority levels, overprovisioning and panic
 
   it('rejects a factory that is not a function', () => {
     expect(() => createLocalityAware('round-robin' as unknown as () => never)).toThrow(ValidationError);
+  });
+});
+
+describe('admitted zone health (the core’s fail-back and zone failover)', () => {
+  const recovered = () => [...level('a', 0, 4, 4), ...level('b', 1, 4, 4)];
+
+  it('caps a zone at its admitted health: 0 → 25 → 50 → 75 → 100 % of its traffic', () => {
+    const b = locality(recovered());
+    for (const admitted of [0, 0.25, 0.5, 0.75, 1]) {
+      b.admit({ a: admitted });
+      expect(b.state().priorityLoad[0]).toBeCloseTo(admitted, 12);
+      expect(b.state().priorityLoad[1]).toBeCloseTo(1 - admitted, 12);
+      expect(b.state().panic).toBe(false);
+      // Binomial, 20 000 picks: 5σ ≤ 354 picks (1.8 %).
+      const picks = 20_000;
+      expect(Math.abs(zoneShares(b, picks)('a') * picks - admitted * picks)).toBeLessThanOrEqual(sigmaBound(picks, admitted) + 1e-9);
+    }
+  });
+
+  it('never lifts a zone above its real health: min(health, admitted)', () => {
+    const b = locality([...level('a', 0, 10, 5), ...level('b', 1, 10, 10)]);
+    b.admit({ a: 1 });
+    expect(b.state().priorityLoad[0]).toBeCloseTo(0.7, 12); // 1.4 × 50 %, the cap is above it
+    b.admit({ a: 0.7 });
+    expect(b.state().priorityLoad[0]).toBeCloseTo(0.7, 12); // at the boundary
+    b.admit({ a: 0.69 });
+    expect(b.state().priorityLoad[0]).toBeCloseTo(0.69, 12); // just below it
+  });
+
+  it('a capped zone still takes the traffic nothing else can take (no black hole)', () => {
+    const b = locality(level('a', 0, 3, 3));
+    b.admit({ a: 0 });
+    expect(b.state().priorityLoad).toEqual([1]);
+    expect(b.pick({ now: 0 })?.zone).toBe('a');
+  });
+
+  it('judges panic on real counts: a healthy zone held at 0 is not in panic', () => {
+    const b = locality([...level('a', 0, 4, 4), ...level('b', 1, 4, 1)]);
+    b.admit({ a: 0 });
+    const { levels } = b.state();
+    expect(levels[0]).toMatchObject({ panic: false, load: 0, health: 0 });
+    expect(levels[1]!.panic).toBe(true);
+    expect(levels[1]!.load).toBe(1);
+  });
+
+  it('is the same computation as priorityLevels with admittedHealth, over every 2-zone combination', () => {
+    let checked = 0;
+    for (const [t0, h0, t1, h1] of [0, 1, 2, 3, 4].flatMap((t0) =>
+      Array.from({ length: t0 + 1 }, (_, h0) => [0, 1, 2, 3, 4].flatMap((t1) => Array.from({ length: t1 + 1 }, (_, h1) => [t0, h0, t1, h1] as const))).flat(),
+    )) {
+      if (t1 === 0) continue; // the balancer only knows levels up to the highest one with an endpoint
+      for (const [c0, c1] of [
+        [0, undefined],
+        [0.25, 1],
+        [0.5, 0.3],
+        [1, 0],
+        [undefined, 0.6],
+      ] as const) {
+        const b = locality([...level('a', 0, t0, h0), ...level('b', 1, t1, h1)], { overprovisioningFactor: 1.4, panicThreshold: 0.5 });
+        b.admit({ ...(c0 === undefined ? {} : { a: c0 }), ...(c1 === undefined ? {} : { b: c1 }) });
+        const expected = priorityLevels(
+          [
+            { endpoints: t0, available: h0, ...(c0 === undefined ? {} : { admittedHealth: c0 }) },
+            { endpoints: t1, available: h1, ...(c1 === undefined ? {} : { admittedHealth: c1 }) },
+          ],
+          1.4,
+          0.5,
+        );
+        expect(b.state().levels.map((l) => [l.load, l.health, l.panic])).toEqual(expected.map((l) => [l.load, l.health, l.panic]));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(500);
+  });
+
+  it('caps each zone of a level that holds several zones by its own admitted health', () => {
+    // Level 1 = zones b and c, 4 endpoints each, all healthy. c held at 0: level 1 counts as
+    // 4 healthy of 8 → health 0.7; with level 0 down, it still takes everything (normalised),
+    // but within level 1 the picks are not changed: the cap moves traffic between levels only.
+    const b = locality([...level('a', 0, 4, 4), ...level('b', 1, 4, 4), ...level('c', 1, 4, 4)]);
+    b.admit({ a: 0.5, c: 0 });
+    const [l0, l1] = b.state().levels;
+    expect(l0!.health).toBeCloseTo(0.5, 12);
+    expect(l1!.health).toBeCloseTo(0.7, 12);
+    expect(l0!.load).toBeCloseTo(0.5, 12);
+    expect(l1!.load).toBeCloseTo(0.5, 12);
+  });
+
+  it('unchanged caps rebuild nothing; null removes them; a bad value is refused and the caps kept', () => {
+    const b = locality(recovered());
+    b.admit({ a: 0.25 });
+    const before = b.state();
+    b.admit({ a: 0.25 });
+    expect(b.state()).toEqual(before);
+    expect(() => b.admit({ a: 1.5 })).toThrow(ValidationError);
+    expect(() => b.admit({ a: Number.NaN })).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ path: 'admitted.a' })] }));
+    expect(b.state().priorityLoad[0]).toBeCloseTo(0.25, 12);
+    b.admit(null);
+    expect(b.state().priorityLoad).toEqual([1, 0]);
+    // Caps survive endpoint updates.
+    b.admit({ a: 0.5 });
+    b.update(recovered().map((e) => ({ ...e })));
+    expect(b.state().priorityLoad[0]).toBeCloseTo(0.5, 12);
   });
 });

@@ -68,6 +68,12 @@ export interface LocalityState {
 
 export interface LocalityAwareBalancer extends Balancer {
   state(): LocalityState;
+  /**
+   * Caps the health of zones (the core's fail-back and zone failover, `zones` of the endpoint
+   * set): zone → admitted health 0..1; null or {} = no cap. Throws ValidationError on a value
+   * outside 0..1 and keeps the previous caps.
+   */
+  admit(admitted: Readonly<Record<string, number>> | null): void;
 }
 
 /** Returns a fresh inner balancer; called once per priority level in use. */
@@ -122,12 +128,35 @@ export function priorityLevels(input: readonly LevelInput[], overprovisioning: n
   return levels;
 }
 
-function computeLevels(endpoints: number[], available: number[], overprovisioning: number, panicThreshold: number): PriorityLevelState[] {
-  return priorityLevels(
-    endpoints.map((count, priority) => ({ endpoints: count, available: available[priority]! })),
-    overprovisioning,
-    panicThreshold,
-  );
+/** Per zone within one level: endpoints with weight > 0 and the healthy ones among them. */
+interface ZoneCount {
+  endpoints: number;
+  available: number;
+}
+
+/**
+ * A level's admitted health under per-zone caps: each capped zone counts as if only
+ * min(available, admitted × endpoints / overprovisioning) of its endpoints were healthy, so a
+ * level that is one zone gets exactly min(health, admitted); undefined when no zone is capped.
+ */
+export function admittedLevelHealth(zones: ReadonlyMap<string, ZoneCount>, admitted: ReadonlyMap<string, number>, overprovisioning: number): number | undefined {
+  let capped = false;
+  let endpoints = 0;
+  let available = 0;
+  for (const [zone, count] of zones) {
+    const cap = admitted.get(zone);
+    endpoints += count.endpoints;
+    if (cap === undefined) {
+      available += count.available;
+    } else {
+      capped = true;
+      available += Math.min(count.available, (cap * count.endpoints) / overprovisioning);
+    }
+  }
+  if (!capped) return undefined;
+  // One zone: its cap as it is (priorityLevels takes min(health, cap)), free of rounding.
+  if (zones.size === 1) return admitted.get(zones.keys().next().value!);
+  return endpoints > 0 ? Math.min(1, (overprovisioning * available) / endpoints) : 0;
 }
 
 class LocalityAware implements LocalityAwareBalancer {
@@ -141,6 +170,7 @@ class LocalityAware implements LocalityAwareBalancer {
   /** Per level in panic: id → the caller's endpoint (the inner balancer holds healthy copies). */
   private originals: (Map<string, Endpoint> | null)[] = [];
   private levelOf: ReadonlyMap<string, Balancer> = new Map();
+  private admitted: ReadonlyMap<string, number> = new Map();
 
   constructor(
     private readonly factory: BalancerFactory,
@@ -154,7 +184,23 @@ class LocalityAware implements LocalityAwareBalancer {
   }
 
   update(endpoints: readonly Endpoint[]): void {
-    const change = this.set.replace(endpoints);
+    this.apply(this.set.replace(endpoints) !== null);
+  }
+
+  admit(admitted: Readonly<Record<string, number>> | null): void {
+    const entries = Object.entries(admitted ?? {});
+    const issues: FieldIssue[] = [];
+    for (const [zone, value] of entries) {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) issues.push({ path: `admitted.${zone}`, message: 'must be a number from 0 to 1' });
+    }
+    if (issues.length > 0) throw new ValidationError('Invalid admitted zone health', issues);
+    if (entries.length === this.admitted.size && entries.every(([zone, value]) => this.admitted.get(zone) === value)) return;
+    this.admitted = new Map(entries);
+    this.apply(true);
+  }
+
+  /** Rebuilds the inner balancers; recomputes the levels when the set or the caps changed. */
+  private apply(changed: boolean): void {
     const set = this.set;
     let levelCount = 1;
     for (let i = 0; i < set.size; i++) levelCount = Math.max(levelCount, set.priorities[i]! + 1);
@@ -163,15 +209,31 @@ class LocalityAware implements LocalityAwareBalancer {
     const groups: Endpoint[][] = Array.from({ length: levelCount }, () => []);
     for (let i = 0; i < set.size; i++) groups[set.priorities[i]!]!.push(set.refs[i]!);
 
-    if (change !== null) {
+    if (changed) {
       const counts = new Array<number>(levelCount).fill(0);
       const available = new Array<number>(levelCount).fill(0);
+      const zones = this.admitted.size > 0 ? Array.from({ length: levelCount }, () => new Map<string, ZoneCount>()) : null;
       for (let i = 0; i < set.size; i++) {
         if (!(set.weights[i]! > 0)) continue;
-        counts[set.priorities[i]!]!++;
-        if (set.healthy[i]) available[set.priorities[i]!]!++;
+        const p = set.priorities[i]!;
+        counts[p]!++;
+        if (set.healthy[i]) available[p]!++;
+        if (zones) {
+          const zone = set.refs[i]!.zone;
+          const count = zones[p]!.get(zone) ?? { endpoints: 0, available: 0 };
+          count.endpoints++;
+          if (set.healthy[i]) count.available++;
+          zones[p]!.set(zone, count);
+        }
       }
-      this.levels = computeLevels(counts, available, this.overprovisioning, this.panicThreshold);
+      this.levels = priorityLevels(
+        counts.map((count, p) => {
+          const admittedHealth = zones ? admittedLevelHealth(zones[p]!, this.admitted, this.overprovisioning) : undefined;
+          return { endpoints: count, available: available[p]!, ...(admittedHealth === undefined ? {} : { admittedHealth }) };
+        }),
+        this.overprovisioning,
+        this.panicThreshold,
+      );
       const cumulative = new Float64Array(levelCount);
       let sum = 0;
       this.lastLoaded = 0;
@@ -193,7 +255,7 @@ class LocalityAware implements LocalityAwareBalancer {
     }
     this.originals = originals;
 
-    if (change !== null) {
+    if (changed) {
       const levelOf = new Map<string, Balancer>();
       for (let i = 0; i < set.size; i++) levelOf.set(set.ids[i]!, this.inner[set.priorities[i]!]!);
       this.levelOf = levelOf;

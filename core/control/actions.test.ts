@@ -301,3 +301,79 @@ describe('circuit actions (target: the caller; the callee in the action)', () =>
     expect(reset.undo?.commands).toEqual([{ target: { service: 'checkout' }, action: { action: 'trip-circuit', callee: 'payments' } }]);
   });
 });
+
+describe('zone failover (failover-zone, restore-zone)', () => {
+  const failover = { action: 'failover-zone', zone: 'zone-a' } as const;
+
+  it('previews the zone’s instances, the capacity that remains, the traffic share the mesh reports, and the undo', () => {
+    actions.setHooks({ zoneTraffic: (service, zone) => (service === 'checkout' && zone === 'zone-a' ? 0.8 : null) });
+    const p = actions.preview({ action: failover, target: { service: 'checkout' } });
+    expect(p.instances.map((i) => [i.instanceId, i.affected])).toEqual([
+      ['c-1', true],
+      ['c-2', true],
+      ['c-3', false],
+    ]);
+    expect(p).toMatchObject({ affected: 2, affectedHealthy: 2, affectedShare: 0.5, capacityAfter: 0.5, trafficAffectedShare: 0.8, summary: 'fail checkout over away from zone zone-a' });
+    expect(p.undo).toEqual({ summary: 'restore zone zone-a of checkout (gradual fail-back)', commands: [{ target: { service: 'checkout' }, action: { action: 'restore-zone', zone: 'zone-a' } }] });
+    expect(p.warnings).toEqual(['about 80 % of checkout\u2019s traffic moves to other zones'.replace('\u2019', "'")]);
+    // Without traffic seen: the zone's share of the healthy capacity, said so.
+    actions.setHooks({ zoneTraffic: () => null });
+    const q = actions.preview({ action: failover, target: { service: 'checkout' } });
+    expect(q.trafficAffectedShare).toBe(0.5);
+    expect(q.warnings[0]).toMatch(/about 50 % .* \(the zone's share of the healthy capacity/);
+  });
+
+  it('warns when no other zone has a healthy instance', () => {
+    const p = actions.preview({ action: { action: 'failover-zone', zone: 'zone-b' }, target: { service: 'checkout' } });
+    expect(p.warnings).toHaveLength(1);
+    registry.deregister({ service: 'checkout', instanceId: 'c-1', reason: 'gone' }, clock);
+    registry.deregister({ service: 'checkout', instanceId: 'c-2', reason: 'gone' }, clock);
+    const alone = actions.preview({ action: { action: 'failover-zone', zone: 'zone-b' }, target: { service: 'checkout' } });
+    expect(alone.warnings).toContain('no other zone of checkout has a healthy instance: callers keep using zone zone-b');
+  });
+
+  it('refuses a zone without instances and a target instance, recording nothing', () => {
+    const recorded: string[] = [];
+    actions.setHooks({ recorded: (a) => recorded.push(a.id) });
+    expect(() => actions.act({ action: { action: 'failover-zone', zone: 'zone-x' }, target: { service: 'checkout' }, reason: 'r' }, { actor: 'a' })).toThrow(
+      expect.objectContaining({ issues: [expect.objectContaining({ path: 'action.zone', message: 'checkout has instances in zone-a, zone-b' })] }),
+    );
+    expect(() => actions.preview({ action: failover, target: { service: 'checkout', instanceId: 'c-1' } })).toThrow(ValidationError);
+    expect(recorded).toEqual([]);
+    expect(outbox.openCount()).toBe(0);
+  });
+
+  it('sends one command per live instance of the zone, runs the hook in the transaction, and undoes with restore-zone to the same instances', () => {
+    const recorded: Array<[string, string]> = [];
+    actions.setHooks({ recorded: (a) => recorded.push([a.action.action, a.target.service]) });
+    const record = actions.act({ action: failover, target: { service: 'checkout' }, reason: 'zone a maintenance' }, { actor: 'alice' });
+    expect(record.commands.map((c) => [c.target.instanceId, c.action])).toEqual([
+      ['c-1', failover],
+      ['c-2', failover],
+    ]);
+    expect(record.commands.map((c) => outbox.get(c.commandId)!.expected)).toEqual([['c-1'], ['c-2']]);
+    expect(recorded).toEqual([['failover-zone', 'checkout']]);
+    for (const c of record.commands) outbox.recordAck(ack(c.commandId, c.target.instanceId!), T0 + 1);
+    expect(actions.get(record.id)!.state).toBe('acked');
+
+    const undo = actions.undo(record.id, 'done', { actor: 'bob' });
+    expect(undo.action).toEqual({ action: 'restore-zone', zone: 'zone-a' });
+    expect(undo.commands.map((c) => c.target.instanceId)).toEqual(['c-1', 'c-2']);
+    expect(recorded.at(-1)).toEqual(['restore-zone', 'checkout']);
+    expect(() => actions.undo(undo.id, 'again', { actor: 'bob' })).toThrow(ConflictError);
+  });
+
+  it('a hook that throws rolls the whole action back, with what the hook wrote', () => {
+    actions.setHooks({
+      recorded: (a) => {
+        db.prepare('INSERT INTO zone_failovers (mesh, service, zone, action_id, created_at) VALUES (?, ?, ?, ?, ?)').run('m', a.target.service, 'zone-a', a.id, clock);
+        throw new Error('disk full');
+      },
+    });
+    expect(() => actions.act({ action: failover, target: { service: 'checkout' }, reason: 'r' }, { actor: 'a' })).toThrow('disk full');
+    expect(db.prepare('SELECT COUNT(*) AS n FROM zone_failovers').get()).toEqual({ n: 0 });
+    expect(actions.recent(10)).toEqual([]);
+    expect(outbox.openCount()).toBe(0);
+    expect(audit.query({ limit: 10 }).entries.map((e) => e.event)).toEqual(['refused']);
+  });
+});

@@ -197,7 +197,26 @@ export function describeAction(action: ControlAction, target: CommandTarget): st
       return `trip the circuit ${where} → ${action.callee}${action.durationMs ? ` for ${Math.round(action.durationMs / 1000)} s` : ' until reset'}`;
     case 'reset-circuit':
       return `reset the circuit ${where} → ${action.callee}`;
+    case 'failover-zone':
+      return `fail ${target.service} over away from zone ${action.zone}`;
+    case 'restore-zone':
+      return `restore zone ${action.zone} of ${target.service} (gradual fail-back)`;
   }
+}
+
+/** Actions on a zone of a service (one command per instance of that zone). */
+export function isZoneAction(action: ControlAction): action is Extract<ControlAction, { action: 'failover-zone' | 'restore-zone' }> {
+  return action.action === 'failover-zone' || action.action === 'restore-zone';
+}
+
+/**
+ * What the mesh adds to actions: `recorded` runs inside the transaction that records an action
+ * (here or forwarded; a throw rolls it back), `zoneTraffic` estimates the share of a service's
+ * traffic a zone takes now (null when unknown) for the preview of zone actions.
+ */
+export interface ActionHooks {
+  recorded?: (action: ActionSnapshot) => void;
+  zoneTraffic?: (service: string, zone: string) => number | null;
 }
 
 export class ControlActions {
@@ -212,6 +231,7 @@ export class ControlActions {
   private readonly now: () => number;
   private readonly stmt;
   private traffic: EdgeTrafficView = () => new Map();
+  private hooks: ActionHooks = {};
 
   constructor(options: ActionsOptions) {
     this.db = options.db;
@@ -245,13 +265,17 @@ export class ControlActions {
     this.traffic = view;
   }
 
+  setHooks(hooks: ActionHooks): void {
+    this.hooks = hooks;
+  }
+
   // --- preview --------------------------------------------------------------------------------
 
   preview(request: Pick<ActionRequest, 'action' | 'target'>): ActionPreview {
     const { action, target } = request;
     const all = this.registry.instances(target.service);
-    this.checkTarget(target, all);
-    const affectedIds = new Set(target.instanceId ? [target.instanceId] : all.map((i) => i.instanceId));
+    this.checkTarget(target, all, action);
+    const affectedIds = new Set(this.affectedOf(action, target, all).map((i) => i.instanceId));
     const healthy = all.filter((i) => i.state === 'healthy');
     const healthyWeight = healthy.reduce((sum, i) => sum + i.weight, 0);
     const affected = all.filter((i) => affectedIds.has(i.instanceId));
@@ -263,6 +287,7 @@ export class ControlActions {
     switch (action.action) {
       case 'drain':
       case 'eject':
+      case 'failover-zone':
         weightAfter = healthyWeight - affectedHealthyWeight;
         break;
       case 'set-weight':
@@ -279,7 +304,9 @@ export class ControlActions {
     const traffic = circuit ? this.traffic(target.service, circuit) : new Map<string, number>();
     const edgeRequests = [...traffic.values()].reduce((a, b) => a + b, 0);
     const shareOfTraffic = (id: string): number | null => (edgeRequests > 0 ? (traffic.get(id) ?? 0) / edgeRequests : null);
-    let trafficAffectedShare = action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : 0;
+    const zoneTraffic = isZoneAction(action) ? (this.hooks.zoneTraffic?.(target.service, action.zone) ?? null) : null;
+    let trafficAffectedShare =
+      action.action === 'fault' && affectedShare !== null ? affectedShare * action.fault.share : action.action === 'failover-zone' ? (zoneTraffic ?? affectedShare ?? 0) : 0;
     if (action.action === 'trip-circuit') trafficAffectedShare = affected.reduce((sum, i) => sum + (shareOfTraffic(i.instanceId) ?? 0), 0);
 
     const warnings: string[] = [];
@@ -292,6 +319,11 @@ export class ControlActions {
     if (action.action === 'set-weight' && target.instanceId && affected[0]?.weight === action.weight) warnings.push(`${target.instanceId} already has weight ${action.weight}`);
     if (circuit && edgeRequests === 0) warnings.push(`no traffic from ${target.service} to ${circuit} was seen lately`);
     if (action.action === 'trip-circuit' && trafficAffectedShare > 0) warnings.push(`about ${pct(trafficAffectedShare)} of ${target.service}'s requests to ${circuit} would be refused (503) at once`);
+    if (action.action === 'failover-zone') {
+      const basis = zoneTraffic === null ? ` (the zone's share of the healthy capacity: no traffic to ${target.service} seen lately)` : '';
+      warnings.push(`about ${pct(trafficAffectedShare)} of ${target.service}'s traffic moves to other zones${basis}`);
+      if (healthyWeight > 0 && healthyWeight === affectedHealthyWeight) warnings.push(`no other zone of ${target.service} has a healthy instance: callers keep using zone ${action.zone}`);
+    }
 
     return {
       target,
@@ -325,8 +357,8 @@ export class ControlActions {
     const origin: ActionOrigin = ctx.origin ?? 'operator';
     const now = this.now();
     const all = this.registry.instances(request.target.service);
-    this.checkTarget(request.target, all);
-    const affected = request.target.instanceId ? all.filter((i) => i.instanceId === request.target.instanceId) : all;
+    this.checkTarget(request.target, all, request.action);
+    const affected = this.affectedOf(request.action, request.target, all);
     const evidence = this.checkEvidence(ctx.evidence);
     const snapshot: ActionSnapshot = {
       id: `act-${randomUUID()}`,
@@ -343,7 +375,7 @@ export class ControlActions {
       expiresAt: now + (request.ttlMs ?? this.defaultTtlMs),
       coreId: this.coreId,
     };
-    const commands = [this.newCommand(snapshot, request.target, request.action)];
+    const commands = this.expand(request.target, request.action).map((target) => this.newCommand(snapshot, target, request.action));
     return this.write(snapshot, commands);
   }
 
@@ -376,7 +408,7 @@ export class ControlActions {
       expiresAt: now + (ctx.ttlMs ?? this.defaultTtlMs),
       coreId: this.coreId,
     };
-    const commands = plan.commands.map((c) => this.newCommand(snapshot, c.target, c.action));
+    const commands = plan.commands.flatMap((c) => this.expand(c.target, c.action).map((target) => this.newCommand(snapshot, target, c.action)));
     return this.write(snapshot, commands);
   }
 
@@ -401,6 +433,7 @@ export class ControlActions {
       this.db.transaction(() => {
         if (snapshot && !this.stmt.get.get(this.mesh, snapshot.id)) {
           this.insertAction(snapshot);
+          this.hooks.recorded?.(snapshot);
           if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
           this.audit.append({
             at: this.now(),
@@ -490,6 +523,7 @@ export class ControlActions {
       this.db.transaction(() => {
         this.outbox.assertRoom(commands.length);
         this.insertAction(snapshot);
+        this.hooks.recorded?.(snapshot);
         for (const command of commands) this.outbox.enqueue(command);
         if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
         this.audit.append({
@@ -590,7 +624,24 @@ export class ControlActions {
     return live.map((i) => i.instanceId);
   }
 
-  private checkTarget(target: CommandTarget, all: Instance[]): void {
+  /** The instances an action touches: the target instance, a zone's instances, or all. */
+  private affectedOf(action: ControlAction, target: CommandTarget, all: Instance[]): Instance[] {
+    if (isZoneAction(action)) return all.filter((i) => i.zone === action.zone);
+    return target.instanceId ? all.filter((i) => i.instanceId === target.instanceId) : all;
+  }
+
+  /**
+   * The command targets of an action: itself, or for a zone action one per instance of the zone
+   * that is not down (every instance of the zone when all are down: the commands wait in their queues).
+   */
+  private expand(target: CommandTarget, action: ControlAction): CommandTarget[] {
+    if (!isZoneAction(action)) return [target];
+    const zone = this.registry.instances(target.service).filter((i) => i.zone === action.zone);
+    const live = zone.filter((i) => i.state !== 'down');
+    return (live.length ? live : zone).map((i) => ({ service: target.service, instanceId: i.instanceId }));
+  }
+
+  private checkTarget(target: CommandTarget, all: Instance[], action?: ControlAction): void {
     if (all.length === 0) {
       throw new ValidationError(`No instance of service "${target.service}" is known`, [{ path: 'target.service', message: `no instance of ${target.service} is known` }]);
     }
@@ -598,6 +649,16 @@ export class ControlActions {
       throw new ValidationError(`Service "${target.service}" has no instance "${target.instanceId}"`, [
         { path: 'target.instanceId', message: `${target.service} has no instance ${target.instanceId}` },
       ]);
+    }
+    if (action && isZoneAction(action)) {
+      if (target.instanceId) {
+        throw new ValidationError(`${action.action} acts on a zone of a service, not on one instance`, [{ path: 'target.instanceId', message: 'leave it out: the action targets every instance of the zone' }]);
+      }
+      if (!all.some((i) => i.zone === action.zone)) {
+        throw new ValidationError(`Service "${target.service}" has no instance in zone "${action.zone}"`, [
+          { path: 'action.zone', message: `${target.service} has instances in ${[...new Set(all.map((i) => i.zone))].sort().join(', ')}` },
+        ]);
+      }
     }
   }
 
@@ -635,8 +696,11 @@ export class ControlActions {
         return { summary: `reset the circuit ${describeTarget(target)} → ${action.callee}`, commands: [{ target, action: { action: 'reset-circuit', callee: action.callee } }] };
       case 'reset-circuit':
         return { summary: `trip the circuit ${describeTarget(target)} → ${action.callee} again, until reset`, commands: [{ target, action: { action: 'trip-circuit', callee: action.callee } }] };
+      case 'failover-zone':
+        return { summary: `restore zone ${action.zone} of ${target.service} (gradual fail-back)`, commands: [{ target, action: { action: 'restore-zone', zone: action.zone } }] };
       case 'restore':
       case 'clear-fault':
+      case 'restore-zone':
         return null;
     }
   }

@@ -22,9 +22,9 @@
  * on every change in counts, or at each interval). Panic is judged on real counts: a zone that
  * is healthy but still ramping is not "in panic".
  *
- * How the plan is enforced is up to its consumer: the sidecar's balancer derives loads from
- * endpoint health alone, so following the ramp needs per-zone load caps in the endpoint set (not
- * in the protocol yet). The plan is what the console shows and what such caps would carry.
+ * Enforcement: `ZoneFailback` (zones.ts) runs these plans per service in the core and the
+ * endpoint sets carry the admitted health per zone (`zones`), which the sidecar's balancer applies
+ * as caps (`LocalityAwareBalancer.admit`).
  */
 import { priorityLevels } from '../balancer/locality.js';
 

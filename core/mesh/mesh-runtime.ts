@@ -20,6 +20,9 @@ import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
 import { PolicyStore } from '../failover/policy-store.js';
 import { DEFAULT_OUTLIER_POLICY } from '../failover/policy.js';
 import { sameBreakerSettings } from '../failover/circuit-breaker.js';
+import { ZoneFailovers } from '../failover/zone-failovers.js';
+import { ZoneFailback, countZones, zoneState, type ZoneStateInfo, type ZoneStepChange } from '../failover/zones.js';
+import { zoneOrder, zoneLoads } from '../failover/locality.js';
 import type { EjectionTransition } from '../failover/ejections.js';
 import type { CommandRecord } from '../control/outbox.js';
 import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
@@ -72,6 +75,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly policies: PolicyStore;
   /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
   readonly history: TelemetryHistory;
+  /** Zone fail-back ramps: the admitted health per zone that endpoint sets carry. */
+  readonly zones = new ZoneFailback();
+  /** Zones failed over by an operator (control action failover-zone), persisted. */
+  readonly zoneFailovers: ZoneFailovers;
+  private readonly zoneHistory: ZoneStepChange[] = [];
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -113,6 +121,13 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.control.on('ack', (ack) => this.emit('ack', ack));
     this.history = new TelemetryHistory({ db: options.db, mesh: options.mesh, ...(options.now ? { now: options.now } : {}) });
     this.policies = new PolicyStore(options.db, options.mesh);
+    this.zoneFailovers = new ZoneFailovers(options.db, options.mesh);
+    this.control.actions.setHooks({
+      recorded: (action) => {
+        if (this.zoneFailovers.apply(action.action, action.target.service, action.id, action.createdAt)) this.markDirty(action.target.service);
+      },
+      zoneTraffic: (service, zone) => this.zoneTraffic(service, zone),
+    });
     this.failover = new FailoverEngine({
       policyFor: (service) => this.policies.get(service).policy,
       services: () => this.registry.serviceNames(),
@@ -345,6 +360,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
    * ejected instances listed as such (no traffic), probing ones at their probe share of weight.
    */
   endpointsFor(service: string): ReturnType<Registry['endpoints']> {
+    const set = this.failoverEndpoints(service);
+    const zones = this.zones.zonesField(service);
+    return zones ? { ...set, zones } : set;
+  }
+
+  private failoverEndpoints(service: string): ReturnType<Registry['endpoints']> {
     const set = this.withCircuitBreaker(this.registry.endpoints(service));
     const health = new Map(this.failover.health(service).map((h) => [h.instanceId, h]));
     if (health.size === 0) return set;
@@ -406,6 +427,77 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (steps.some((s) => s.transitions.length)) this.emit('changed');
   }
 
+  /**
+   * Runs the zone plan of `service` (fail-back ramp, operator zone failovers) before its set is
+   * pushed; a change of admitted health is kept and, on the leading core, audited with its evidence.
+   */
+  private planZones(service: string, now: number): void {
+    let change: ZoneStepChange | null;
+    try {
+      change = this.zones.update(service, this.failoverEndpoints(service).endpoints, this.policies.get(service).policy, now, this.zoneFailovers.zones(service));
+    } catch (err) {
+      this.logger.error('zone plan failed; the set is pushed with the last admitted health', { err, service });
+      return;
+    }
+    if (!change) return;
+    const leading = this.control.leadership().isLeader;
+    this.logger.info('zone plan', { service, from: change.from, to: change.to, reason: change.reason, leading });
+    this.zoneHistory.push(change);
+    if (this.zoneHistory.length > 1000) this.zoneHistory.shift();
+    if (!leading) return;
+    try {
+      const lost = Object.entries(change.to).some(([zone, a]) => a < (change.from[zone] ?? a));
+      this.control.audit.append({
+        at: change.at,
+        event: 'result',
+        actor: `meshdeck-core ${this.control.coreId}`,
+        origin: 'automatic',
+        action: lost ? 'zone-failover' : 'zone-failback',
+        service,
+        instanceId: null,
+        reason: change.reason,
+        result: 'acked',
+        detail: { from: change.from, to: change.to, failedOver: change.failedOver, nextStepAt: change.nextStepAt },
+        evidence: change.evidence,
+        coreId: this.control.coreId,
+      });
+    } catch (err) {
+      this.logger.error('zone plan change not audited', { err, service });
+    }
+  }
+
+  /** Zone counts, admitted health, caps and operator failovers of a service, for the console. */
+  zoneState(service: string): ZoneStateInfo {
+    const counts = countZones(this.failoverEndpoints(service).endpoints);
+    return zoneState(service, this.zones, counts, this.policies.get(service).policy.overprovisioningFactor, this.zoneFailovers.zones(service), this.zoneHistory);
+  }
+
+  /** The last changes of admitted zone health (newest last), with their evidence. */
+  zoneTransitions(): readonly ZoneStepChange[] {
+    return this.zoneHistory;
+  }
+
+  /**
+   * Share of `service`'s traffic that `zone` takes now, estimated from the zone plan in effect for
+   * the zones of its callers' instances (callers seen in the last 10 s of telemetry, each instance
+   * counting once); null when no caller was seen.
+   */
+  private zoneTraffic(service: string, zone: string): number | null {
+    const callers = new Set(this.edges.summaries(this.now()).filter((e) => e.to === service && e.from !== 'external').map((e) => e.from));
+    const callerZones = [...callers].flatMap((c) => this.registry.instances(c).filter((i) => i.state === 'healthy').map((i) => i.zone));
+    if (callerZones.length === 0) return null;
+    const policy = this.policies.get(service).policy;
+    const admitted = this.zones.view(service)?.admitted;
+    const counts = countZones(this.failoverEndpoints(service).endpoints);
+    if (!counts.some((z) => z.zone === zone)) return null;
+    let sum = 0;
+    for (const callerZone of callerZones) {
+      const report = zoneLoads(zoneOrder(callerZone, counts), policy, admitted);
+      sum += report.zones.find((z) => z.zone === zone)?.load ?? 0;
+    }
+    return sum / callerZones.length;
+  }
+
   /** The last automatic transitions (newest last), with their evidence. */
   failoverTransitions(): readonly EjectionTransition[] {
     return this.failoverHistory;
@@ -449,6 +541,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (!publisher) return;
     const now = this.now();
     for (const service of this.dirtyServices) {
+      this.planZones(service, now);
       this.registry.bumpRevision(service, now);
       const body = encodeMeshEvent('io.meshdeck.discovery.endpoints.v1', this.endpointsFor(service), { source: this.options.source });
       this.stats.endpointPushes += 1;
@@ -492,6 +585,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       }
       this.apply(changes);
       this.applyFailover(this.failover.tick());
+      for (const service of this.zones.due(this.now())) this.markDirty(service);
     }, this.options.sweepIntervalMs ?? 250);
     this.flushTimer = setInterval(() => {
       this.flush();

@@ -213,6 +213,10 @@ export const ControlAction = z.discriminatedUnion('action', [
   z.object({ action: z.literal('trip-circuit'), callee: ServiceName, durationMs: z.number().int().min(1).max(86_400_000).optional() }).strict(),
   /** Closes the target (caller) service's circuit breaker towards `callee` (ends a trip, clears its counters). */
   z.object({ action: z.literal('reset-circuit'), callee: ServiceName }).strict(),
+  /** Zone failover: the core stops sending the service's traffic to `zone` (sent to that zone's instances). */
+  z.object({ action: z.literal('failover-zone'), zone: Zone }).strict(),
+  /** Ends a zone failover: the zone gets its traffic back gradually (fail-back). */
+  z.object({ action: z.literal('restore-zone'), zone: Zone }).strict(),
 ]);
 export type ControlAction = z.infer<typeof ControlAction>;
 
@@ -279,6 +283,16 @@ export const DiscoveryEndpoints = z
      * core sends it only when the service's policy differs from the defaults.
      */
     circuitBreaker: CircuitBreakerSettings.optional(),
+    /**
+     * Optional, only while some zone is held below its real health (gradual fail-back, or an
+     * operator's zone failover): per zone the health callers may count on it, 0..1, in the
+     * balancer's units (min(1, overprovisioning × healthy / endpoints)). A zone not listed is
+     * not capped. Agents that do not know the field may ignore it.
+     */
+    zones: z
+      .record(Zone, z.object({ admitted: z.number().min(0).max(1) }).strict())
+      .refine((zones) => Object.keys(zones).length <= 1000, 'at most 1000 zones')
+      .optional(),
   })
   .strict();
 export type DiscoveryEndpoints = z.infer<typeof DiscoveryEndpoints>;

@@ -93,6 +93,7 @@ describe('openDatabase', () => {
       'telemetry_marks',
       'telemetry_recent',
       'telemetry_series',
+      'zone_failovers',
     ]);
     expect(migrationLines().map((l) => l.version)).toEqual(MIGRATIONS.map((m) => m.version));
   });

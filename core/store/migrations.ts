@@ -281,4 +281,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE broker_profiles ADD COLUMN management_password_cipher BLOB;
     `,
   },
+  {
+    version: 7,
+    name: 'zone failovers',
+    sql: `
+      -- Zones an operator failed a service over away from (action failover-zone): callers get the
+      -- zone at admitted health 0 until a restore-zone (or the undo) removes the row.
+      CREATE TABLE zone_failovers (
+        mesh       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        zone       TEXT NOT NULL,
+        action_id  TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (mesh, service, zone)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

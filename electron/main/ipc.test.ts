@@ -149,6 +149,7 @@ function testRouter() {
     'mesh.eventFlows': unused('mesh.eventFlows'),
     'failover.policy': unused('failover.policy'),
     'failover.setPolicy': unused('failover.setPolicy'),
+    'failover.zones': unused('failover.zones'),
     'telemetry.series': unused('telemetry.series'),
     'control.preview': unused('control.preview'),
     'control.act': unused('control.act'),

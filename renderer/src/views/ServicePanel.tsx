@@ -121,6 +121,14 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
           >
             Fault drill…
           </button>
+          {[...new Set((instances ?? []).map((i) => i.zone))].sort().map((zone) => (
+            <button
+              key={zone}
+              onClick={() => setActing({ target: { service }, action: { action: 'failover-zone', zone }, title: `Fail ${service} over away from zone ${zone}` })}
+            >
+              Fail over {zone}…
+            </button>
+          ))}
         </div>
         {acting && <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />}
         <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
