@@ -107,11 +107,17 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return rules;
   }
 
-  /** Saves a service's thresholds (null: back to the defaults). */
+  /** Saves a service's thresholds (null: back to the configured ones or the defaults). */
   setRules(service: string, rules: unknown, actor: string): IncidentRules {
     this.store.saveRules(service, rules, actor, this.now());
     this.rulesCache.delete(serviceScope(service));
     return this.rulesFor(serviceScope(service));
+  }
+
+  /** A service's thresholds and where they come from, for the API. */
+  rulesInfo(service: string): { service: string; source: 'default' | 'saved'; rules: IncidentRules; updatedAt: number | null; updatedBy: string | null } {
+    const saved = this.store.rulesOf(service);
+    return { service, source: saved ? 'saved' : 'default', rules: this.rulesFor(serviceScope(service)), updatedAt: saved?.updatedAt ?? null, updatedBy: saved?.updatedBy ?? null };
   }
 
   // --- inputs ---------------------------------------------------------------------------------
@@ -178,8 +184,16 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
 
   // --- the tick -------------------------------------------------------------------------------
 
-  /** Evaluates one second: call every second. */
+  /** Evaluates one second: call every second. A failure (SQLite) is logged; the next second tries again. */
   tick(): void {
+    try {
+      this.evaluateSecond();
+    } catch (err) {
+      this.logger.error('incident rules not evaluated this second', { err });
+    }
+  }
+
+  private evaluateSecond(): void {
     const at = this.now();
     if (this.options.audit) {
       try {

@@ -27,6 +27,7 @@ import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
 import { TelemetryHistory } from '../telemetry/history.js';
 import { telemetryConsumer } from '../telemetry/resolutions.js';
+import { IncidentMonitor, type IncidentMonitorOptions } from '../incidents/monitor.js';
 
 export interface MeshRuntimeOptions {
   mesh: string;
@@ -39,6 +40,8 @@ export interface MeshRuntimeOptions {
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
   control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
+  /** Incident rule thresholds for services without saved ones (core/incidents). */
+  incidentRules?: IncidentMonitorOptions['rules'];
 }
 
 interface Subscription {
@@ -67,6 +70,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly policies: PolicyStore;
   /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
   readonly history: TelemetryHistory;
+  /** Incidents: rules evaluated every second, timelines, suspects (core/incidents). */
+  readonly incidents: IncidentMonitor;
+  private incidentTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -113,6 +119,19 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
       now: this.now,
+    });
+    this.incidents = new IncidentMonitor({
+      mesh: options.mesh,
+      db: options.db,
+      logger: options.logger,
+      services: () => this.registry.serviceNames(),
+      instances: (service) => {
+        const ejected = new Set(this.failover.health(service).filter((h) => h.state === 'ejected').map((h) => h.instanceId));
+        return this.registry.instances(service).flatMap((i) => (i.state === 'deregistered' ? [] : [{ instanceId: i.instanceId, zone: i.zone, state: i.state, ejected: ejected.has(i.instanceId) }]));
+      },
+      audit: this.control.audit,
+      ...(options.incidentRules ? { rules: options.incidentRules } : {}),
+      ...(options.now ? { now: options.now } : {}),
     });
   }
 
@@ -309,6 +328,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.events.ingest(batch, now);
     this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
+    this.incidents.ingest(batch);
   }
 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */
@@ -354,6 +374,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         if (!leading) continue;
         this.markDirty(t.service);
         this.failoverHistory.push(t);
+        this.incidents.failoverTransition(t);
         if (this.failoverHistory.length > 1000) this.failoverHistory.shift();
         try {
           this.control.audit.append({
@@ -400,6 +421,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private apply(changes: RegistryChange[]): void {
     if (changes.length === 0) return;
     this.pendingChanges.push(...changes);
+    this.incidents.registryChanges(changes);
     for (const change of changes) {
       this.markDirty(change.service);
       this.logger.info('registry change', { service: change.service, instanceId: change.instanceId, kind: change.kind, from: change.from, to: change.to, detail: change.detail });
@@ -474,6 +496,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         this.logger.error('telemetry retention could not prune', { err });
       }
     }, 60_000);
+    this.incidentTimer = setInterval(() => this.incidents.tick(), 1000);
+    this.incidentTimer.unref();
     this.sweepTimer.unref();
     this.flushTimer.unref();
     this.pruneTimer.unref();
@@ -483,7 +507,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.pruneTimer = null;
+    if (this.incidentTimer) clearInterval(this.incidentTimer);
+    this.pruneTimer = this.incidentTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.sweepTimer = this.flushTimer = this.pushTimer = null;
     this.flush(undefined, true);

@@ -154,14 +154,24 @@ function testRouter() {
     'control.undo': unused('control.undo'),
     'control.actions': unused('control.actions'),
     'control.audit': unused('control.audit'),
+    'incidents.list': unused('incidents.list'),
+    'incidents.get': unused('incidents.get'),
+    'incidents.acknowledge': unused('incidents.acknowledge'),
+    'incidents.assign': unused('incidents.assign'),
+    'incidents.note': unused('incidents.note'),
+    'incidents.resolve': unused('incidents.resolve'),
+    'incidents.export': unused('incidents.export'),
+    'incidents.rules': unused('incidents.rules'),
+    'incidents.setRules': unused('incidents.setRules'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
   const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
   const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
+  const incidents = controlledTopic<TopicSources['incidents.changed'] extends TopicSource<infer T> ? T : never>([]);
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'incidents.changed': incidents },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };
