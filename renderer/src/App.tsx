@@ -1,12 +1,15 @@
 import type { ConnectionState, Profile } from '../../core/api/contract';
 import { useHashRoute, useLink, useTopic } from './api/hooks';
 import { StatusPill } from './components/StatusPill';
+import { IncidentBanner } from './components/IncidentBanner';
+import { IncidentsView } from './views/IncidentsView';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
+  { route: 'incidents', label: 'Incidents', icon: '⚑' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
 ] as const;
@@ -77,6 +80,7 @@ export function App() {
         ))}
       </nav>
       <main className="canvas">
+        <IncidentBanner profileId={primary?.profile.id ?? null} />
         {link.state === 'unauthorized' ? (
           <div className="empty-state" role="alert">
             <h1>This console needs its access token</h1>
@@ -87,6 +91,8 @@ export function App() {
           </div>
         ) : current === 'topology' ? (
           <TopologyView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'incidents' ? (
+          <IncidentsView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (
