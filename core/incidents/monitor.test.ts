@@ -160,6 +160,25 @@ describe('IncidentMonitor', () => {
   });
 });
 
+describe('a failing dependency', () => {
+  it('ranks the dependency edge first on the calling service, and its changes join that incident\u2019s timeline', () => {
+    const m = new IncidentMonitor({ mesh: 'm', db: tmp.db, logger: silentLogger, services: () => ['web'], instances: () => [{ instanceId: 'web-1', zone: 'z1', state: 'healthy', ejected: false }], now: () => now });
+    for (let s = 0; s < 4; s++) {
+      // web answers 5xx to half of its external requests because its calls to pay fail.
+      m.ingest(telemetryBatch('web', 'web-1', now, [{ direction: 'inbound', peerService: 'external', values: Array.from({ length: 40 }, () => 5), errors: { http5xx: 20 } }]));
+      m.ingest(telemetryBatch('web', 'web-1', now, [{ peerService: 'pay', peerInstance: 'pay-1', values: Array.from({ length: 40 }, () => 5), errors: { http5xx: 20 } }]));
+      now += 1000;
+      m.tick();
+    }
+    const [incident] = m.list({ status: 'open', limit: 10 });
+    const detail = m.get(incident!.id);
+    expect(detail.suspects[0]).toMatchObject({ kind: 'dependency', target: 'web → pay', service: 'pay' });
+    m.registryChanges([{ at: now, service: 'pay', instanceId: 'pay-1', kind: 'state', from: 'healthy', to: 'down', detail: 'missed 3 heartbeats' }]);
+    m.registryChanges([{ at: now, service: 'shop', instanceId: 'shop-1', kind: 'state', from: 'healthy', to: 'down', detail: 'unrelated' }]);
+    expect(m.get(incident!.id).timeline.filter((e) => e.kind === 'registry').map((e) => e.text)).toEqual(['pay-1 healthy → down (missed 3 heartbeats)']);
+  });
+});
+
 describe('export', () => {
   it('writes Markdown and JSON with secrets redacted everywhere', () => {
     for (let s = 0; s < 4; s++) second(['pay-2']);

@@ -84,6 +84,10 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private lastAuditId = 0;
   private lastOpenedId: number | null = null;
   private readonly suspectsWritten = new Map<number, string>();
+  /** Services of an open incident's dependency suspects: their changes belong to its timeline too. */
+  private readonly related = new Map<number, Set<string>>();
+  /** Open incidents, read from SQLite only after something changed them. */
+  private openCache: IncidentSummary[] | null = null;
 
   constructor(private readonly options: IncidentMonitorOptions) {
     super();
@@ -170,7 +174,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     while (this.recent.length && this.recent[0]!.at < horizon) this.recent.shift();
     if (this.recent.length > 5000) this.recent.shift();
     let touched = false;
-    for (const incident of this.store.list({ status: 'open', limit: 500 })) {
+    for (const incident of this.openIncidents()) {
       if (!this.concerns(incident, change)) continue;
       this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence }));
       touched = true;
@@ -179,7 +183,12 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   }
 
   private concerns(incident: IncidentSummary, change: ChangeEvent): boolean {
-    return incident.service === change.service;
+    return incident.service === change.service || (this.related.get(incident.id)?.has(change.service) ?? false);
+  }
+
+  private openIncidents(): IncidentSummary[] {
+    this.openCache ??= this.store.list({ status: 'open', limit: 500 });
+    return this.openCache;
   }
 
   // --- the tick -------------------------------------------------------------------------------
@@ -222,7 +231,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     for (const [scope, list] of byScope) {
       changed = this.safely(() => this.apply(scope, list, at)) || changed;
     }
-    for (const incident of this.store.list({ status: 'open', limit: 500 })) {
+    if (changed) this.openCache = null;
+    for (const incident of this.openIncidents()) {
       changed = this.safely(() => this.rank(incident, at)) || changed;
     }
     if (changed) this.emit('changed');
@@ -280,7 +290,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       const r = this.rulesFor(scope);
       this.store.update(open.id, { rules: [], at });
       this.store.resolve(open.id, this.options.actor ?? 'meshdeck-core', at, `Resolved automatically: every rule under its lower threshold for ${r.resolveAfterSeconds} s`);
-      this.suspectsWritten.delete(open.id);
+      this.forget(open.id);
       this.logger.info('incident resolved', { id: open.id, scope });
       return true;
     }
@@ -316,6 +326,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     if (suspects.length === 0 && this.suspectsWritten.get(incident.id) === undefined && incident.topSuspect) return false;
     this.store.setSuspects(incident.id, suspects);
     this.suspectsWritten.set(incident.id, key);
+    this.related.set(incident.id, new Set(suspects.filter((s) => s.kind === 'dependency').map((s) => s.service)));
     return true;
   }
 
@@ -329,14 +340,22 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return this.store.detail(id);
   }
 
+  private forget(id: number): void {
+    this.suspectsWritten.delete(id);
+    this.related.delete(id);
+    this.openCache = null;
+  }
+
   acknowledge(id: number, actor: string): IncidentSummary {
     const out = this.store.acknowledge(id, actor, this.now());
+    this.openCache = null;
     this.emit('changed');
     return out;
   }
 
   assign(id: number, assignee: string | null, actor: string): IncidentSummary {
     const out = this.store.assign(id, assignee, actor, this.now());
+    this.openCache = null;
     this.emit('changed');
     return out;
   }
@@ -352,7 +371,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   resolve(id: number, actor: string, reason: string): IncidentSummary {
     const out = this.store.resolve(id, actor, this.now(), `Resolved by ${actor}${reason ? `: ${reason}` : ''}`);
     this.evaluator.reset(out.scope);
-    this.suspectsWritten.delete(id);
+    this.forget(id);
     this.emit('changed');
     return out;
   }

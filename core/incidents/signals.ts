@@ -18,10 +18,12 @@ interface Cell {
 interface Second {
   start: number;
   services: Map<string, Cell>;
-  /** `service\0instanceId` */
-  instances: Map<string, Cell>;
-  /** `from\0to` */
-  edges: Map<string, Cell>;
+  /** service → instance → traffic into that instance */
+  instances: Map<string, Map<string, Cell>>;
+  /** callee → caller → traffic on that edge */
+  callers: Map<string, Map<string, Cell>>;
+  /** caller → callee → traffic on that edge */
+  calls: Map<string, Map<string, Cell>>;
 }
 
 export interface Totals {
@@ -40,7 +42,12 @@ export interface ServiceBreakdown {
 }
 
 const cell = (): Cell => ({ requests: 0, failed: 0, latency: new LatencySketch() });
-const SEP = '\u0000';
+
+function inner(map: Map<string, Map<string, Cell>>, key: string): Map<string, Cell> {
+  let m = map.get(key);
+  if (!m) map.set(key, (m = new Map()));
+  return m;
+}
 
 function add(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: TelemetryBatch['edges'][number]['latency']): void {
   let c = map.get(key);
@@ -79,9 +86,10 @@ export class TrafficSignals {
       const { from, to } = ends;
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
       add(s.services, to, edge.requests, failed, edge.latency);
-      add(s.edges, `${from}${SEP}${to}`, edge.requests, failed, edge.latency);
+      add(inner(s.callers, to), from, edge.requests, failed, edge.latency);
+      add(inner(s.calls, from), to, edge.requests, failed, edge.latency);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
-      if (instance) add(s.instances, `${to}${SEP}${instance}`, edge.requests, failed, edge.latency);
+      if (instance) add(inner(s.instances, to), instance, edge.requests, failed, edge.latency);
     }
   }
 
@@ -91,7 +99,7 @@ export class TrafficSignals {
     const existing = this.seconds.find((x) => x.start === start);
     if (existing) return existing;
     if (last && start < last.start - this.keepSeconds * 1000) return null; // older than what is kept
-    const s: Second = { start, services: new Map(), instances: new Map(), edges: new Map() };
+    const s: Second = { start, services: new Map(), instances: new Map(), callers: new Map(), calls: new Map() };
     this.seconds.push(s);
     if (last && start < last.start) this.seconds.sort((a, b) => a.start - b.start);
     const horizon = this.seconds.at(-1)!.start - this.keepSeconds * 1000;
@@ -99,8 +107,15 @@ export class TrafficSignals {
     return s;
   }
 
+  /** Seconds in [since, until), oldest first; walks back from the newest (ranges are recent). */
   private range(since: number, until: number): Second[] {
-    return this.seconds.filter((s) => s.start >= since && s.start < until);
+    const out: Second[] = [];
+    for (let i = this.seconds.length - 1; i >= 0; i--) {
+      const s = this.seconds[i]!;
+      if (s.start < since) break;
+      if (s.start < until) out.push(s);
+    }
+    return out.reverse();
   }
 
   /**
@@ -131,15 +146,9 @@ export class TrafficSignals {
     for (const s of this.range(since, until)) {
       const c = s.services.get(service);
       if (c) total.add(c);
-      for (const [key, c] of s.instances) {
-        const [svc, id] = key.split(SEP) as [string, string];
-        if (svc === service) into(instances, id, c);
-      }
-      for (const [key, c] of s.edges) {
-        const [from, to] = key.split(SEP) as [string, string];
-        if (to === service) into(callers, from, c);
-        if (from === service) into(dependencies, to, c);
-      }
+      for (const [id, c] of s.instances.get(service) ?? []) into(instances, id, c);
+      for (const [from, c] of s.callers.get(service) ?? []) into(callers, from, c);
+      for (const [to, c] of s.calls.get(service) ?? []) into(dependencies, to, c);
     }
     const done = (m: Map<string, Accumulator>) => new Map([...m].map(([k, a]) => [k, a.totals()]));
     return { service: total.totals(), instances: done(instances), callers: done(callers), dependencies: done(dependencies) };
