@@ -27,7 +27,7 @@ import {
   type RuleStatus,
 } from './rules.js';
 import type { ActiveRule, IncidentDetail, IncidentSummary } from './schema.js';
-import { TrafficSignals } from './signals.js';
+import { Trace, TrafficSignals } from './signals.js';
 import { IncidentStore, type ListFilter } from './store.js';
 import { CHANGE_WEIGHT, rankSuspects, type ChangeEvent } from './suspects.js';
 
@@ -84,6 +84,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private lastAuditId = 0;
   private lastOpenedId: number | null = null;
   private readonly suspectsWritten = new Map<number, string>();
+  /** Per open incident: its service's traffic since the onset. */
+  private readonly traces = new Map<number, Trace>();
   /** Services of an open incident's dependency suspects: their changes belong to its timeline too. */
   private readonly related = new Map<number, Set<string>>();
   /** Open incidents, read from SQLite only after something changed them. */
@@ -311,8 +313,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       service,
       onset: incident.onsetAt,
       rules: active.map((r) => r.rule),
-      // From the 1 s window that first crossed (the one that ended at the onset's tick).
-      since: this.signals.breakdown(service, Math.floor(incident.onsetAt / 1000) * 1000 - 1000, Math.floor(at / 1000) * 1000),
+      since: this.signals.breakdown(this.traceOf(incident), Math.floor(at / 1000) * 1000),
       changes: this.recent.filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS),
       p99SloMs: rules.latency.p99SloMs,
       queues: queueRules.map((r) => {
@@ -340,7 +341,15 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return this.store.detail(id);
   }
 
+  /** From the 1 s window that first crossed (the one that ended at the onset's tick). */
+  private traceOf(incident: IncidentSummary): Trace {
+    let trace = this.traces.get(incident.id);
+    if (!trace) this.traces.set(incident.id, (trace = new Trace(incident.service ?? incident.scope, Math.floor(incident.onsetAt / 1000) * 1000 - 1000)));
+    return trace;
+  }
+
   private forget(id: number): void {
+    this.traces.delete(id);
     this.suspectsWritten.delete(id);
     this.related.delete(id);
     this.openCache = null;

@@ -1,17 +1,25 @@
 /**
  * The traffic the incident rules and the suspect ranking read: telemetry batches folded into
- * 1 s windows per service (all traffic into it), per callee instance, and per edge
- * (caller → callee), kept for `keepSeconds` in memory. Same direction rules as LiveEdges:
- * outbound edges are the caller's view; inbound edges count only from "external".
+ * 1 s windows per service (all traffic into it), per callee instance (both with merged latency
+ * sketches), and per edge (caller → callee, counts only), kept for `keepSeconds` in memory. Same
+ * direction rules as LiveEdges: outbound edges are the caller's view; inbound edges count only
+ * from "external".
+ *
+ * The ring covers the rules' windows and the look-back of a new incident; an open incident's
+ * totals since its onset are kept by a `Trace` that takes in each second once it has settled
+ * (SETTLE_MS: late batches still land in it), so an incident of any length is ranked over its
+ * whole duration without keeping its seconds; the seconds not yet settled are read fresh.
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
 import { edgeEnds } from '../telemetry/live-edges.js';
 import type { TrafficWindow } from './rules.js';
 
-interface Cell {
+interface Counts {
   requests: number;
   failed: number;
+}
+interface Cell extends Counts {
   latency: LatencySketch;
 }
 
@@ -21,9 +29,9 @@ interface Second {
   /** service → instance → traffic into that instance */
   instances: Map<string, Map<string, Cell>>;
   /** callee → caller → traffic on that edge */
-  callers: Map<string, Map<string, Cell>>;
+  callers: Map<string, Map<string, Counts>>;
   /** caller → callee → traffic on that edge */
-  calls: Map<string, Map<string, Cell>>;
+  calls: Map<string, Map<string, Counts>>;
 }
 
 export interface Totals {
@@ -41,40 +49,102 @@ export interface ServiceBreakdown {
   dependencies: Map<string, Totals>;
 }
 
-const cell = (): Cell => ({ requests: 0, failed: 0, latency: new LatencySketch() });
+type Wire = TelemetryBatch['edges'][number]['latency'];
 
-function inner(map: Map<string, Map<string, Cell>>, key: string): Map<string, Cell> {
+/** A second is taken into a trace this long after it ended (agents report each second within it). */
+export const SETTLE_MS = 3000;
+
+function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
   let m = map.get(key);
   if (!m) map.set(key, (m = new Map()));
   return m;
 }
 
-function add(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: TelemetryBatch['edges'][number]['latency']): void {
+function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Wire): void {
   let c = map.get(key);
-  if (!c) map.set(key, (c = cell()));
+  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: new LatencySketch() }));
   c.requests += requests;
   c.failed += failed;
   c.latency.mergeWire(latency);
+}
+
+function addCounts(map: Map<string, Counts>, key: string, requests: number, failed: number): void {
+  const c = map.get(key);
+  if (c) {
+    c.requests += requests;
+    c.failed += failed;
+  } else map.set(key, { requests, failed });
 }
 
 class Accumulator {
   requests = 0;
   failed = 0;
   readonly latency = new LatencySketch();
-  add(c: Cell): void {
+  add(c: Counts & { latency?: LatencySketch }): void {
     this.requests += c.requests;
     this.failed += c.failed;
-    this.latency.merge(c.latency);
+    if (c.latency) this.latency.merge(c.latency);
   }
   totals(): Totals {
     return { requests: this.requests, failed: this.failed, p99: this.latency.quantile(0.99) };
+  }
+  static of(other: Accumulator): Accumulator {
+    const a = new Accumulator();
+    a.add(other);
+    return a;
+  }
+}
+
+function addSecond(service: string, s: Second, total: Accumulator, instances: Map<string, Accumulator>, callers: Map<string, Accumulator>, dependencies: Map<string, Accumulator>): void {
+  const into = (map: Map<string, Accumulator>, key: string, c: Counts & { latency?: LatencySketch }) => {
+    let a = map.get(key);
+    if (!a) map.set(key, (a = new Accumulator()));
+    a.add(c);
+  };
+  const c = s.services.get(service);
+  if (c) total.add(c);
+  for (const [id, cell] of s.instances.get(service) ?? []) into(instances, id, cell);
+  for (const [from, cell] of s.callers.get(service) ?? []) into(callers, from, cell);
+  for (const [to, cell] of s.calls.get(service) ?? []) into(dependencies, to, cell);
+}
+
+/** A service's traffic summed over seconds, added one second at a time. */
+export class Trace {
+  private readonly total = new Accumulator();
+  private readonly instances = new Map<string, Accumulator>();
+  private readonly callers = new Map<string, Accumulator>();
+  private readonly dependencies = new Map<string, Accumulator>();
+  /** Start of the next second to add. */
+  next: number;
+
+  constructor(
+    readonly service: string,
+    since: number,
+  ) {
+    this.next = since;
+  }
+
+  add(s: Second): void {
+    addSecond(this.service, s, this.total, this.instances, this.callers, this.dependencies);
+  }
+
+  /** The totals, with `tail` (seconds not taken in yet) added to a copy. */
+  breakdown(tail: readonly Second[] = []): ServiceBreakdown {
+    const copy = (m: Map<string, Accumulator>) => new Map([...m].map(([k, a]) => [k, Accumulator.of(a)]));
+    const total = Accumulator.of(this.total);
+    const instances = copy(this.instances);
+    const callers = copy(this.callers);
+    const dependencies = copy(this.dependencies);
+    for (const s of tail) addSecond(this.service, s, total, instances, callers, dependencies);
+    const done = (m: Map<string, Accumulator>) => new Map([...m].map(([k, a]) => [k, a.totals()]));
+    return { service: total.totals(), instances: done(instances), callers: done(callers), dependencies: done(dependencies) };
   }
 }
 
 export class TrafficSignals {
   private readonly seconds: Second[] = [];
 
-  constructor(private readonly keepSeconds = 900) {}
+  constructor(private readonly keepSeconds = 120) {}
 
   ingest(batch: TelemetryBatch): void {
     const start = Math.floor(batch.windowStart / 1000) * 1000;
@@ -85,11 +155,11 @@ export class TrafficSignals {
       if (!ends) continue;
       const { from, to } = ends;
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
-      add(s.services, to, edge.requests, failed, edge.latency);
-      add(inner(s.callers, to), from, edge.requests, failed, edge.latency);
-      add(inner(s.calls, from), to, edge.requests, failed, edge.latency);
+      addCell(s.services, to, edge.requests, failed, edge.latency);
+      addCounts(inner(s.callers, to), from, edge.requests, failed);
+      addCounts(inner(s.calls, from), to, edge.requests, failed);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
-      if (instance) add(inner(s.instances, to), instance, edge.requests, failed, edge.latency);
+      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, edge.latency);
     }
   }
 
@@ -132,25 +202,16 @@ export class TrafficSignals {
     return acc.totals();
   }
 
-  /** Everything about `service` in [since, until): the ranking's input. */
-  breakdown(service: string, since: number, until: number): ServiceBreakdown {
-    const total = new Accumulator();
-    const instances = new Map<string, Accumulator>();
-    const callers = new Map<string, Accumulator>();
-    const dependencies = new Map<string, Accumulator>();
-    const into = (map: Map<string, Accumulator>, key: string, c: Cell) => {
-      let a = map.get(key);
-      if (!a) map.set(key, (a = new Accumulator()));
-      a.add(c);
-    };
-    for (const s of this.range(since, until)) {
-      const c = s.services.get(service);
-      if (c) total.add(c);
-      for (const [id, c] of s.instances.get(service) ?? []) into(instances, id, c);
-      for (const [from, c] of s.callers.get(service) ?? []) into(callers, from, c);
-      for (const [to, c] of s.calls.get(service) ?? []) into(dependencies, to, c);
+  /**
+   * Everything about the trace's service from its start to `until` (the ranking's input): the
+   * seconds that have settled are taken into the trace for good, the rest read fresh.
+   */
+  breakdown(trace: Trace, until: number): ServiceBreakdown {
+    const settled = until - SETTLE_MS;
+    if (settled > trace.next) {
+      for (const s of this.range(trace.next, settled)) trace.add(s);
+      trace.next = settled;
     }
-    const done = (m: Map<string, Accumulator>) => new Map([...m].map(([k, a]) => [k, a.totals()]));
-    return { service: total.totals(), instances: done(instances), callers: done(callers), dependencies: done(dependencies) };
+    return trace.breakdown(this.range(trace.next, until));
   }
 }

@@ -65,3 +65,25 @@ describe('rankSuspects', () => {
     expect(caller).toMatchObject({ target: 'web → checkout', score: 0.2 });
   });
 });
+
+describe('Trace', () => {
+  it('keeps an incident\u2019s totals beyond the ring, and takes late batches of unsettled seconds', async () => {
+    const { TrafficSignals, Trace, SETTLE_MS } = await import('./signals.js');
+    const { telemetryBatch } = await import('../telemetry/test-support.js');
+    const signals = new TrafficSignals(10); // a 10 s ring
+    const trace = new Trace('pay', 0);
+    const batch = (t: number, failed: number) => telemetryBatch('web', 'web-1', t, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5, 5, 5, 5], errors: { http5xx: failed } }]);
+    for (let s = 0; s < 60; s++) {
+      signals.ingest(batch(s * 1000, 1));
+      // A straggler for the previous second, within the settle time.
+      if (s > 0) signals.ingest(batch((s - 1) * 1000, 1));
+      signals.breakdown(trace, (s + 1) * 1000);
+    }
+    expect(SETTLE_MS).toBeGreaterThan(1000);
+    // 60 seconds (59 with a straggler), all counted once, though the ring keeps 10.
+    const b = signals.breakdown(trace, 60_000);
+    expect(b.service).toMatchObject({ requests: 4 * 119, failed: 119 });
+    expect(b.instances.get('pay-1')).toMatchObject({ requests: 4 * 119, failed: 119, p99: expect.closeTo(5, 0) });
+    expect(b.callers.get('web')).toMatchObject({ failed: 119 });
+  });
+});
