@@ -198,7 +198,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   /** Evaluates one second: call every second. A failure (SQLite) is logged; the next second tries again. */
   tick(): void {
     try {
-      this.evaluateSecond();
+      // One transaction per second: every timeline entry and ranking of the tick in one commit.
+      this.options.db.transaction(() => this.evaluateSecond())();
     } catch (err) {
       this.logger.error('incident rules not evaluated this second', { err });
     }
@@ -220,10 +221,17 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
         this.logger.error('audit log not read for incidents', { err });
       }
     }
+    // Rules with the same window read the same traffic: once per service and window.
+    const traffic = new Map<string, ReturnType<TrafficSignals['traffic']>>();
     const crossings = this.evaluator.evaluate({
       at,
       services: this.options.services(),
-      traffic: (service, windowSeconds) => this.signals.traffic(service, windowSeconds, at),
+      traffic: (service, windowSeconds) => {
+        const key = `${windowSeconds}\u0000${service}`;
+        let w = traffic.get(key);
+        if (!w) traffic.set(key, (w = this.signals.traffic(service, windowSeconds, at)));
+        return w;
+      },
       instances: this.options.instances,
       ...(this.queues ? { queues: this.queues } : {}),
     });

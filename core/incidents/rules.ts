@@ -24,6 +24,9 @@ export type RuleName = (typeof RULE_NAMES)[number];
 
 const Fraction = z.number().min(0).max(1);
 const Seconds = z.number().int().min(1).max(3600);
+/** Traffic windows are read from the seconds kept in memory (core/incidents/signals.ts). */
+export const MAX_TRAFFIC_WINDOW_SECONDS = 30;
+const TrafficWindowSeconds = z.number().int().min(1).max(MAX_TRAFFIC_WINDOW_SECONDS);
 
 /** Every threshold, with Meshdeck's defaults. `IncidentRules.parse({})` gives the defaults. */
 export const IncidentRules = z
@@ -42,7 +45,7 @@ export const IncidentRules = z
         /** …≥ 10 % is failing. */
         failing: Fraction.default(0.1),
         /** The rate is taken over this many seconds (1 s windows are noisy at low rates). */
-        windowSeconds: Seconds.default(5),
+        windowSeconds: TrafficWindowSeconds.default(5),
         /** Fewer requests than this in the window: no data. */
         minRequests: z.number().int().min(1).max(1_000_000).default(20),
       })
@@ -55,7 +58,7 @@ export const IncidentRules = z
         p99SloMs: z.number().min(1).max(3_600_000).default(1000),
         /** …at or over SLO × this is failing. */
         failingFactor: z.number().min(1).max(1000).default(2),
-        windowSeconds: Seconds.default(5),
+        windowSeconds: TrafficWindowSeconds.default(5),
         minRequests: z.number().int().min(1).max(1_000_000).default(20),
       })
       .strict()

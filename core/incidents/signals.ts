@@ -144,7 +144,8 @@ export class Trace {
 export class TrafficSignals {
   private readonly seconds: Second[] = [];
 
-  constructor(private readonly keepSeconds = 120) {}
+  /** Enough for the longest rule window and the look-back of a new incident (onset − 1 s). */
+  constructor(private readonly keepSeconds = 60) {}
 
   ingest(batch: TelemetryBatch): void {
     const start = Math.floor(batch.windowStart / 1000) * 1000;
