@@ -114,8 +114,8 @@ describe('incidents in the console', () => {
 
     await incident.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => incident.getByTestId('incident-status').textContent()).toContain('acknowledged by');
-    // Acknowledged: the banner has done its job.
-    expect(await page.getByTestId('incident-banner').count()).toBe(0);
+    // Acknowledged: the banner has done its job (it goes with the next incidents.changed push).
+    await expect.poll(() => page.getByTestId('incident-banner').count()).toBe(0);
     await incident.getByLabel('Note').fill(`rolling back ${badId}; creds were amqp://ops:topsecret@rabbit:5672`);
     await incident.getByRole('button', { name: 'Add note' }).click();
     await incident.locator('[data-kind="note"]').waitFor();
