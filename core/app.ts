@@ -4,7 +4,7 @@
  * create one of these; nothing here knows which.
  */
 import { EventEmitter } from 'node:events';
-import type { Profile, BrokerSnapshot, ConnectionState, ControlActionsView, MeshSummary, ServiceSummary } from './api/contract.js';
+import type { Profile, BrokerSnapshot, ConnectionState, ControlActionsView, IncidentsView, MeshSummary, ServiceSummary } from './api/contract.js';
 import { BrokerMonitor } from './broker/monitor.js';
 import { NotFoundError } from './lib/errors.js';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh/mesh-runtime.js';
@@ -87,6 +87,15 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       meshEvents.emit('control', controlViews());
     }, 1000);
   };
+  let incidentsTimer: NodeJS.Timeout | null = null;
+  const scheduleIncidents = () => {
+    if (closing) return;
+    // Coalesced over 200 ms: an opening reaches the banner at once, a burst of timeline entries once.
+    incidentsTimer ??= setTimeout(() => {
+      incidentsTimer = null;
+      meshEvents.emit('incidents', incidentViews());
+    }, 200);
+  };
   connections.on('created', (profileId, connection) => {
     const mesh = new MeshRuntime({
       mesh: profileId,
@@ -102,6 +111,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.attach(connection);
     mesh.on('changed', scheduleSummary);
     mesh.control.on('changed', scheduleControl);
+    mesh.incidents.on('changed', scheduleIncidents);
     meshes.set(profileId, mesh);
   });
   // Broker introspection through the management API, one poller per profile that is looked at.
@@ -185,6 +195,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     outbox: { open: mesh.control.outbox.openCount(), limit: mesh.control.outbox.limit },
     actions: mesh.control.actions.recent(limit),
   });
+  const incidentViews = (): IncidentsView[] => [...meshes.entries()].map(([profileId, mesh]) => ({ profileId, at: Date.now(), ...mesh.incidents.view() }));
   const controlViews = (): ControlActionsView[] => [...meshes.entries()].map(([profileId, mesh]) => controlView(profileId, mesh));
   const liveTimer = setInterval(() => {
     if (meshes.size > 0) scheduleSummary();
@@ -288,6 +299,19 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       await monitorOf(profileId).snapshot();
       return monitorOf(profileId).reflow().flows;
     },
+    'incidents.list': ({ profileId, status, service, limit }) => meshOf(profileId).incidents.list({ status, limit, ...(service ? { service } : {}) }),
+    'incidents.get': ({ profileId, id }) => meshOf(profileId).incidents.get(id),
+    'incidents.acknowledge': ({ profileId, id }, ctx) => meshOf(profileId).incidents.acknowledge(id, ctx.actor),
+    'incidents.assign': ({ profileId, id, assignee }, ctx) => meshOf(profileId).incidents.assign(id, assignee, ctx.actor),
+    'incidents.note': ({ profileId, id, text }, ctx) => meshOf(profileId).incidents.note(id, text, ctx.actor),
+    'incidents.resolve': ({ profileId, id, reason }, ctx) => meshOf(profileId).incidents.resolve(id, ctx.actor, reason),
+    'incidents.export': ({ profileId, id, format }) => meshOf(profileId).incidents.export(id, format),
+    'incidents.rules': ({ profileId, service }) => meshOf(profileId).incidents.rulesInfo(service),
+    'incidents.setRules': ({ profileId, service, rules, reset }, ctx) => {
+      const incidents = meshOf(profileId).incidents;
+      incidents.setRules(service, reset ? null : rules, ctx.actor);
+      return incidents.rulesInfo(service);
+    },
   };
 
   const sources: TopicSources = {
@@ -308,6 +332,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         };
       },
     },
+    'incidents.changed': topicFrom<IncidentsView[]>(meshEvents, 'incidents', incidentViews),
   };
 
   const router = new ApiRouter(handlers, sources, logger.child('api'), {
@@ -350,6 +375,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         if (summaryTimer) clearTimeout(summaryTimer);
         closing = true;
         if (controlTimer) clearTimeout(controlTimer);
+        if (incidentsTimer) clearTimeout(incidentsTimer);
         for (const mesh of meshes.values()) mesh.control.close();
         await connections.closeAll();
         db.close();

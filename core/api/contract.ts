@@ -8,6 +8,8 @@
 import { z } from 'zod';
 import { OutlierPolicy } from '../failover/policy.js';
 import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js';
+import { IncidentDetail, IncidentSummary, IncidentsView } from '../incidents/schema.js';
+import { IncidentRules } from '../incidents/rules.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
@@ -588,6 +590,16 @@ export const ZoneStateInfo = z.object({
 export type ZoneStateInfo = z.infer<typeof ZoneStateInfo>;
 
 const Empty = z.object({}).strict().default({});
+const IncidentId = z.number().int().positive();
+export const IncidentRulesInfo = z.object({
+  service: z.string(),
+  source: z.enum(['default', 'saved']),
+  rules: IncidentRules,
+  updatedAt: z.number().nullable(),
+  updatedBy: z.string().nullable(),
+});
+export type IncidentRulesInfo = z.infer<typeof IncidentRulesInfo>;
+export { IncidentDetail, IncidentSummary, IncidentsView };
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
 
@@ -752,6 +764,40 @@ export const methods = {
     MeshRef,
     BrokerFlows,
   ),
+
+  'incidents.list': query(
+    'Incidents, open and acknowledged first (failing before degraded), then newest; filter by status or service.',
+    MeshRef.extend({ status: z.enum(['open', 'resolved', 'all']).default('all'), service: z.string().max(63).optional(), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    z.array(IncidentSummary),
+  ),
+  'incidents.get': query(
+    'One incident: its timeline (rule crossings, registry changes, automatic decisions with evidence, operator actions, notes), ranked suspects with their reasoning, notes.',
+    MeshRef.extend({ id: IncidentId }).strict(),
+    IncidentDetail,
+  ),
+  'incidents.acknowledge': command('Acknowledge an incident (someone is on it).', MeshRef.extend({ id: IncidentId }).strict(), IncidentSummary),
+  'incidents.assign': command(
+    'Assign an incident to someone (null: unassign).',
+    MeshRef.extend({ id: IncidentId, assignee: z.string().trim().min(1).max(256).nullable() }).strict(),
+    IncidentSummary,
+  ),
+  'incidents.note': command('Add a note to an incident’s timeline.', MeshRef.extend({ id: IncidentId, text: z.string().trim().min(1, 'a note needs text').max(4000) }).strict(), IncidentDetail),
+  'incidents.resolve': command(
+    'Resolve an incident by hand. If its symptom persists, a new incident opens after the rule’s delay.',
+    MeshRef.extend({ id: IncidentId, reason: z.string().trim().max(1024).default('') }).strict(),
+    IncidentSummary,
+  ),
+  'incidents.export': query(
+    'An incident as a Markdown or JSON report, secrets redacted.',
+    MeshRef.extend({ id: IncidentId, format: z.enum(['markdown', 'json']).default('markdown') }).strict(),
+    z.object({ filename: z.string(), contentType: z.string(), content: z.string() }),
+  ),
+  'incidents.rules': query('The incident rule thresholds in force for a service (the defaults unless some were saved).', MeshRef.extend({ service: ServiceName }).strict(), IncidentRulesInfo),
+  'incidents.setRules': command(
+    'Save a service’s incident thresholds (omitted fields take the defaults), validated field by field; reset: true goes back to the defaults.',
+    MeshRef.extend({ service: ServiceName, rules: z.record(z.string(), z.unknown()).default({}), reset: z.boolean().default(false) }).strict(),
+    IncidentRulesInfo,
+  ),
 } as const satisfies Record<string, MethodDef>;
 
 export type Methods = typeof methods;
@@ -794,6 +840,10 @@ export const topics = {
   'broker.snapshot': {
     summary: 'Per watched profile: the broker snapshot (as broker.snapshot), pushed after every poll, at most once per statistics interval.',
     payload: z.array(BrokerSnapshot),
+  },
+  'incidents.changed': {
+    summary: 'Per connected mesh: open incidents (failing first, then newest) and the newest that opened; pushed when an incident opens, changes or resolves.',
+    payload: z.array(IncidentsView),
   },
 } as const satisfies Record<string, TopicDef>;
 

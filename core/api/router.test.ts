@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
+import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type IncidentsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -71,8 +71,20 @@ function makeSources() {
     'control.actions': fakeSource<ControlActionsView[]>([]),
     'system.storage': fakeSource<StorageHealth>(STORAGE_OK),
     'broker.snapshot': fakeSource<BrokerSnapshot[]>([]),
+    'incidents.changed': fakeSource<IncidentsView[]>([]),
   };
   return { sources, profiles, connections };
+}
+
+function unusedHandlers<M extends keyof Handlers>(names: M[]): Pick<Handlers, M> {
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      () => {
+        throw new Error(`${name} is not used by these tests`);
+      },
+    ]),
+  ) as unknown as Pick<Handlers, M>;
 }
 
 /** Handlers that answer well-formed values; individual tests override what they need. */
@@ -125,6 +137,7 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
       throw new Error('control.actions is not used by these tests');
     },
     'control.audit': () => ({ entries: [], nextCursor: null }),
+    ...unusedHandlers(['incidents.list', 'incidents.get', 'incidents.acknowledge', 'incidents.assign', 'incidents.note', 'incidents.resolve', 'incidents.export', 'incidents.rules', 'incidents.setRules']),
   };
   return { ...base, ...overrides } as Handlers;
 }

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { DEFAULTS as BALANCER_DEFAULTS } from '../balancer/options.js';
-import { ValidationError } from '../lib/errors.js';
+import { parseSettings } from '../lib/errors.js';
 
 const Ms = z.number().int().min(0).max(86_400_000);
 const PositiveMs = z.number().int().min(1).max(86_400_000);
@@ -186,14 +186,7 @@ export type OutlierPolicyInput = z.input<typeof OutlierPolicy>;
 
 /** Parses a stored or submitted policy. Throws ValidationError listing every bad field. */
 export function parseOutlierPolicy(input: unknown): OutlierPolicy {
-  const result = OutlierPolicy.safeParse(input ?? {});
-  if (!result.success) {
-    throw new ValidationError(
-      'Invalid outlier policy',
-      result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-    );
-  }
-  return result.data;
+  return parseSettings(OutlierPolicy, input, 'Invalid outlier policy');
 }
 
 function deepFreeze<T>(value: T): T {

@@ -98,3 +98,13 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Parses `input` (undefined/null as `{}`) with a zod schema; throws ValidationError naming every bad field. */
+export function parseSettings<T>(schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } } }, input: unknown, message: string): T {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  throw new ValidationError(
+    message,
+    result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  );
+}

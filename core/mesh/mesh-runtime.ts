@@ -33,6 +33,7 @@ import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
 import { TelemetryHistory } from '../telemetry/history.js';
 import { telemetryConsumer } from '../telemetry/resolutions.js';
+import { IncidentMonitor, type IncidentMonitorOptions } from '../incidents/monitor.js';
 
 export interface MeshRuntimeOptions {
   mesh: string;
@@ -47,6 +48,8 @@ export interface MeshRuntimeOptions {
   control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
   /** Told of every background database write (registry, telemetry history): what failed, or that one went through. */
   storeWrites?: { failed(err: unknown, operation: string): void; succeeded(): void };
+  /** Incident rule thresholds for services without saved ones (core/incidents). */
+  incidentRules?: IncidentMonitorOptions['rules'];
 }
 
 interface Subscription {
@@ -80,6 +83,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Zones failed over by an operator (control action failover-zone), persisted. */
   readonly zoneFailovers: ZoneFailovers;
   private readonly zoneHistory: ZoneStepChange[] = [];
+  /** Incidents: rules evaluated every second, timelines, suspects (core/incidents). */
+  readonly incidents: IncidentMonitor;
+  private incidentTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -141,6 +147,19 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       this.emit('changed');
     });
     this.control.actions.useTraffic((from, to) => this.edges.callerRequests(from, to, this.now()));
+    this.incidents = new IncidentMonitor({
+      mesh: options.mesh,
+      db: options.db,
+      logger: options.logger,
+      services: () => this.registry.serviceNames(),
+      instances: (service) => {
+        const ejected = new Set(this.failover.health(service).filter((h) => h.state === 'ejected').map((h) => h.instanceId));
+        return this.registry.instances(service).flatMap((i) => (i.state === 'deregistered' ? [] : [{ instanceId: i.instanceId, zone: i.zone, state: i.state, ejected: ejected.has(i.instanceId) }]));
+      },
+      audit: this.control.audit,
+      ...(options.incidentRules ? { rules: options.incidentRules } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   /** True once a session's consumers are all running (false while disconnected). */
@@ -341,6 +360,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.events.ingest(batch, now);
     this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
+    this.incidents.ingest(batch);
   }
 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */
@@ -403,6 +423,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         if (!leading) continue;
         this.markDirty(t.service);
         this.failoverHistory.push(t);
+        this.incidents.failoverTransition(t);
         if (this.failoverHistory.length > 1000) this.failoverHistory.shift();
         try {
           this.control.audit.append({
@@ -520,6 +541,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private apply(changes: RegistryChange[]): void {
     if (changes.length === 0) return;
     this.pendingChanges.push(...changes);
+    this.incidents.registryChanges(changes);
     for (const change of changes) {
       this.markDirty(change.service);
       this.logger.info('registry change', { service: change.service, instanceId: change.instanceId, kind: change.kind, from: change.from, to: change.to, detail: change.detail });
@@ -598,6 +620,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         this.logger.error('telemetry retention could not prune', { err });
       }
     }, 60_000);
+    this.incidentTimer = setInterval(() => this.incidents.tick(), 1000);
+    this.incidentTimer.unref();
     this.sweepTimer.unref();
     this.flushTimer.unref();
     this.pruneTimer.unref();
@@ -607,7 +631,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.pruneTimer = null;
+    if (this.incidentTimer) clearInterval(this.incidentTimer);
+    this.pruneTimer = this.incidentTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.sweepTimer = this.flushTimer = this.pushTimer = null;
     this.flush(undefined, true);

@@ -297,4 +297,70 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    name: 'incidents',
+    sql: `
+      -- Incidents opened by the rules of core/incidents: one per scope (service:<name> or
+      -- queue:<name>) at a time; rules holds the active rule states as JSON.
+      CREATE TABLE incidents (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        mesh            TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        service         TEXT,
+        title           TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+        severity        TEXT NOT NULL CHECK (severity IN ('degraded', 'failing')),
+        peak_severity   TEXT NOT NULL CHECK (peak_severity IN ('degraded', 'failing')),
+        onset_at        INTEGER NOT NULL,
+        opened_at       INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        resolved_at     INTEGER,
+        resolved_by     TEXT,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        assignee        TEXT,
+        rules           TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX incidents_by_status ON incidents (mesh, status, opened_at);
+      CREATE UNIQUE INDEX incidents_one_open_per_scope ON incidents (mesh, scope) WHERE status <> 'resolved';
+
+      -- What happened, in order: rule crossings, registry changes, automatic decisions with their
+      -- evidence, operator actions, notes, acknowledgements, resolution.
+      CREATE TABLE incident_timeline (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        at       INTEGER NOT NULL,
+        kind     TEXT NOT NULL,
+        actor    TEXT,
+        text     TEXT NOT NULL,
+        evidence TEXT
+      ) STRICT;
+      CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident, at, id);
+
+      -- The ranked suspects, replaced whole on every re-ranking.
+      CREATE TABLE incident_suspects (
+        incident  INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        rank      INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        service   TEXT NOT NULL,
+        score     REAL NOT NULL,
+        reasoning TEXT NOT NULL,
+        evidence  TEXT NOT NULL,
+        PRIMARY KEY (incident, rank)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Rule thresholds of a service when they differ from the defaults (JSON, validated by
+      -- core/incidents/rules.ts).
+      CREATE TABLE incident_rules (
+        mesh       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        rules      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (mesh, service)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -5,7 +5,7 @@
  * (History, rollups and persistence build on this in core/telemetry.)
  */
 import { LatencySketch } from '../protocol/sketch.js';
-import type { CircuitReport, TelemetryBatch } from '../protocol/messages.js';
+import type { CircuitReport, EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 
 const WINDOW_MS = 1000;
 
@@ -77,6 +77,17 @@ class EdgeSeries {
   }
 }
 
+/**
+ * Caller and callee of an edge a service reported, or null when it is not counted: outbound
+ * edges are the caller's view (the callee's own view would count them twice); inbound edges
+ * count only traffic from outside the mesh.
+ */
+export function edgeEnds(service: string, edge: Pick<EdgeStats, 'direction' | 'peerService'>): { from: string; to: string } | null {
+  if (edge.direction === 'outbound') return { from: service, to: edge.peerService };
+  if (edge.peerService === 'external') return { from: 'external', to: service };
+  return null;
+}
+
 export class LiveEdges {
   private readonly edges = new Map<string, EdgeSeries>();
 
@@ -85,17 +96,9 @@ export class LiveEdges {
   ingest(batch: TelemetryBatch, receivedAt: number): void {
     const start = Math.floor(batch.windowStart / WINDOW_MS) * WINDOW_MS;
     for (const edge of batch.edges) {
-      // Outbound edges are the caller's view (the callee's own view would count them twice);
-      // inbound edges count only traffic from outside the mesh.
-      let from: string;
-      let to: string;
-      if (edge.direction === 'outbound') {
-        from = batch.service;
-        to = edge.peerService;
-      } else if (edge.peerService === 'external') {
-        from = 'external';
-        to = batch.service;
-      } else continue;
+      const ends = edgeEnds(batch.service, edge);
+      if (!ends) continue;
+      const { from, to } = ends;
       const key = `${from}\u0000${to}`;
       let series = this.edges.get(key);
       if (!series) {

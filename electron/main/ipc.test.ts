@@ -158,6 +158,15 @@ function testRouter() {
     'control.audit': unused('control.audit'),
     'broker.snapshot': unused('broker.snapshot'),
     'broker.flows': unused('broker.flows'),
+    'incidents.list': unused('incidents.list'),
+    'incidents.get': unused('incidents.get'),
+    'incidents.acknowledge': unused('incidents.acknowledge'),
+    'incidents.assign': unused('incidents.assign'),
+    'incidents.note': unused('incidents.note'),
+    'incidents.resolve': unused('incidents.resolve'),
+    'incidents.export': unused('incidents.export'),
+    'incidents.rules': unused('incidents.rules'),
+    'incidents.setRules': unused('incidents.setRules'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
@@ -165,9 +174,10 @@ function testRouter() {
   const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
   const storage = controlledTopic<TopicSources['system.storage'] extends TopicSource<infer T> ? T : never>(SYSTEM_INFO.storage);
   const brokerSnapshot = controlledTopic<TopicSources['broker.snapshot'] extends TopicSource<infer T> ? T : never>([]);
+  const incidents = controlledTopic<TopicSources['incidents.changed'] extends TopicSource<infer T> ? T : never>([]);
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot, 'incidents.changed': incidents },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };

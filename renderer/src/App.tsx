@@ -2,6 +2,8 @@ import type { ConnectionState, Profile } from '../../core/api/contract';
 import { useHashRoute, useLink, useTopic } from './api/hooks';
 import { StorageBanner } from './components/StorageBanner';
 import { StatusPill } from './components/StatusPill';
+import { IncidentBanner } from './components/IncidentBanner';
+import { IncidentsView } from './views/IncidentsView';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
@@ -9,6 +11,7 @@ import { BrokerView } from './views/Broker';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
+  { route: 'incidents', label: 'Incidents', icon: '⚑' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'broker', label: 'Broker', icon: '▤' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
@@ -81,6 +84,7 @@ export function App() {
       </nav>
       <main className="canvas">
         <StorageBanner />
+        <IncidentBanner profileId={primary?.profile.id ?? null} />
         {link.state === 'unauthorized' ? (
           <div className="empty-state" role="alert">
             <h1>This console needs its access token</h1>
@@ -93,6 +97,8 @@ export function App() {
           <TopologyView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'broker' ? (
           <BrokerView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'incidents' ? (
+          <IncidentsView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (
