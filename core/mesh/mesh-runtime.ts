@@ -11,6 +11,7 @@ import type { BrokerConnection } from '../bus/connection.js';
 import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
+import { pollStreamBounds } from '../bus/stream-bounds.js';
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
@@ -26,6 +27,7 @@ import type { Db } from '../store/database.js';
 import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
 import { TelemetryHistory } from '../telemetry/history.js';
+import { IngestProgress } from '../telemetry/ingest-progress.js';
 import { telemetryConsumer } from '../telemetry/resolutions.js';
 
 export interface MeshRuntimeOptions {
@@ -67,6 +69,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly policies: PolicyStore;
   /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
   readonly history: TelemetryHistory;
+  /** How far telemetry consumption is behind the stream (backfill progress). */
+  readonly ingest = new IngestProgress();
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -183,9 +187,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       stream: QUEUES.telemetryStream,
       start: () => {
         const offset = this.history.offset();
-        return offset === null ? 'next' : offset + 1;
+        const start = offset === null ? 'next' : offset + 1;
+        this.ingest.started(start);
+        return start;
       },
-      onMessage: (message) => this.onTelemetryMessage(message),
+      onMessage: (message, offset) => this.onTelemetryMessage(message, offset),
       onBatch: (lastOffset) => this.flushHistory({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
       logger: this.logger,
       prefetch: 2000,
@@ -196,6 +202,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         this.flushHistory(undefined, true);
       },
     });
+    // The stream's tail, for backfill progress (messages behind, ETA).
+    subs.push({ close: pollStreamBounds(amqp, QUEUES.telemetryStream, (b, at) => this.ingest.tail(b.first, b.count, at), { logger: this.logger, now: this.now }) });
 
     // Discovery requests: competing consumers, so one core answers each.
     const discovery: Consumer = amqp.createConsumer(
@@ -299,9 +307,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     return this.recentSignals;
   }
 
-  private onTelemetryMessage(message: AsyncMessage): void {
+  private onTelemetryMessage(message: AsyncMessage, offset: number): void {
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
-    if (!event) return;
+    if (!event) {
+      this.ingest.processed(offset);
+      return;
+    }
     this.stats.telemetryBatches += 1;
     const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
     const now = this.now();
@@ -309,6 +320,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.events.ingest(batch, now);
     this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
+    this.ingest.processed(offset, batch.windowStart + batch.windowMs);
   }
 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */

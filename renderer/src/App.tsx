@@ -1,5 +1,6 @@
 import type { ConnectionState, Profile } from '../../core/api/contract';
 import { useHashRoute, useLink, useTopic } from './api/hooks';
+import { BackfillPill } from './components/BackfillPill';
 import { StatusPill } from './components/StatusPill';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
@@ -54,6 +55,7 @@ export function App() {
             Leader: {leadership.leader ? `${leadership.leader.host}${leadership.isLeader ? ' (this console)' : ''}` : 'electing…'}
           </span>
         )}
+        <BackfillPill profileId={primary?.profile.id} />
         <span className="spacer" />
         {link.state !== 'open' && (
           <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">
