@@ -320,7 +320,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.events.ingest(batch, now);
     this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
-    this.ingest.processed(offset, batch.windowStart + batch.windowMs);
+    this.ingest.processed(offset, batch.windowStart + batch.windowMs, now);
   }
 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */

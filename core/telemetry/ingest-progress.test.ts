@@ -57,4 +57,16 @@ describe('IngestProgress', () => {
     p.tail(0, 61, 5000);
     expect(p.view(5000)).toMatchObject({ reachedOffset: 60, behind: 0, lagMs: 0, state: 'live' });
   });
+
+  it('is backfilling while reading old windows even when the tail it last read is stale', () => {
+    const p = new IngestProgress();
+    p.started(0);
+    p.tail(0, 100, 0); // the broker's metrics still say 100 messages
+    p.processed(5000, 10_000, 70_000); // a window that ended a minute before it was processed
+    const v = p.view(70_500);
+    expect(v).toMatchObject({ state: 'backfilling', reachedOffset: 5000, tailOffset: 5000, behind: 0 });
+    // Once recent windows come through (or nothing for a while), it is live.
+    p.processed(5001, 70_400, 70_600);
+    expect(p.view(70_700).state).toBe('live');
+  });
 });

@@ -13,11 +13,18 @@
 export type IngestState = 'live' | 'backfilling' | 'unknown';
 
 export interface IngestProgressView {
-  /** live: caught up; backfilling: reading history older than BACKFILL_LAG_MS; unknown: no tail reading yet. */
+  /**
+   * backfilling: processing windows that ended more than BACKFILL_LAG_MS before they were
+   * processed, or behind the tail with nothing newer; live: otherwise; unknown: no tail reading
+   * and nothing processed yet.
+   */
   state: IngestState;
   /** Offset of the last message processed (null: none since start). */
   reachedOffset: number | null;
-  /** Offset of the newest message in the stream, as the broker last reported it. */
+  /**
+   * Offset of the newest message in the stream, as the broker's queue metrics last saw it (they
+   * are refreshed every few seconds, so it may lag: never below reachedOffset).
+   */
   tailOffset: number | null;
   /** Messages between the two (0 when caught up; null before the first tail reading). */
   behind: number | null;
@@ -36,6 +43,8 @@ export interface IngestProgressView {
 /** Behind by windows older than this (ms) counts as backfilling; less is ordinary pipeline delay. */
 export const BACKFILL_LAG_MS = 5000;
 const RATE_WINDOW_MS = 10_000;
+/** A batch processed this recently (ms) counts as "reading now". */
+const RECENT_MS = 2000;
 
 interface Reading {
   at: number;
@@ -46,6 +55,9 @@ interface Reading {
 export class IngestProgress {
   private reached: number | null = null;
   private windowEnd: number | null = null;
+  /** When the last batch was processed, and how old its window was then (ms). */
+  private lastProcessedAt: number | null = null;
+  private lastAgeMs = 0;
   private tailOffset: number | null = null;
   private tailReadAt: number | null = null;
   private readings: Reading[] = [];
@@ -63,10 +75,18 @@ export class IngestProgress {
     if (typeof start === 'number' && (this.reached === null || start - 1 > this.reached)) this.reached = start - 1;
   }
 
-  /** A message at `offset` was processed; `windowEnd` is the end of its telemetry window (ms), if it had one. */
-  processed(offset: number, windowEnd?: number): void {
+  /**
+   * A message at `offset` was processed at `at`; `windowEnd` is the end of its telemetry window
+   * (ms), if it had one.
+   */
+  processed(offset: number, windowEnd?: number, at?: number): void {
     if (offset >= 0 && (this.reached === null || offset > this.reached)) this.reached = offset;
-    if (windowEnd !== undefined && (this.windowEnd === null || windowEnd > this.windowEnd)) this.windowEnd = windowEnd;
+    if (windowEnd === undefined) return;
+    if (this.windowEnd === null || windowEnd > this.windowEnd) this.windowEnd = windowEnd;
+    if (at !== undefined) {
+      this.lastProcessedAt = at;
+      this.lastAgeMs = at - windowEnd;
+    }
   }
 
   /**
@@ -86,8 +106,8 @@ export class IngestProgress {
   }
 
   view(now: number): IngestProgressView {
-    const tail = this.tailOffset;
     const reached = this.reached;
+    const tail = this.tailOffset === null ? null : Math.max(this.tailOffset, reached ?? -1);
     const behind = this.tailReadAt === null ? null : Math.max(0, (tail ?? -1) - (reached ?? -1));
     const lagMs = this.windowEnd === null ? null : Math.max(0, now - this.windowEnd);
     let processedPerSecond = 0;
@@ -101,9 +121,13 @@ export class IngestProgress {
         arrivingPerSecond = Math.max(0, (b.tail - a.tail) / seconds);
       }
     }
-    let state: IngestState = 'unknown';
-    // Before the first batch of a session there is no window to date the backlog by: behind is behind.
-    if (behind !== null) state = behind > 0 && (lagMs === null || lagMs > BACKFILL_LAG_MS) ? 'backfilling' : 'live';
+    // Reading old windows right now is a backfill whatever the (possibly stale) tail says; behind
+    // the tail with nothing newer is one too (before the first batch of a session there is no
+    // window to date the backlog by: behind is behind).
+    const readingOld = this.lastProcessedAt !== null && now - this.lastProcessedAt < RECENT_MS && this.lastAgeMs > BACKFILL_LAG_MS;
+    const stuckBehind = behind !== null && behind > 0 && (lagMs === null || lagMs > BACKFILL_LAG_MS);
+    let state: IngestState = behind === null && reached === null ? 'unknown' : 'live';
+    if (readingOld || stuckBehind) state = 'backfilling';
     const gaining = processedPerSecond - arrivingPerSecond;
     const etaSeconds = state === 'backfilling' && behind !== null && gaining > 0 ? behind / gaining : null;
     return { state, reachedOffset: reached, tailOffset: tail, behind, lagMs, processedPerSecond, arrivingPerSecond, etaSeconds, tailReadAt: this.tailReadAt };
