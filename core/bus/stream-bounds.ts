@@ -81,7 +81,7 @@ export function pollStreamBounds(
       .then((bounds) => onBounds(bounds, now()))
       .catch((err: unknown) => options.logger?.debug('stream bounds not read', { stream, err }))
       .finally(() => (busy = false));
-  }, options.everyMs ?? 2000);
+  }, options.everyMs ?? 1000);
   timer.unref();
   return () => clearInterval(timer);
 }
