@@ -27,6 +27,8 @@ export default defineConfig({
         'registry.bench': 'bench/registry.bench.ts',
         'telemetry-query.bench': 'bench/telemetry-query.bench.ts',
         'incidents.bench': 'bench/incidents.bench.ts',
+        'ingest.bench': 'bench/ingest.bench.ts',
+        'mesh-size.bench': 'bench/mesh-size.bench.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

@@ -186,6 +186,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       services: serviceSummaries(mesh),
       edges: mesh.edges.summaries(now),
       events: mesh.events.summaries(now),
+      ingest: mesh.ingest.view(now),
     }));
   };
   const controlView = (profileId: string, mesh: MeshRuntime, limit = 50): ControlActionsView => ({

@@ -276,12 +276,28 @@ export const EventTypeFlow = z.object({
 });
 export type EventTypeFlow = z.infer<typeof EventTypeFlow>;
 
+/** How far the core's telemetry consumer is behind the stream (a restarted console backfills). */
+export const TelemetryIngest = z.object({
+  state: z.enum(['live', 'backfilling', 'unknown']),
+  reachedOffset: z.number().int().nullable(),
+  tailOffset: z.number().int().nullable(),
+  behind: z.number().int().nullable(),
+  lagMs: z.number().nullable(),
+  processedPerSecond: z.number(),
+  arrivingPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+  tailReadAt: z.number().nullable(),
+});
+export type TelemetryIngest = z.infer<typeof TelemetryIngest>;
+
 export const MeshSummary = z.object({
   profileId: z.string(),
   at: z.number(),
   services: z.array(ServiceSummary),
   edges: z.array(EdgeSummary),
   events: z.array(EventTypeFlow),
+  /** Telemetry backfill progress (absent from cores that do not report it). */
+  ingest: TelemetryIngest.optional(),
 });
 export type MeshSummary = z.infer<typeof MeshSummary>;
 

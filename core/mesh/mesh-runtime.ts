@@ -11,6 +11,7 @@ import type { BrokerConnection } from '../bus/connection.js';
 import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
+import { pollStreamBounds } from '../bus/stream-bounds.js';
 import type { Logger } from '../lib/log.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import { RecentBatchIds } from '../telemetry/batch-dedupe.js';
@@ -32,6 +33,7 @@ import type { Db } from '../store/database.js';
 import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
 import { TelemetryHistory } from '../telemetry/history.js';
+import { IngestProgress } from '../telemetry/ingest-progress.js';
 import { telemetryConsumer } from '../telemetry/resolutions.js';
 import { IncidentMonitor, type IncidentMonitorOptions } from '../incidents/monitor.js';
 
@@ -86,6 +88,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Incidents: rules evaluated every second, timelines, suspects (core/incidents). */
   readonly incidents: IncidentMonitor;
   private incidentTimer: NodeJS.Timeout | null = null;
+  /** How far telemetry consumption is behind the stream (backfill progress). */
+  readonly ingest = new IngestProgress();
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -229,9 +233,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       stream: QUEUES.telemetryStream,
       start: () => {
         const offset = this.history.offset();
-        return offset === null ? 'next' : offset + 1;
+        const start = offset === null ? 'next' : offset + 1;
+        this.ingest.started(start);
+        return start;
       },
-      onMessage: (message) => this.onTelemetryMessage(message),
+      onMessage: (message, offset) => this.onTelemetryMessage(message, offset),
       onBatch: (lastOffset) => this.flushHistory({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
       logger: this.logger,
       prefetch: 2000,
@@ -242,6 +248,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         this.flushHistory(undefined, true);
       },
     });
+    // The stream's tail, for backfill progress (messages behind, ETA).
+    subs.push({ close: pollStreamBounds(amqp, QUEUES.telemetryStream, (b, at) => this.ingest.tail(b.first, b.count, at), { logger: this.logger, now: this.now }) });
 
     // Discovery requests: competing consumers, so one core answers each.
     const discovery: Consumer = amqp.createConsumer(
@@ -345,13 +353,17 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     return this.recentSignals;
   }
 
-  private onTelemetryMessage(message: AsyncMessage): void {
+  private onTelemetryMessage(message: AsyncMessage, offset: number): void {
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
-    if (!event) return;
+    if (!event) {
+      this.ingest.processed(offset);
+      return;
+    }
     const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
     if (!this.batchIds.firstSeen(`${batch.service}/${batch.instanceId}`, event.id)) {
       // An agent sent it again after losing the confirm: counted once.
       this.stats.telemetryDuplicates += 1;
+      this.ingest.processed(offset);
       return;
     }
     this.stats.telemetryBatches += 1;
@@ -361,6 +373,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.history.ingest(batch, now);
     this.failover.observeBatch(batch);
     this.incidents.ingest(batch);
+    this.ingest.processed(offset, batch.windowStart + batch.windowMs, now);
   }
 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */

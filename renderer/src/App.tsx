@@ -1,6 +1,7 @@
 import type { ConnectionState, Profile } from '../../core/api/contract';
 import { useHashRoute, useLink, useTopic } from './api/hooks';
 import { StorageBanner } from './components/StorageBanner';
+import { BackfillPill } from './components/BackfillPill';
 import { StatusPill } from './components/StatusPill';
 import { IncidentBanner } from './components/IncidentBanner';
 import { IncidentsView } from './views/IncidentsView';
@@ -60,6 +61,7 @@ export function App() {
             Leader: {leadership.leader ? `${leadership.leader.host}${leadership.isLeader ? ' (this console)' : ''}` : 'electing…'}
           </span>
         )}
+        <BackfillPill profileId={primary?.profile.id} />
         <span className="spacer" />
         {link.state !== 'open' && (
           <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">

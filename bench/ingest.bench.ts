@@ -1,0 +1,224 @@
+/**
+ * Telemetry ingest rate, bare client against the full pipeline: `npm run bench:ingest`.
+ *
+ * How it runs: bundled by vite (bench/vite.config.ts) into out/bench/ingest.bench.js, run with
+ * plain `node`. On a vhost of the run's own (rabbitmqctl; deleted after), a publisher process
+ * (`--role publisher`, bench/telemetry-load.ts) fills the telemetry stream with MESSAGES batches
+ * of the synthetic mesh (1 000 services × 10 instances × 3 edges, core/telemetry/synthetic-mesh.ts;
+ * each batch ~1 KB, 3 edges, the window that had just ended when it was sent). Then, in this
+ * process, ROUNDS rounds of three readers of the same stream from its first offset, in turn:
+ *
+ *   client     rabbitmq-client's createConsumer (prefetch 2 000, acks one by one): the bare
+ *              client as an application would use it; the handler does nothing
+ *   raw        core/bus/stream-consumer.ts (a raw channel, prefetch 2 000, one multiple-ack per
+ *              1 000 messages): the pipeline's own transport; the handler does nothing
+ *   pipeline   the core itself (createMeshCore on a temp SQLite file whose stored telemetry
+ *              offset is −1, so it resumes at 0 as a console that was away would): decode and
+ *              validate (JSON + zod), aggregate (LiveEdges, LiveEvents, failover observation,
+ *              history deltas), persist (history flush with the offset, compaction)
+ *
+ * Each rate is messages / (last − first message handled); for the pipeline "handled" is
+ * "persisted": the history's stored offset reached the last message. The pipeline's rate is
+ * printed next to both baselines of the same round. Goal (the issue's): pipeline ≥ 80 % of the
+ * bare client. Also its ratio to the raw transport, this process's CPU per message (which, unlike
+ * the rates, a machine busy with other work hardly changes), CPU of this process, the publisher,
+ * the broker and others per reader, and a note when other work disturbed the run.
+ *
+ * Options: `--messages N` (default 200 000), `--rounds N` (default 2).
+ * Profiling the pipeline: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/ingest.bench.js`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from 'rabbitmq-client';
+import { createMeshCore } from '../core/app.js';
+import { declareCoreTopology } from '../core/bus/mesh-topology.js';
+import { consumeStream } from '../core/bus/stream-consumer.js';
+import { silentLogger } from '../core/lib/log.js';
+import { QUEUES } from '../core/protocol/topology.js';
+import { memorySecretStore } from '../core/secrets/secret-store.js';
+import { openDatabase } from '../core/store/database.js';
+import { HistoryStore } from '../core/telemetry/history-store.js';
+import { telemetryConsumer } from '../core/telemetry/resolutions.js';
+import { Child, benchVhost, median, pad, until, waitForQuiet, writeResults, type Message } from './lib.js';
+import { FULL_MESH, cpuSpan, cpuText, disturbed, option, publisherRole, runContext, type CpuSpan } from './telemetry-load.js';
+
+const MESSAGES = Number(option('messages') ?? 200_000);
+const ROUNDS = Number(option('rounds') ?? 2);
+const PREFETCH = 2000;
+const GOAL = 0.8;
+
+interface ReaderResult {
+  messages: number;
+  seconds: number;
+  rate: number;
+  cpu: CpuSpan;
+}
+
+type Publisher = Child;
+
+/** This process's CPU per message read: comparable across runs on a machine shared with other work. */
+const cpuPerMessage = (r: ReaderResult) => (r.cpu.coreShare * r.cpu.seconds * 1e6) / r.messages;
+
+/** The pipeline's history writes in the last run: duration, windows written, staging rows compacted. */
+const flushes: Array<{ ms: number; windows: number; compacted: number }> = [];
+
+function flushText(): string {
+  const ms = flushes.map((f) => f.ms).sort((a, b) => a - b);
+  const total = ms.reduce((a, b) => a + b, 0);
+  return `history writes: ${flushes.length}, ${total.toFixed(0)} ms in all, p50 ${(ms[ms.length >> 1] ?? 0).toFixed(0)} ms, max ${(ms.at(-1) ?? 0).toFixed(0)} ms; ${flushes.reduce((a, f) => a + f.windows, 0)} windows, ${flushes.reduce((a, f) => a + f.compacted, 0)} staging rows compacted`;
+}
+
+async function timed(publisher: Publisher, read: (done: (first: number, last: number) => void) => Promise<() => Promise<void>>): Promise<ReaderResult> {
+  const stopCpu = await cpuSpan(publisher);
+  let resolve!: (span: { first: number; last: number }) => void;
+  const finished = new Promise<{ first: number; last: number }>((r) => (resolve = r));
+  const stop = await read((first, last) => resolve({ first, last }));
+  const span = await Promise.race([finished, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('reader did not finish within 10 min')), 600_000))]);
+  const cpu = await stopCpu();
+  await stop();
+  const seconds = (span.last - span.first) / 1000;
+  return { messages: MESSAGES, seconds, rate: MESSAGES / seconds, cpu };
+}
+
+function clientReader(connection: Connection): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
+  return async (done) => {
+    let n = 0;
+    let first = 0;
+    const consumer = connection.createConsumer({ queue: QUEUES.telemetryStream, queueOptions: { passive: true }, qos: { prefetchCount: PREFETCH }, arguments: { 'x-stream-offset': 'first' } }, () => {
+      if (n === 0) first = performance.now();
+      n += 1;
+      if (n === MESSAGES) done(first, performance.now());
+    });
+    return () => consumer.close();
+  };
+}
+
+function rawReader(connection: Connection): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
+  return async (done) => {
+    let n = 0;
+    let first = 0;
+    const handle = await consumeStream(connection, {
+      stream: QUEUES.telemetryStream,
+      start: () => 'first',
+      onMessage: () => {
+        if (n === 0) first = performance.now();
+        n += 1;
+      },
+      onBatch: () => {
+        if (n === MESSAGES) done(first, performance.now());
+      },
+      logger: silentLogger,
+      prefetch: PREFETCH,
+    });
+    return () => handle.stop();
+  };
+}
+
+function pipelineReader(url: string): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
+  return async (done) => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdeck-bench-ingest-'));
+    const path = join(dir, 'meshdeck.db');
+    // A console that has read nothing yet but has a stored offset: it resumes at offset 0.
+    const db = openDatabase({ path, logger: silentLogger });
+    new HistoryStore(db).putOffset(telemetryConsumer('cli'), QUEUES.telemetryStream, -1, Date.now());
+    db.close();
+    const core = createMeshCore({ databasePath: path, secrets: memorySecretStore('bench'), logger: silentLogger, host: 'headless', commandLineBroker: url });
+    let first = 0;
+    let stopped = false;
+    flushes.length = 0;
+    const poll = async () => {
+      const mesh = await until(() => core.meshes.get('cli'), 'the core mesh', 30_000, 1);
+      // Diagnostics: time in history writes (the method wrapped with a timer).
+      const flush = mesh.history.flush.bind(mesh.history);
+      mesh.history.flush = (...args) => {
+        const t = performance.now();
+        const result = flush(...args);
+        if (result.written) flushes.push({ ms: performance.now() - t, windows: result.windows, compacted: result.compaction.rows });
+        return result;
+      };
+      while (!stopped && mesh.stats.telemetryBatches === 0) await new Promise((r) => setTimeout(r, 1));
+      first = performance.now();
+      while (!stopped && (mesh.history.offset() ?? -1) < MESSAGES - 1) await new Promise((r) => setTimeout(r, 5));
+      if (!stopped) done(first, performance.now());
+    };
+    void poll();
+    return async () => {
+      stopped = true;
+      await core.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  };
+}
+
+async function parent(): Promise<void> {
+  const { script, host, run, lines, say } = runContext(import.meta.url);
+  say(`Ingest: ${MESSAGES} telemetry batches from the stream — bare rabbitmq-client vs the full pipeline (${FULL_MESH.services * FULL_MESH.instancesPerService} instances, ${FULL_MESH.edgesPerInstance} edges each)`);
+  say(host.text);
+  const vhost = benchVhost('meshdeck-bench-ingest');
+  const connection = new Connection({ url: vhost.url, connectionName: 'meshdeck-bench-ingest' });
+  let publisher: Child | null = null;
+  let exitCode = 0;
+  try {
+    await connection.onConnect(10_000);
+    await declareCoreTopology(connection);
+    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--run', run]);
+    await publisher.next('ready', 30_000);
+    const filled = await publisher.request<Message & { ms: number }>({ type: 'fill', count: MESSAGES }, 'filled', 600_000);
+    say(`broker 127.0.0.1:5672, vhost ${vhost.name}: ${MESSAGES} batches in the stream (published in ${(filled.ms / 1000).toFixed(1)} s)`);
+    const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
+    say(gate.quiet ? `machine quiet (other processes ${gate.busyCores.toFixed(2)} cores)` : `machine still busy after ${(gate.waitedMs / 1000).toFixed(0)} s (other processes ${gate.busyCores.toFixed(2)} cores): measuring anyway`);
+    say('');
+    const rounds: Array<{ client: ReaderResult; raw: ReaderResult; pipeline: ReaderResult }> = [];
+    const row = (label: string, r: ReaderResult, note = '') =>
+      say(`${pad(label, 44, true)}${pad(`${(r.rate / 1000).toFixed(1)} k/s`, 11)}${pad(`${r.seconds.toFixed(2)} s`, 10)}${pad(`${cpuPerMessage(r).toFixed(0)} µs/msg`, 13)}   ${cpuText(r.cpu, 'this process')}${disturbed(r.cpu) ? ' [disturbed]' : ''}${note}`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      say(`round ${round}:`);
+      const client = await timed(publisher, clientReader(connection));
+      row('  client: createConsumer, ack per message', client);
+      const raw = await timed(publisher, rawReader(connection));
+      row('  raw: stream-consumer, batched acks', raw);
+      const pipeline = await timed(publisher, pipelineReader(vhost.url));
+      row('  pipeline: decode+validate+aggregate+persist', pipeline, `   = ${((pipeline.rate / client.rate) * 100).toFixed(0)} % of client, ${((pipeline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
+      say(`    ${flushText()}`);
+      rounds.push({ client, raw, pipeline });
+    }
+    const med = (pick: (r: (typeof rounds)[number]) => ReaderResult) => median(rounds.map((r) => pick(r).rate));
+    const client = med((r) => r.client);
+    const raw = med((r) => r.raw);
+    const pipeline = med((r) => r.pipeline);
+    const ratio = pipeline / client;
+    const anyDisturbed = rounds.some((r) => disturbed(r.client.cpu) || disturbed(r.raw.cpu) || disturbed(r.pipeline.cpu));
+    say('');
+    say(`median of ${ROUNDS} rounds: client ${(client / 1000).toFixed(1)} k/s, raw ${(raw / 1000).toFixed(1)} k/s, pipeline ${(pipeline / 1000).toFixed(1)} k/s`);
+    const cpuMed = (pick: (r: (typeof rounds)[number]) => ReaderResult) => median(rounds.map((r) => cpuPerMessage(pick(r))));
+    say(`CPU per message (this process, median): client ${cpuMed((r) => r.client).toFixed(0)} µs, raw ${cpuMed((r) => r.raw).toFixed(0)} µs, pipeline ${cpuMed((r) => r.pipeline).toFixed(0)} µs`);
+    say(`pipeline = ${(ratio * 100).toFixed(0)} % of the bare client (goal >= ${GOAL * 100} %): ${ratio >= GOAL ? 'MET' : 'MISSED'}; ${((pipeline / raw) * 100).toFixed(0)} % of the raw transport`);
+    if (anyDisturbed) say('WARNING: other work took more than 0.25 cores (besides the broker) in at least one reader: figures include its interference');
+    const file = writeResults(import.meta.url, 'ingest', {
+      benchmark: 'ingest',
+      date: new Date().toISOString(),
+      machine: host,
+      method: { messages: MESSAGES, rounds: ROUNDS, prefetch: PREFETCH, mesh: FULL_MESH },
+      rounds,
+      median: { client, raw, pipeline },
+      goal: { text: `pipeline >= ${GOAL * 100} % of the bare client`, ratio, met: ratio >= GOAL },
+      disturbed: anyDisturbed,
+      lines,
+    });
+    console.log(`Wrote ${file}`);
+    if (ratio < GOAL) exitCode = 1;
+  } catch (err) {
+    console.error(err);
+    exitCode = 2;
+  } finally {
+    await publisher?.stop().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    vhost.remove();
+  }
+  process.exit(exitCode);
+}
+
+const role = option('role') ?? 'parent';
+if (role === 'publisher') void publisherRole();
+else void parent();
