@@ -60,7 +60,8 @@
  *                  generator saw fail (5xx, network error, 10-s timeout, or not sent because 2 000
  *                  were pending), next to the baseline's.
  * Latency fault: the time from the fault command until the attempts its callers make over a
- * one-second window fall below SHED_SHARE of their baseline rate (or "not shed"), whether and when
+ * one-second window fall below SHED_SHARE of their baseline rate for the rest of the fault (or
+ * "not shed"), whether and when
  * the core ejected it, and the client p99 over the fault next to the baseline p99.
  *
  * Goals (the issue): traffic stop p99 ≤ 1 s and failed share ≤ 0.1 % with retries on, per
@@ -529,19 +530,21 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
   await sleep(faultAt + FAULT_MS - Date.now());
   const mark = ctx.downs.take(spec.instanceId);
   const during = await ctx.bench.attempts(spec.port, faultAt, faultAt + FAULT_MS);
-  // First 1-s window (on a 50-ms grid) after the command in which callers tried it less than
-  // SHED_SHARE as often as in the baseline (attempts, not answers: a slow answer is still traffic).
+  // Shed: from the first 1-s window (on a 50-ms grid) after the command from which on callers
+  // tried it less than SHED_SHARE as often as in the baseline, in that window and every later one
+  // of the fault (attempts, not answers: a slow answer is still traffic; sustained, so that a
+  // quiet second at a low rate does not count).
   const limit = SHED_SHARE * baselineTries;
   const tries = during.starts.sort((a, b) => a - b);
-  let shedMs: number | null = null;
+  const below: boolean[] = [];
   for (let t = faultAt, lo = 0, hi = 0; t + 1000 <= faultAt + FAULT_MS; t += 50) {
     while (lo < tries.length && tries[lo]! < t) lo++;
     while (hi < tries.length && tries[hi]! < t + 1000) hi++;
-    if (hi - lo < limit) {
-      shedMs = t + 1000 - faultAt;
-      break;
-    }
+    below.push(hi - lo < limit);
   }
+  let first = below.length;
+  while (first > 0 && below[first - 1]) first--;
+  const shedMs = first < below.length ? first * 50 + 1000 : null;
   const endShare = tries.filter((t) => t >= faultAt + FAULT_MS - 5000).length / 5 / baselineTries;
   try {
     await until(() => restored(ctx, spec), `${spec.instanceId} to recover from the latency fault`, RESTORE_TIMEOUT_MS, 250);
