@@ -61,8 +61,8 @@
  *                  were pending), next to the baseline's.
  * Latency fault: the time from the fault command until the attempts its callers make over a
  * one-second window fall below SHED_SHARE of their baseline rate for the rest of the fault (or
- * "not shed"), whether and when
- * the core ejected it, and the client p99 over the fault next to the baseline p99.
+ * "not shed"), whether and when the core ejected it, and the client p99 over the fault next to
+ * the baseline p99.
  *
  * Goals (the issue): traffic stop p99 ≤ 1 s and failed share ≤ 0.1 % with retries on, per
  * policy; exit code 1 if the Meshdeck default misses one (the Envoy preset is reported for
