@@ -165,6 +165,14 @@ export class Child {
   }
 }
 
+/** The value after `--<name>` on the command line (how a child learns its role and settings). */
+export function option(name: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  if (value === undefined) throw new Error(`missing --${name}`);
+  return value;
+}
+
 /** In a child: sends a message to the parent. */
 export function toParent(message: Message): void {
   process.send?.(message);

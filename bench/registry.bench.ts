@@ -65,7 +65,7 @@ import type { InstanceHeartbeat, InstanceRegister } from '../core/protocol/messa
 import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
 import { Registry } from '../core/registry/registry.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
-import { Child, benchVhost, machine, median, otherLoad, pad, processCpu, sleep, toParent, until, usage, waitForQuiet, writeResults, type Message, type Usage } from './lib.js';
+import { benchVhost, Child, machine, median, type Message, option, otherLoad, pad, processCpu, sleep, toParent, until, usage, type Usage, waitForQuiet, writeResults } from './lib.js';
 
 const SERVICES = 1000;
 const PER_SERVICE = 10;
@@ -84,13 +84,6 @@ const QUIET_WAIT_MS = 30_000;
 const DISTURBED_CORES = 0.25;
 /** … or above this much steal (the hypervisor running other guests on our cores). */
 const DISTURBED_STEAL_CORES = 0.05;
-
-function option(name: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : undefined;
-  if (value === undefined) throw new Error(`missing --${name}`);
-  return value;
-}
 
 function names(run: string): Array<{ service: string; instanceId: string }> {
   const out: Array<{ service: string; instanceId: string }> = [];

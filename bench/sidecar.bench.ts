@@ -71,7 +71,7 @@ import { createMeshCore } from '../core/app.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { freePort } from '../test/support/mesh.js';
-import { Child, benchVhost, distribution, machine, median, otherLoad, pad, processCpu, toParent, until, usage, waitForQuiet, writeResults, type Distribution, type Message, type Usage } from './lib.js';
+import { benchVhost, Child, distribution, type Distribution, machine, median, type Message, option, otherLoad, pad, processCpu, toParent, until, usage, type Usage, waitForQuiet, writeResults } from './lib.js';
 
 const RATE = 1000;
 const BLOCK_MS = 1000;
@@ -160,13 +160,6 @@ for (let k = 0; k < total; k++) {
   parentPort.postMessage(k);
 }
 `;
-
-function option(name: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : undefined;
-  if (value === undefined) throw new Error(`missing --${name}`);
-  return value;
-}
 
 function onStop(cleanup: () => Promise<void> | void, counters: () => Record<string, number> = () => ({})): void {
   process.on('message', (raw) => {

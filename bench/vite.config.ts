@@ -29,6 +29,7 @@ export default defineConfig({
         'incidents.bench': 'bench/incidents.bench.ts',
         'ingest.bench': 'bench/ingest.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
+        'failover.bench': 'bench/failover.bench.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

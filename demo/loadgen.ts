@@ -17,6 +17,13 @@ export interface LoadStats {
   startedAt: number;
 }
 
+/**
+ * Called once per request: when it was sent (Date.now()), how it ended (HTTP status, 0 for a
+ * network error or timeout, -1 when it was not sent because maxInflight requests were pending)
+ * and its latency in ms. For measurements that need more than the running totals (benchmarks).
+ */
+export type LoadObserver = (sentAt: number, status: number, latencyMs: number) => void;
+
 export class LoadGenerator {
   private timer: NodeJS.Timeout | null = null;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 512 });
@@ -31,6 +38,7 @@ export class LoadGenerator {
     private readonly targets: () => number[],
     private rps: number,
     private readonly maxInflight = 2000,
+    private readonly observer: LoadObserver | null = null,
   ) {}
 
   start(): void {
@@ -61,6 +69,7 @@ export class LoadGenerator {
     const ports = this.targets();
     if (ports.length === 0 || this.inflight >= this.maxInflight) {
       this.count('skipped');
+      this.observer?.(Date.now(), -1, 0);
       return;
     }
     const port = ports[this.next++ % ports.length]!;
@@ -68,20 +77,23 @@ export class LoadGenerator {
     let acc = 0;
     const pick = TRAFFIC_MIX.find((m) => (acc += m.share) >= roll) ?? TRAFFIC_MIX[0];
     const started = performance.now();
+    const sentAt = this.observer ? Date.now() : 0;
     this.inflight += 1;
     this.stats.sent += 1;
     const req = request({ host: '127.0.0.1', port, method: pick.method, path: pick.path, agent: this.agent, headers: { 'content-length': '0' } }, (res) => {
       res.resume();
-      res.on('end', () => this.done(res.statusCode ?? 0, started));
+      res.on('end', () => this.done(res.statusCode ?? 0, started, sentAt));
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => this.done(0, started));
+    req.on('error', () => this.done(0, started, sentAt));
     req.end();
   }
 
-  private done(status: number, started: number): void {
+  private done(status: number, started: number, sentAt: number): void {
     this.inflight -= 1;
-    this.latency.add(performance.now() - started);
+    const latencyMs = performance.now() - started;
+    this.latency.add(latencyMs);
+    this.observer?.(sentAt, status, latencyMs);
     if (status >= 200 && status < 500) this.stats.ok += 1;
     else this.stats.failed += 1;
     this.count(status === 0 ? 'network' : String(status));

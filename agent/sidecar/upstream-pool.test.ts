@@ -45,6 +45,27 @@ describe('UpstreamPool local ejection', () => {
     expect(untils).toEqual([1000, 2000, 4000, 4000]);
   });
 
+  it('forgets the backoff once the endpoint has answered for baseMs after its last ejection', () => {
+    const clock = { now: 0 };
+    const p = pool(clock);
+    const untils: number[] = [];
+    p.onLocalEjection((e) => untils.push(e.until - clock.now));
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED'); // until 1000
+    clock.now = 5000;
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED'); // refused again on its way back: 2000, until 7000
+    clock.now = 7500;
+    p.reportReachable('pay', 'p1'); // back, but for less than baseMs: the backoff stays
+    clock.now = 7999;
+    p.reportReachable('pay', 'p1');
+    clock.now = 20_000;
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED'); // 4000: still backing off
+    clock.now = 30_000;
+    p.reportReachable('pay', 'p1'); // answered 6 s after the ejection ended (>= baseMs)
+    clock.now = 40_000;
+    p.reportConnectFailure('pay', 'p1', 'ECONNREFUSED'); // a new failure starts from baseMs again
+    expect(untils).toEqual([1000, 2000, 4000, 1000]);
+  });
+
   it('needs several other connection failures in a row, and a reachable try resets the streak', () => {
     const clock = { now: 0 };
     const p = pool(clock);

@@ -114,9 +114,19 @@ export class UpstreamPool {
     for (const listener of this.listeners) listener({ service, instanceId: id, until, reason });
   }
 
-  /** A try reached `id` (whatever it answered): its connection-failure streak ends. */
+  /**
+   * A try reached `id` (whatever it answered): its connection-failure streak ends, and once it has
+   * been back for `baseMs` after its last local ejection, that ejection's backoff is forgotten
+   * (Envoy decays its ejection multiplier while a host is healthy). Without this, every refusal
+   * an endpoint ever caused would count: after a few restarts of one instance, a single refused
+   * connection set it aside for `maxMs`, long after it was back.
+   */
   reportReachable(service: string, id: string): void {
-    this.services.get(service)?.connectFailures.delete(id);
+    const pool = this.services.get(service);
+    if (!pool) return;
+    pool.connectFailures.delete(id);
+    const ejection = pool.localEjections.get(id);
+    if (ejection && this.clock() - ejection.until >= this.ejection.baseMs) pool.localEjections.delete(id);
   }
 
   /** Endpoints this sidecar has set aside itself, for diagnostics and tests. */
