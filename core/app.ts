@@ -190,7 +190,23 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       return mesh.registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => {
         const h = health.get(rest.instanceId);
         const held = h && h.state !== 'healthy' ? h : null;
-        return { ...rest, failover: held ? { state: held.state as 'ejected' | 'probing', until: held.until, reason: held.last?.reason ?? '', ejections: held.ejections } : null };
+        const failover = held
+          ? {
+              state: held.state as 'ejected' | 'probing',
+              until: held.until,
+              reason: held.last?.reason ?? '',
+              ejections: held.ejections,
+              weightFactor: held.weightFactor,
+              backoff: held.backoff,
+              probeSuccesses: held.probeSuccesses,
+              heartbeatHold: held.heartbeatHold,
+            }
+          : null;
+        const last = h?.last;
+        const lastTransition = last
+          ? { at: last.at, from: last.from, to: last.to, until: last.until, durationMs: last.durationMs, backoff: last.backoff, ejections: last.ejections, reason: last.reason, evidence: last.evidence }
+          : null;
+        return { ...rest, failover, lastTransition };
       });
     },
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),
