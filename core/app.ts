@@ -104,11 +104,14 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const serviceSummaries = (mesh: MeshRuntime): ServiceSummary[] =>
     mesh.registry.serviceNames().map((name) => {
       const instances = mesh.registry.instances(name);
+      const held = new Map(mesh.failover.health(name).map((h) => [h.instanceId, h.state]));
       const counts = (list: typeof instances) => ({
         instances: list.length,
         healthy: list.filter((i) => i.state === 'healthy').length,
         draining: list.filter((i) => i.state === 'draining').length,
         down: list.filter((i) => i.state === 'down').length,
+        ejected: list.filter((i) => i.state !== 'down' && held.get(i.instanceId) === 'ejected').length,
+        probing: list.filter((i) => i.state !== 'down' && held.get(i.instanceId) === 'probing').length,
       });
       const zones = [...new Set(instances.map((i) => i.zone))].sort();
       return {
@@ -116,6 +119,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         ...counts(instances),
         zones,
         versions: [...new Set(instances.map((i) => i.version))].sort(),
+        agents: [...new Set(instances.map((i) => i.agent))].sort(),
         byZone: zones.map((zone) => ({ zone, ...counts(instances.filter((i) => i.zone === zone)) })),
       };
     });

@@ -161,7 +161,22 @@ export const ServiceSummary = z.object({
   zones: z.array(z.string()),
   versions: z.array(z.string()),
   /** The same counts per zone. */
-  byZone: z.array(z.object({ zone: z.string(), instances: z.number().int(), healthy: z.number().int(), draining: z.number().int(), down: z.number().int() })),
+  byZone: z.array(
+    z.object({
+      zone: z.string(),
+      instances: z.number().int(),
+      healthy: z.number().int(),
+      draining: z.number().int(),
+      down: z.number().int(),
+      ejected: z.number().int().optional(),
+      probing: z.number().int().optional(),
+    }),
+  ),
+  /** Instances automatic failover holds out (ejected) or lets back in with a little traffic (probing); registry-healthy or draining ones only. */
+  ejected: z.number().int().optional(),
+  probing: z.number().int().optional(),
+  /** The agent kinds its instances run (`gateway` marks an edge gateway). */
+  agents: z.array(z.enum(['sidecar', 'gateway', 'sdk'])).optional(),
 });
 export type ServiceSummary = z.infer<typeof ServiceSummary>;
 
