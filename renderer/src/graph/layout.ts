@@ -48,7 +48,8 @@ export const LAYOUT = {
   pad: 24,
   bandLabel: 22,
   bandGap: 18,
-  columnGap: 90,
+  /** Room for an edge's label between columns. */
+  columnGap: 150,
   rowGap: 14,
   sweeps: 4,
 };
@@ -144,28 +145,33 @@ export function layoutGraph(input: LayoutInput, previous?: LayoutResult | null):
       });
     }
   } else {
-    // Barycenter sweeps on the global order (group-major), left to right then right to left.
-    const order = new Map<string, number>();
-    const renumber = () => {
-      let k = 0;
-      for (const g of usedGroups) for (let r = 0; r <= maxRank; r++) for (const n of cells.get(cellKey(g, r)) ?? []) order.set(n.id, k++);
-    };
-    renumber();
+    // Barycenter sweeps, left to right then right to left: a node's key is its band and its place
+    // in its cell; each cell is sorted by the mean key of its neighbours, then renumbered.
+    const key = new Map<string, number>();
+    const BAND = 1e6;
+    const cellsByRank: Array<Array<[number, LayoutNode[]]>> = Array.from({ length: maxRank + 1 }, () => []);
+    usedGroups.forEach((g, gi) => {
+      for (let r = 0; r <= maxRank; r++) {
+        const cell = cells.get(cellKey(g, r));
+        if (!cell) continue;
+        cellsByRank[r]!.push([gi, cell]);
+        cell.forEach((n, i) => key.set(n.id, gi * BAND + i));
+      }
+    });
     for (let sweep = 0; sweep < LAYOUT.sweeps; sweep++) {
       const ranksInOrder = [...Array(maxRank + 1).keys()];
       if (sweep % 2) ranksInOrder.reverse();
       for (const r of ranksInOrder) {
-        for (const g of usedGroups) {
-          const cell = cells.get(cellKey(g, r));
-          if (!cell || cell.length < 2) continue;
+        for (const [gi, cell] of cellsByRank[r]!) {
+          if (cell.length < 2) continue;
           const bary = new Map<string, number>();
           for (const n of cell) {
             const ns = neighbours.get(n.id)!;
-            bary.set(n.id, ns.length ? ns.reduce((s, id) => s + order.get(id)!, 0) / ns.length : order.get(n.id)!);
+            bary.set(n.id, ns.length ? ns.reduce((sum, id) => sum + key.get(id)!, 0) / ns.length : key.get(n.id)!);
           }
           cell.sort((a, b) => bary.get(a.id)! - bary.get(b.id)! || a.id.localeCompare(b.id));
+          cell.forEach((n, i) => key.set(n.id, gi * BAND + i));
         }
-        renumber();
       }
     }
   }

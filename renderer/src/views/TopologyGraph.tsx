@@ -59,11 +59,26 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
     setView({ k, x: (width - l.width * k) / 2, y: Math.max(0, (height - l.height * k) / 2) });
   }, []);
 
+  // Fit on the first layout and whenever the filter changes; also when the frame is resized
+  // (the side panel opens) as long as the operator has not panned or zoomed.
+  const moved = useRef(false);
+  const layoutRef = useRef<LayoutResult | null>(null);
   useEffect(() => {
+    layoutRef.current = layout;
     if (!layout || fitted.current === fitKey) return;
     fitted.current = fitKey;
+    moved.current = false;
     fit(layout);
   }, [layout, fitKey, fit]);
+  useEffect(() => {
+    const svg = svgRef.current;
+    if (!svg || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (!moved.current) fit(layoutRef.current);
+    });
+    observer.observe(svg);
+    return () => observer.disconnect();
+  }, [fit]);
 
   // Wheel zoom around the pointer (a non-passive listener, so the page does not scroll).
   useEffect(() => {
@@ -71,6 +86,7 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
     if (!svg) return;
     const onWheel = (e: WheelEvent) => {
       e.preventDefault();
+      moved.current = true;
       const r = svg.getBoundingClientRect();
       const px = e.clientX - r.left;
       const py = e.clientY - r.top;
@@ -86,6 +102,7 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   const zoomBy = (factor: number) => {
     const svg = svgRef.current;
     if (!svg) return;
+    moved.current = true;
     const { width, height } = svg.getBoundingClientRect();
     setView((v) => {
       const k = Math.min(4, Math.max(0.05, v.k * factor));
@@ -105,7 +122,14 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         <button onClick={() => zoomBy(0.8)} aria-label="Zoom out">
           −
         </button>
-        <button onClick={() => fit(layout)}>Fit</button>
+        <button
+          onClick={() => {
+            moved.current = false;
+            fit(layout);
+          }}
+        >
+          Fit
+        </button>
       </div>
       <svg
         ref={svgRef}
@@ -121,7 +145,9 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         }}
         onPointerMove={(e) => {
           const d = drag.current;
-          if (d) setView((v) => ({ ...v, x: d.x + e.clientX - d.px, y: d.y + e.clientY - d.py }));
+          if (!d) return;
+          if (Math.abs(e.clientX - d.px) + Math.abs(e.clientY - d.py) >= 4) moved.current = true;
+          setView((v) => ({ ...v, x: d.x + e.clientX - d.px, y: d.y + e.clientY - d.py }));
         }}
         onPointerUp={(e) => {
           const d = drag.current;
@@ -130,7 +156,7 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         }}
       >
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" className="arrow-head" />
           </marker>
         </defs>
@@ -193,8 +219,11 @@ const EdgeView = memo(function EdgeView({
   const c1x = x1 + bend;
   const c2x = x2 - bend;
   const d = `M ${x1} ${y1} C ${c1x} ${y1}, ${c2x} ${y2}, ${x2} ${y2}`;
-  const mx = (x1 + 3 * c1x + 3 * c2x + x2) / 8;
-  const my = (y1 + y2) / 2;
+  // Labels of HTTP edges at the middle of the curve, of event edges further along (less overlap).
+  const t = edge.kind === 'event' ? 0.7 : 0.5;
+  const u = 1 - t;
+  const mx = u * u * u * x1 + 3 * u * u * t * c1x + 3 * u * t * t * c2x + t * t * t * x2;
+  const my = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
   const width = edge.kind === 'event' ? 1.5 : Math.min(9, 1.2 + 1.6 * Math.log10(1 + edge.rps));
   const open = edge.circuit === 'open';
   const label = `${open ? 'circuit open · ' : edge.circuit === 'half-open' ? 'circuit half-open · ' : ''}${edge.label}`;
@@ -216,7 +245,7 @@ const EdgeView = memo(function EdgeView({
         </g>
       )}
       {showLabel && (
-        <text x={mx} y={my - (open ? 12 : 6)} className="edge-label" textAnchor="middle">
+        <text x={mx} y={edge.kind === 'event' ? my + 13 : my - (open ? 12 : 6)} className="edge-label" textAnchor="middle">
           {label}
         </text>
       )}
