@@ -4,9 +4,11 @@ import { StatusPill } from './components/StatusPill';
 import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
+import { TrafficView } from './views/TrafficView';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
+  { route: 'traffic', label: 'Traffic', icon: '∿' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
 ] as const;
@@ -87,6 +89,8 @@ export function App() {
           </div>
         ) : current === 'topology' ? (
           <TopologyView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'traffic' ? (
+          <TrafficView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (

@@ -39,6 +39,9 @@ export function InstanceEvidence({ profileId, instance, condition, probe, now }:
       <div className="evidence-more">
         {t && <EvidenceDetails transition={t} />}
         <InstanceHistory profileId={profileId} instance={instance} now={now} />
+        <a className="evidence-link" href={`#/traffic?service=${encodeURIComponent(instance.service)}&instance=${encodeURIComponent(instance.instanceId)}&range=15m`}>
+          Traffic ›
+        </a>
       </div>
     </div>
   );

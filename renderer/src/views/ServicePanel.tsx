@@ -5,6 +5,7 @@ import { CONDITION_META, instanceCondition } from '../failover-words';
 import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format';
 import { ActionDialog, type OperatorAction } from './ActionDialog';
 import { InstanceEvidence } from './InstanceEvidence';
+import { TrafficChart } from './TrafficChart';
 
 interface Props {
   profileId: string;
@@ -143,6 +144,11 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
           </button>
         </div>
         {acting && <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />}
+        <div className="card-header">
+          <h3>Traffic in (live, 5 min)</h3>
+          <a href={`#/traffic?service=${encodeURIComponent(service)}&range=1h`}>Open in Traffic ›</a>
+        </div>
+        <TrafficChart profileId={profileId} target={{ kind: 'service', service }} range="live" compact />
         <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
         <EdgeList title="Calls" edges={outbound} peer={(e) => e.to} />
         <h3>Recent changes</h3>
