@@ -32,10 +32,13 @@ export function InstanceEvidence({ profileId, instance, condition, probe, now }:
   else if (condition === 'down') sentence = `down — no heartbeat since ${localClock(instance.lastSeen)}; the registry takes it out of every endpoint set until it heartbeats again`;
   else if (condition === 'draining') sentence = 'draining — an operator took it out of rotation; in-flight requests finish, no new ones arrive';
   else if (t && t.to === 'healthy') sentence = transitionSentence(t, options);
+  // Down and also held out by failover: both are true, say both.
+  const also = condition === 'down' && t && t.to !== 'healthy' ? transitionSentence(t, options) : null;
 
   return (
     <div className={`instance-evidence evidence-${condition}`} data-testid="instance-evidence">
       {sentence && <p className="evidence-sentence">{sentence}</p>}
+      {also && <p className="evidence-sentence">{also}</p>}
       <div className="evidence-more">
         {t && <EvidenceDetails transition={t} />}
         <InstanceHistory profileId={profileId} instance={instance} now={now} />
