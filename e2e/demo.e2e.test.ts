@@ -155,7 +155,7 @@ describe('npm run demo', () => {
       expect(problems).toEqual([]);
       await context.close();
     }
-  });
+  }, 120_000);
 
   it('drains an instance from the console, shows the acknowledgement and the blast radius, and undoes it', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -217,7 +217,7 @@ describe('npm run demo', () => {
       await context.close();
     }
     expect(fault('clear').status).toBe(0);
-  });
+  }, 120_000);
 
   it('charts the traffic of an edge, with its loading, error and no-data states', async () => {
     for (const scheme of ['dark', 'light'] as const) {
@@ -271,7 +271,7 @@ describe('npm run demo', () => {
       expect(problems).toEqual([]);
       await context.close();
     }
-  });
+  }, 120_000);
 
   it('an errors fault on payments shows up as errors on checkout → payments', async () => {
     const result = fault('errors', 'payments', '--share', '1', '--for', '20');
