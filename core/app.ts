@@ -163,11 +163,14 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const serviceSummaries = (mesh: MeshRuntime): ServiceSummary[] =>
     mesh.registry.serviceNames().map((name) => {
       const instances = mesh.registry.instances(name);
+      const held = new Map(mesh.failover.health(name).map((h) => [h.instanceId, h.state]));
       const counts = (list: typeof instances) => ({
         instances: list.length,
         healthy: list.filter((i) => i.state === 'healthy').length,
         draining: list.filter((i) => i.state === 'draining').length,
         down: list.filter((i) => i.state === 'down').length,
+        ejected: list.filter((i) => i.state !== 'down' && held.get(i.instanceId) === 'ejected').length,
+        probing: list.filter((i) => i.state !== 'down' && held.get(i.instanceId) === 'probing').length,
       });
       const zones = [...new Set(instances.map((i) => i.zone))].sort();
       return {
@@ -175,6 +178,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         ...counts(instances),
         zones,
         versions: [...new Set(instances.map((i) => i.version))].sort(),
+        agents: [...new Set(instances.map((i) => i.agent))].sort(),
         byZone: zones.map((zone) => ({ zone, ...counts(instances.filter((i) => i.zone === zone)) })),
       };
     });
@@ -252,7 +256,23 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       return mesh.registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => {
         const h = health.get(rest.instanceId);
         const held = h && h.state !== 'healthy' ? h : null;
-        return { ...rest, failover: held ? { state: held.state as 'ejected' | 'probing', until: held.until, reason: held.last?.reason ?? '', ejections: held.ejections } : null };
+        const failover = held
+          ? {
+              state: held.state as 'ejected' | 'probing',
+              until: held.until,
+              reason: held.last?.reason ?? '',
+              ejections: held.ejections,
+              weightFactor: held.weightFactor,
+              backoff: held.backoff,
+              probeSuccesses: held.probeSuccesses,
+              heartbeatHold: held.heartbeatHold,
+            }
+          : null;
+        const last = h?.last;
+        const lastTransition = last
+          ? { at: last.at, from: last.from, to: last.to, until: last.until, durationMs: last.durationMs, backoff: last.backoff, ejections: last.ejections, reason: last.reason, evidence: last.evidence }
+          : null;
+        return { ...rest, failover, lastTransition };
       });
     },
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),

@@ -111,27 +111,51 @@ describe('npm run demo', () => {
     expect(captured.consumers.map((c) => c.service)).toEqual(['notifications']);
   });
 
-  it('shows the living mesh in the console', async () => {
+  it('shows the living mesh in the console: the topology graph with live numbers, its table, a service\u2019s panel', async () => {
     mkdirSync(join(REPO_ROOT, 'test-results'), { recursive: true });
     for (const scheme of ['dark', 'light'] as const) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: scheme });
       const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(err.message));
       await page.goto(consoleUrl);
       await page.getByRole('link', { name: 'Topology' }).click();
+      const graph = page.getByTestId('topology-graph');
+      await graph.locator('[data-service="payments"][data-health="healthy"]').waitFor();
+      expect(await graph.getAttribute('data-laid-out')).toBe('true');
+      // Gateways are drawn apart; edges carry live rate · errors · p99; events are edges too.
+      expect(await graph.locator('[data-service="gateway"]').getAttribute('data-kind')).toBe('gateway');
+      await expect.poll(() => graph.locator('[data-edge="checkout>payments"] .edge-label').textContent(), { timeout: 15_000 }).toMatch(/\/s · [\d.<]+ % · [\d.]+ m?s$/);
+      await graph.locator('[data-event-edge="checkout>inventory"]').waitFor();
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-${scheme}.png`) });
+      // Filters and focus live in the URL.
+      await page.locator('input[name="filter"]').fill('pay');
+      await expect.poll(() => graph.locator('[data-node]').count()).toBe(1);
+      expect(page.url()).toContain('q=pay');
+      await page.locator('input[name="filter"]').fill('');
+      await expect.poll(() => graph.locator('[data-node]').count()).toBe(7);
+      // The table toggle keeps the previous picture.
+      await page.getByRole('button', { name: 'Table', exact: true }).click();
       await page.locator('[data-zone="zone-c"] [data-service="payments"][data-health="healthy"]').waitFor();
       await page.locator('[data-edge="checkout>payments"]').waitFor();
       await page.getByTestId('event-flows').getByText('shop.order.placed.v1').waitFor();
-      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-${scheme}.png`), fullPage: true });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-table-demo-${scheme}.png`), fullPage: true });
+      await page.getByRole('button', { name: 'Graph', exact: true }).click();
       // Select a service: its side panel lists every instance, and the selection is in the URL.
-      await page.locator('[data-zone="zone-a"] [data-service="payments"]').click();
+      await graph.locator('[data-service="payments"]').click();
       const panel = page.getByTestId('service-panel');
       await expect.poll(() => panel.locator('[data-instance]').count()).toBe(3);
       expect(await panel.locator('[data-instance="payments-a-1"]').getAttribute('data-state')).toBe('healthy');
       expect(page.url()).toContain('service=payments');
+      // Focus: the service and its direct neighbours only.
+      await page.getByRole('button', { name: 'Focus on payments' }).click();
+      await expect.poll(async () => (await graph.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort().join(',')).toBe('checkout,notifications,payments');
+      await panel.getByTestId('traffic-chart').waitFor({ timeout: 15_000 });
       await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-panel-${scheme}.png`) });
+      expect(problems).toEqual([]);
       await context.close();
     }
-  });
+  }, 120_000);
 
   it('drains an instance from the console, shows the acknowledgement and the blast radius, and undoes it', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -162,6 +186,92 @@ describe('npm run demo', () => {
     expect(audit.entries.some((e) => e.action === 'drain' && e.reason === 'e2e drill' && e.origin === 'operator')).toBe(true);
     await context.close();
   });
+
+  it('explains an ejected instance: its state on the graph and in the panel, the decision in words, the evidence and the history', async () => {
+    // Every payments instance fails every request: failover ejects as many as its cap allows (1 of 3).
+    expect(fault('errors', 'payments', '--share', '1', '--for', '90').status).toBe(0);
+    const held = await eventually(async () => {
+      const list = (await api('mesh.instances', { service: 'payments' })) as Array<{ instanceId: string; failover: { state: string } | null; lastTransition: { evidence: { rule: string } } | null }>;
+      return list.find((x) => x.failover && x.lastTransition) ?? null;
+    }, 'a payments instance held out by failover', 30_000, 250);
+    const id = held.instanceId;
+    for (const scheme of ['dark', 'light'] as const) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });
+      const page = await context.newPage();
+      await page.goto(consoleUrl);
+      await page.goto(`${baseUrl}/#/topology?service=payments&expand=payments`);
+      const graph = page.getByTestId('topology-graph');
+      await graph.locator(`[data-graph-instance="${id}"][data-condition="ejected"], [data-graph-instance="${id}"][data-condition="probing"]`).waitFor({ timeout: 15_000 });
+      const panel = page.getByTestId('service-panel');
+      const row = panel.locator(`[data-instance="${id}"]`);
+      await expect.poll(() => row.getAttribute('data-condition'), { timeout: 15_000 }).toMatch(/^(ejected|probing)$/);
+      const evidence = panel.locator(`[data-instance-evidence="${id}"]`);
+      await expect.poll(() => evidence.locator('.evidence-sentence').textContent()).toMatch(/^(ejected \d\d:\d\d:\d\d.* — .*(threshold|failed)|probing since \d\d:\d\d:\d\d at [\d.]+ % traffic — )/);
+      await evidence.getByTestId('evidence-details').locator('summary').click();
+      await expect.poll(() => evidence.getByTestId('evidence-details').textContent()).toContain('threshold');
+      await evidence.getByTestId('instance-history').locator('summary').click();
+      // The first decision is there with its reason: a streak of failures over the threshold.
+      await expect.poll(() => evidence.locator('li[data-source="failover"]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringMatching(/ejected .* — \d+ consecutive .*\(threshold \d+\)/));
+      await evidence.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `evidence-ejected-${scheme}.png`) });
+      await context.close();
+    }
+    expect(fault('clear').status).toBe(0);
+  }, 120_000);
+
+  it('charts the traffic of an edge, with its loading, error and no-data states', async () => {
+    for (const scheme of ['dark', 'light'] as const) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(err.message));
+      // Hold telemetry answers until released, or answer them with an error: the chart says so.
+      let mode: 'pass' | 'hold' | 'fail' = 'pass';
+      const held: Array<() => void> = [];
+      await page.routeWebSocket(/\/api\/ws/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((message) => {
+          const frame = JSON.parse(String(message)) as { t: string; id?: number; method?: string };
+          if (frame.t === 'call' && frame.method === 'telemetry.series' && mode !== 'pass') {
+            if (mode === 'fail') ws.send(JSON.stringify({ t: 'result', id: frame.id, ok: false, error: { code: 'UNAVAILABLE', message: 'telemetry history is not available', issues: [] } }));
+            else held.push(() => server.send(message));
+            return;
+          }
+          server.send(message);
+        });
+      });
+      await page.goto(consoleUrl);
+      mode = 'hold';
+      await page.goto(`${baseUrl}/#/traffic?edge=checkout%3Epayments&range=15m`);
+      await page.locator('[data-testid="chart-state"][data-state="loading"]').waitFor();
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `traffic-loading-${scheme}.png`) });
+      mode = 'pass';
+      for (const release of held.splice(0)) release();
+      const chart = page.getByTestId('traffic-chart');
+      await chart.waitFor({ timeout: 15_000 });
+      expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(10);
+      await chart.locator('.recharts-area-curve').first().waitFor();
+      expect(await chart.locator('.recharts-line-curve').count()).toBe(4); // errors, p50, p95, p99
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `traffic-demo-${scheme}.png`) });
+      // Live: the last five minutes, at 1 s.
+      await page.locator('button[data-range="live"]').click();
+      await expect.poll(() => chart.getAttribute('data-resolution')).toBe('1s');
+      // Nothing recorded for an edge that never carried traffic.
+      await page.goto(`${baseUrl}/#/traffic?edge=nobody%3Enothing&range=1h`);
+      await page.locator('[data-testid="chart-state"][data-state="no-data"]').getByText('No traffic recorded for nobody → nothing').waitFor();
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `traffic-no-data-${scheme}.png`) });
+      mode = 'fail';
+      await page.locator('button[data-range="6h"]').click();
+      const failed = page.locator('[data-testid="chart-state"][data-state="error"]');
+      await failed.getByText('telemetry history is not available').waitFor();
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `traffic-error-${scheme}.png`) });
+      mode = 'pass';
+      await failed.getByRole('button', { name: 'Try again' }).click();
+      await page.locator('[data-testid="chart-state"][data-state="no-data"]').waitFor();
+      expect(problems).toEqual([]);
+      await context.close();
+    }
+  }, 120_000);
 
   it('an errors fault on payments shows up as errors on checkout → payments', async () => {
     const result = fault('errors', 'payments', '--share', '1', '--for', '20');

@@ -10,6 +10,8 @@ import { OutlierPolicy } from '../failover/policy.js';
 import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js';
 import { IncidentDetail, IncidentSummary, IncidentsView } from '../incidents/schema.js';
 import { IncidentRules } from '../incidents/rules.js';
+import type { Evidence as DetectorEvidence } from '../health/detector.js';
+import type { TrackerEvidence } from '../failover/ejections.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
@@ -181,7 +183,22 @@ export const ServiceSummary = z.object({
   zones: z.array(z.string()),
   versions: z.array(z.string()),
   /** The same counts per zone. */
-  byZone: z.array(z.object({ zone: z.string(), instances: z.number().int(), healthy: z.number().int(), draining: z.number().int(), down: z.number().int() })),
+  byZone: z.array(
+    z.object({
+      zone: z.string(),
+      instances: z.number().int(),
+      healthy: z.number().int(),
+      draining: z.number().int(),
+      down: z.number().int(),
+      ejected: z.number().int().optional(),
+      probing: z.number().int().optional(),
+    }),
+  ),
+  /** Instances automatic failover holds out (ejected) or lets back in with a little traffic (probing); registry-healthy or draining ones only. */
+  ejected: z.number().int().optional(),
+  probing: z.number().int().optional(),
+  /** The agent kinds its instances run (`gateway` marks an edge gateway). */
+  agents: z.array(z.enum(['sidecar', 'gateway', 'sdk'])).optional(),
 });
 export type ServiceSummary = z.infer<typeof ServiceSummary>;
 
@@ -202,10 +219,50 @@ export const InstanceInfo = z.object({
   inflight: z.number().int(),
   /** What automatic failover holds against the instance (null: nothing), and why. */
   failover: z
-    .object({ state: z.enum(['ejected', 'probing']), until: z.number().nullable(), reason: z.string(), ejections: z.number().int() })
+    .object({
+      state: z.enum(['ejected', 'probing']),
+      until: z.number().nullable(),
+      reason: z.string(),
+      ejections: z.number().int(),
+      /** Share of its weight it gets now: 0 ejected, the policy's probe share while probing. */
+      weightFactor: z.number().optional(),
+      /** Backoff multiplier (the next ejection lasts base × (backoff + 1), capped). */
+      backoff: z.number().int().optional(),
+      /** Successful probe windows so far. */
+      probeSuccesses: z.number().int().optional(),
+      /** Held out because heartbeats stopped (until they resume, not for a set time). */
+      heartbeatHold: z.boolean().optional(),
+    })
     .nullable(),
+  /** The last automatic failover transition of the instance (also after it was restored), with its evidence; null: none since the core started. */
+  lastTransition: z.lazy(() => FailoverTransitionInfo).nullable().optional(),
 });
 export type InstanceInfo = z.infer<typeof InstanceInfo>;
+
+/**
+ * The evidence of an automatic failover decision, as core/health/detector.ts and
+ * core/failover/ejections.ts build it: `{ rule, at, samples, thresholds }` (rules and fields in
+ * core/failover/README.md). Checked for its `rule` only; the types carry the rest.
+ */
+export type FailoverEvidence = DetectorEvidence | TrackerEvidence;
+export const FailoverEvidenceSchema = z.custom<FailoverEvidence>(
+  (v) => typeof v === 'object' && v !== null && typeof (v as { rule?: unknown }).rule === 'string',
+  'evidence must be an object with a rule',
+);
+
+export const FailoverTransitionInfo = z.object({
+  at: z.number(),
+  from: z.enum(['healthy', 'ejected', 'probing']),
+  to: z.enum(['healthy', 'ejected', 'probing']),
+  /** ejected: when probing starts (null: held until heartbeats resume). */
+  until: z.number().nullable(),
+  durationMs: z.number().nullable(),
+  backoff: z.number().int(),
+  ejections: z.number().int(),
+  reason: z.string(),
+  evidence: FailoverEvidenceSchema,
+});
+export type FailoverTransitionInfo = z.infer<typeof FailoverTransitionInfo>;
 
 export const EndpointSet = z.object({
   service: z.string(),

@@ -9,9 +9,11 @@ import { ConnectionsView } from './views/ConnectionsView';
 import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
 import { BrokerView } from './views/Broker';
+import { TrafficView } from './views/TrafficView';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
+  { route: 'traffic', label: 'Traffic', icon: '∿' },
   { route: 'incidents', label: 'Incidents', icon: '⚑' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'broker', label: 'Broker', icon: '▤' },
@@ -101,6 +103,8 @@ export function App() {
           <BrokerView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'incidents' ? (
           <IncidentsView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
+        ) : current === 'traffic' ? (
+          <TrafficView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (

@@ -113,6 +113,16 @@ describe('automatic failover', () => {
     const transition = mesh().failoverTransitions().find((t) => t.instanceId === badId && t.to === 'ejected')!;
     expect(transition.evidence).toMatchObject({ rule: 'consecutive-failures' });
     expect(transition.reason).toMatch(/fail/);
+    // The API carries the decision with its evidence, so the console can say why.
+    const listed = (await core.router.call('mesh.instances', { profileId: 'cli', service: target }, { transport: 'internal' as const, actor: 'test' })) as Array<{
+      instanceId: string;
+      failover: { state: string; weightFactor?: number } | null;
+      lastTransition: { to: string; evidence: { rule: string; thresholds: Record<string, number> } } | null;
+    }>;
+    const held = listed.find((i) => i.instanceId === badId)!;
+    expect(held.failover).toMatchObject({ state: 'ejected', weightFactor: 0 });
+    expect(held.lastTransition).toMatchObject({ to: 'ejected', evidence: { rule: 'consecutive-failures', thresholds: { consecutive: 3 } } });
+    expect(listed.find((i) => i.instanceId !== badId)?.lastTransition).toBeNull();
     const audit = mesh().control.audit.query({ limit: 20 });
     expect(audit.entries.some((e) => e.origin === 'automatic' && e.instanceId === badId && e.action === 'eject')).toBe(true);
 

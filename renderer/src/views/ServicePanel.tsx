@@ -1,8 +1,11 @@
 import { useEffect, useState } from 'react';
 import type { EdgeSummary, InstanceInfo, MeshSummary } from '../../../core/api/contract';
 import { useApi } from '../api/hooks';
+import { CONDITION_META, instanceCondition } from '../failover-words';
 import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format';
 import { ActionDialog, type OperatorAction } from './ActionDialog';
+import { InstanceEvidence } from './InstanceEvidence';
+import { TrafficChart } from './TrafficChart';
 
 interface Props {
   profileId: string;
@@ -21,8 +24,6 @@ interface HistoryRow {
   detail: string;
 }
 
-const STATE_ICON: Record<string, string> = { healthy: '●', draining: '◐', down: '✕', deregistered: '○' };
-
 /** The side panel for one service: its instances, its traffic in and out, its recent history. */
 export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   const api = useApi();
@@ -30,6 +31,19 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   const [history, setHistory] = useState<HistoryRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [acting, setActing] = useState<{ target: { service: string; instanceId?: string }; action: OperatorAction; title: string } | null>(null);
+  const [probe, setProbe] = useState<{ share: number; successesRequired: number } | null>(null);
+
+  // The policy in force says how much traffic a probing instance gets and for how long.
+  useEffect(() => {
+    let live = true;
+    api.call('failover.policy', { profileId, service }).then(
+      (p) => live && setProbe({ share: p.policy.probe.share, successesRequired: p.policy.probe.successesRequired }),
+      () => live && setProbe(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, profileId, service]);
 
   // Refresh with every mesh summary (about once a second): cheap queries on the core's memory.
   useEffect(() => {
@@ -81,15 +95,16 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
               </tr>
             </thead>
             <tbody>
-              {instances.map((i) => (
-                <tr key={i.instanceId} data-instance={i.instanceId} data-state={i.state}>
-                  <td className="mono" title={i.address}>
+              {instances.map((i) => {
+                const condition = instanceCondition(i);
+                return [
+                <tr key={i.instanceId} data-instance={i.instanceId} data-state={i.state} data-condition={condition} className={`instance-${condition}`}>
+                  <td className="mono instance-id" title={i.address}>
                     {i.instanceId}
                   </td>
                   <td>{i.zone}</td>
-                  <td className={`state-${i.failover?.state ?? i.state}`} title={i.failover?.reason ?? ''}>
-                    <span aria-hidden="true">{i.failover?.state === 'ejected' ? '⊘' : i.failover?.state === 'probing' ? '◔' : (STATE_ICON[i.state] ?? '?')}</span>{' '}
-                    {i.failover ? i.failover.state : i.state}
+                  <td className={`state-${condition}`} title={i.failover?.reason ?? ''}>
+                    <span aria-hidden="true">{CONDITION_META[condition].icon}</span> {CONDITION_META[condition].label}
                   </td>
                   <td className="num">{i.weight}</td>
                   <td className="muted">{ago(i.lastSeen)}</td>
@@ -104,8 +119,14 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
                       </button>
                     )}
                   </td>
-                </tr>
-              ))}
+                </tr>,
+                <tr key={`${i.instanceId}-evidence`} className="instance-evidence-row" data-instance-evidence={i.instanceId}>
+                  <td colSpan={6}>
+                    <InstanceEvidence profileId={profileId} instance={i} condition={condition} probe={probe} now={mesh.at} />
+                  </td>
+                </tr>,
+                ];
+              })}
             </tbody>
           </table>
         )}
@@ -131,6 +152,11 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
           ))}
         </div>
         {acting && <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />}
+        <div className="card-header">
+          <h3>Traffic in (live, 5 min)</h3>
+          <a href={`#/traffic?service=${encodeURIComponent(service)}&range=1h`}>Open in Traffic ›</a>
+        </div>
+        <TrafficChart profileId={profileId} target={{ kind: 'service', service }} range="live" compact />
         <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
         <EdgeList title="Calls" edges={outbound} peer={(e) => e.to} />
         <h3>Recent changes</h3>

@@ -1,26 +1,17 @@
-import type { ConnectionState, MeshSummary, Profile, ServiceSummary } from '../../../core/api/contract';
+import type { ConnectionState, MeshSummary, Profile } from '../../../core/api/contract';
 import { useHashParam, useTopic } from '../api/hooks';
 import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
-import { edgeHealth, formatMs, formatPercent, formatRate, type Health } from '../format';
+import { TopologyPicture } from './TopologyPicture';
 
 interface Props {
   primary: { profile: Profile; state: ConnectionState } | null;
   onOpenConnections: () => void;
 }
 
-const HEALTH_ICON: Record<Health, string> = { healthy: '●', degraded: '▲', failing: '✕', unknown: '○' };
-
-function serviceHealth(s: Pick<ServiceSummary, 'instances' | 'healthy'>): Health {
-  if (s.instances === 0) return 'unknown';
-  if (s.healthy === 0) return 'failing';
-  if (s.healthy < s.instances) return 'degraded';
-  return 'healthy';
-}
-
 /**
- * The mesh as it is now: services by zone with their instances' health, the HTTP edges with
- * live rate, errors and latency, and the domain events with their producers and consumers.
+ * The mesh as it is now: the topology graph (or its tables) with a side panel for the selected
+ * service. Empty and disconnected states say what to do next.
  */
 export function TopologyView({ primary, onOpenConnections }: Props) {
   const summaries = useTopic('mesh.summary');
@@ -62,7 +53,6 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
     );
   }
 
-  const zones = [...new Set(mesh.services.flatMap((s) => s.zones))].sort();
   return (
     <div className="view topology">
       <div className="view-header">
@@ -72,115 +62,9 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
         </span>
       </div>
       <div className="topology-main">
-      <div className="topology-body">
-      <section className="zones" aria-label="Services by zone">
-        {zones.map((zone) => (
-          <div className="zone" key={zone} data-zone={zone}>
-            <h2>{zone}</h2>
-            {mesh.services.flatMap((s) => {
-              const here = s.byZone.find((z) => z.zone === zone);
-              if (!here) return [];
-              const health = serviceHealth(here);
-              return [
-                <button
-                  type="button"
-                  className={`service-chip chip-${health}${selected === s.name ? ' selected' : ''}`}
-                  key={s.name}
-                  data-service={s.name}
-                  data-health={health}
-                  aria-pressed={selected === s.name}
-                  onClick={() => select(selected === s.name ? null : s.name)}
-                >
-                  <span aria-hidden="true">{HEALTH_ICON[health]}</span> {s.name}
-                  <span className="chip-count">
-                    {here.healthy}/{here.instances}
-                    {here.draining ? ` · ${here.draining} draining` : ''}
-                    {here.down ? ` · ${here.down} down` : ''}
-                  </span>
-                </button>,
-              ];
-            })}
-          </div>
-        ))}
-      </section>
-
-      <section className="card" aria-label="HTTP traffic">
-        <h2>Traffic (last 10 s)</h2>
-        {mesh.edges.length === 0 ? (
-          <p className="muted">No requests between services in the last 10 seconds.</p>
-        ) : (
-          <table className="grid" data-testid="edges">
-            <thead>
-              <tr>
-                <th>From</th>
-                <th>To</th>
-                <th className="num">Requests</th>
-                <th className="num">Errors</th>
-                <th className="num">p50</th>
-                <th className="num">p99</th>
-              </tr>
-            </thead>
-            <tbody>
-              {mesh.edges.map((e) => {
-                const health = edgeHealth(e.errorRate, e.requests);
-                return (
-                  <tr key={`${e.from}>${e.to}`} data-edge={`${e.from}>${e.to}`}>
-                    <td>{e.from}</td>
-                    <td>
-                      {e.to}
-                      {e.circuit && e.circuit.state !== 'closed' ? (
-                        <span
-                          className={`pill circuit-pill ${e.circuit.state === 'open' ? 'pill-failing' : 'pill-degraded'}`}
-                          data-circuit={e.circuit.state}
-                          title={e.circuit.instances.map((i) => `${i.instanceId}: ${i.state}${i.manual ? ' (tripped)' : ''} — ${i.reason}`).join('\n')}
-                        >
-                          circuit {e.circuit.state}
-                          {e.refused ? ` · ${e.refused} refused` : ''}
-                        </span>
-                      ) : null}
-                    </td>
-                    <td className="num">{formatRate(e.rps)}</td>
-                    <td className={`num text-${health}`}>
-                      <span aria-hidden="true">{HEALTH_ICON[health]}</span> {formatPercent(e.errorRate)}
-                    </td>
-                    <td className="num">{formatMs(e.p50)}</td>
-                    <td className="num">{formatMs(e.p99)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
-      </section>
-
-      <section className="card" aria-label="Domain events">
-        <h2>Events (last 10 s)</h2>
-        {mesh.events.length === 0 ? (
-          <p className="muted">No domain events reported in the last 10 seconds.</p>
-        ) : (
-          <table className="grid" data-testid="event-flows">
-            <thead>
-              <tr>
-                <th>Event type</th>
-                <th>Published by</th>
-                <th>Consumed by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {mesh.events.map((f) => (
-                <tr key={f.type}>
-                  <td className="mono">{f.type}</td>
-                  <td>{f.producers.map((p) => `${p.service} (${formatRate(p.perSecond)})`).join(', ') || '—'}</td>
-                  <td>
-                    {f.consumers.map((c) => `${c.service} (${formatRate(c.perSecond)}${c.failed ? `, ${c.failed} failed` : ''})`).join(', ') || '—'}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-      </div>
+        <div className="topology-body">
+          <TopologyPicture mesh={mesh} selected={selected} select={select} />
+        </div>
       {selected && mesh.services.some((s) => s.name === selected) && (
         <ServicePanel profileId={mesh.profileId} service={selected} mesh={mesh} onClose={() => select(null)} />
       )}

@@ -1,0 +1,15 @@
+/** Runs the topology layout off the main thread: one message in (input + previous result), one out. */
+import { layoutGraph, type LayoutInput, type LayoutResult } from './layout';
+
+interface Request {
+  seq: number;
+  input: LayoutInput;
+  previous: LayoutResult | null;
+}
+
+const scope = self as unknown as { onmessage: ((e: MessageEvent<Request>) => void) | null; postMessage(message: unknown): void };
+
+scope.onmessage = (e) => {
+  const { seq, input, previous } = e.data;
+  scope.postMessage({ seq, result: layoutGraph(input, previous) });
+};

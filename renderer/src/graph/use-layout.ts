@@ -1,0 +1,94 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { layoutGraph, type LayoutInput, type LayoutResult } from './layout';
+
+/** A key that changes only when the layout's input does (ids, groups, sizes, edges). */
+export function layoutKey(input: LayoutInput): string {
+  const nodes = input.nodes.map((n) => `${n.id}|${n.group}|${n.width}|${n.height}`).join(';');
+  const edges = input.edges.map((e) => `${e.from}>${e.to}`).join(';');
+  return `${input.groups.join(';')}#${nodes}#${edges}`;
+}
+
+function startWorker(): Worker | null {
+  try {
+    return new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The layout of `input`, computed in a Web Worker (on the main thread where workers are not
+ * available), seeded with the previous result so positions stay put between updates. Only runs
+ * when the structure changes; the newest request wins.
+ */
+export function useLayout(input: LayoutInput | null): LayoutResult | null {
+  const [result, setResult] = useState<LayoutResult | null>(null);
+  const previous = useRef<LayoutResult | null>(null);
+  const worker = useRef<Worker | null>(null);
+  const seq = useRef(0);
+  const key = useMemo(() => (input ? layoutKey(input) : ''), [input]);
+  const latestInput = useRef(input);
+  useEffect(() => {
+    latestInput.current = input;
+  });
+
+  useEffect(() => {
+    const w = startWorker();
+    worker.current = w;
+    if (w) {
+      w.onmessage = (e: MessageEvent<{ seq: number; result: LayoutResult }>) => {
+        if (e.data.seq !== seq.current) return;
+        previous.current = e.data.result;
+        setResult(e.data.result);
+      };
+      w.onerror = () => {
+        // A worker that cannot run (e.g. blocked by policy): lay out on the main thread from now on.
+        worker.current = null;
+        w.terminate();
+        const current = latestInput.current;
+        if (current) {
+          previous.current = layoutGraph(current, previous.current);
+          setResult(previous.current);
+        }
+      };
+    }
+    return () => {
+      w?.terminate();
+      worker.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    const current = latestInput.current;
+    if (!current) return;
+    seq.current += 1;
+    const mine = seq.current;
+    if (worker.current) {
+      worker.current.postMessage({ seq: mine, input: current, previous: previous.current });
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (mine !== seq.current) return;
+      previous.current = layoutGraph(current, previous.current);
+      setResult(previous.current);
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [key]);
+
+  return result;
+}
+
+/** The newest value, at most once per `ms` (the graph re-renders at most about once a second). */
+export function useThrottled<T>(value: T, ms: number): T {
+  const [out, setOut] = useState(value);
+  const last = useRef(0);
+  useEffect(() => {
+    const wait = Math.max(0, last.current + ms - Date.now());
+    const timer = setTimeout(() => {
+      last.current = Date.now();
+      setOut(value);
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return out;
+}

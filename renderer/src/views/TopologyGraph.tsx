@@ -1,0 +1,358 @@
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Health } from '../format';
+import { CONDITION_META } from '../failover-words';
+import type { LayoutInput, LayoutResult } from '../graph/layout';
+import type { GraphEdge, GraphModel, GraphNode } from '../graph/model';
+import { useLayout } from '../graph/use-layout';
+
+export const HEALTH_ICON: Record<Health, string> = { healthy: '●', degraded: '▲', failing: '✕', unknown: '○' };
+const HEALTH_WORD: Record<Health, string> = { healthy: 'healthy', degraded: 'degraded', failing: 'failing', unknown: 'no data' };
+
+const NODE_W = 200;
+const NODE_H = 62;
+const ROW_H = 17;
+/** Above this many edges, labels show only when zoomed in. */
+const LABEL_EDGES = 120;
+
+export function nodeHeight(n: GraphNode): number {
+  return n.instances ? NODE_H + 6 + n.instances.length * ROW_H : NODE_H;
+}
+
+interface Props {
+  model: GraphModel;
+  selected: string | null;
+  expanded: ReadonlySet<string>;
+  animate: boolean;
+  /** Changes when the filter does: the view fits the graph again. */
+  fitKey: string;
+  onSelect: (id: string | null) => void;
+  onToggleExpand: (id: string) => void;
+}
+
+interface View {
+  k: number;
+  x: number;
+  y: number;
+}
+
+/** The topology as an SVG graph with pan (drag), zoom (wheel, buttons) and fit. */
+export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSelect, onToggleExpand }: Props) {
+  const input: LayoutInput = useMemo(
+    () => ({
+      nodes: model.nodes.map((n) => ({ id: n.id, group: n.group, width: NODE_W, height: nodeHeight(n) })),
+      edges: model.edges.map((e) => ({ from: e.from, to: e.to })),
+      groups: model.groups,
+    }),
+    [model],
+  );
+  const layout = useLayout(input);
+  const svgRef = useRef<SVGSVGElement>(null);
+  const [view, setView] = useState<View>({ k: 1, x: 0, y: 0 });
+  const fitted = useRef<string | null>(null);
+  const drag = useRef<{ px: number; py: number; x: number; y: number } | null>(null);
+
+  const fit = useCallback((l: LayoutResult | null) => {
+    const svg = svgRef.current;
+    if (!svg || !l) return;
+    const { width, height } = svg.getBoundingClientRect();
+    const k = Math.min(1.25, Math.max(0.05, Math.min(width / l.width, height / l.height)));
+    setView({ k, x: (width - l.width * k) / 2, y: Math.max(0, (height - l.height * k) / 2) });
+  }, []);
+
+  // Fit on the first layout and whenever the filter changes; also when the frame is resized
+  // (the side panel opens) as long as the operator has not panned or zoomed.
+  const moved = useRef(false);
+  const layoutRef = useRef<LayoutResult | null>(null);
+  useEffect(() => {
+    layoutRef.current = layout;
+    if (!layout || fitted.current === fitKey) return;
+    fitted.current = fitKey;
+    moved.current = false;
+    fit(layout);
+  }, [layout, fitKey, fit]);
+  useEffect(() => {
+    const svg = svgRef.current;
+    if (!svg || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (!moved.current) fit(layoutRef.current);
+    });
+    observer.observe(svg);
+    return () => observer.disconnect();
+  }, [fit]);
+
+  // Wheel zoom around the pointer (a non-passive listener, so the page does not scroll).
+  useEffect(() => {
+    const svg = svgRef.current;
+    if (!svg) return;
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      moved.current = true;
+      const r = svg.getBoundingClientRect();
+      const px = e.clientX - r.left;
+      const py = e.clientY - r.top;
+      setView((v) => {
+        const k = Math.min(4, Math.max(0.05, v.k * Math.exp(-e.deltaY * 0.0015)));
+        return { k, x: px - ((px - v.x) * k) / v.k, y: py - ((py - v.y) * k) / v.k };
+      });
+    };
+    svg.addEventListener('wheel', onWheel, { passive: false });
+    return () => svg.removeEventListener('wheel', onWheel);
+  }, []);
+
+  const zoomBy = (factor: number) => {
+    const svg = svgRef.current;
+    if (!svg) return;
+    moved.current = true;
+    const { width, height } = svg.getBoundingClientRect();
+    setView((v) => {
+      const k = Math.min(4, Math.max(0.05, v.k * factor));
+      return { k, x: width / 2 - ((width / 2 - v.x) * k) / v.k, y: height / 2 - ((height / 2 - v.y) * k) / v.k };
+    });
+  };
+
+  const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
+  const showLabels = model.edges.length <= LABEL_EDGES || view.k >= 1.2;
+
+  return (
+    <div className="graph-frame">
+      <div className="graph-zoom" role="group" aria-label="Zoom">
+        <button onClick={() => zoomBy(1.25)} aria-label="Zoom in">
+          +
+        </button>
+        <button onClick={() => zoomBy(0.8)} aria-label="Zoom out">
+          −
+        </button>
+        <button
+          onClick={() => {
+            moved.current = false;
+            fit(layout);
+          }}
+        >
+          Fit
+        </button>
+      </div>
+      <svg
+        ref={svgRef}
+        className={`graph${animate ? ' animate' : ''}`}
+        data-testid="topology-graph"
+        data-laid-out={layout ? 'true' : 'false'}
+        role="img"
+        aria-label={`Topology graph: ${model.nodes.length} nodes, ${model.edges.length} edges`}
+        onPointerDown={(e) => {
+          if ((e.target as Element).closest('[data-node]')) return;
+          drag.current = { px: e.clientX, py: e.clientY, x: view.x, y: view.y };
+          (e.currentTarget as SVGSVGElement).setPointerCapture(e.pointerId);
+        }}
+        onPointerMove={(e) => {
+          const d = drag.current;
+          if (!d) return;
+          if (Math.abs(e.clientX - d.px) + Math.abs(e.clientY - d.py) >= 4) moved.current = true;
+          setView((v) => ({ ...v, x: d.x + e.clientX - d.px, y: d.y + e.clientY - d.py }));
+        }}
+        onPointerUp={(e) => {
+          const d = drag.current;
+          drag.current = null;
+          if (d && Math.abs(e.clientX - d.px) + Math.abs(e.clientY - d.py) < 4) onSelect(null);
+        }}
+      >
+        <defs>
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">
+            <path d="M 0 0 L 10 5 L 0 10 z" className="arrow-head" />
+          </marker>
+        </defs>
+        {layout && (
+          <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
+            {layout.bands.map((b) => (
+              <g key={b.id} className="band" data-zone={b.id}>
+                <rect x={8} y={b.y} width={layout.width - 16} height={b.height} rx={8} />
+                <text x={18} y={b.y + 15} className="band-label">
+                  {b.id === 'outside' ? 'outside the mesh' : b.id}
+                </text>
+              </g>
+            ))}
+            <g className="edges">
+              {model.edges.map((e) => {
+                const from = byId.get(e.from);
+                const to = byId.get(e.to);
+                const pf = layout.positions[e.from];
+                const pt = layout.positions[e.to];
+                if (!from || !to || !pf || !pt) return null;
+                return <EdgeView key={e.id} edge={e} from={pf} to={pt} fromH={nodeHeight(from)} toH={nodeHeight(to)} showLabel={showLabels} />;
+              })}
+            </g>
+            <g className="nodes">
+              {model.nodes.map((n) => {
+                const p = layout.positions[n.id];
+                if (!p) return null;
+                return <NodeView key={n.id} node={n} x={p.x} y={p.y} selected={selected === n.id} expanded={expanded.has(n.id)} onSelect={onSelect} onToggleExpand={onToggleExpand} />;
+              })}
+            </g>
+          </g>
+        )}
+      </svg>
+      {!layout && <p className="graph-loading muted">Laying out {model.nodes.length} services…</p>}
+    </div>
+  );
+}
+
+const EdgeView = memo(function EdgeView({
+  edge,
+  from,
+  to,
+  fromH,
+  toH,
+  showLabel,
+}: {
+  edge: GraphEdge;
+  from: { x: number; y: number };
+  to: { x: number; y: number };
+  fromH: number;
+  toH: number;
+  showLabel: boolean;
+}) {
+  const shift = edge.kind === 'event' ? 8 : 0;
+  const x1 = from.x + NODE_W;
+  const y1 = from.y + Math.min(fromH, NODE_H) / 2 + shift;
+  const x2 = to.x;
+  const y2 = to.y + Math.min(toH, NODE_H) / 2 + shift;
+  const bend = Math.max(50, Math.abs(x2 - x1) / 2);
+  const c1x = x1 + bend;
+  const c2x = x2 - bend;
+  const d = `M ${x1} ${y1} C ${c1x} ${y1}, ${c2x} ${y2}, ${x2} ${y2}`;
+  // Labels of HTTP edges at the middle of the curve, of event edges further along (less overlap).
+  const t = edge.kind === 'event' ? 0.7 : 0.5;
+  const u = 1 - t;
+  const mx = u * u * u * x1 + 3 * u * u * t * c1x + 3 * u * t * t * c2x + t * t * t * x2;
+  const my = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+  const width = edge.kind === 'event' ? 1.5 : Math.min(9, 1.2 + 1.6 * Math.log10(1 + edge.rps));
+  const open = edge.circuit === 'open';
+  const label = `${open ? 'circuit open · ' : edge.circuit === 'half-open' ? 'circuit half-open · ' : ''}${edge.label}`;
+  return (
+    <g
+      className={`edge edge-${edge.kind} edge-${edge.health}${open ? ' circuit-open' : ''}`}
+      data-edge={edge.kind === 'http' ? `${edge.from}>${edge.to}` : undefined}
+      data-event-edge={edge.kind === 'event' ? `${edge.from}>${edge.to}` : undefined}
+      data-health={edge.health}
+      data-circuit={edge.circuit ?? undefined}
+    >
+      <title>{`${edge.from} → ${edge.to}: ${label} (${HEALTH_WORD[edge.health]})`}</title>
+      <path d={d} strokeWidth={width} markerEnd="url(#arrow)" />
+      {open && (
+        <g className="circuit-break" transform={`translate(${mx},${my})`}>
+          <rect x={-7} y={-9} width={14} height={18} />
+          <line x1={-4} y1={-8} x2={-4} y2={8} />
+          <line x1={4} y1={-8} x2={4} y2={8} />
+        </g>
+      )}
+      {showLabel && (
+        <text x={mx} y={edge.kind === 'event' ? my + 13 : my - (open ? 12 : 6)} className="edge-label" textAnchor="middle">
+          {label}
+        </text>
+      )}
+    </g>
+  );
+});
+
+const NodeView = memo(function NodeView({
+  node,
+  x,
+  y,
+  selected,
+  expanded,
+  onSelect,
+  onToggleExpand,
+}: {
+  node: GraphNode;
+  x: number;
+  y: number;
+  selected: boolean;
+  expanded: boolean;
+  onSelect: (id: string | null) => void;
+  onToggleExpand: (id: string) => void;
+}) {
+  const c = node.counts;
+  const serving = c.healthy - c.ejected - c.probing;
+  const flags = [
+    c.ejected ? `⊘ ${c.ejected} ejected` : '',
+    c.probing ? `◔ ${c.probing} probing` : '',
+    c.draining ? `◐ ${c.draining} draining` : '',
+    c.down ? `✕ ${c.down} down` : '',
+  ].filter(Boolean);
+  const h = nodeHeight(node);
+  const selectable = node.kind !== 'external';
+  const title = node.kind === 'external' ? 'external clients' : `${node.kind === 'gateway' ? 'gateway ' : ''}${node.id}: ${HEALTH_WORD[node.health]}`;
+  return (
+    <g
+      className={`node node-${node.kind} node-${node.health}${selected ? ' selected' : ''}${c.ejected ? ' has-ejected' : ''}${c.draining ? ' has-draining' : ''}`}
+      transform={`translate(${x},${y})`}
+      data-node={node.id}
+      data-service={selectable ? node.id : undefined}
+      data-health={node.health}
+      data-kind={node.kind}
+      tabIndex={selectable ? 0 : undefined}
+      role={selectable ? 'button' : undefined}
+      aria-pressed={selectable ? selected : undefined}
+      aria-label={title}
+      onClick={() => selectable && onSelect(selected ? null : node.id)}
+      onKeyDown={(e) => {
+        if (selectable && (e.key === 'Enter' || e.key === ' ')) {
+          e.preventDefault();
+          onSelect(selected ? null : node.id);
+        }
+      }}
+    >
+      <title>{title}</title>
+      {node.kind === 'gateway' ? (
+        <path className="node-shape" d={`M 10 0 H ${NODE_W - 10} L ${NODE_W} 10 V ${h - 10} L ${NODE_W - 10} ${h} H 10 L 0 ${h - 10} V 10 Z`} />
+      ) : (
+        <rect className="node-shape" width={NODE_W} height={h} rx={node.kind === 'external' ? h / 2 : 7} />
+      )}
+      <text x={12} y={21} className="node-title">
+        <tspan className="health-icon">{HEALTH_ICON[node.health]}</tspan> {node.kind === 'gateway' ? '⇶ ' : node.kind === 'external' ? '⇢ ' : ''}
+        {truncate(node.label, 20)}
+      </text>
+      {node.kind !== 'external' && (
+        <>
+          <text x={12} y={39} className="node-line">
+            {`${Math.max(0, serving)}/${c.instances} serving`}
+            {flags.length ? ` · ${flags.join(' · ')}` : ''}
+          </text>
+          <text x={12} y={55} className="node-zones">
+            {node.zones.map((z) => (
+              <tspan key={z.zone} className={`zone-${z.health}`}>
+                {`${HEALTH_ICON[z.health]} ${z.zone.replace(/^zone-/, '')}  `}
+              </tspan>
+            ))}
+          </text>
+          <g
+            className="expand-toggle"
+            transform={`translate(${NODE_W - 22},6)`}
+            role="button"
+            aria-label={`${expanded ? 'Collapse' : 'Expand'} ${node.id} instances`}
+            data-expand={node.id}
+            onClick={(e) => {
+              e.stopPropagation();
+              onToggleExpand(node.id);
+            }}
+          >
+            <rect width={16} height={16} rx={3} />
+            <text x={8} y={12} textAnchor="middle">
+              {expanded ? '−' : '+'}
+            </text>
+          </g>
+        </>
+      )}
+      {node.instances?.map((i, n) => (
+        <text key={i.id} x={16} y={NODE_H + 14 + n * ROW_H} className={`node-instance instance-${i.condition}`} data-graph-instance={i.id} data-condition={i.condition}>
+          {`${CONDITION_META[i.condition].icon} `}
+          <tspan className="instance-name">{truncate(i.id, 20)}</tspan>
+          {` ${CONDITION_META[i.condition].label}`}
+        </text>
+      ))}
+    </g>
+  );
+});
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
