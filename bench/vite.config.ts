@@ -26,6 +26,7 @@ export default defineConfig({
         'sidecar.bench': 'bench/sidecar.bench.ts',
         'registry.bench': 'bench/registry.bench.ts',
         'telemetry-query.bench': 'bench/telemetry-query.bench.ts',
+        'startup.bench': 'bench/startup.bench.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
