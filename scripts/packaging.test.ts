@@ -45,7 +45,7 @@ describe('electron-builder.yml', () => {
     const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown };
     await expect(validateConfiguration(config, new DebugLogger(false))).resolves.toBeUndefined();
     await expect(validateConfiguration({ ...config, fileAssociation: [] }, new DebugLogger(false))).rejects.toThrow(/unknown property 'fileAssociation'/);
-  });
+  }, 60_000);
 
   it('names the app and builds AppImage + deb, dmg and nsis', () => {
     expect(config.appId).toBe('io.meshdeck.console');
