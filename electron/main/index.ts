@@ -106,7 +106,9 @@ if (!app.requestSingleInstanceLock()) {
       }),
     );
   }).catch((err: unknown) => {
+    // E.g. a database written by a newer Meshdeck: say so in a dialog, not just in the log.
     logger.error('startup failed', { err });
+    dialog.showErrorBox('Meshdeck cannot start', `${err instanceof Error ? err.message : String(err)}\n\nLog: ${logFile.path}`);
     app.exit(1);
   });
 
