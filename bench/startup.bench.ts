@@ -110,7 +110,7 @@ async function boot(dbPath: string, broker: string, edge: { from: string; to: st
   const token = `bench-${process.pid}-${Date.now()}`;
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(ROOT, 'bin/meshdeck.js'), 'serve', '--port', '0', '--db', dbPath, '--broker', broker], {
-    env: { ...process.env, MESHDECK_TOKEN: token, MESHDECK_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MESHDECK_TOKEN: token, MESHDECK_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -12,6 +12,7 @@ import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
 import type { Logger } from '../lib/log.js';
+import { settleWithin } from '../lib/settle.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
@@ -135,9 +136,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         this.sessionActive = false;
         // A session still starting stops at its next step and closes what it opened after this
         // point; wait for that (bounded), so nothing it opened outlives the session.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([started, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
-        clearTimeout(timer);
+        await settleWithin(started, 5000);
         await Promise.all(subs.map((s) => Promise.resolve(s.close()).catch(() => undefined)));
         this.stopTimers();
         this.publisher = null;

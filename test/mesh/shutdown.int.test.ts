@@ -47,13 +47,17 @@ async function consumersOn(queue: string): Promise<number> {
 }
 
 describe('closing the core while its mesh session starts', () => {
+  // Besides the logged steps, a few points in between: whatever step the start is at, close finishes.
   it.each([
-    ['the broker connection is up', /"msg":"connected"/],
-    ['the control session has started', /"msg":"control session started"/],
-    ['the registry stream is consumed', /"msg":"consuming stream".*"stream":"meshdeck\.registry"/],
-    ['the telemetry stream is consumed', /"msg":"consuming stream".*"stream":"meshdeck\.telemetry"/],
-    ['the mesh session has started', /"msg":"mesh session started"/],
-  ])('finishes when closed as soon as %s, and leaves no consumer behind', async (_when, trigger) => {
+    ['the broker connection is up', /"msg":"connected"/, 0],
+    ['15 ms after the connection is up', /"msg":"connected"/, 15],
+    ['30 ms after the connection is up', /"msg":"connected"/, 30],
+    ['60 ms after the connection is up', /"msg":"connected"/, 60],
+    ['the control session has started', /"msg":"control session started"/, 0],
+    ['the registry stream is consumed', /"msg":"consuming stream".*"stream":"meshdeck\.registry"/, 0],
+    ['the telemetry stream is consumed', /"msg":"consuming stream".*"stream":"meshdeck\.telemetry"/, 0],
+    ['the mesh session has started', /"msg":"mesh session started"/, 0],
+  ] as const)('finishes when closed as soon as %s, and leaves no consumer behind', async (_when, trigger, delayMs) => {
     let closing: Promise<void> | null = null;
     const lines: string[] = [];
     // eslint-disable-next-line prefer-const -- assigned after the logger that refers to it
@@ -62,7 +66,8 @@ describe('closing the core while its mesh session starts', () => {
       level: 'info',
       sink: (line) => {
         lines.push(line);
-        if (!closing && trigger.test(line)) closing = core.close();
+        if (closing || !trigger.test(line)) return;
+        closing = delayMs === 0 ? core.close() : new Promise<void>((resolve, reject) => setTimeout(() => core.close().then(resolve, reject), delayMs));
       },
     });
     core = createMeshCore({
