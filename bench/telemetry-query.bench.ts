@@ -40,27 +40,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../core/lib/log.js';
 import type { EdgeStats, TelemetryBatch } from '../core/protocol/messages.js';
-import { LatencySketch } from '../core/protocol/sketch.js';
 import { openDatabase } from '../core/store/database.js';
 import { TelemetryHistory } from '../core/telemetry/history.js';
-import { HistoryStore, type WindowRow } from '../core/telemetry/history-store.js';
+import { HistoryStore } from '../core/telemetry/history-store.js';
 import { TelemetryQueries } from '../core/telemetry/queries.js';
-import { RESOLUTION_SECONDS, RESOLUTION_TABLE, RESOLUTIONS, type Resolution } from '../core/telemetry/resolutions.js';
-import { DenseSketch, encodeSketch } from '../core/telemetry/sketch-codec.js';
-import { logNormal, prng } from '../core/telemetry/test-support.js';
+import { RESOLUTION_TABLE, RESOLUTIONS, type Resolution } from '../core/telemetry/resolutions.js';
+import { DenseSketch } from '../core/telemetry/sketch-codec.js';
+import { prng } from '../core/telemetry/test-support.js';
+import { CALLEES_PER_CALLER, DAY_S, HOUR_S, POOL, PROFILES, SPAN_S, edgeName as edgeOf, fillEdgeHistory, makeProfiles, type Profile } from './telemetry-fill.js';
 
 const EDGES = Number(option('edges') ?? 1000);
-const CALLEES_PER_CALLER = 10;
-const PROFILES = 40;
-const POOL = 24;
 const QUERIES = 200;
 const WARMUP = 20;
 const GOAL_P95_MS = 50;
 const MESH = 'bench';
-const HOUR_S = 3600;
-const DAY_S = 86_400;
-/** Seconds of history kept per resolution (the default retention, 1 min capped at the 7 days asked for). */
-const SPAN_S: Record<Resolution, number> = { '1s': 6 * HOUR_S, '10s': 3 * DAY_S, '1m': 7 * DAY_S };
 const NOW_S = Math.floor(Date.UTC(2026, 0, 12) / 1000);
 
 function option(name: string): string | undefined {
@@ -90,51 +83,7 @@ function time<T>(fn: () => T): [T, number] {
   return [value, performance.now() - t];
 }
 
-// --- traffic ----------------------------------------------------------------------------------
-
-interface Profile {
-  rps: number;
-  median: number;
-  sigma: number;
-  /** Per resolution, POOL encoded windows with their request counts. */
-  pools: Record<Resolution, Array<{ requests: number; sketch: Buffer }>>;
-  /** Wire sketches of 1 s windows, for the live part. */
-  wire: EdgeStats['latency'][];
-}
-
-function makeProfiles(): Profile[] {
-  const random = prng(0x7e1e);
-  return Array.from({ length: PROFILES }, () => {
-    const rps = Math.exp(Math.log(1) + random() * Math.log(300));
-    const median = Math.exp(random() * Math.log(100));
-    const sigma = 0.2 + 0.7 * random();
-    const window = (seconds: number) => {
-      const sketch = new LatencySketch();
-      // Poisson-ish count around rps × seconds (at least one request).
-      const n = Math.max(1, Math.round(rps * seconds * (0.8 + 0.4 * random())));
-      for (let i = 0; i < n; i++) sketch.add(logNormal(random, median, sigma));
-      return sketch;
-    };
-    const pools = Object.fromEntries(
-      RESOLUTIONS.map((r) => [
-        r,
-        Array.from({ length: POOL }, () => {
-          const s = window(RESOLUTION_SECONDS[r]);
-          return { requests: s.count, sketch: encodeSketch(s.toWire()) };
-        }),
-      ]),
-    ) as Profile['pools'];
-    const wire = Array.from({ length: POOL }, () => window(1).toWire());
-    return { rps, median, sigma, pools, wire };
-  });
-}
-
-/** Edge i: caller web-<i / 10> → callee api-<(caller + i % 10) mod callees>; with 1 000 edges, 100 callees with 10 edges each. */
-function edgeName(i: number): { from: string; to: string } {
-  const caller = Math.floor(i / CALLEES_PER_CALLER);
-  const callees = Math.max(CALLEES_PER_CALLER, Math.ceil(EDGES / CALLEES_PER_CALLER));
-  return { from: `web-${caller}`, to: `api-${(caller + (i % CALLEES_PER_CALLER)) % callees}` };
-}
+const edgeName = (i: number) => edgeOf(i, EDGES);
 
 // --- run --------------------------------------------------------------------------------------
 
@@ -174,52 +123,8 @@ async function run(db: ReturnType<typeof openDatabase>, path: string): Promise<n
     return 0;
   }
 
-  // Series.
-  const ids: number[] = [];
-  store.transaction(() => {
-    for (let i = 0; i < EDGES; i++) {
-      const { from, to } = edgeName(i);
-      ids.push(store.insertSeries(MESH, 'edge', from, to, NOW_S - SPAN_S['1m'], NOW_S));
-    }
-  });
-
-  // Fill, series by series (each series' rows are appended at its end of the B-tree).
-  const row: WindowRow = { t: 0, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, sketch: Buffer.alloc(0) };
-  const rows: Record<Resolution, number> = { '1s': 0, '10s': 0, '1m': 0 };
-  /** Every row of one series: window n of resolution r is pool[(k0 + n) % POOL]. */
-  const fillSeries = (id: number, pools: Profile['pools'], k0: number, count = true) => {
-    for (const r of RESOLUTIONS) {
-      const step = RESOLUTION_SECONDS[r];
-      const pool = pools[r];
-      let k = k0;
-      for (let t = NOW_S - SPAN_S[r]; t < NOW_S; t += step) {
-        const w = pool[k++ % POOL]!;
-        row.t = t;
-        row.requests = w.requests;
-        row.http5xx = Math.round(w.requests * 0.02);
-        row.timeout = Math.round(w.requests * 0.005);
-        row.retries = row.http5xx;
-        row.sketch = w.sketch;
-        store.insertWindow(r, id, row);
-        if (count) rows[r]++;
-      }
-    }
-  };
-  const fillStart = performance.now();
-  const SERIES_PER_TX = 20;
-  for (let first = 0; first < EDGES; first += SERIES_PER_TX) {
-    store.transaction(() => {
-      for (let i = first; i < Math.min(EDGES, first + SERIES_PER_TX); i++) fillSeries(ids[i]!, profiles[i % PROFILES]!.pools, i);
-    });
-    await yieldToEvents();
-    if ((first / SERIES_PER_TX) % 10 === 9) {
-      const done = first + SERIES_PER_TX;
-      const s = (performance.now() - fillStart) / 1000;
-      console.log(`  filled ${done}/${EDGES} series (${((rows['1s'] + rows['10s'] + rows['1m']) / 1e6).toFixed(1)} M rows) in ${s.toFixed(0)} s`);
-    }
-  }
+  const { ids, rows, seconds: fillSeconds, fillSeries } = await fillEdgeHistory(store, { mesh: MESH, edges: EDGES, nowS: NOW_S, profiles, progress: console.log });
   db.pragma('wal_checkpoint(TRUNCATE)');
-  const fillSeconds = (performance.now() - fillStart) / 1000;
   const totalRows = rows['1s'] + rows['10s'] + rows['1m'];
   const fileBytes = statSync(path).size;
   console.log(`  fill: ${(totalRows / 1e6).toFixed(1)} M rows in ${fillSeconds.toFixed(0)} s; file ${(fileBytes / 2 ** 30).toFixed(2)} GiB`);

@@ -30,6 +30,7 @@ export default defineConfig({
         'ingest.bench': 'bench/ingest.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',
+        'startup.bench': 'bench/startup.bench.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

@@ -73,7 +73,7 @@ export class ConnectionManager extends EventEmitter<{ changed: [ConnectionState[
   }
 }
 
-function idleState(profileId: string): ConnectionState {
+export function idleState(profileId: string): ConnectionState {
   return {
     profileId,
     status: 'idle',

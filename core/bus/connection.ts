@@ -168,6 +168,8 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
         nextRetryAt: null,
         connectedAt: Date.now(),
       });
+      // A listener of the state change may have stopped us already: no sessions on a closing connection.
+      if (this.connection !== connection) return;
       for (const handler of this.sessionHandlers) this.runSession(handler, connection);
     });
     connection.on('connection.blocked', (reason: string) => {

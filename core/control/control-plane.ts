@@ -20,6 +20,7 @@ import type { BrokerConnection } from '../bus/connection.js';
 import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { BrokerError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { settleWithin } from '../lib/settle.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import type { ControlAck, ControlCommand, MeshEvent } from '../protocol/messages.js';
 import { CONTENT_TYPE, EXCHANGES, QUEUES, routingKeys } from '../protocol/topology.js';
@@ -253,10 +254,14 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
       this.logger.info('control session started', { mesh: this.options.mesh, coreId: this.identity.coreId, open: this.outbox.openCount() });
       this.kick();
     };
-    setup().catch((err: unknown) => this.logger.error('control session failed to start; it will retry on the next reconnection', { err }));
+    const started = setup().catch((err: unknown) => {
+      if (!session.closed) this.logger.error('control session failed to start; it will retry on the next reconnection', { err });
+    });
 
     return async () => {
       session.closed = true;
+      // A setup still running stops at its next check; then every channel it opened is in closers.
+      await settleWithin(started, 5000);
       if (this.session === session) this.session = null;
       const consumers = session.leaderConsumers.splice(0);
       await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));

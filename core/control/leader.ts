@@ -27,6 +27,7 @@ import { hostname } from 'node:os';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
 import type { BrokerConnection } from '../bus/connection.js';
 import type { Logger } from '../lib/log.js';
+import { settleWithin } from '../lib/settle.js';
 import { LEADERSHIP_EXCHANGE, LEADER_QUEUE, LEADER_QUEUE_ARGS } from './topology.js';
 import { CORE_CONTENT_TYPE, LeaderAnnouncement, Tick, decodeCoreMessage, encodeCoreMessage } from './wire.js';
 
@@ -179,11 +180,15 @@ export class LeaderElection extends EventEmitter<{ change: [LeadershipState] }> 
       for (const t of timers) t.unref();
       this.evaluate();
     };
-    setup().catch((err: unknown) => this.logger.error('leader election could not start; retrying on the next reconnection', { err }));
+    const started = setup().catch((err: unknown) => {
+      if (!closed) this.logger.error('leader election could not start; retrying on the next reconnection', { err });
+    });
 
     return async () => {
       closed = true;
       this.resubscribe = null;
+      // A setup still running stops at its next check; then every channel it opened is in closers.
+      await settleWithin(started, 5000);
       for (const t of timers) clearInterval(t);
       this.connected = false;
       this.stepDown('connection lost');

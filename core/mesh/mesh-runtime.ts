@@ -13,6 +13,7 @@ import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
 import { pollStreamBounds } from '../bus/stream-bounds.js';
 import type { Logger } from '../lib/log.js';
+import { settleWithin } from '../lib/settle.js';
 import { decodeMeshEvent, encodeMeshEvent } from '../protocol/codec.js';
 import { RecentBatchIds } from '../telemetry/batch-dedupe.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
@@ -177,12 +178,15 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const detachMesh = connection.onSession((amqp) => {
       let closed = false;
       const subs: Subscription[] = [];
-      void this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
-        this.logger.error('mesh session failed to start; it will retry on the next reconnection', { err });
+      const started = this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
+        if (!closed) this.logger.error('mesh session failed to start; it will retry on the next reconnection', { err });
       });
       return async () => {
         closed = true;
         this.sessionActive = false;
+        // A session still starting stops at its next step and closes what it opened after this
+        // point; wait for that (bounded), so nothing it opened outlives the session.
+        await settleWithin(started, 5000);
         await Promise.all(subs.map((s) => Promise.resolve(s.close()).catch(() => undefined)));
         this.stopTimers();
         this.publisher = null;
@@ -196,6 +200,15 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   }
 
   private async startSession(amqp: Connection, subs: Subscription[], isClosed: () => boolean): Promise<void> {
+    /** Keeps a subscription for the session's end; once the session has ended, closes it at once. */
+    const keep = async (sub: Subscription): Promise<boolean> => {
+      if (!isClosed()) {
+        subs.push(sub);
+        return true;
+      }
+      await Promise.resolve(sub.close()).catch(() => undefined);
+      return false;
+    };
     await declareCoreTopology(amqp);
     const publisher = amqp.createPublisher({ confirm: false, maxAttempts: 2 });
     subs.push({ close: () => publisher.close() });
@@ -215,11 +228,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       logger: this.logger,
       prefetch: 1000,
     });
-    subs.push({ close: () => registry.stop() });
+    if (!(await keep({ close: () => registry.stop() }))) return;
 
     // Heartbeats: live only, from this core's own exclusive queue, without acks.
     const heartbeatChannel = await amqp.acquire();
-    subs.push({ close: () => heartbeatChannel.close().catch(() => undefined) });
+    if (!(await keep({ close: () => heartbeatChannel.close().catch(() => undefined) }))) return;
     const { queue: heartbeatQueue } = await heartbeatChannel.queueDeclare({ exclusive: true, autoDelete: true, arguments: { 'x-max-length': 100_000 } });
     await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: HEARTBEAT_BINDING_KEY });
     await heartbeatChannel.queueBind({ queue: heartbeatQueue, exchange: EXCHANGES.registry, routingKey: SIGNAL_BINDING_KEY });
@@ -242,14 +255,15 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       logger: this.logger,
       prefetch: 2000,
     });
-    subs.push({
+    const telemetrySub = {
       close: async () => {
         await telemetry.stop();
         this.flushHistory(undefined, true);
       },
-    });
+    };
+    if (!(await keep(telemetrySub))) return;
     // The stream's tail, for backfill progress (messages behind, ETA).
-    subs.push({ close: pollStreamBounds(amqp, QUEUES.telemetryStream, (b, at) => this.ingest.tail(b.first, b.count, at), { logger: this.logger, now: this.now }) });
+    if (!(await keep({ close: pollStreamBounds(amqp, QUEUES.telemetryStream, (b, at) => this.ingest.tail(b.first, b.count, at), { logger: this.logger, now: this.now }) }))) return;
 
     // Discovery requests: competing consumers, so one core answers each.
     const discovery: Consumer = amqp.createConsumer(
@@ -257,7 +271,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       (message) => this.onDiscoveryRequest(message),
     );
     discovery.on('error', (err) => this.logger.warn('discovery consumer error', { err }));
-    subs.push({ close: () => discovery.close() });
+    if (!(await keep({ close: () => discovery.close() }))) return;
 
     // (Control commands and their acks are this.control's: it publishes and consumes only while leading.)
 

@@ -53,7 +53,7 @@ describe('watchIncidentNotifications', () => {
     router.push(view([incident(1), incident(2, { severity: 'degraded', title: 'Slow responses: cart', topSuspect: null })]));
     router.push(view([incident(1), incident(2, { status: 'acknowledged' })]));
     router.push(view([incident(1), incident(2), incident(3, { status: 'acknowledged' })]));
-    expect(notices).toEqual([{ profileId: 'cli', incidentId: 2, title: 'Incident #2: Slow responses: cart', body: 'Degraded', route: '#/incidents?id=2' }]);
+    expect(notices).toEqual([{ profileId: 'cli', incidentId: 2, severity: 'degraded', title: 'Incident #2: Slow responses: cart', body: 'Degraded', route: '#/incidents?id=2' }]);
     router.push(view([incident(4)]));
     expect(notices.map((n) => [n.incidentId, n.body])).toEqual([
       [2, 'Degraded'],

@@ -1,20 +1,15 @@
 /**
  * Desktop notifications for incidents: the main process subscribes to `incidents.changed`
  * through the router and calls `notify` once for every incident that opens while it watches
- * (incidents already open at start are not announced). No `electron` import here: the caller
- * passes a function that shows an Electron `Notification`, e.g.
- *
- *   watchIncidentNotifications(core.router, (n) => {
- *     const note = new Notification({ title: n.title, body: n.body });
- *     note.on('click', () => { window.show(); window.webContents.send(…) / loadURL(`…#/incidents?id=${n.incidentId}`) });
- *     note.show();
- *   });
+ * (incidents already open at start are not announced). No `electron` import here: `notify` is
+ * `showIncidentNotification` (./notifications), which shows an Electron `Notification`.
  */
 import type { IncidentsView } from '../../core/api/contract';
 
 export interface IncidentNotice {
   profileId: string;
   incidentId: number;
+  severity: 'degraded' | 'failing';
   title: string;
   body: string;
   /** Where the renderer shows it. */
@@ -40,6 +35,7 @@ export function watchIncidentNotifications(router: TopicSubscriber, notify: (not
         notify({
           profileId: view.profileId,
           incidentId: incident.id,
+          severity: incident.severity,
           title: `Incident #${incident.id}: ${incident.title}`,
           body: `${incident.severity === 'failing' ? 'Failing' : 'Degraded'}${incident.topSuspect ? ` · first suspect ${incident.topSuspect}` : ''}`,
           route: `#/incidents?id=${incident.id}`,

@@ -16,6 +16,7 @@ interface FakeWindow extends EventEmitter {
   options: BrowserWindowConstructorOptions;
   webContents: FakeWebContents;
   show: ReturnType<typeof vi.fn>;
+  maximize: ReturnType<typeof vi.fn>;
   loadURL: ReturnType<typeof vi.fn>;
   loadedUrls: string[];
 }
@@ -48,6 +49,7 @@ vi.mock('electron', async () => {
     readonly webContents = fakeWebContents();
     readonly loadedUrls: string[] = [];
     readonly show = vi.fn();
+    readonly maximize = vi.fn();
     readonly loadURL = vi.fn(async (url: string) => {
       this.loadedUrls.push(url);
     });
@@ -227,5 +229,30 @@ describe('hardenWebContents', () => {
     expect(emitPrevented(contents, 'will-navigate', 'meshdeck://app/')).toBe(false);
     expect(contents.openHandler!({ url: 'https://evil.example/' })).toEqual({ action: 'deny' });
     expect(fake.openExternal).not.toHaveBeenCalled();
+  });
+});
+
+describe('external links and the remembered window state', () => {
+  it('opens a plain link to an allow-listed site in the browser and keeps the app where it is', () => {
+    const { webContents } = openWindow();
+    expect(emitPrevented(webContents, 'will-navigate', 'https://www.rabbitmq.com/docs')).toBe(true);
+    expect(fake.openExternal).toHaveBeenCalledWith('https://www.rabbitmq.com/docs');
+    expect(emitPrevented(webContents, 'will-navigate', 'https://evil.example/')).toBe(true);
+    expect(emitPrevented(webContents, 'will-navigate', 'http://www.rabbitmq.com/docs')).toBe(true);
+    expect(fake.openExternal).toHaveBeenCalledTimes(1);
+  });
+
+  it('opens with the remembered bounds and maximizes before showing when it was maximized', () => {
+    createMainWindow({
+      preloadPath: PRELOAD,
+      rendererUrl: `${ORIGIN}/index.html`,
+      origin: ORIGIN,
+      state: { bounds: { x: 100, y: 50, width: 1500, height: 950 }, maximized: true },
+    });
+    const window = fake.windows[0]!;
+    expect(window.options).toMatchObject({ x: 100, y: 50, width: 1500, height: 950, minWidth: 1280, minHeight: 720 });
+    window.emit('ready-to-show');
+    expect(window.maximize).toHaveBeenCalledTimes(1);
+    expect(window.show).toHaveBeenCalledTimes(1);
   });
 });
