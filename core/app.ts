@@ -88,7 +88,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       db,
       logger,
       source: `meshdeck://console/${options.host}-${process.pid}`,
-      ...(options.control ? { control: options.control } : {}),
+      control: { ...options.control, secrets },
     });
     mesh.attach(connection);
     mesh.on('changed', scheduleSummary);
@@ -229,6 +229,8 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       meshOf(profileId).control.actions.undo(actionId, reason, { actor: ctx.actor, ...(expiresInSeconds ? { ttlMs: expiresInSeconds * 1000 } : {}) }),
     'control.actions': ({ profileId, limit }) => controlView(profileId, meshOf(profileId), limit),
     'control.audit': ({ profileId, ...filter }) => meshOf(profileId).control.audit.query(filter),
+    'security.commandKeys': ({ profileId }) => meshOf(profileId).control.keys.list(),
+    'security.rotateCommandKey': ({ profileId, reason, graceSeconds }, ctx) => meshOf(profileId).control.rotateCommandKey(ctx.actor, reason, graceSeconds * 1000),
   };
 
   const sources: TopicSources = {

@@ -421,6 +421,22 @@ export const ServicePolicyInfo = z.object({
 });
 
 const Empty = z.object({}).strict().default({});
+/** A command signing key as the console shows it: public material only (security.commandKeys). */
+export const CommandKeyInfo = z
+  .object({
+    keyId: z.string(),
+    fingerprint: z.string(),
+    publicKey: z.string(),
+    createdAt: z.number(),
+    createdBy: z.string(),
+    status: z.enum(['active', 'retired']),
+    retiredAt: z.number().nullable(),
+    validUntil: z.number().nullable(),
+    privateKey: z.enum(['secret-store', 'memory', 'unavailable']),
+  })
+  .strict();
+export type CommandKeyInfo = z.infer<typeof CommandKeyInfo>;
+
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
 
@@ -569,6 +585,16 @@ export const methods = {
       limit: z.number().int().min(1).max(500).default(100),
     }).strict(),
     AuditPage,
+  ),
+  'security.commandKeys': query(
+    'The mesh’s command signing keys (Ed25519): key id, fingerprint, public key, created, active or retired and until when a retired key verifies. Never the private key.',
+    MeshRef,
+    z.array(CommandKeyInfo),
+  ),
+  'security.rotateCommandKey': command(
+    'Make a new command signing key active; the old one endorses it and still verifies in-flight commands for the grace period. Audited.',
+    MeshRef.extend({ reason: Reason, graceSeconds: z.number().int().min(0).max(86_400).default(600) }).strict(),
+    z.object({ previous: CommandKeyInfo, active: CommandKeyInfo }).strict(),
   ),
 } as const satisfies Record<string, MethodDef>;
 

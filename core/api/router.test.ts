@@ -115,6 +115,10 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
       throw new Error('control.actions is not used by these tests');
     },
     'control.audit': () => ({ entries: [], nextCursor: null }),
+    'security.commandKeys': () => [],
+    'security.rotateCommandKey': () => {
+      throw new Error('not used');
+    },
   };
   return { ...base, ...overrides } as Handlers;
 }

@@ -40,7 +40,7 @@ export interface MeshRuntimeOptions {
   sweepIntervalMs?: number;
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
-  control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
+  control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs' | 'secrets'>;
 }
 
 interface Subscription {

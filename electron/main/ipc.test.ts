@@ -154,6 +154,8 @@ function testRouter() {
     'control.undo': unused('control.undo'),
     'control.actions': unused('control.actions'),
     'control.audit': unused('control.audit'),
+    'security.commandKeys': unused('security.commandKeys'),
+    'security.rotateCommandKey': unused('security.rotateCommandKey'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
