@@ -57,7 +57,7 @@ export class CommandKeys {
   }
 
   private rows(): Row[] {
-    return this.options.db.prepare('SELECT * FROM command_keys WHERE mesh = ? ORDER BY created_at, key_id').all(this.options.mesh) as Row[];
+    return this.options.db.prepare('SELECT * FROM command_keys WHERE mesh = ? ORDER BY seq').all(this.options.mesh) as Row[];
   }
 
   private privateOf(row: Row): CommandKeyPair | null {
@@ -78,8 +78,11 @@ export class CommandKeys {
     this.memory.set(key.keyId, key);
     const cipher = this.options.secrets.persistent ? this.options.secrets.encrypt(exportPrivateKey(key)) : null;
     this.options.db
-      .prepare('INSERT INTO command_keys (mesh, key_id, public_key, private_cipher, created_at, created_by, certificate) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(this.options.mesh, key.keyId, key.publicKey, cipher, this.now(), actor, certificate ? JSON.stringify(certificate) : null);
+      .prepare(
+        `INSERT INTO command_keys (mesh, key_id, seq, public_key, private_cipher, created_at, created_by, certificate)
+         VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM command_keys WHERE mesh = ?), ?, ?, ?, ?, ?)`,
+      )
+      .run(this.options.mesh, key.keyId, this.options.mesh, key.publicKey, cipher, this.now(), actor, certificate ? JSON.stringify(certificate) : null);
   }
 
   private retire(keyId: string, validUntil: number): void {

@@ -280,6 +280,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE command_keys (
         mesh           TEXT NOT NULL,
         key_id         TEXT NOT NULL,
+        seq            INTEGER NOT NULL,         -- creation order within the mesh
         public_key     TEXT NOT NULL,
         private_cipher BLOB,
         created_at     INTEGER NOT NULL,
