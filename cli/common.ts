@@ -4,6 +4,7 @@ import { MeshdeckError, errorMessage } from '../core/lib/errors.js';
 import type { Logger } from '../core/lib/log.js';
 import { BALANCER_KINDS, isBalancerKind, type BalancerKind } from '../core/balancer/index.js';
 import { parseBrokerUrl } from '../core/bus/broker-url.js';
+import { parseTrustedKeys } from '../core/control/signing.js';
 import { InstanceId, ServiceName, Zone } from '../core/protocol/messages.js';
 
 export const DEFAULT_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
@@ -84,6 +85,16 @@ export function balancerOption(raw: string | undefined): BalancerKind {
 }
 
 /** --broker, else MESHDECK_BROKER, else the local broker; checked as a broker URL. */
+/** --command-key / MESHDECK_COMMAND_KEYS: comma-separated keyId:publicKey pairs (none: trust on first use). */
+export function commandKeysOption(raw: string | undefined, env: NodeJS.ProcessEnv): Array<{ keyId: string; publicKey: string }> {
+  const spec = raw ?? env.MESHDECK_COMMAND_KEYS ?? '';
+  try {
+    return parseTrustedKeys(spec);
+  } catch (err) {
+    throw new UsageError(`--command-key: ${(err as Error).message}`);
+  }
+}
+
 export function brokerOption(raw: string | undefined, env: NodeJS.ProcessEnv): string {
   const broker = raw ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
   parseBrokerUrl(broker, 'broker');

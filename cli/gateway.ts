@@ -7,7 +7,7 @@ import { Gateway, DEFAULT_GATEWAY_SERVICE } from '../agent/gateway/gateway.js';
 import { RoutesError } from '../agent/gateway/routes.js';
 import { BALANCER_KINDS } from '../core/balancer/index.js';
 import { createLogger } from '../core/lib/log.js';
-import { DEFAULT_BROKER, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption } from './common.js';
+import { DEFAULT_BROKER, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption, commandKeysOption } from './common.js';
 
 export const GATEWAY_USAGE = `Usage: meshdeck gateway --listen PORT --routes FILE [options]
 
@@ -26,6 +26,8 @@ See docs/gateway.md for the routes file.
   --balancer KIND    ${BALANCER_KINDS.join(' | ')} (default p2c-ewma)
   --timeout MS       per-try timeout when a route sets no timeoutMs (default 2000)
   --attempts N       tries per request when a route sets no attempts (default 3; retries are budgeted)
+  --command-key K    trusted command keys keyId:publicKey, comma-separated (env MESHDECK_COMMAND_KEYS;
+                     default: pin the first key seen)
 `;
 
 export async function gateway(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -43,6 +45,7 @@ export async function gateway(argv: string[], env: NodeJS.ProcessEnv = process.e
       balancer: { type: 'string' },
       timeout: { type: 'string' },
       attempts: { type: 'string' },
+      'command-key': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(GATEWAY_USAGE);
@@ -72,6 +75,7 @@ export async function gateway(argv: string[], env: NodeJS.ProcessEnv = process.e
         routesFile,
         timeoutMs,
         maxAttempts,
+        commandKeys: commandKeysOption(values['command-key'], env),
         logger,
       });
     } catch (err) {

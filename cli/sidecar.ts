@@ -4,7 +4,7 @@
 import { Sidecar } from '../agent/sidecar/sidecar.js';
 import { BALANCER_KINDS } from '../core/balancer/index.js';
 import { createLogger } from '../core/lib/log.js';
-import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption } from './common.js';
+import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, required, untilSignal, parseNumber, meshName, balancerOption, brokerOption, commandKeysOption } from './common.js';
 
 export const SIDECAR_USAGE = `Usage: meshdeck sidecar --service NAME --zone ZONE --listen PORT --upstream URL [options]
 
@@ -24,6 +24,8 @@ through it; the service calls other services through it as http://127.0.0.1:PORT
   --version V        version label of the service
   --timeout MS       per-try timeout of outbound calls (default 2000)
   --attempts N       tries per outbound call, first included (default 3; retries are budgeted)
+  --command-key K    trusted command keys keyId:publicKey, comma-separated (env MESHDECK_COMMAND_KEYS;
+                     default: pin the first key seen)
 `;
 
 export async function sidecar(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -43,6 +45,7 @@ export async function sidecar(argv: string[], env: NodeJS.ProcessEnv = process.e
       version: { type: 'string' },
       timeout: { type: 'string' },
       attempts: { type: 'string' },
+      'command-key': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(SIDECAR_USAGE);
@@ -72,6 +75,7 @@ export async function sidecar(argv: string[], env: NodeJS.ProcessEnv = process.e
       version: values.version ?? '',
       timeoutMs: number(values.timeout, '--timeout', 1, 600_000, 2000),
       maxAttempts: number(values.attempts, '--attempts', 1, 10, 3),
+      commandKeys: commandKeysOption(values['command-key'], env),
       logger,
     });
     await proxy.start();

@@ -102,7 +102,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       db,
       logger,
       source: `meshdeck://console/${options.host}-${process.pid}`,
-      ...(options.control ? { control: options.control } : {}),
+      control: { ...options.control, secrets },
       storeWrites: {
         failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
         succeeded: () => storeHealth.succeeded(),
@@ -333,6 +333,8 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       incidents.setRules(service, reset ? null : rules, ctx.actor);
       return incidents.rulesInfo(service);
     },
+    'security.commandKeys': ({ profileId }) => meshOf(profileId).control.keys.list(),
+    'security.rotateCommandKey': ({ profileId, reason, graceSeconds }, ctx) => meshOf(profileId).control.rotateCommandKey(ctx.actor, reason, graceSeconds * 1000),
   };
 
   const sources: TopicSources = {

@@ -56,6 +56,8 @@ export interface GatewayOptions {
   heartbeatIntervalMs?: number;
   /** Randomness of the weighted split (default Math.random). */
   random?: () => number;
+  /** Trusted command keys (MeshAgentOptions.commandKeys); none: trust on first use. */
+  commandKeys?: Array<{ keyId: string; publicKey: string }>;
   logger: Logger;
 }
 
@@ -95,6 +97,7 @@ export class Gateway {
       ...(options.instanceId ? { instanceId: options.instanceId } : {}),
       agent: 'gateway',
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+      ...(options.commandKeys?.length ? { commandKeys: options.commandKeys } : {}),
       logger: options.logger,
     });
     this.breakers = new EdgeBreakers(this.service);

@@ -17,6 +17,7 @@ import type { Logger } from '../../core/lib/log.js';
 import { EncodeError, decodeMeshEvent, encodeMeshEvent } from '../../core/protocol/codec.js';
 import type { ControlAck, ControlCommand, DiscoveryEndpoints, MeshEvent } from '../../core/protocol/messages.js';
 import { CONTENT_TYPE, EXCHANGES, agentControlDecls, routingKeys } from '../../core/protocol/topology.js';
+import { CommandVerifier } from '../../core/control/signing.js';
 import { TelemetryRecorder } from './telemetry-recorder.js';
 
 export interface MeshAgentOptions {
@@ -35,6 +36,15 @@ export interface MeshAgentOptions {
   telemetryIntervalMs?: number;
   logger: Logger;
   backoff?: BackoffPolicy;
+  /**
+   * Trusted command keys (`keyId:publicKey`, as `meshdeck security` / the console shows them).
+   * None: the agent pins the first key it sees (trust on first use) and logs a warning.
+   */
+  commandKeys?: Array<{ keyId: string; publicKey: string }>;
+  /** Refuse unsigned commands (default true); false accepts them only while no key is known. */
+  requireSignedCommands?: boolean;
+  /** Clock skew allowed for a command's signedAt (default 30 s). */
+  maxClockSkewMs?: number;
 }
 
 export type CommandOutcome = { status: 'applied' | 'rejected'; detail?: string };
@@ -71,6 +81,7 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
   private readonly logger: Logger;
   private readonly source: string;
   private stopped = false;
+  private readonly verifier: CommandVerifier;
 
   constructor(private readonly options: MeshAgentOptions) {
     super();
@@ -79,6 +90,15 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
     this.logger = options.logger.child(`agent.${options.service}`);
     this.source = `meshdeck://${options.service}/${this.instanceId}`;
     this.telemetry = new TelemetryRecorder(Date.now());
+    const configured = options.commandKeys ?? [];
+    this.verifier = new CommandVerifier({
+      trusted: configured,
+      ...(options.requireSignedCommands !== undefined ? { requireSignedCommands: options.requireSignedCommands } : {}),
+      ...(options.maxClockSkewMs !== undefined ? { maxSkewMs: options.maxClockSkewMs } : {}),
+      onPinned: (keyId) =>
+        this.logger.warn('pinned the first command key seen (trust on first use); in production configure the mesh key with --command-key or MESHDECK_COMMAND_KEYS', { keyId }),
+      onLearned: (keyId, endorsedBy) => this.logger.info('learned a rotated command key', { keyId, endorsedBy }),
+    });
     const connectionName = `meshdeck-${options.agent ?? 'sdk'}:${options.service}/${this.instanceId}`;
     this.connection = new BrokerConnection({
       profileId: this.instanceId,
@@ -413,8 +433,13 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
     }
     const command = (result.event as MeshEvent<'io.meshdeck.control.command.v1'>).data;
     let ack: ControlAck;
+    const verdict = this.verifier.verify(command, Date.now());
     const seen = this.seenCommands.get(command.commandId);
-    if (seen) {
+    if (!verdict.ok) {
+      // Never applied: forged, unsigned, replayed, expired or from the future (protocol §8.3).
+      ack = { commandId: command.commandId, service: this.service, instanceId: this.instanceId, status: 'rejected', detail: verdict.detail };
+      this.logger.warn('control command rejected', { commandId: command.commandId, reason: verdict.reason, keyId: command.signature?.keyId ?? null });
+    } else if (seen) {
       ack = { commandId: command.commandId, service: this.service, instanceId: this.instanceId, status: 'duplicate', detail: `already ${seen}` };
     } else if (command.target.service !== this.service || (command.target.instanceId && command.target.instanceId !== this.instanceId)) {
       ack = { commandId: command.commandId, service: this.service, instanceId: this.instanceId, status: 'rejected', detail: 'wrong target' };

@@ -43,6 +43,8 @@ export interface SidecarOptions {
   retryBudget?: RetryBudgetOptions;
   heartbeatIntervalMs?: number;
   agentKind?: 'sidecar' | 'gateway';
+  /** Trusted command keys (MeshAgentOptions.commandKeys); none: trust on first use. */
+  commandKeys?: Array<{ keyId: string; publicKey: string }>;
   logger: Logger;
 }
 
@@ -91,6 +93,7 @@ export class Sidecar {
       version: options.version ?? '',
       agent: options.agentKind ?? 'sidecar',
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+      ...(options.commandKeys?.length ? { commandKeys: options.commandKeys } : {}),
       logger: options.logger,
     });
     bindPoolToAgent(this.pool, this.agent);

@@ -673,6 +673,22 @@ export const IncidentRulesInfo = z.object({
 });
 export type IncidentRulesInfo = z.infer<typeof IncidentRulesInfo>;
 export { IncidentDetail, IncidentSummary, IncidentsView };
+/** A command signing key as the console shows it: public material only (security.commandKeys). */
+export const CommandKeyInfo = z
+  .object({
+    keyId: z.string(),
+    fingerprint: z.string(),
+    publicKey: z.string(),
+    createdAt: z.number(),
+    createdBy: z.string(),
+    status: z.enum(['active', 'retired']),
+    retiredAt: z.number().nullable(),
+    validUntil: z.number().nullable(),
+    privateKey: z.enum(['secret-store', 'memory', 'unavailable']),
+  })
+  .strict();
+export type CommandKeyInfo = z.infer<typeof CommandKeyInfo>;
+
 const MeshRef = z.object({ profileId: z.string().min(1, 'profileId is required') }).strict();
 const ProfileRef = z.object({ id: z.string().min(1, 'id is required') }).strict();
 
@@ -870,6 +886,16 @@ export const methods = {
     'Save a service’s incident thresholds (omitted fields take the defaults), validated field by field; reset: true goes back to the defaults.',
     MeshRef.extend({ service: ServiceName, rules: z.record(z.string(), z.unknown()).default({}), reset: z.boolean().default(false) }).strict(),
     IncidentRulesInfo,
+  ),
+  'security.commandKeys': query(
+    'The mesh’s command signing keys (Ed25519): key id, fingerprint, public key, created, active or retired and until when a retired key verifies. Never the private key.',
+    MeshRef,
+    z.array(CommandKeyInfo),
+  ),
+  'security.rotateCommandKey': command(
+    'Make a new command signing key active; the old one endorses it and still verifies in-flight commands for the grace period. Audited.',
+    MeshRef.extend({ reason: Reason, graceSeconds: z.number().int().min(0).max(86_400).default(600) }).strict(),
+    z.object({ previous: CommandKeyInfo, active: CommandKeyInfo }).strict(),
   ),
 } as const satisfies Record<string, MethodDef>;
 

@@ -138,6 +138,10 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     },
     'control.audit': () => ({ entries: [], nextCursor: null }),
     ...unusedHandlers(['incidents.list', 'incidents.get', 'incidents.acknowledge', 'incidents.assign', 'incidents.note', 'incidents.resolve', 'incidents.export', 'incidents.rules', 'incidents.setRules']),
+    'security.commandKeys': () => [],
+    'security.rotateCommandKey': () => {
+      throw new Error('not used');
+    },
   };
   return { ...base, ...overrides } as Handlers;
 }

@@ -28,6 +28,8 @@ import type { Db } from '../store/database.js';
 import { ControlActions, type RegistryView } from './actions.js';
 import { AuditLog } from './audit.js';
 import { LeaderElection, defaultIdentity, type CoreIdentity, type LeadershipState } from './leader.js';
+import { CommandKeys } from './command-keys.js';
+import { memorySecretStore, type SecretStore } from '../secrets/secret-store.js';
 import { Outbox, wireCommand, type CommandRecord, type OutboxOptions } from './outbox.js';
 import { ACK_FEED_BINDING_KEY, REQUESTS_QUEUE, REQUESTS_QUEUE_ARGS } from './topology.js';
 import { CORE_CONTENT_TYPE, ForwardedRequest, decodeCoreMessage, encodeCoreMessage } from './wire.js';
@@ -53,6 +55,8 @@ export interface ControlPlaneOptions {
   /** Audit entries are kept this long (default 400 days). */
   auditRetentionMs?: number;
   now?: () => number;
+  /** Where the command signing key's private half is kept (default: memory, this session only). */
+  secrets?: SecretStore;
 }
 
 interface Session {
@@ -83,6 +87,8 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
   readonly audit: AuditLog;
   readonly actions: ControlActions;
   readonly election: LeaderElection;
+  /** The mesh's command signing keys: every command published to agents is signed (docs/protocol.md). */
+  readonly keys: CommandKeys;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly identity: CoreIdentity;
@@ -102,6 +108,13 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
     this.identity = options.identity ?? defaultIdentity();
     this.outbox = new Outbox(options.db, options.mesh, options.outbox);
     this.audit = new AuditLog(options.db, options.mesh);
+    this.keys = new CommandKeys({
+      db: options.db,
+      mesh: options.mesh,
+      secrets: options.secrets ?? memorySecretStore('no secret store was given to the control plane'),
+      logger: this.logger,
+      now: this.now,
+    });
     this.actions = new ControlActions({
       db: options.db,
       mesh: options.mesh,
@@ -347,12 +360,30 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
     }
   }
 
+  /** Rotates the command signing key (security.rotateCommandKey); audited. */
+  rotateCommandKey(actor: string, reason: string, graceMs?: number): ReturnType<CommandKeys['rotate']> {
+    const result = this.keys.rotate(actor, graceMs);
+    this.audit.append({
+      at: this.now(),
+      event: 'requested',
+      actor,
+      origin: 'operator',
+      action: 'rotate-command-key',
+      service: '*',
+      reason,
+      result: 'acked',
+      detail: { previous: result.previous.keyId, active: result.active.keyId, fingerprint: result.active.fingerprint, previousValidUntil: result.previous.validUntil },
+      coreId: this.identity.coreId,
+    });
+    return result;
+  }
+
   private async publishOne(session: Session, record: CommandRecord, route: 'agents' | 'leader'): Promise<void> {
     const messageId = randomUUID();
     try {
       if (route === 'agents') {
         const routingKey = routingKeys.command(record.target.service, record.target.instanceId);
-        const body = encodeMeshEvent('io.meshdeck.control.command.v1', wireCommand(record), { source: this.options.source, id: messageId });
+        const body = encodeMeshEvent('io.meshdeck.control.command.v1', this.keys.sign(wireCommand(record)), { source: this.options.source, id: messageId });
         await session.publisher.send({ exchange: EXCHANGES.control, routingKey, contentType: CONTENT_TYPE, durable: true, mandatory: true, messageId }, body);
         await returnsDelivered();
         if (session.returned.delete(messageId)) throw new Error(`unroutable: no control queue is bound to ${routingKey} (is the agent running?); retrying until it expires`);

@@ -48,7 +48,7 @@ export interface MeshRuntimeOptions {
   sweepIntervalMs?: number;
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
-  control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs'>;
+  control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs' | 'secrets'>;
   /** Told of every background database write (registry, telemetry history): what failed, or that one went through. */
   storeWrites?: { failed(err: unknown, operation: string): void; succeeded(): void };
   /** Incident rule thresholds for services without saved ones (core/incidents). */

@@ -220,6 +220,39 @@ export const ControlAction = z.discriminatedUnion('action', [
 ]);
 export type ControlAction = z.infer<typeof ControlAction>;
 
+const Base64Url = z.string().regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+
+/** A rotated command key, endorsed (signed) by the key it replaces (docs/protocol.md "Signed commands"). */
+export const KeyCertificate = z
+  .object({
+    keyId: z.string().min(3).max(64),
+    /** Raw 32-byte Ed25519 public key, base64url. */
+    publicKey: Base64Url.length(43),
+    endorsedBy: z.string().min(3).max(64),
+    /** The endorsing key verifies nothing signed after this (the rotation's grace period). */
+    previousValidUntil: z.string().datetime({ offset: true }),
+    endorsement: Base64Url.max(128),
+  })
+  .strict();
+export type KeyCertificate = z.infer<typeof KeyCertificate>;
+
+export const CommandSignature = z
+  .object({
+    alg: z.literal('ed25519'),
+    keyId: z.string().min(3).max(64),
+    /** 16 random bytes, base64url: agents refuse a nonce they have seen before the command expires. */
+    nonce: Base64Url.min(16).max(64),
+    signedAt: z.string().datetime({ offset: true }),
+    /** The signing key's public key, for trust on first use; agents verify with the key they trust for keyId. */
+    publicKey: Base64Url.length(43).optional(),
+    /** Ed25519 signature, base64url. */
+    value: Base64Url.max(128),
+    /** The rotations that lead from an older key to keyId, oldest first (at most 8). */
+    chain: z.array(KeyCertificate).max(8).optional(),
+  })
+  .strict();
+export type CommandSignature = z.infer<typeof CommandSignature>;
+
 export const ControlCommand = z
   .object({
     commandId: z.string().min(8).max(128),
@@ -230,6 +263,8 @@ export const ControlCommand = z
     issuer: z.string().max(128),
     reason: z.string().max(1024).default(''),
     command: ControlAction,
+    /** Ed25519 signature of the leading core (absent only from cores before signing). */
+    signature: CommandSignature.optional(),
   })
   .strict();
 export type ControlCommand = z.infer<typeof ControlCommand>;

@@ -77,6 +77,7 @@ describe('openDatabase', () => {
     }
     expect(tables(db)).toEqual([
       'broker_profiles',
+      'command_keys',
       'control_acks',
       'control_actions',
       'control_audit',

@@ -363,4 +363,26 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'command signing keys',
+    sql: `
+      -- Per mesh: the Ed25519 keys the leading core signs control commands with. The private key is
+      -- only ever stored encrypted by the secret store (NULL when secrets cannot be saved: the key
+      -- then lives for this session only); the public key and the rotation certificate are public.
+      CREATE TABLE command_keys (
+        mesh           TEXT NOT NULL,
+        key_id         TEXT NOT NULL,
+        seq            INTEGER NOT NULL,         -- creation order within the mesh
+        public_key     TEXT NOT NULL,
+        private_cipher BLOB,
+        created_at     INTEGER NOT NULL,
+        created_by     TEXT NOT NULL,
+        retired_at     INTEGER,                  -- NULL: the active key (one per mesh)
+        valid_until    INTEGER,                  -- a retired key verifies nothing signed after this
+        certificate    TEXT,                     -- JSON KeyCertificate endorsed by the previous key; NULL for the first
+        PRIMARY KEY (mesh, key_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -167,6 +167,8 @@ function testRouter() {
     'incidents.export': unused('incidents.export'),
     'incidents.rules': unused('incidents.rules'),
     'incidents.setRules': unused('incidents.setRules'),
+    'security.commandKeys': unused('security.commandKeys'),
+    'security.rotateCommandKey': unused('security.rotateCommandKey'),
   };
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
