@@ -142,6 +142,36 @@ describe('forwardOutbound', () => {
     expect(a.state.hits).toBe(8);
   });
 
+  it('does not send a POST again when the connection breaks after it was sent; a GET goes to another endpoint', async () => {
+    // An instance that dies with the request in hand: reads it, then resets the connection.
+    let seen = 0;
+    const dying = await listen((req) => {
+      seen += 1;
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    });
+    setUp([dying]);
+    const post = await fetch(frontUrl, { method: 'POST', body: 'order-1' });
+    expect(post.status).toBe(502);
+    expect(await post.text()).toMatch(/^svc \(svc-0\) connection lost after the request was sent/);
+    expect(current.result!.attempts).toBe(1);
+    expect(seen).toBe(1);
+    expect(edges()).toMatchObject([{ peerInstance: 'svc-0', requests: 1, retries: 0, errors: { connect: 1 } }]);
+
+    const a = await scripted('a');
+    setUp([dying, a.address]);
+    const attempts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const get = await fetch(frontUrl);
+      expect(get.status).toBe(200);
+      await get.text();
+      attempts.push(current.result!.attempts);
+    }
+    // Every GET that met the dying instance went on to the other one.
+    expect(attempts).toContain(2);
+    expect(seen - 1).toBe(attempts.filter((n) => n === 2).length);
+  });
+
   it('retries 502/503/504 for idempotent methods only', async () => {
     const a = await scripted('a', [503, 502, 200]);
     setUp([a.address]);

@@ -69,10 +69,13 @@ export function meshRequestHeaders(incoming: IncomingHttpHeaders, hop: string): 
 
 /**
  * Retry rules. Connect failures never reached the service and ejected endpoints refused the
- * request, so both are always retried; 502/503/504 and timeouts only for idempotent methods.
+ * request, so both are always retried; a connection reset after the request may have been
+ * written, 502/503/504 and timeouts only for idempotent methods (a POST that reached a dying
+ * instance is not sent twice).
  */
 export function isRetryable(method: string, result: AttemptResult): boolean {
   if (result.kind === 'connect') return true;
+  if (result.kind === 'reset') return IDEMPOTENT.has(method);
   if (result.kind === 'response') {
     const status = result.response.statusCode ?? 0;
     if (status === 503 && result.response.headers[HEADER_EJECTED]) return true;
@@ -120,7 +123,7 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
     const outcome = outcomeOf(result);
     pool.onEnd(service, endpoint.id, performance.now(), result.latencyMs, outcome === 'ok' || outcome === 'http4xx');
     if (result.kind === 'connect') pool.reportConnectFailure(service, endpoint.id, (result.error as NodeJS.ErrnoException).code ?? null);
-    else pool.reportReachable(service, endpoint.id);
+    else if (result.kind !== 'reset') pool.reportReachable(service, endpoint.id);
     telemetry.record('outbound', service, endpoint.id, outcome, result.latencyMs);
     if (result.kind === 'response' && result.response.headers[HEADER_EJECTED]) ticket.cancel();
     else ticket.done(outcome === 'ok' || outcome === 'http4xx');
@@ -140,7 +143,12 @@ export async function forwardOutbound(deps: OutboundDeps, call: OutboundCall, re
       return { status: result.response.statusCode ?? 502, endpoint: endpoint.id, attempts: n };
     }
     const status = result.kind === 'timeout' ? 504 : 502;
-    const reason = result.kind === 'timeout' ? `timed out after ${timeoutMs} ms` : `connection failed: ${result.error.message}`;
+    const reason =
+      result.kind === 'timeout'
+        ? `timed out after ${timeoutMs} ms`
+        : result.kind === 'reset'
+          ? `connection lost after the request was sent: ${result.error.message}`
+          : `connection failed: ${result.error.message}`;
     sendPlain(res, status, `${service} (${endpoint.id}) ${reason}`, { ...extra, [HEADER_UPSTREAM]: endpoint.id });
     return { status, endpoint: endpoint.id, attempts: n };
   }

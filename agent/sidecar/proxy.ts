@@ -44,9 +44,15 @@ export function readBody(req: IncomingMessage, limit = MAX_BUFFERED_BODY): Promi
   });
 }
 
+/**
+ * How one try ended. `connect`: the connection was never established, so the upstream never saw
+ * the request. `reset`: the connection failed after it was established (the request may have
+ * been written and even processed: a process killed mid-request, a reset keep-alive socket).
+ */
 export type AttemptResult =
   | { kind: 'response'; response: IncomingMessage; latencyMs: number }
   | { kind: 'connect'; error: Error; latencyMs: number }
+  | { kind: 'reset'; error: Error; latencyMs: number }
   | { kind: 'timeout'; latencyMs: number };
 
 export interface AttemptOptions {
@@ -86,13 +92,20 @@ export function attempt(options: AttemptOptions): Promise<AttemptResult> {
       settle({ kind: 'timeout', latencyMs: performance.now() - started });
       req.destroy();
     }, options.timeoutMs);
-    req.on('error', (error) => settle({ kind: 'connect', error, latencyMs: performance.now() - started }));
+    // A kept-alive socket is connected already; a new one once it emits 'connect'.
+    let connected = false;
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.on('error', (error) => settle({ kind: connected ? 'reset' : 'connect', error, latencyMs: performance.now() - started }));
     req.end(options.body);
   });
 }
 
 export function outcomeOf(result: AttemptResult): Outcome {
-  if (result.kind === 'connect') return 'connect';
+  // Both are connection failures for telemetry and the breakers.
+  if (result.kind === 'connect' || result.kind === 'reset') return 'connect';
   if (result.kind === 'timeout') return 'timeout';
   const status = result.response.statusCode ?? 502;
   return status >= 500 ? 'http5xx' : status >= 400 ? 'http4xx' : 'ok';

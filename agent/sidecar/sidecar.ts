@@ -15,7 +15,7 @@ import type { Logger } from '../../core/lib/log.js';
 import { InstanceId, ServiceName, type ControlCommand } from '../../core/protocol/messages.js';
 import { MeshAgent, type CommandOutcome } from '../sdk/mesh-agent.js';
 import { outcomeOfStatus } from '../sdk/telemetry-recorder.js';
-import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, listenProxy, readBody, stopProxy, relay, sendPlain } from './proxy.js';
+import { HEADER_EJECTED, HEADER_FAULT, HEADER_HOP, attempt, forwardableHeaders, keepAliveAgent, listenProxy, outcomeOf, readBody, stopProxy, relay, sendPlain } from './proxy.js';
 import { forwardOutbound, meshRequestHeaders } from './outbound.js';
 import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry-budget.js';
 import { UpstreamPool, bindPoolToAgent } from './upstream-pool.js';
@@ -194,7 +194,7 @@ export class Sidecar {
         record(result.response.statusCode ?? 502);
         relay(result.response, res, faultNote ? { [HEADER_FAULT]: faultNote } : {});
       } else {
-        this.agent.telemetry.record('inbound', caller, callerInstance, result.kind, result.latencyMs);
+        this.agent.telemetry.record('inbound', caller, callerInstance, outcomeOf(result), result.latencyMs);
         sendPlain(res, result.kind === 'timeout' ? 504 : 502, `local service ${this.options.upstream} ${result.kind === 'timeout' ? 'timed out' : 'is unreachable'}`);
       }
     } finally {
