@@ -20,6 +20,9 @@ export default defineConfig({
           include: ['core/**/*.test.ts', 'electron/**/*.test.ts', 'agent/**/*.test.ts', 'cli/**/*.test.ts', 'renderer/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', '**/node_modules/**'],
           environment: 'node',
+          // Generous: some unit tests start ESLint or work through large generated inputs, and a
+          // busy machine must not turn them into failures (speed is measured by bench/, not here).
+          testTimeout: 20_000,
         },
       },
       {

@@ -38,7 +38,12 @@ export interface LocalEjectionPolicy {
   consecutiveFailures: number;
 }
 
-export const DEFAULT_LOCAL_EJECTION: LocalEjectionPolicy = { baseMs: 2000, maxMs: 30_000, consecutiveFailures: 3 };
+/**
+ * 4 s: longer than the core takes to mark a dead instance down by its heartbeats (3 missed 1-s
+ * heartbeats, at most 3.25 s with the sweep) and push the set without it, so a caller that found
+ * an instance refusing does not try it again before the core's decision arrives.
+ */
+export const DEFAULT_LOCAL_EJECTION: LocalEjectionPolicy = { baseMs: 4000, maxMs: 30_000, consecutiveFailures: 3 };
 
 export type LocalEjectionListener = (event: { service: string; instanceId: string; until: number; reason: string }) => void;
 
