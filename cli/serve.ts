@@ -25,8 +25,9 @@ Start the headless console: the mesh control core plus the web UI and API.
 
 Environment:
   MESHDECK_TOKEN       API token to use instead of a random one (at least 16 characters)
-  MESHDECK_SECRET_KEY  passphrase (12+ characters) that encrypts saved broker passwords; without it
-                       passwords are kept in memory for this session only
+  MESHDECK_SECRET_KEY  passphrase (12+ characters) that encrypts saved broker passwords and the
+                       command signing key; without it both are kept in memory for this session
+                       only (a restart makes a new signing key, which running agents refuse)
   MESHDECK_LOG_LEVEL   debug | info | warn | error (logs are JSON lines on stderr)
 `;
 

@@ -8,15 +8,11 @@
  *   backlog <service>              pause a service's event consumers so its queue backs up
  *   clear                          undo everything above that is still active
  *
- * latency and errors are mesh control commands (the same path an operator's drill takes); the
- * others act on the processes, as real failures do.
+ * latency and errors are operator actions on the demo's console (signed, audited and undoable
+ * like any drill); the others act on the processes, as real failures do.
  */
-import { randomUUID } from 'node:crypto';
-import { Connection } from 'rabbitmq-client';
-import { connectOptionsFromUrl } from '../core/bus/broker-url.js';
-import { encodeMeshEvent } from '../core/protocol/codec.js';
+import { CLI_PROFILE_ID } from '../core/bus/profiles.js';
 import type { ControlAction } from '../core/protocol/messages.js';
-import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
 import { readDemoState, type DemoInstanceState, type DemoState } from './state.js';
 
 export const FAULT_KINDS = ['kill', 'latency', 'errors', 'partition', 'backlog', 'clear'] as const;
@@ -60,35 +56,27 @@ function signal(instances: DemoInstanceState[], sig: NodeJS.Signals): string[] {
   return hit;
 }
 
+/**
+ * Latency and error drills are operator actions on the demo's own console (`control.act`), so
+ * they are signed by the leading core like any other command, audited, and undoable there.
+ */
 async function sendCommands(state: DemoState, commands: Array<{ service: string; instanceId?: string; action: ControlAction; reason: string }>): Promise<string[]> {
-  const connection = new Connection(connectOptionsFromUrl(state.broker, 'meshdeck-demo-fault'));
-  const publisher = connection.createPublisher({ confirm: true, maxAttempts: 3 });
+  if (!state.consoleUrl) throw new FaultError('latency and error drills go through the demo\u2019s console, and this demo runs without one (--no-console)');
+  const url = new URL(state.consoleUrl);
+  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
   const ids: string[] = [];
-  try {
-    for (const c of commands) {
-      const commandId = `demo-${randomUUID()}`;
-      const now = Date.now();
-      await publisher.send(
-        { exchange: EXCHANGES.control, routingKey: routingKeys.command(c.service, c.instanceId), contentType: CONTENT_TYPE, durable: true },
-        encodeMeshEvent(
-          'io.meshdeck.control.command.v1',
-          {
-            commandId,
-            target: { service: c.service, ...(c.instanceId ? { instanceId: c.instanceId } : {}) },
-            issuedAt: new Date(now).toISOString(),
-            expiresAt: new Date(now + 30_000).toISOString(),
-            issuer: 'meshdeck demo fault',
-            reason: c.reason,
-            command: c.action,
-          },
-          { source: 'meshdeck://demo/fault' },
-        ),
-      );
-      ids.push(commandId);
-    }
-  } finally {
-    await publisher.close();
-    await connection.close();
+  for (const c of commands) {
+    const target = { service: c.service, ...(c.instanceId ? { instanceId: c.instanceId } : {}) };
+    const res = await fetch(`${url.origin}/api/control.act`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ profileId: CLI_PROFILE_ID, target, action: c.action, reason: c.reason }),
+    }).catch((err: unknown) => {
+      throw new FaultError(`the demo\u2019s console at ${url.origin} does not answer (${err instanceof Error ? err.message : String(err)})`);
+    });
+    const body = (await res.json()) as { commands?: Array<{ commandId: string }>; message?: string };
+    if (!res.ok) throw new FaultError(`the demo\u2019s console refused the drill: ${body.message ?? res.status}`);
+    ids.push(...(body.commands ?? []).map((command) => command.commandId));
   }
   return ids;
 }

@@ -8,7 +8,7 @@ import type { BreakerSettings } from '../../core/failover/circuit-breaker.js';
 import { DEFAULT_BREAKER_SETTINGS, EdgeBreakers, type EdgeAdmission, type EdgeTicket } from './edge-breakers.js';
 
 function settings(o: Partial<BreakerSettings> = {}): BreakerSettings {
-  return { ...DEFAULT_BREAKER_SETTINGS, consecutiveFailures: 2, openMs: 1000, halfOpenProbes: 2, ...o };
+  return { ...DEFAULT_BREAKER_SETTINGS, enabled: true, consecutiveFailures: 2, openMs: 1000, halfOpenProbes: 2, ...o };
 }
 
 function setUp(o: Partial<BreakerSettings> = {}) {

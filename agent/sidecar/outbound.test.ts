@@ -243,7 +243,7 @@ describe('forwardOutbound', () => {
 });
 
 describe('forwardOutbound: the edge\u2019s circuit breaker', () => {
-  const breaker = (o: Partial<BreakerSettings>) => current.breakers.configure('svc', { ...DEFAULT_BREAKER_SETTINGS, ...o });
+  const breaker = (o: Partial<BreakerSettings>) => current.breakers.configure('svc', { ...DEFAULT_BREAKER_SETTINGS, enabled: true, ...o });
 
   it('opens after the configured failures, then answers 503 with x-meshdeck-circuit at once and counts the refusal apart', async () => {
     const a = await scripted('a', [500, 500, 500]);

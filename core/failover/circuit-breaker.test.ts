@@ -7,6 +7,7 @@ const EDGE = { from: 'web', to: 'orders' };
 function settings(o: Partial<BreakerSettings> = {}): BreakerSettings {
   return {
     ...DEFAULT_OUTLIER_POLICY.circuitBreaker,
+    enabled: true,
     consecutiveFailures: 5,
     failureRateThreshold: 0.5,
     failureRateWindowMs: 10_000,

@@ -19,7 +19,7 @@ describe('OutlierPolicy', () => {
       panicThreshold: 0.5,
       overprovisioningFactor: 1.4,
       failback: { step: 0.25, intervalMs: 5000 },
-      circuitBreaker: { maxPending: 128, maxInflight: 1024, enabled: true, consecutiveFailures: 5, failureRateThreshold: 0.5, openMs: 5000, halfOpenProbes: 3 },
+      circuitBreaker: { maxPending: 128, maxInflight: 1024, enabled: false, consecutiveFailures: 5, failureRateThreshold: 0.5, openMs: 5000, halfOpenProbes: 3 },
     });
   });
 

@@ -137,8 +137,14 @@ const CircuitBreaker = z
     maxPending: Count.default(128),
     /** Requests sent and not yet answered; more are refused at once. */
     maxInflight: Count.default(1024),
-    /** Enables the closed → open → half-open state machine (the limits above always apply). */
-    enabled: z.boolean().default(true),
+    /**
+     * Enables the closed → open → half-open state machine (the limits above always apply). Off by
+     * default: a breaker per edge opens on the whole callee service, so with it on, one failing
+     * instance (a caller's only local endpoint) cuts the caller off before outlier detection can
+     * eject that instance and move the traffic. Turn it on per service where failures are
+     * service-wide (a shared dependency down) rather than per instance.
+     */
+    enabled: z.boolean().default(false),
     /** Failures in a row that open the breaker. */
     consecutiveFailures: Count.default(5),
     /** Failure rate (0..1) in the rolling window that opens the breaker, once minRequests were seen. */

@@ -64,7 +64,7 @@ async function streamOffsets(expected: number): Promise<number[]> {
       offsets.push(Number(m.headers?.['x-stream-offset']));
       ch.basicAck({ deliveryTag: m.deliveryTag });
     });
-    await eventually(() => offsets.length >= expected, `${expected} messages read back from the stream`, 30_000, 100);
+    await eventually(() => offsets.length >= expected, `${expected} messages read back from the stream`, 90_000, 100);
     await ch.basicCancel({ consumerTag });
   } finally {
     await ch.close();

@@ -41,6 +41,10 @@ async function api<T>(method: string, input: Record<string, unknown>): Promise<T
   return body;
 }
 
+/** A persistent secret store, so the command signing key outlives each restart (agents pin it). */
+const SECRETS = { MESHDECK_SECRET_KEY: 'chaos-outbox-passphrase' };
+const serve = (broker: string) => startServe({ broker, dbPath, env: SECRETS });
+
 async function kill(): Promise<void> {
   const exited = new Promise((resolve) => served!.process.once('exit', resolve));
   served!.process.kill('SIGKILL');
@@ -74,13 +78,13 @@ afterAll(async () => {
 describe('chaos: the core killed with commands in its outbox', () => {
   it('publishes after a restart what was written while the broker was unreachable, applied once', async () => {
     // The core learns the instance (kept in its database), then is killed.
-    served = await startServe({ broker: vhost.url, dbPath });
+    served = await serve(vhost.url);
     await eventually(async () => (await api<Array<{ instanceId: string }>>('mesh.instances', { profileId: 'cli', service: svc })).length === 1, 'instance known', 20_000, 200);
     await kill();
 
     // Restarted against a port where no broker answers: the action is written, not published.
     const nowhere = `amqp://guest:guest@127.0.0.1:${await freePort()}/${encodeURIComponent(vhost.name)}`;
-    served = await startServe({ broker: nowhere, dbPath });
+    served = await serve(nowhere);
     const action = await api<ControlActionRecord>('control.act', { profileId: 'cli', target: { service: svc, instanceId }, action: { action: 'set-weight', weight: 42 }, reason: 'written offline' });
     expect(action.state).toBe('pending');
     const commandId = action.commands[0]!.commandId;
@@ -88,13 +92,13 @@ describe('chaos: the core killed with commands in its outbox', () => {
     expect(applied.get(commandId)).toBeUndefined();
 
     // Back with the broker: published from the outbox, applied once, acked.
-    served = await startServe({ broker: vhost.url, dbPath });
+    served = await serve(vhost.url);
     await eventually(async () => (await actionState(action.id))?.state === 'acked', 'acked after the restart', 30_000, 200);
     expect(applied.get(commandId)).toBe(1);
   }, 90_000);
 
   it('killed right after the agent applied a command: acked after the restart, applied once, any resend answered duplicate', async () => {
-    served ??= await startServe({ broker: vhost.url, dbPath });
+    served ??= await serve(vhost.url);
     const before = answers.length;
     const action = await api<ControlActionRecord>('control.act', { profileId: 'cli', target: { service: svc, instanceId }, action: { action: 'set-weight', weight: 43 }, reason: 'core killed at the ack' });
     const commandId = action.commands[0]!.commandId;
@@ -102,7 +106,7 @@ describe('chaos: the core killed with commands in its outbox', () => {
     await eventually(() => applied.get(commandId) === 1, 'applied by the agent', 20_000, 5);
     await kill();
 
-    served = await startServe({ broker: vhost.url, dbPath });
+    served = await serve(vhost.url);
     await eventually(async () => (await actionState(action.id))?.state === 'acked', 'acked after the restart', 30_000, 200);
     expect(applied.get(commandId)).toBe(1);
     const forThis = answers.slice(before).filter((a) => a.commandId === commandId).map((a) => a.status);

@@ -76,7 +76,7 @@ describe('circuit breaker per edge', () => {
     expect(callers[0]!.agent.endpoints(callee)!.circuitBreaker).toBeUndefined(); // defaults: not sent
     // Outlier ejection off for this service, so only the breaker reacts to its failures.
     const overrides = {
-      circuitBreaker: { consecutiveFailures: 3, openMs: 1500, halfOpenProbes: 2, failureRateMinRequests: 1000 },
+      circuitBreaker: { enabled: true, consecutiveFailures: 3, openMs: 1500, halfOpenProbes: 2, failureRateMinRequests: 1000 },
       consecutiveFailures: { enabled: false },
       consecutiveGatewayFailures: { enabled: false },
       successRate: { enabled: false },
