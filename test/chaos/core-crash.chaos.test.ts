@@ -21,6 +21,7 @@ import { createTestVhost, type TestVhost } from '../support/vhost.js';
 const KILLS = 3;
 const run = randomUUID().slice(0, 6);
 const caller = `crash-web-${run}`;
+const prober = `crash-probe-${run}`;
 const callee = `crash-api-${run}`;
 
 let vhost: TestVhost;
@@ -37,7 +38,7 @@ interface Snapshot {
   requests: number;
 }
 
-function snapshot(): Snapshot {
+function snapshot(from = caller): Snapshot {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? '';
@@ -46,7 +47,7 @@ function snapshot(): Snapshot {
       (
         db
           .prepare(`SELECT coalesce(sum(r.requests), 0) AS n FROM ${table} r JOIN telemetry_series s ON s.id = r.series WHERE s.kind = 'edge' AND s.a = ? AND s.b = ?`)
-          .get(caller, callee) as { n: number }
+          .get(from, callee) as { n: number }
       ).n;
     return { integrity, offset: row?.offset ?? null, requests: sum('telemetry_recent') + sum('telemetry_1s') };
   } finally {
@@ -54,14 +55,14 @@ function snapshot(): Snapshot {
   }
 }
 
-/** Offsets of every message in the telemetry stream, read from the start. */
+/** Offsets of the measured edge's messages in the telemetry stream (the probe's left out), read from the start. */
 async function streamOffsets(expected: number): Promise<number[]> {
   const offsets: number[] = [];
   const ch = await amqp.acquire();
   try {
     await ch.basicQos({ prefetchCount: 1000 });
     const { consumerTag } = await ch.basicConsume({ queue: QUEUES.telemetryStream, arguments: { 'x-stream-offset': 'first' } }, (m) => {
-      offsets.push(Number(m.headers?.['x-stream-offset']));
+      if (m.routingKey.startsWith(`telemetry.${caller}.`)) offsets.push(Number(m.headers?.['x-stream-offset']));
       ch.basicAck({ deliveryTag: m.deliveryTag });
     });
     await eventually(() => offsets.length >= expected, `${expected} messages read back from the stream`, 90_000, 100);
@@ -95,6 +96,22 @@ describe('chaos: the core killed during heavy ingest', () => {
       const s = snapshot();
       return s.integrity === 'ok';
     }, 'database created', 15_000, 100);
+    // A console without history starts at the stream's tail: publish the measured edge only once
+    // it reads the stream, i.e. once a probe edge's batches reach its history.
+    const probe = amqp.createPublisher({ confirm: true });
+    await eventually(async () => {
+      const t = Date.now();
+      await probe.send(
+        { exchange: EXCHANGES.telemetry, routingKey: routingKeys.telemetry(prober, 'p0'), contentType: CONTENT_TYPE },
+        encodeMeshEvent(
+          'io.meshdeck.telemetry.batch.v1',
+          { service: prober, instanceId: 'p0', zone: 'zone-a', windowStart: t - (t % 1000), windowMs: 1000, edges: [{ direction: 'outbound', peerService: callee, requests: 1, errors: {}, latency: { zero: 0, buckets: [[30, 1]] } }] },
+          { source: 'meshdeck://chaos-probe' },
+        ),
+      );
+      return snapshot(prober).requests > 0;
+    }, 'the core reading the telemetry stream', 30_000, 250);
+    await probe.close();
 
     const publisher = amqp.createPublisher({ confirm: true });
     let sent = 0;
