@@ -432,26 +432,7 @@ export class ControlActions {
     try {
       this.db.transaction(() => {
         if (snapshot && !this.stmt.get.get(this.mesh, snapshot.id)) {
-          this.insertAction(snapshot);
-          this.hooks.recorded?.(snapshot);
-          if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
-          this.audit.append({
-            at: this.now(),
-            event: 'requested',
-            actor: snapshot.actor,
-            origin: snapshot.origin,
-            action: snapshot.action.action,
-            service: snapshot.target.service,
-            instanceId: snapshot.target.instanceId ?? null,
-            reason: snapshot.reason,
-            result: 'pending',
-            detail: { action: snapshot.action, summary: snapshot.summary, forwardedBy: request.from, createdOn: snapshot.coreId },
-            evidence: snapshot.evidence,
-            actionId: snapshot.id,
-            commandIds: [command.commandId],
-            undoOf: snapshot.undoOf,
-            coreId: this.coreId,
-          });
+          this.recordRequested(snapshot, this.now(), [command.commandId], { forwardedBy: request.from, createdOn: snapshot.coreId });
         }
         this.outbox.enqueueIfAbsent(command);
       })();
@@ -518,37 +499,48 @@ export class ControlActions {
 
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * Stores a new action, runs the `recorded` hook, marks what it undoes, and audits it as
+   * `requested` — inside the caller's transaction, so a throwing hook rolls all of it back.
+   */
+  private recordRequested(snapshot: ActionSnapshot, at: number, commandIds: string[], detail: Record<string, unknown>): void {
+    this.insertAction(snapshot);
+    this.hooks.recorded?.(snapshot);
+    if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
+    this.audit.append({
+      at,
+      event: 'requested',
+      actor: snapshot.actor,
+      origin: snapshot.origin,
+      action: snapshot.action.action,
+      service: snapshot.target.service,
+      instanceId: snapshot.target.instanceId ?? null,
+      reason: snapshot.reason,
+      result: 'pending',
+      detail: { action: snapshot.action, summary: snapshot.summary, ...detail },
+      evidence: snapshot.evidence,
+      actionId: snapshot.id,
+      commandIds,
+      undoOf: snapshot.undoOf,
+      coreId: this.coreId,
+    });
+  }
+
   private write(snapshot: ActionSnapshot, commands: NewCommand[]): ActionRecord {
     try {
       this.db.transaction(() => {
         this.outbox.assertRoom(commands.length);
-        this.insertAction(snapshot);
-        this.hooks.recorded?.(snapshot);
-        for (const command of commands) this.outbox.enqueue(command);
-        if (snapshot.undoOf) this.stmt.undoneBy.run(snapshot.id, this.mesh, snapshot.undoOf);
-        this.audit.append({
-          at: snapshot.createdAt,
-          event: 'requested',
-          actor: snapshot.actor,
-          origin: snapshot.origin,
-          action: snapshot.action.action,
-          service: snapshot.target.service,
-          instanceId: snapshot.target.instanceId ?? null,
-          reason: snapshot.reason,
-          result: 'pending',
-          detail: {
-            action: snapshot.action,
-            summary: snapshot.summary,
+        this.recordRequested(
+          snapshot,
+          snapshot.createdAt,
+          commands.map((c) => c.commandId),
+          {
             expected: commands.flatMap((c) => c.expected),
             undo: snapshot.undo,
             ...(commands.length > 1 ? { commands: commands.map((c) => ({ commandId: c.commandId, target: c.target, action: c.action })) } : {}),
           },
-          evidence: snapshot.evidence,
-          actionId: snapshot.id,
-          commandIds: commands.map((c) => c.commandId),
-          undoOf: snapshot.undoOf,
-          coreId: this.coreId,
-        });
+        );
+        for (const command of commands) this.outbox.enqueue(command);
       })();
     } catch (err) {
       // Refusals are audited too (outside the rolled-back transaction): someone tried.
