@@ -4,52 +4,28 @@
  * set, and after its ejection time it is probed and restored.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sidecar } from '../../agent/sidecar/sidecar.js';
-import { createMeshCore, type MeshCore } from '../../core/app.js';
-import { silentLogger } from '../../core/lib/log.js';
-import { memorySecretStore } from '../../core/secrets/secret-store.js';
-import { eventually, freePort, startEchoService, type EchoService } from '../support/mesh.js';
-import { createTestVhost, type TestVhost } from '../support/vhost.js';
+import type { Sidecar } from '../../agent/sidecar/sidecar.js';
+import type { MeshCore } from '../../core/app.js';
+import { eventually, startEchoService, type EchoService } from '../support/mesh.js';
+import { MeshFixture } from '../support/mesh-fixture.js';
 
 const run = randomUUID().slice(0, 6);
 const caller = `front-${run}`;
 const target = `pay-${run}`;
-let vhost: TestVhost;
-let dir: string;
+let fx: MeshFixture;
 let core: MeshCore;
-const echoes: EchoService[] = [];
-const sidecars: Sidecar[] = [];
+let sidecars: Sidecar[];
+let echoes: EchoService[];
 let bad = false;
 
-const mesh = () => core.meshes.get('cli')!;
+const mesh = () => fx.mesh();
 
-async function sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin'): Promise<Sidecar> {
-  const s = new Sidecar({
-    service,
-    zone: 'zone-a',
-    broker: vhost.url,
-    upstream,
-    listenPort: await freePort(),
-    instanceId,
-    heartbeatIntervalMs: 250,
-    timeoutMs: 1000,
-    logger: silentLogger,
-    ...(balancer ? { balancer } : {}),
-  });
-  await s.start();
-  sidecars.push(s);
-  return s;
-}
+const sidecar = (...args: Parameters<MeshFixture['sidecar']>) => fx.sidecar(...args);
 
 beforeAll(async () => {
-  vhost = createTestVhost('meshdeck-failover');
-  dir = mkdtempSync(join(tmpdir(), 'meshdeck-failover-'));
-  core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
-  await eventually(() => mesh()?.active && mesh().control.leadership().isLeader, 'core running and leading', 15_000);
+  fx = await MeshFixture.start('meshdeck-failover');
+  ({ core, sidecars, echoes } = fx);
   for (const n of [1, 2, 3]) {
     // p2 answers 500 while `bad` is set: an application failure, not a crash.
     const echo = await startEchoService(`p${n}`, (path) => (n === 2 && bad ? { status: 500, body: 'boom' } : { status: 200, body: `p${n}:${path}` }));
@@ -65,11 +41,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of sidecars) await s.stop();
-  for (const e of echoes) await e.close();
-  await core?.close();
-  vhost?.remove();
-  rmSync(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 describe('failover policies', () => {

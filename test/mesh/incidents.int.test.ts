@@ -4,58 +4,32 @@
  * and it resolves by itself once the fault stops.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sidecar } from '../../agent/sidecar/sidecar.js';
 import type { IncidentDetail, IncidentSummary, IncidentsView } from '../../core/api/contract.js';
-import { createMeshCore, type MeshCore } from '../../core/app.js';
-import { silentLogger } from '../../core/lib/log.js';
-import { memorySecretStore } from '../../core/secrets/secret-store.js';
-import { eventually, freePort, startEchoService, type EchoService } from '../support/mesh.js';
-import { createTestVhost, type TestVhost } from '../support/vhost.js';
+import type { MeshCore } from '../../core/app.js';
+import { eventually, startEchoService, type EchoService } from '../support/mesh.js';
+import { MeshFixture } from '../support/mesh-fixture.js';
 
 const run = randomUUID().slice(0, 6);
 const caller = `shop-${run}`;
 const target = `cart-${run}`;
 const badId = `${target}-c2`;
 const ctx = { transport: 'internal' as const, actor: 'alice' };
-let vhost: TestVhost;
-let dir: string;
+let fx: MeshFixture;
 let core: MeshCore;
-const echoes: EchoService[] = [];
-const sidecars: Sidecar[] = [];
+let echoes: EchoService[];
 let bad = false;
 let driving = true;
 let traffic: Promise<void> = Promise.resolve();
 
-const mesh = () => core.meshes.get('cli')!;
+const mesh = () => fx.mesh();
 const call = <T>(method: string, input: Record<string, unknown>) => core.router.call(method as never, { profileId: 'cli', ...input } as never, ctx) as Promise<T>;
 
-async function sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin'): Promise<Sidecar> {
-  const s = new Sidecar({
-    service,
-    zone: 'zone-a',
-    broker: vhost.url,
-    upstream,
-    listenPort: await freePort(),
-    instanceId,
-    heartbeatIntervalMs: 250,
-    timeoutMs: 1000,
-    logger: silentLogger,
-    ...(balancer ? { balancer } : {}),
-  });
-  await s.start();
-  sidecars.push(s);
-  return s;
-}
+const sidecar = (...args: Parameters<MeshFixture['sidecar']>) => fx.sidecar(...args);
 
 beforeAll(async () => {
-  vhost = createTestVhost('meshdeck-incidents');
-  dir = mkdtempSync(join(tmpdir(), 'meshdeck-incidents-'));
-  core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
-  await eventually(() => mesh()?.active && mesh().control.leadership().isLeader, 'core running and leading', 15_000);
+  fx = await MeshFixture.start('meshdeck-incidents');
+  ({ core, echoes } = fx);
   // No ejections for this service: the symptom lasts exactly as long as the fault.
   await call('failover.setPolicy', { service: target, overrides: { ejection: { maxEjectionPercent: 0 } }, reason: 'incident test' });
   // Shorter hysteresis than the defaults, to keep the test quick (the unit tests cover the defaults).
@@ -81,11 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   driving = false;
   await traffic;
-  for (const s of sidecars) await s.stop();
-  for (const e of echoes) await e.close();
-  await core?.close();
-  vhost?.remove();
-  rmSync(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 describe('incidents on a live mesh', () => {
