@@ -11,7 +11,7 @@ describe('OutlierPolicy', () => {
       consecutiveFailures: { enabled: true, threshold: 3, enforcingPercent: 100 },
       consecutiveGatewayFailures: { enabled: true, threshold: 3, enforcingPercent: 100 },
       successRate: { enabled: true, minimumHosts: 3, requestVolume: 20, stdevFactor: 1.9, enforcingPercent: 100 },
-      latency: { enabled: true, factor: 3, floorMs: 50, minimumHosts: 3, requestVolume: 50 },
+      latency: { enabled: true, factor: 3, floorMs: 50, minimumHosts: 2, requestVolume: 50 },
       directSignal: { enabled: true, threshold: 3, windowMs: 2000 },
       heartbeat: { enabled: true, missedIntervals: 3 },
       ejection: { baseMs: 10_000, maxMs: 120_000, maxEjectionPercent: 50, alwaysEjectOne: false, decayMs: 30_000 },

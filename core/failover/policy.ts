@@ -55,7 +55,7 @@ const SuccessRate = z
   })
   .strict();
 
-/** Latency outliers (Meshdeck only): p99 above max(floorMs, factor × median of the hosts' p99s). */
+/** Latency outliers (Meshdeck only): p99 above max(floorMs, factor × median of the other hosts' p99s). */
 const Latency = z
   .object({
     enabled: z.boolean().default(true),
@@ -64,7 +64,7 @@ const Latency = z
     /** Absolute floor of the threshold (ms): below it no host is a latency outlier. */
     floorMs: z.number().min(0).max(3_600_000).default(50),
     /** Hosts with enough requests needed to compute a median at all. */
-    minimumHosts: Count.default(3),
+    minimumHosts: Count.default(2),
     /** Requests a host needs in one interval for its p99 to count. */
     requestVolume: Count.default(50),
     enforcingPercent: Percent.default(100),

@@ -251,6 +251,28 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
     expect(ejects(d.evaluate(SVC, ids, policy({ latency: { enabled: true, minimumHosts: 3, requestVolume: 50 } }), 1000))).toEqual(['c']);
   });
 
+  it('two busy hosts suffice: each is measured against the other, so the slow one is found', () => {
+    const two = run([[10, 50], [100, 50]], { minimumHosts: 2, factor: 3, floorMs: 0 });
+    expect(ejects(two.decisions)).toEqual(['b']);
+    const e = two.decisions[0]!.evidence;
+    if (e.rule !== 'latency') throw new Error('unexpected evidence');
+    expect(e.samples.medianP99).toBe(p99Of(10));
+    expect(e.thresholds.threshold).toBe(3 * p99Of(10));
+    // Probe windows are judged against the non-outlier (a), not a median dragged up by b.
+    expect(two.report?.latency).toMatchObject({ hosts: 2, medianP99: p99Of(10), threshold: 3 * p99Of(10) });
+    // A host just under factor × its peer is not an outlier, and neither host is.
+    const exact = p99Of(40) / p99Of(10);
+    expect(ejects(run([[10, 50], [40, 50]], { minimumHosts: 2, factor: exact * 1.0001, floorMs: 0 }).decisions)).toEqual([]);
+  });
+
+  it('leave-one-out: each slow host is judged against the median of the other hosts', () => {
+    // Peers of c are (a, b, d) = (10, 10, 100): median 10, so c at 100 is out, and d likewise.
+    // (maxEjectionPercent, applied by the engine, caps how many of them are enforced.)
+    expect(ejects(run([[10, 50], [10, 50], [100, 50], [100, 50]], { factor: 3, floorMs: 0 }).decisions)).toEqual(['c', 'd']);
+    // With three slow of four, each slow host's peers have median 100: none stands out.
+    expect(ejects(run([[10, 50], [100, 50], [100, 50], [100, 50]], { factor: 3, floorMs: 0 }).decisions)).toEqual([]);
+  });
+
   it('median of an even count is the mean of the middle two', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, 1, 3])).toBe(3);

@@ -39,8 +39,9 @@
  *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
  *   can only fire with 5 or more hosts, whatever minimumHosts says.
  * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts; each
- *   host's p99 from its merged sketch; threshold = max(floorMs, factor × median of those p99s);
- *   a host strictly above it is an outlier.
+ *   host's p99 from its merged sketch; a host's threshold = max(floorMs, factor × median of the
+ *   OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an outlier.
+ *   Probe windows are judged against max(floorMs, factor × median of the non-outliers).
  *
  * Probing instances (half-open) are judged per window: a window with >= probe.minRequests
  * requests succeeds when its failed share is <= probe.maxFailureRate and its p99 is not above
@@ -121,6 +122,7 @@ export interface HostLatency {
 export interface LatencyEvidence {
   rule: 'latency';
   at: number;
+  /** medianP99: the median p99 of the other hosts (the host's peers). */
   samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[] };
   thresholds: {
     /** max(floorMs, factor × medianP99). */
@@ -505,11 +507,24 @@ export class OutlierDetector {
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
       return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests and latency samples; ${rule.minimumHosts} needed` };
     }
-    const medianP99 = median(hosts.map((h) => h.p99));
-    const threshold = Math.max(rule.floorMs, rule.factor * medianP99);
+    // Each host is measured against the median of its peers (the other hosts), so that with
+    // two busy hosts (one per zone, the demo's shape) a host ten times slower than the other is
+    // found: a median over both would sit halfway and hide it.
+    const thresholdOf = (peersMedian: number): number => Math.max(rule.floorMs, rule.factor * peersMedian);
+    const judged = hosts.map((h) => {
+      const peersMedian = median(hosts.filter((o) => o !== h).map((o) => o.p99));
+      return { host: h, peersMedian, threshold: thresholdOf(peersMedian) };
+    });
+    const outliers = judged
+      .filter((j) => j.host.p99 > j.threshold)
+      .sort((a, b) => b.host.p99 - a.host.p99 || a.host.instanceId.localeCompare(b.host.instanceId));
+    // Probe windows are judged against the hosts that are not outliers (all of them if every
+    // host is one, which cannot happen with factor >= 1 and two or more hosts).
+    const normal = hosts.filter((h) => !outliers.some((o) => o.host === h));
+    const medianP99 = median((normal.length > 0 ? normal : hosts).map((h) => h.p99));
+    const threshold = thresholdOf(medianP99);
     svc.latencyThreshold = threshold;
-    const thresholds = {
-      threshold,
+    const base = {
       factor: rule.factor,
       floorMs: rule.floorMs,
       quantile: 0.99 as const,
@@ -517,16 +532,15 @@ export class OutlierDetector {
       requestVolume: rule.requestVolume,
       enforcingPercent: rule.enforcingPercent,
     };
-    const outliers = hosts.filter((h) => h.p99 > threshold).sort((a, b) => b.p99 - a.p99 || a.instanceId.localeCompare(b.instanceId));
-    for (const h of outliers) {
+    for (const { host: h, peersMedian, threshold: t } of outliers) {
       out.push({
         kind: 'eject',
         service,
         instanceId: h.instanceId,
         at: now,
         enforced: this.enforce(rule.enforcingPercent),
-        reason: `p99 ${ms(h.p99)} > threshold ${ms(threshold)} (max(${rule.floorMs} ms, ${rule.factor} × median p99 ${ms(medianP99)}), ${hosts.length} hosts)`,
-        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99, hosts }, thresholds },
+        reason: `p99 ${ms(h.p99)} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)`,
+        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts }, thresholds: { threshold: t, ...base } },
       });
     }
     return { hosts: hosts.length, medianP99, threshold };

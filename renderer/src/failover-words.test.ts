@@ -55,7 +55,7 @@ describe('evidenceSentence, one rule at a time', () => {
       samples: { requests: 80, p99: 812, medianP99: 40, hosts: [1, 2, 3].map((n) => ({ instanceId: `i${n}`, requests: 80, p99: 40 })) },
       thresholds: { threshold: 120, factor: 3, floorMs: 50, quantile: 0.99, minimumHosts: 3, requestVolume: 50, enforcingPercent: 100 },
     };
-    expect(evidenceSentence(e)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × median p99 40 ms over 3 hosts; 80 requests)');
+    expect(evidenceSentence(e)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 80 requests)');
   });
 
   it('direct signals: what callers reported, in which window', () => {
