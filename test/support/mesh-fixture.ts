@@ -39,11 +39,11 @@ export class MeshFixture {
     return this.core.meshes.get('cli')!;
   }
 
-  /** A started sidecar in zone-a in front of `upstream` (heartbeat 250 ms, per-try timeout 1 s). */
-  async sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin'): Promise<Sidecar> {
+  /** A started sidecar (zone-a unless told) in front of `upstream` (heartbeat 250 ms, per-try timeout 1 s). */
+  async sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin', zone = 'zone-a'): Promise<Sidecar> {
     const s = new Sidecar({
       service,
-      zone: 'zone-a',
+      zone,
       broker: this.vhost.url,
       upstream,
       listenPort: await freePort(),
