@@ -71,7 +71,8 @@
  * Results go to bench/results/failover.json (gitignored).
  *
  * Smaller runs for investigation: BENCH_FAILOVER_KILLS=n, BENCH_FAILOVER_ZONE_OUTAGES=n,
- * BENCH_FAILOVER_POLICIES=meshdeck|envoy|meshdeck,envoy, BENCH_FAILOVER_SLOW=<instance id>.
+ * BENCH_FAILOVER_POLICIES=meshdeck|envoy|meshdeck,envoy, BENCH_FAILOVER_SLOW=<instance id>;
+ * BENCH_FAILOVER_PROFILE_DIR=<dir> has every instance write a CPU profile there as it exits.
  */
 import { randomUUID } from 'node:crypto';
 import dc from 'node:diagnostics_channel';
@@ -96,6 +97,8 @@ const KILLS = Number(env.BENCH_FAILOVER_KILLS ?? 20);
 const ZONE_OUTAGES = Number(env.BENCH_FAILOVER_ZONE_OUTAGES ?? 2);
 const POLICIES = (env.BENCH_FAILOVER_POLICIES ?? 'meshdeck,envoy').split(',') as Array<'meshdeck' | 'envoy'>;
 const SLOW_INSTANCE = env.BENCH_FAILOVER_SLOW ?? 'payments-a-1';
+/** When set, every instance process writes a V8 CPU profile there when it exits (`node --cpu-prof`). */
+const PROFILE_DIR = env.BENCH_FAILOVER_PROFILE_DIR;
 const WARMUP_MS = 5000;
 const BASELINE_MS = 15_000;
 const WINDOW_MS = 10_000;
@@ -321,7 +324,7 @@ class BenchMesh {
       '--instance-id', spec.instanceId,
       '--port', String(spec.port),
       '--broker', this.broker,
-    ]);
+    ], PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
     this.children.set(spec.instanceId, child);
     await child.next('ready', 60_000);
   }
