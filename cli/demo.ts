@@ -23,7 +23,9 @@ real sidecar, a load generator, and the console. Open the URL it prints.
   --port N             console port (default ${DEFAULT_PORT}; 0 picks a free one)
   --db FILE            console database (default ${join(defaultDataDir(), 'demo.db')})
   --respawn-after S    restart a killed instance after S seconds (default 15; 0 never)
-  --no-console         run the mesh and the load only
+  --no-console         run the mesh and the load only, without a core: sidecars get no
+                       endpoints (every request 503s) until a console — 'meshdeck serve
+                       --broker URL' or the desktop app — connects to the same broker
 
 Faults (against the running demo):
   kill <instance|service>      SIGKILL one instance process

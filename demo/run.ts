@@ -111,7 +111,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const load = new LoadGenerator(gatewayPorts, options.rps);
   for (const instance of instances) launch(instance);
   saveState();
-  await untilGatewaysServe(gatewayPorts(), 30_000, logger);
+  await untilGatewaysServe(gatewayPorts(), 30_000, logger, core === null);
   load.start();
   const stateTimer = setInterval(saveState, 1000);
   stateTimer.unref();
@@ -148,7 +148,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 }
 
 /** Waits until every gateway routes a request end to end (so the load starts on a ready mesh). */
-async function untilGatewaysServe(ports: number[], timeoutMs: number, logger: Logger): Promise<void> {
+async function untilGatewaysServe(ports: number[], timeoutMs: number, logger: Logger, withoutCore: boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const ready = new Set<number>();
   while (ready.size < ports.length && Date.now() < deadline) {
@@ -164,7 +164,13 @@ async function untilGatewaysServe(ports: number[], timeoutMs: number, logger: Lo
     }
     if (ready.size < ports.length) await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  if (ready.size < ports.length) logger.warn('starting the load before every gateway answers', { ready: ready.size, gateways: ports.length });
+  if (ready.size < ports.length) {
+    logger.warn('starting the load before every gateway answers', {
+      ready: ready.size,
+      gateways: ports.length,
+      ...(withoutCore ? { hint: 'no core runs with --no-console: sidecars get endpoints once a console (meshdeck serve, or the desktop app) connects to this broker' } : {}),
+    });
+  }
 }
 
 /** `node <script>` of the running CLI, so instances run the same build. */
