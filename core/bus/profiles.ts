@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ProfileInput as ProfileInputSchema, type Profile, type ProfileInput } from '../api/contract.js';
 import { ConflictError, NotFoundError, SecretsUnavailableError, ValidationError, errorMessage } from '../lib/errors.js';
@@ -12,6 +11,7 @@ import type { Logger } from '../lib/log.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Db } from '../store/database.js';
 import { parseBrokerUrl } from './broker-url.js';
+import { buildTlsOptions, securityWarnings } from './tls.js';
 
 type ParsedProfileInput = ReturnType<typeof ProfileInputSchema.parse>;
 
@@ -244,26 +244,12 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
 
   private optionsFor(row: ProfileRow, password: string): ConnectOptions {
     const parsed = parseBrokerUrl(row.url);
-    let tls: false | TlsOptions = false;
-    if (parsed.tls) {
-      const readTlsFile = (file: string | null, field: string): Buffer | undefined => {
-        if (!file) return undefined;
-        try {
-          return readFileSync(file);
-        } catch (err) {
-          throw new ValidationError(`Cannot read the TLS ${field} file ${file}: ${errorMessage(err)}`, [
-            { path: `tls.${field}`, message: errorMessage(err) },
-          ]);
-        }
-      };
-      tls = {
-        ca: readTlsFile(row.tls_ca_file, 'caFile'),
-        cert: readTlsFile(row.tls_cert_file, 'certFile'),
-        key: readTlsFile(row.tls_key_file, 'keyFile'),
-        servername: row.tls_servername ?? parsed.hostname,
-        rejectUnauthorized: row.tls_verify === 1,
-      };
-    }
+    const tls: false | TlsOptions = parsed.tls
+      ? buildTlsOptions(
+          { caFile: row.tls_ca_file, certFile: row.tls_cert_file, keyFile: row.tls_key_file, servername: row.tls_servername, verify: row.tls_verify === 1 },
+          parsed.hostname,
+        )
+      : false;
     return {
       hostname: parsed.hostname,
       port: parsed.port,
@@ -383,6 +369,7 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
           ? 'encrypted'
           : 'none',
       source: row.id === CLI_PROFILE_ID ? 'cli' : 'saved',
+      warnings: securityWarnings({ tls: tlsEnabled, verify: row.tls_verify === 1, hostname: parseBrokerUrl(row.url).hostname }),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
