@@ -8,7 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPermissions } from '../../core/bus/permissions.js';
+import { agentPermissions, monitoringPermissions } from '../../core/bus/permissions.js';
+import { ManagementClient } from '../../core/broker/management-client.js';
+import { readBroker } from '../../core/broker/read-snapshot.js';
 import { silentLogger } from '../../core/lib/log.js';
 import { encodeMeshEvent } from '../../core/protocol/codec.js';
 import { EXCHANGES, QUEUES, controlQueue, routingKeys } from '../../core/protocol/topology.js';
@@ -20,6 +22,7 @@ const run = randomUUID().slice(0, 6);
 const service = `perm-${run}`;
 const user = `meshdeck-agent-${service}`;
 const password = `pw-${randomUUID()}`;
+const monitor = `meshdeck-monitor-${run}`;
 
 /**
  * The `rabbitmqctl add_user / set_permissions / set_topic_permissions` of docs/security.md, made
@@ -68,6 +71,7 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   await admin?.close();
   await management('DELETE', `users/${encodeURIComponent(user)}`).catch(() => undefined);
+  await management('DELETE', `users/${encodeURIComponent(monitor)}`).catch(() => undefined);
   vhost?.remove();
 });
 
@@ -154,5 +158,29 @@ describe('what the agent user is refused', () => {
     expect(await refused((ch) => ch.queueDeclare({ queue: 'evil' }))).toContain("ACCESS_REFUSED - access to queue 'evil'");
     expect(await refused((ch) => ch.queueDelete({ queue: controlQueue('other-svc', 'i1') }))).toContain('ACCESS_REFUSED - access to queue');
     expect(await refused((ch) => ch.exchangeDelete({ exchange: 'amq.topic' }))).toMatch(/ACCESS_REFUSED/);
+  });
+});
+
+describe('the monitoring user of the Broker view', () => {
+  it('reads the vhost\u2019s exchanges, queues and consumers with the monitoring tag and no AMQP rights', async () => {
+    const v = encodeURIComponent(vhost.name);
+    await management('PUT', `users/${encodeURIComponent(monitor)}`, { password, tags: 'monitoring' });
+    await management('PUT', `permissions/${v}/${encodeURIComponent(monitor)}`, monitoringPermissions());
+    const client = new ManagementClient({ baseUrl: 'http://127.0.0.1:15672', username: monitor, password });
+    const reading = await readBroker(client, vhost.name, monitor);
+    expect(reading.capabilities).toEqual([]);
+    expect(reading.available).toBe(true);
+    expect(reading.queues.map((q) => q.name)).toContain(QUEUES.acks);
+    expect(reading.exchanges.map((e) => e.name)).toContain(EXCHANGES.control);
+
+    // Over AMQP it may log in to the vhost but read, write and configure nothing.
+    const amqp = new Connection({ url: `amqp://${monitor}:${password}@127.0.0.1:5672/${v}`, retryLow: 100, retryHigh: 500 });
+    try {
+      await amqp.onConnect(5000);
+      const err = await amqp.basicGet({ queue: QUEUES.acks }).then(() => null, (e: unknown) => e as { code?: string });
+      expect(err?.code).toBe('ACCESS_REFUSED');
+    } finally {
+      await amqp.close();
+    }
   });
 });

@@ -22,7 +22,9 @@ export interface TopicPermission {
   read: string;
 }
 
-const re = (name: string): string => name.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+const re = (name: string): string => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `meshdeck\.(a|b|c)` for meshdeck.a, meshdeck.b, meshdeck.c. */
+const meshNames = (names: string[]): string => `${re('meshdeck.')}(${names.map((n) => re(n.replace(/^meshdeck\./, ''))).join('|')})`;
 const anyOf = (names: string[]): string => `^(${names.join('|')})$`;
 
 /** Server-named queues (an agent's endpoint queue, a core's heartbeat queue). */
@@ -43,13 +45,13 @@ export function agentPermissions(service: string, eventQueues?: string): { vhost
   const s = re(service);
   const ownControl = `${re('meshdeck.control.')}${s}\\..+`;
   const extra = eventQueues ? [eventQueues] : [];
-  const declared = [...new Set([...ALL_EXCHANGES, ...CORE_QUEUES])].map(re);
+  const declared = meshNames([...new Set([...ALL_EXCHANGES, ...CORE_QUEUES])]);
   return {
     vhost: {
-      configure: anyOf([...declared, ownControl, SERVER_NAMED, ...extra]),
-      write: anyOf([...declared, ownControl, SERVER_NAMED, ...extra]),
+      configure: anyOf([declared, ownControl, SERVER_NAMED, ...extra]),
+      write: anyOf([declared, ownControl, SERVER_NAMED, ...extra]),
       // Exchanges are read to bind queues to them; the acks and discovery-request queues are not readable.
-      read: anyOf([...ALL_EXCHANGES.map(re), ownControl, SERVER_NAMED, ...extra]),
+      read: anyOf([meshNames(ALL_EXCHANGES), ownControl, SERVER_NAMED, ...extra]),
     },
     topics: [
       { exchange: EXCHANGES.registry, write: `^(registry\\.${s}\\.[^.]+\\.(register|heartbeat|deregister)|signal\\..+)$`, read: '.*' },
