@@ -8,7 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPermissions, monitoringPermissions } from '../../core/bus/permissions.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMeshCore } from '../../core/app.js';
+import { agentPermissions, consolePermissions, monitoringPermissions } from '../../core/bus/permissions.js';
+import { createLogger } from '../../core/lib/log.js';
+import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { ManagementClient } from '../../core/broker/management-client.js';
 import { readBroker } from '../../core/broker/read-snapshot.js';
 import { silentLogger } from '../../core/lib/log.js';
@@ -23,6 +29,7 @@ const service = `perm-${run}`;
 const user = `meshdeck-agent-${service}`;
 const password = `pw-${randomUUID()}`;
 const monitor = `meshdeck-monitor-${run}`;
+const consoleUser = `meshdeck-console-${run}`;
 
 /**
  * The `rabbitmqctl add_user / set_permissions / set_topic_permissions` of docs/security.md, made
@@ -72,6 +79,7 @@ afterAll(async () => {
   await admin?.close();
   await management('DELETE', `users/${encodeURIComponent(user)}`).catch(() => undefined);
   await management('DELETE', `users/${encodeURIComponent(monitor)}`).catch(() => undefined);
+  await management('DELETE', `users/${encodeURIComponent(consoleUser)}`).catch(() => undefined);
   vhost?.remove();
 });
 
@@ -181,6 +189,38 @@ describe('the monitoring user of the Broker view', () => {
       expect(err?.code).toBe('ACCESS_REFUSED');
     } finally {
       await amqp.close();
+    }
+  });
+});
+
+describe('the console user', () => {
+  it('runs the core with only the mesh\u2019s names: it sees the agent and answers its discovery request', async () => {
+    const v = encodeURIComponent(vhost.name);
+    await management('PUT', `users/${encodeURIComponent(consoleUser)}`, { password, tags: '' });
+    await management('PUT', `permissions/${v}/${encodeURIComponent(consoleUser)}`, consolePermissions());
+    const lines: string[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'meshdeck-perm-'));
+    const core = createMeshCore({
+      databasePath: join(dir, 'm.db'),
+      secrets: memorySecretStore('t'),
+      logger: createLogger({ level: 'debug', sink: (line) => lines.push(line) }),
+      host: 'headless',
+      commandLineBroker: `amqp://${consoleUser}:${password}@127.0.0.1:5672/${v}`,
+      broker: { statsIntervalMs: 1000 },
+    });
+    const agent = new MeshAgent({ broker: agentUrl, service, zone: 'zone-a', address: '127.0.0.1:2', agent: 'sidecar', heartbeatIntervalMs: 200, logger: silentLogger });
+    try {
+      await eventually(() => core.meshes.get('cli')?.active, 'core mesh running');
+      agent.start();
+      const mesh = core.meshes.get('cli')!;
+      await eventually(() => mesh.registry.get(service, agent.instanceId), 'agent registered with the core');
+      await eventually(() => agent.endpoints(service)?.endpoints.some((e) => e.instanceId === agent.instanceId), 'endpoint set from the core', 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(lines.filter((l) => l.includes('ACCESS_REFUSED'))).toEqual([]);
+    } finally {
+      await agent.stop();
+      await core.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -65,10 +65,14 @@ export function agentPermissions(service: string, eventQueues?: string): { vhost
   };
 }
 
-/** The console (mesh control core): everything of the mesh, nothing else on the vhost. */
+/**
+ * The console (mesh control core): everything of the mesh, nothing else on the vhost; it also
+ * publishes through the default exchange (discovery answers to an agent's reply queue, actions
+ * forwarded to the leader's request queue).
+ */
 export function consolePermissions(): VhostPermissions {
   const mesh = `^(${re('meshdeck.')}.*|${SERVER_NAMED})$`;
-  return { configure: mesh, write: mesh, read: mesh };
+  return { configure: mesh, write: `^(${re('meshdeck.')}.*|${SERVER_NAMED}|${re('amq.default')})$`, read: mesh };
 }
 
 /** The management-API user of the Broker view: the `monitoring` tag, no AMQP rights at all. */
