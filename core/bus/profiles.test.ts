@@ -532,6 +532,15 @@ describe('ProfileService: connectOptions', () => {
     expect(thrown(ValidationError, () => profiles.connectOptions(created.id)).issues[0]?.path).toBe('tls.keyFile');
   });
 
+  it('takes TLS settings from a pasted URL\u2019s query where the form leaves them empty', () => {
+    const profiles = service();
+    const created = profiles.create(input({ name: 'q', url: 'amqps://h/v?cacertfile=/etc/ca.pem&server_name_indication=rabbit.prod&verify=verify_none' }));
+    expect(created.url).toBe('amqps://h:5671');
+    expect(created.tls).toMatchObject({ caFile: '/etc/ca.pem', servername: 'rabbit.prod', verify: false });
+    const form = profiles.create(input({ name: 'f', url: 'amqps://h?cacertfile=/etc/ca.pem', tls: { caFile: '/mine.pem' } }));
+    expect(form.tls).toMatchObject({ caFile: '/mine.pem', verify: true });
+  });
+
   it('refuses a file that is not PEM, naming it', () => {
     const profiles = service();
     const ca = writeFile('ca.der', 'binary stuff');

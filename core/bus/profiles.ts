@@ -303,13 +303,21 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
 
   private rowFromInput(input: ParsedProfileInput, ids: Pick<ProfileRow, 'id' | 'created_at' | 'updated_at'>): ProfileRow {
     const parsed = parseBrokerUrl(input.url);
-    const tls = input.tls;
-    if (!parsed.tls && tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+    // A pasted URL's TLS query (cacertfile=…, verify=verify_none, as agents take it) fills what the form leaves empty.
+    const q = parsed.tlsQuery;
+    const tls = {
+      caFile: input.tls?.caFile || q.caFile || undefined,
+      certFile: input.tls?.certFile || q.certFile || undefined,
+      keyFile: input.tls?.keyFile || q.keyFile || undefined,
+      servername: input.tls?.servername || q.servername || undefined,
+      verify: input.tls?.verify !== false && q.verify,
+    };
+    if (!parsed.tls && (tls.caFile || tls.certFile || tls.keyFile)) {
       throw new ValidationError('TLS files are set but the URL is amqp://; use amqps:// to connect with TLS', [
         { path: 'url', message: 'use amqps:// with TLS files' },
       ]);
     }
-    if (tls && Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+    if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
       throw new ValidationError('A client certificate needs both its certificate file and its key file', [
         { path: tls.certFile ? 'tls.keyFile' : 'tls.certFile', message: 'set both the certificate and the key file' },
       ]);
@@ -323,11 +331,11 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       username: input.username || parsed.username || '',
       password_cipher: null,
       heartbeat_s: input.heartbeatSeconds,
-      tls_ca_file: orNull(tls?.caFile),
-      tls_cert_file: orNull(tls?.certFile),
-      tls_key_file: orNull(tls?.keyFile),
-      tls_servername: orNull(tls?.servername),
-      tls_verify: tls?.verify === false ? 0 : 1,
+      tls_ca_file: orNull(tls.caFile),
+      tls_cert_file: orNull(tls.certFile),
+      tls_key_file: orNull(tls.keyFile),
+      tls_servername: orNull(tls.servername),
+      tls_verify: tls.verify ? 1 : 0,
       management_url: orNull(input.managementUrl),
       management_username: orNull(input.managementUsername),
       management_password_cipher: null,
