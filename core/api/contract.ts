@@ -41,6 +41,8 @@ export const ConnectionState = z.object({
   since: z.number(),
   nextRetryAt: z.number().nullable(),
   connectedAt: z.number().nullable(),
+  /** A security warning about how this connection is made (TLS verification off, plain AMQP to a remote host). */
+  warning: z.string().nullable().optional(),
 });
 export type ConnectionState = z.infer<typeof ConnectionState>;
 
@@ -129,6 +131,8 @@ export const Profile = z.object({
   managementPasswordStorage: PasswordStorage.optional(),
   /** `cli` profiles come from `--broker`/`MESHDECK_BROKER` and are read-only. */
   source: z.enum(['saved', 'cli']),
+  /** Security warnings to show with the profile (TLS verification off, plain AMQP to a remote host). */
+  warnings: z.array(z.string()).optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../lib/errors.js';
-import { parseBrokerUrl, redactUrl } from './broker-url.js';
+import { connectOptionsFromUrl, parseBrokerUrl, redactUrl } from './broker-url.js';
 
 function validationError(fn: () => unknown): ValidationError {
   try {
@@ -22,6 +22,7 @@ describe('parseBrokerUrl', () => {
       username: null,
       password: null,
       vhost: null,
+      tlsQuery: { caFile: null, certFile: null, keyFile: null, servername: null, verify: true },
     });
   });
 
@@ -116,6 +117,33 @@ describe('parseBrokerUrl', () => {
       expect(err.message).not.toContain('ter2');
       expect(err.message).toBe('The url is not a valid URL');
     }
+  });
+});
+
+describe('TLS options in the URL query (RabbitMQ URI parameter names)', () => {
+  it('reads cacertfile, certfile, keyfile, server_name_indication and verify', () => {
+    const parsed = parseBrokerUrl('amqps://h/v?cacertfile=/etc/ca.pem&certfile=/c.pem&keyfile=/k.pem&server_name_indication=rabbit.prod&verify=verify_none');
+    expect(parsed.tlsQuery).toEqual({ caFile: '/etc/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', servername: 'rabbit.prod', verify: false });
+    expect(parsed.url).toBe('amqps://h:5671');
+    expect(parsed.vhost).toBe('v');
+  });
+
+  it('verifies unless verify=verify_none, and refuses other values', () => {
+    expect(parseBrokerUrl('amqps://h?verify=verify_peer').tlsQuery.verify).toBe(true);
+    expect(validationError(() => parseBrokerUrl('amqps://h?verify=false')).message).toContain('verify_peer or verify_none');
+  });
+
+  it('refuses TLS options on amqp:// and a certificate without its key', () => {
+    expect(validationError(() => parseBrokerUrl('amqp://h?cacertfile=/ca.pem')).message).toContain('use amqps://');
+    expect(validationError(() => parseBrokerUrl('amqp://h?verify=verify_none')).message).toContain('use amqps://');
+    expect(validationError(() => parseBrokerUrl('amqps://h?certfile=/c.pem')).message).toContain('keyfile');
+  });
+
+  it('connectOptionsFromUrl verifies amqps:// by default with the host as server name', () => {
+    const opts = connectOptionsFromUrl('amqps://u:p@rabbit.prod/v', 'agent');
+    expect(opts.tls).toEqual({ rejectUnauthorized: true, servername: 'rabbit.prod' });
+    expect(connectOptionsFromUrl('amqps://h?verify=verify_none', 'agent').tls).toMatchObject({ rejectUnauthorized: false });
+    expect(connectOptionsFromUrl('amqp://h', 'agent').tls).toBe(false);
   });
 });
 

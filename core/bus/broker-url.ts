@@ -4,6 +4,7 @@
  */
 import { ValidationError } from '../lib/errors.js';
 import type { ConnectOptions } from './profiles.js';
+import { buildTlsOptions } from './tls.js';
 
 export interface ParsedBrokerUrl {
   /** `amqp://host:port` or `amqps://host:port`: no credentials, no vhost. */
@@ -14,6 +15,11 @@ export interface ParsedBrokerUrl {
   username: string | null;
   password: string | null;
   vhost: string | null;
+  /**
+   * TLS settings from the query, with RabbitMQ's URI parameter names: `cacertfile`, `certfile`,
+   * `keyfile`, `server_name_indication`, `verify=verify_peer|verify_none`. Null fields are unset.
+   */
+  tlsQuery: { caFile: string | null; certFile: string | null; keyFile: string | null; servername: string | null; verify: boolean };
 }
 
 export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
@@ -46,7 +52,24 @@ export function parseBrokerUrl(raw: string, field = 'url'): ParsedBrokerUrl {
       ]);
     }
   };
+  const q = (name: string): string | null => u.searchParams.get(name) || null;
+  const verifyParam = q('verify');
+  if (verifyParam !== null && verifyParam !== 'verify_peer' && verifyParam !== 'verify_none') {
+    throw new ValidationError(`The broker URL's verify= is verify_peer or verify_none, not ${verifyParam}`, [
+      { path: field, message: 'verify must be verify_peer or verify_none' },
+    ]);
+  }
+  const tlsQuery = { caFile: q('cacertfile'), certFile: q('certfile'), keyFile: q('keyfile'), servername: q('server_name_indication'), verify: verifyParam !== 'verify_none' };
+  if (!tls && (tlsQuery.caFile || tlsQuery.certFile || tlsQuery.keyFile || verifyParam)) {
+    throw new ValidationError('The broker URL sets TLS options but starts with amqp://; use amqps://', [
+      { path: field, message: 'use amqps:// with TLS options' },
+    ]);
+  }
+  if (Boolean(tlsQuery.certFile) !== Boolean(tlsQuery.keyFile)) {
+    throw new ValidationError('A client certificate needs both certfile= and keyfile=', [{ path: field, message: 'set both certfile and keyfile' }]);
+  }
   return {
+    tlsQuery,
     url: `${scheme}://${u.hostname}:${port}`,
     tls,
     hostname,
@@ -62,7 +85,11 @@ export function redactUrl(raw: string): string {
   return raw.replace(/(\/\/[^:@/\s]+):[^/\s]*@/, '$1:***@');
 }
 
-/** Connection options for a URL given on a command line (agents, tools): no profile, no store. */
+/**
+ * Connection options for a URL given on a command line (agents, tools): no profile, no store.
+ * amqps:// verifies the broker against the system CAs, or the `cacertfile=` of the query; only
+ * `verify=verify_none` turns that off (and the connection then warns).
+ */
 export function connectOptionsFromUrl(raw: string, connectionName: string, heartbeat = 10): ConnectOptions {
   const parsed = parseBrokerUrl(raw, 'broker');
   return {
@@ -72,7 +99,7 @@ export function connectOptionsFromUrl(raw: string, connectionName: string, heart
     username: parsed.username ?? 'guest',
     password: parsed.password ?? (parsed.username ? '' : 'guest'),
     heartbeat,
-    tls: parsed.tls ? { servername: parsed.hostname, rejectUnauthorized: true } : false,
+    tls: parsed.tls ? buildTlsOptions(parsed.tlsQuery, parsed.hostname) : false,
     connectionName,
   };
 }

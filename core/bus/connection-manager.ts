@@ -84,5 +84,6 @@ export function idleState(profileId: string): ConnectionState {
     since: 0,
     nextRetryAt: null,
     connectedAt: null,
+    warning: null,
   };
 }

@@ -10,6 +10,7 @@ import type { ConnectionState, ConnectionStatus } from '../api/contract.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { ConnectOptions } from './profiles.js';
+import { CERT_VERIFY_CODES, connectWarning, explainTlsError } from './tls.js';
 
 export interface BackoffPolicy {
   /** First retry delay. */
@@ -44,7 +45,7 @@ const FATAL_CODES = new Set([
 /** Refusals that the same settings will meet again: stop and ask the operator. */
 export function isFatalConnectError(code: string | null): boolean {
   if (!code) return false;
-  return FATAL_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
+  return FATAL_CODES.has(code) || CERT_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('ERR_OSSL_');
 }
 
 /** The broker's or the socket's own words, without the client library's "undefined: " prefix. */
@@ -77,6 +78,9 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private current: ConnectionState;
   private readonly backoff: BackoffPolicy;
   private readonly logger: Logger;
+  /** The TLS options of the current attempt, to explain its TLS errors. */
+  private tls: ConnectOptions['tls'] | undefined;
+  private warnedAbout: string | null = null;
 
   constructor(private readonly options: BrokerConnectionOptions) {
     super();
@@ -92,6 +96,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       since: Date.now(),
       nextRetryAt: null,
       connectedAt: null,
+      warning: null,
     };
   }
 
@@ -140,7 +145,27 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       this.fail(err, attempt);
       return;
     }
-    const connection = new Connection({
+    this.tls = opts.tls;
+    const warning = connectWarning(opts);
+    if (warning && warning !== this.warnedAbout) {
+      this.logger.warn(warning, { host: opts.hostname, port: opts.port });
+    }
+    this.warnedAbout = warning;
+    if ((this.current.warning ?? null) !== warning) this.setState({ warning });
+    let connection: Connection;
+    try {
+      connection = this.open(opts);
+    } catch (err) {
+      // tls.connect throws at once on a key or certificate it cannot use.
+      this.fail(err, attempt);
+      return;
+    }
+    this.connection = connection;
+    this.listen(connection, opts, attempt);
+  }
+
+  private open(opts: ConnectOptions): Connection {
+    return new Connection({
       hostname: opts.hostname,
       port: opts.port,
       vhost: opts.vhost,
@@ -154,8 +179,9 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       retryLow: 24 * 3600_000,
       retryHigh: 24 * 3600_000,
     });
-    this.connection = connection;
+  }
 
+  private listen(connection: Connection, opts: ConnectOptions, attempt: number): void {
     connection.on('connection', () => {
       if (this.connection !== connection) return;
       this.logger.info('connected', { host: opts.hostname, port: opts.port, vhost: opts.vhost, attempt });
@@ -185,13 +211,13 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
     connection.on('error', (err: unknown) => {
       if (this.connection !== connection) return;
       const wasUp = this.current.status === 'connected' || this.current.status === 'blocked';
-      this.fail(err, wasUp ? 1 : attempt);
+      this.fail(err, wasUp ? 1 : attempt, !wasUp);
     });
   }
 
-  private fail(err: unknown, attempt: number): void {
+  private fail(err: unknown, attempt: number, beforeOpen = true): void {
     const code = errorCodeOf(err);
-    const text = brokerErrorText(err);
+    const text = explainTlsError(code, brokerErrorText(err), this.tls, beforeOpen);
     void this.teardown();
     if (isFatalConnectError(code)) {
       this.logger.error('connection refused; not retrying', { code, error: text, attempt });
@@ -267,14 +293,23 @@ export interface ProbeResult {
 /** Opens one connection, waits for the AMQP handshake, closes it. Never retries. */
 export async function probeConnection(opts: ConnectOptions, timeoutMs = 10_000): Promise<ProbeResult> {
   const started = performance.now();
-  const connection = new Connection({
-    ...opts,
-    tls: opts.tls === false ? false : opts.tls,
-    connectionName: `${opts.connectionName} (test)`,
-    connectionTimeout: timeoutMs,
-    retryLow: 24 * 3600_000,
-    retryHigh: 24 * 3600_000,
-  });
+  const failed = (err: unknown): ProbeResult => {
+    const code = errorCodeOf(err);
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: explainTlsError(code, brokerErrorText(err), opts.tls), errorCode: code };
+  };
+  let connection: Connection;
+  try {
+    connection = new Connection({
+      ...opts,
+      tls: opts.tls === false ? false : opts.tls,
+      connectionName: `${opts.connectionName} (test)`,
+      connectionTimeout: timeoutMs,
+      retryLow: 24 * 3600_000,
+      retryHigh: 24 * 3600_000,
+    });
+  } catch (err) {
+    return failed(err); // a key or certificate tls.connect cannot use
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'TIMEOUT' })), timeoutMs);
@@ -289,7 +324,7 @@ export async function probeConnection(opts: ConnectOptions, timeoutMs = 10_000):
     });
     return { ok: true, latencyMs: Math.round(performance.now() - started), error: null, errorCode: null };
   } catch (err) {
-    return { ok: false, latencyMs: Math.round(performance.now() - started), error: brokerErrorText(err), errorCode: errorCodeOf(err) };
+    return failed(err);
   } finally {
     connection.removeAllListeners();
     connection.on('error', () => undefined);

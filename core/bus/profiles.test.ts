@@ -78,6 +78,7 @@ describe('ProfileService: create, list, get', () => {
       managementUsername: null,
       managementPasswordStorage: 'none',
       source: 'saved',
+      warnings: [],
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
     });
@@ -486,8 +487,8 @@ describe('ProfileService: connectOptions', () => {
   it('reads the CA, certificate and key files for amqps and verifies by default', () => {
     const profiles = service();
     const ca = writeFile('ca.pem', '-----BEGIN CERTIFICATE-----\nCA\n');
-    const cert = writeFile('client.crt', 'CLIENT CERT');
-    const key = writeFile('client.key', 'CLIENT KEY');
+    const cert = writeFile('client.crt', '-----BEGIN CERTIFICATE-----\nCLIENT CERT');
+    const key = writeFile('client.key', '-----BEGIN PRIVATE KEY-----\nCLIENT KEY');
     const created = profiles.create(input({ name: 'tls', url: 'amqps://rabbit.prod', tls: { caFile: ca, certFile: cert, keyFile: key } }));
     const opts = profiles.connectOptions(created.id);
     expect(opts.port).toBe(5671);
@@ -495,8 +496,8 @@ describe('ProfileService: connectOptions', () => {
     if (opts.tls === false) return;
     expect(Buffer.isBuffer(opts.tls.ca)).toBe(true);
     expect(String(opts.tls.ca)).toBe('-----BEGIN CERTIFICATE-----\nCA\n');
-    expect(String(opts.tls.cert)).toBe('CLIENT CERT');
-    expect(String(opts.tls.key)).toBe('CLIENT KEY');
+    expect(String(opts.tls.cert)).toBe('-----BEGIN CERTIFICATE-----\nCLIENT CERT');
+    expect(String(opts.tls.key)).toBe('-----BEGIN PRIVATE KEY-----\nCLIENT KEY');
     expect(opts.tls.rejectUnauthorized).toBe(true);
     expect(opts.tls.servername).toBe('rabbit.prod');
   });
@@ -526,9 +527,36 @@ describe('ProfileService: connectOptions', () => {
 
   it('reports a missing key file on tls.keyFile', () => {
     const profiles = service();
-    const cert = writeFile('client.crt', 'CERT');
+    const cert = writeFile('client.crt', '-----BEGIN CERTIFICATE-----\nCERT');
     const created = profiles.create(input({ name: 'tls', url: 'amqps://h', tls: { certFile: cert, keyFile: join(dir, 'nokey') } }));
     expect(thrown(ValidationError, () => profiles.connectOptions(created.id)).issues[0]?.path).toBe('tls.keyFile');
+  });
+
+  it('takes TLS settings from a pasted URL\u2019s query where the form leaves them empty', () => {
+    const profiles = service();
+    const created = profiles.create(input({ name: 'q', url: 'amqps://h/v?cacertfile=/etc/ca.pem&server_name_indication=rabbit.prod&verify=verify_none' }));
+    expect(created.url).toBe('amqps://h:5671');
+    expect(created.tls).toMatchObject({ caFile: '/etc/ca.pem', servername: 'rabbit.prod', verify: false });
+    const form = profiles.create(input({ name: 'f', url: 'amqps://h?cacertfile=/etc/ca.pem', tls: { caFile: '/mine.pem' } }));
+    expect(form.tls).toMatchObject({ caFile: '/mine.pem', verify: true });
+  });
+
+  it('refuses a file that is not PEM, naming it', () => {
+    const profiles = service();
+    const ca = writeFile('ca.der', 'binary stuff');
+    const created = profiles.create(input({ name: 'tls', url: 'amqps://h', tls: { caFile: ca } }));
+    const err = thrown(ValidationError, () => profiles.connectOptions(created.id));
+    expect(err.issues[0]?.path).toBe('tls.caFile');
+    expect(err.message).toBe(`The TLS CA file ${ca} is not a PEM file (no "-----BEGIN" line)`);
+  });
+
+  it('warns about verification off and about plain AMQP to a remote host, not otherwise', () => {
+    const profiles = service();
+    const w = (url: string, tls?: { verify: boolean }) => profiles.create(input({ name: url, url, ...(tls ? { tls } : {}) })).warnings;
+    expect(w('amqps://rabbit.prod')).toEqual([]);
+    expect(w('amqp://127.0.0.1')).toEqual([]);
+    expect(w('amqps://rabbit.test', { verify: false })).toEqual([expect.stringMatching(/^TLS server verification is off/)]);
+    expect(w('amqp://rabbit.remote')).toEqual([expect.stringMatching(/^Plain AMQP to a remote host/)]);
   });
 
   it('builds options for unsaved settings (the Test button) without storing anything', () => {

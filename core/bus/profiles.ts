@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ProfileInput as ProfileInputSchema, type Profile, type ProfileInput } from '../api/contract.js';
 import { ConflictError, NotFoundError, SecretsUnavailableError, ValidationError, errorMessage } from '../lib/errors.js';
@@ -12,6 +11,7 @@ import type { Logger } from '../lib/log.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Db } from '../store/database.js';
 import { parseBrokerUrl } from './broker-url.js';
+import { buildTlsOptions, securityWarnings } from './tls.js';
 
 type ParsedProfileInput = ReturnType<typeof ProfileInputSchema.parse>;
 
@@ -91,11 +91,11 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       username: parsed.username ?? 'guest',
       password_cipher: null,
       heartbeat_s: 30,
-      tls_ca_file: null,
-      tls_cert_file: null,
-      tls_key_file: null,
-      tls_servername: null,
-      tls_verify: 1,
+      tls_ca_file: parsed.tlsQuery.caFile,
+      tls_cert_file: parsed.tlsQuery.certFile,
+      tls_key_file: parsed.tlsQuery.keyFile,
+      tls_servername: parsed.tlsQuery.servername,
+      tls_verify: parsed.tlsQuery.verify ? 1 : 0,
       management_url: null,
       management_username: null,
       management_password_cipher: null,
@@ -244,26 +244,12 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
 
   private optionsFor(row: ProfileRow, password: string): ConnectOptions {
     const parsed = parseBrokerUrl(row.url);
-    let tls: false | TlsOptions = false;
-    if (parsed.tls) {
-      const readTlsFile = (file: string | null, field: string): Buffer | undefined => {
-        if (!file) return undefined;
-        try {
-          return readFileSync(file);
-        } catch (err) {
-          throw new ValidationError(`Cannot read the TLS ${field} file ${file}: ${errorMessage(err)}`, [
-            { path: `tls.${field}`, message: errorMessage(err) },
-          ]);
-        }
-      };
-      tls = {
-        ca: readTlsFile(row.tls_ca_file, 'caFile'),
-        cert: readTlsFile(row.tls_cert_file, 'certFile'),
-        key: readTlsFile(row.tls_key_file, 'keyFile'),
-        servername: row.tls_servername ?? parsed.hostname,
-        rejectUnauthorized: row.tls_verify === 1,
-      };
-    }
+    const tls: false | TlsOptions = parsed.tls
+      ? buildTlsOptions(
+          { caFile: row.tls_ca_file, certFile: row.tls_cert_file, keyFile: row.tls_key_file, servername: row.tls_servername, verify: row.tls_verify === 1 },
+          parsed.hostname,
+        )
+      : false;
     return {
       hostname: parsed.hostname,
       port: parsed.port,
@@ -317,13 +303,21 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
 
   private rowFromInput(input: ParsedProfileInput, ids: Pick<ProfileRow, 'id' | 'created_at' | 'updated_at'>): ProfileRow {
     const parsed = parseBrokerUrl(input.url);
-    const tls = input.tls;
-    if (!parsed.tls && tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+    // A pasted URL's TLS query (cacertfile=…, verify=verify_none, as agents take it) fills what the form leaves empty.
+    const q = parsed.tlsQuery;
+    const tls = {
+      caFile: input.tls?.caFile || q.caFile || undefined,
+      certFile: input.tls?.certFile || q.certFile || undefined,
+      keyFile: input.tls?.keyFile || q.keyFile || undefined,
+      servername: input.tls?.servername || q.servername || undefined,
+      verify: input.tls?.verify !== false && q.verify,
+    };
+    if (!parsed.tls && (tls.caFile || tls.certFile || tls.keyFile)) {
       throw new ValidationError('TLS files are set but the URL is amqp://; use amqps:// to connect with TLS', [
         { path: 'url', message: 'use amqps:// with TLS files' },
       ]);
     }
-    if (tls && Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+    if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
       throw new ValidationError('A client certificate needs both its certificate file and its key file', [
         { path: tls.certFile ? 'tls.keyFile' : 'tls.certFile', message: 'set both the certificate and the key file' },
       ]);
@@ -337,11 +331,11 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       username: input.username || parsed.username || '',
       password_cipher: null,
       heartbeat_s: input.heartbeatSeconds,
-      tls_ca_file: orNull(tls?.caFile),
-      tls_cert_file: orNull(tls?.certFile),
-      tls_key_file: orNull(tls?.keyFile),
-      tls_servername: orNull(tls?.servername),
-      tls_verify: tls?.verify === false ? 0 : 1,
+      tls_ca_file: orNull(tls.caFile),
+      tls_cert_file: orNull(tls.certFile),
+      tls_key_file: orNull(tls.keyFile),
+      tls_servername: orNull(tls.servername),
+      tls_verify: tls.verify ? 1 : 0,
       management_url: orNull(input.managementUrl),
       management_username: orNull(input.managementUsername),
       management_password_cipher: null,
@@ -383,6 +377,7 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
           ? 'encrypted'
           : 'none',
       source: row.id === CLI_PROFILE_ID ? 'cli' : 'saved',
+      warnings: securityWarnings({ tls: tlsEnabled, verify: row.tls_verify === 1, hostname: parseBrokerUrl(row.url).hostname }),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

@@ -109,6 +109,11 @@ function ProfileCard({ profile, state, onEdit }: { profile: Profile; state: Conn
     <article className="card profile-card" data-profile={profile.name} aria-label={`Profile ${profile.name}`}>
       <header className="card-header">
         <h2>{profile.name}</h2>
+        {profile.warnings && profile.warnings.length > 0 && (
+          <span className="badge-insecure" title={profile.warnings.join('\n')} data-testid="insecure-badge">
+            ⚠ {profile.tls.enabled ? 'Not verified' : 'Unencrypted'}
+          </span>
+        )}
         {state && <StatusPill state={state} />}
       </header>
       <dl className="facts">
@@ -151,6 +156,11 @@ function ProfileCard({ profile, state, onEdit }: { profile: Profile; state: Conn
           {state.error}
         </p>
       )}
+      {profile.warnings?.map((warning) => (
+        <p key={warning} className="warning" role="note" data-testid="security-warning">
+          ⚠ {warning}
+        </p>
+      ))}
       {state?.blockedReason && (
         <p className="warning" role="alert">
           Broker blocked publishing: {state.blockedReason}

@@ -170,11 +170,12 @@ export function ProfileForm({ profile, prefill, onDone, onCancel }: Props) {
           {field('servername', 'Server name (SNI)', { path: 'tls.servername', placeholder: 'defaults to the URL host' })}
           <label className="check">
             <input type="checkbox" checked={values.verify} onChange={(e) => set('verify', e.target.checked)} />
-            Verify the server certificate
+            Verify the server certificate (recommended; unchecking it is insecure)
           </label>
           {!values.verify && (
             <p className="warning" role="alert">
-              ⚠ Verification off: anyone on the network path can impersonate this broker and read its credentials.
+              ⚠ Verification off: anyone on the network path can impersonate this broker and read its credentials. The
+              profile will be marked <strong>Not verified</strong> and every connection logs a warning.
             </p>
           )}
         </fieldset>
