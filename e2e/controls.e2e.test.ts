@@ -149,7 +149,7 @@ describe('failover controls in the console', () => {
     await expect.poll(() => dialog.getByTestId('action-progress').textContent(), { timeout: 15_000 }).toMatch(/1\/1 acknowledged · acked/);
     await dialog.getByRole('button', { name: 'Done' }).click();
     await expect.poll(() => row.getAttribute('data-circuit'), { timeout: 15_000 }).toBe('open');
-    expect(await row.textContent()).toContain('(operator)');
+    expect(await row.textContent()).toContain('open · operator');
     await page.screenshot({ path: join(SHOTS, 'controls-circuit-open-dark.png') });
 
     await row.getByRole('button', { name: 'Reset…' }).click();

@@ -1,4 +1,5 @@
 import { useEffect, useState, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import type { ControlActionRecord, ControlPreview, MethodInput } from '../../../core/api/contract';
 import { ApiError } from '../api/client';
 import { useApi, useTopic } from '../api/hooks';
@@ -72,7 +73,8 @@ export function ActionDialog({ profileId, target, action, title, onClose, editor
     }
   };
 
-  return (
+  // On the body: the side panel it opens from must not clip it or stack the canvas above it.
+  return createPortal(
     <div className="dialog-backdrop" role="presentation">
       <div className="dialog panel" role="dialog" aria-modal="true" aria-label={title} data-testid="action-dialog">
         <h2>{title}</h2>
@@ -168,6 +170,7 @@ export function ActionDialog({ profileId, target, action, title, onClose, editor
           </>
         )}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }

@@ -232,9 +232,9 @@ function BreakerCell({ edge, onAct }: { edge: EdgeSummary; onAct: () => void }) 
   const why = edge.circuit?.instances.find((i) => i.state !== 'closed')?.reason;
   return (
     <>
-      <td className={`breaker breaker-${state}`} title={why ?? 'every caller instance has the circuit closed'}>
-        <span aria-hidden="true">{BREAKER_ICON[state]}</span> circuit {state}
-        {manual ? ' (operator)' : ''}
+      <td className={`breaker breaker-${state}`} title={`circuit ${state}: ${why ?? 'every caller instance has it closed'}`}>
+        <span aria-hidden="true">{BREAKER_ICON[state]}</span> {state}
+        {manual ? ' · operator' : ''}
       </td>
       <td className="row-actions">
         <button onClick={onAct}>{state === 'closed' ? 'Trip…' : 'Reset…'}</button>
