@@ -133,7 +133,7 @@ describe('failover controls in the console', () => {
     await dialog.getByRole('button', { name: 'Done' }).click();
     expect(problems).toEqual([]);
     await page.context().close();
-  }, 90_000);
+  }, 180_000);
 
   it('trips the circuit on an edge, shows it open, and resets it', async () => {
     const { page, problems } = await openPage('dark', `#/topology?service=${caller}`);
@@ -169,7 +169,7 @@ describe('failover controls in the console', () => {
     await page.screenshot({ path: join(SHOTS, 'controls-audit-dark.png') });
     expect(problems).toEqual([]);
     await page.context().close();
-  }, 90_000);
+  }, 180_000);
 
   it('renders the weights, fault drill and zone dialogs and the Audit view in the light theme', async () => {
     const { page, problems } = await openPage('light', `#/topology?service=${callee}`);
@@ -186,6 +186,10 @@ describe('failover controls in the console', () => {
     await panel.getByRole('button', { name: 'Fault drill…' }).click();
     await dialog.locator('input[name="fault-share"]').fill('25');
     await expect.poll(() => dialog.getByTestId('traffic-affected').textContent()).toBe('25 %');
+    await dialog.locator('[data-testid="blast-radius"][data-fresh="true"]').waitFor();
+    await dialog.locator('input[name="reason"]').fill('drill');
+    await dialog.locator('input[name="confirm-name"]').fill(callee);
+    expect(await dialog.getByRole('button', { name: 'Confirm' }).isEnabled()).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'controls-fault-light.png') });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
 
@@ -199,5 +203,5 @@ describe('failover controls in the console', () => {
     await page.screenshot({ path: join(SHOTS, 'controls-audit-light.png') });
     expect(problems).toEqual([]);
     await page.context().close();
-  }, 60_000);
+  }, 180_000);
 });

@@ -2,6 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 import type { ControlActionRecord, ControlPreview, MethodInput } from '../../../core/api/contract';
 import { ApiError } from '../api/client';
+import { sameAction } from '../controls/same-action';
 import { useApi, useTopic } from '../api/hooks';
 import { formatPercent } from '../format';
 
@@ -58,7 +59,7 @@ export function ActionDialog({ profileId, target, action, title, onClose, editor
   const undoCurrent = (undone && latest(undone.id)) ?? undone;
   const wide = preview !== null && (target.instanceId === undefined || (preview.affectedShare ?? 0) > 0.5);
   // The blast radius on screen must be the one of the action being confirmed (editors change it).
-  const fresh = preview !== null && JSON.stringify(preview.action) === JSON.stringify(action);
+  const fresh = preview !== null && sameAction(preview.action, action);
   const confirmed = fresh && invalid === null && (!wide || typed.trim() === target.service);
 
   const run = async (fn: () => Promise<ControlActionRecord>, set: (r: ControlActionRecord) => void) => {
