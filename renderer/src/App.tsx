@@ -10,6 +10,7 @@ import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
 import { BrokerView } from './views/Broker';
 import { TrafficView } from './views/TrafficView';
+import { AuditView } from './controls/AuditView';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
@@ -17,6 +18,7 @@ const VIEWS = [
   { route: 'incidents', label: 'Incidents', icon: '⚑' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'broker', label: 'Broker', icon: '▤' },
+  { route: 'audit', label: 'Audit', icon: '☰' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
 ] as const;
 
@@ -105,6 +107,8 @@ export function App() {
           <IncidentsView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
         ) : current === 'traffic' ? (
           <TrafficView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'audit' ? (
+          <AuditView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (

@@ -1,6 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import type { ControlActionRecord, ControlPreview, MethodInput } from '../../../core/api/contract';
 import { ApiError } from '../api/client';
+import { sameAction } from '../controls/same-action';
 import { useApi, useTopic } from '../api/hooks';
 import { formatPercent } from '../format';
 
@@ -12,13 +14,20 @@ interface Props {
   action: OperatorAction;
   title: string;
   onClose: () => void;
+  /** Inputs that shape the action (a weight slider, a drill form), shown above the blast radius until confirmed. */
+  editor?: ReactNode;
+  /** Why the edited action cannot be sent yet (confirm stays disabled), or null. */
+  invalid?: string | null;
 }
+
+/** Actions whose blast radius is a share of requests rather than of capacity. */
+const TRAFFIC_ACTIONS = new Set<OperatorAction['action']>(['fault', 'trip-circuit', 'failover-zone']);
 
 /**
  * Acting safely: what will change and its blast radius first, a reason, a confirmation (typing
  * the service name for wide actions); then the agents' acknowledgements as they arrive, and Undo.
  */
-export function ActionDialog({ profileId, target, action, title, onClose }: Props) {
+export function ActionDialog({ profileId, target, action, title, onClose, editor, invalid = null }: Props) {
   const api = useApi();
   const [preview, setPreview] = useState<ControlPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -32,7 +41,11 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
   useEffect(() => {
     let live = true;
     api.call('control.preview', { profileId, action, target }).then(
-      (p) => live && setPreview(p),
+      (p) => {
+        if (!live) return;
+        setPreview(p);
+        setError(null);
+      },
       (err: Error) => live && setError(err.message),
     );
     return () => {
@@ -45,7 +58,9 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
   const current = (record && latest(record.id)) ?? record;
   const undoCurrent = (undone && latest(undone.id)) ?? undone;
   const wide = preview !== null && (target.instanceId === undefined || (preview.affectedShare ?? 0) > 0.5);
-  const confirmed = !wide || typed.trim() === target.service;
+  // The blast radius on screen must be the one of the action being confirmed (editors change it).
+  const fresh = preview !== null && sameAction(preview.action, action);
+  const confirmed = fresh && invalid === null && (!wide || typed.trim() === target.service);
 
   const run = async (fn: () => Promise<ControlActionRecord>, set: (r: ControlActionRecord) => void) => {
     setBusy(true);
@@ -59,7 +74,8 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
     }
   };
 
-  return (
+  // On the body: the side panel it opens from must not clip it or stack the canvas above it.
+  return createPortal(
     <div className="dialog-backdrop" role="presentation">
       <div className="dialog panel" role="dialog" aria-modal="true" aria-label={title} data-testid="action-dialog">
         <h2>{title}</h2>
@@ -68,11 +84,13 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
             {error}
           </p>
         )}
+        {!current && editor}
+        {!current && invalid && <p className="muted" role="status">{invalid}</p>}
         {!preview && !error && <p className="muted">Working out the blast radius…</p>}
         {preview && !current && (
           <>
-            <p>{preview.summary}</p>
-            <dl className="facts" data-testid="blast-radius">
+            <p data-testid="preview-summary">{preview.summary}</p>
+            <dl className={`facts${fresh ? '' : ' stale'}`} data-testid="blast-radius" data-fresh={fresh}>
               <dt>Instances affected</dt>
               <dd>
                 {preview.affected} of {preview.instances.length}
@@ -81,6 +99,12 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
               <dd>{preview.affectedShare === null ? '—' : formatPercent(preview.affectedShare)}</dd>
               <dt>Capacity left</dt>
               <dd>{preview.capacityAfter === null ? '—' : formatPercent(preview.capacityAfter)}</dd>
+              {TRAFFIC_ACTIONS.has(action.action) && (
+                <>
+                  <dt>Traffic affected</dt>
+                  <dd data-testid="traffic-affected">{formatPercent(preview.trafficAffectedShare)}</dd>
+                </>
+              )}
               <dt>Undo</dt>
               <dd>{preview.undo ? preview.undo.summary : 'cannot be undone'}</dd>
             </dl>
@@ -122,7 +146,7 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
             </p>
             <ul className="ack-list">
               {current.progress.instances.map((i) => (
-                <li key={i.instanceId} data-ack={i.instanceId} data-status={i.status}>
+                  <li key={i.instanceId} data-ack={i.instanceId} data-status={i.status}>
                   <span className="mono">{i.instanceId}</span> {i.status}
                   {i.detail ? <span className="muted"> — {i.detail}</span> : null}
                 </li>
@@ -147,6 +171,7 @@ export function ActionDialog({ profileId, target, action, title, onClose }: Prop
           </>
         )}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }

@@ -3,6 +3,9 @@ import type { EdgeSummary, InstanceInfo, MeshSummary } from '../../../core/api/c
 import { useApi } from '../api/hooks';
 import { CONDITION_META, instanceCondition } from '../failover-words';
 import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format';
+import { FaultDialog } from '../controls/FaultDialog';
+import { WeightsDialog } from '../controls/WeightsDialog';
+import { ZonesPanel } from '../controls/ZonesPanel';
 import { ActionDialog, type OperatorAction } from './ActionDialog';
 import { InstanceEvidence } from './InstanceEvidence';
 import { TrafficChart } from './TrafficChart';
@@ -13,6 +16,12 @@ interface Props {
   mesh: MeshSummary;
   onClose: () => void;
 }
+
+/** The dialog open on the panel: a plain action, or one with inputs of its own. */
+type Acting =
+  | { kind: 'action'; target: { service: string; instanceId?: string }; action: OperatorAction; title: string }
+  | { kind: 'weights'; instanceId?: string }
+  | { kind: 'fault' };
 
 interface HistoryRow {
   id: number;
@@ -30,7 +39,8 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   const [instances, setInstances] = useState<InstanceInfo[] | null>(null);
   const [history, setHistory] = useState<HistoryRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [acting, setActing] = useState<{ target: { service: string; instanceId?: string }; action: OperatorAction; title: string } | null>(null);
+  const [acting, setActing] = useState<Acting | null>(null);
+  const act = (target: { service: string; instanceId?: string }, action: OperatorAction, title: string) => setActing({ kind: 'action', target, action, title });
   const [probe, setProbe] = useState<{ share: number; successesRequired: number } | null>(null);
 
   // The policy in force says how much traffic a probing instance gets and for how long.
@@ -110,14 +120,13 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
                   <td className="muted">{ago(i.lastSeen)}</td>
                   <td className="row-actions">
                     {i.state === 'draining' ? (
-                      <button onClick={() => setActing({ target: { service, instanceId: i.instanceId }, action: { action: 'restore' }, title: `Restore ${i.instanceId}` })}>
-                        Restore
-                      </button>
+                      <button onClick={() => act({ service, instanceId: i.instanceId }, { action: 'restore' }, `Restore ${i.instanceId}`)}>Restore</button>
                     ) : (
-                      <button onClick={() => setActing({ target: { service, instanceId: i.instanceId }, action: { action: 'drain' }, title: `Drain ${i.instanceId}` })}>
-                        Drain
-                      </button>
+                      <button onClick={() => act({ service, instanceId: i.instanceId }, { action: 'drain' }, `Drain ${i.instanceId}`)}>Drain</button>
                     )}
+                    <button onClick={() => setActing({ kind: 'weights', instanceId: i.instanceId })} aria-label={`Weight of ${i.instanceId}`}>
+                      Weight
+                    </button>
                   </td>
                 </tr>,
                 <tr key={`${i.instanceId}-evidence`} className="instance-evidence-row" data-instance-evidence={i.instanceId}>
@@ -131,34 +140,43 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
           </table>
         )}
         <div className="actions">
-          <button
-            onClick={() =>
-              setActing({
-                target: { service },
-                action: { action: 'fault', fault: { share: 0.5, delayMs: 0, abortStatus: 503, durationMs: 60_000 } },
-                title: `Fault drill on ${service}: 503 for half of requests, 60 s`,
-              })
-            }
-          >
-            Fault drill…
+          <button disabled={!instances?.length} onClick={() => setActing({ kind: 'weights' })}>
+            Weights…
           </button>
-          {[...new Set((instances ?? []).map((i) => i.zone))].sort().map((zone) => (
-            <button
-              key={zone}
-              onClick={() => setActing({ target: { service }, action: { action: 'failover-zone', zone }, title: `Fail ${service} over away from zone ${zone}` })}
-            >
-              Fail over {zone}…
-            </button>
-          ))}
+          <button onClick={() => setActing({ kind: 'fault' })}>Fault drill…</button>
+          <a href={`#/audit?service=${encodeURIComponent(service)}`}>Audit ›</a>
         </div>
-        {acting && <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />}
+        {acting?.kind === 'action' && (
+          <ActionDialog profileId={profileId} target={acting.target} action={acting.action} title={acting.title} onClose={() => setActing(null)} />
+        )}
+        {acting?.kind === 'weights' && instances && (
+          <WeightsDialog profileId={profileId} service={service} instances={instances} instanceId={acting.instanceId} onClose={() => setActing(null)} />
+        )}
+        {acting?.kind === 'fault' && <FaultDialog profileId={profileId} service={service} onClose={() => setActing(null)} />}
+        <h3>Zones</h3>
+        <ZonesPanel
+          profileId={profileId}
+          service={service}
+          at={mesh.at}
+          onFailover={(zone) => act({ service }, { action: 'failover-zone', zone }, `Fail ${service} over away from zone ${zone}`)}
+          onRestore={(zone) => act({ service }, { action: 'restore-zone', zone }, `Restore zone ${zone} of ${service}`)}
+        />
         <div className="card-header">
           <h3>Traffic in (live, 5 min)</h3>
           <a href={`#/traffic?service=${encodeURIComponent(service)}&range=1h`}>Open in Traffic ›</a>
         </div>
         <TrafficChart profileId={profileId} target={{ kind: 'service', service }} range="live" compact />
         <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
-        <EdgeList title="Calls" edges={outbound} peer={(e) => e.to} />
+        <EdgeList
+          title="Calls"
+          edges={outbound}
+          peer={(e) => e.to}
+          circuit={(e) =>
+            e.circuit && e.circuit.state !== 'closed'
+              ? act({ service }, { action: 'reset-circuit', callee: e.to }, `Reset the circuit ${service} → ${e.to}`)
+              : act({ service }, { action: 'trip-circuit', callee: e.to }, `Trip the circuit ${service} → ${e.to}`)
+          }
+        />
         <h3>Recent changes</h3>
         {!history ? (
           <p className="muted">Loading…</p>
@@ -180,7 +198,10 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   );
 }
 
-function EdgeList({ title, edges, peer }: { title: string; edges: EdgeSummary[]; peer: (e: EdgeSummary) => string }) {
+const BREAKER_ICON = { closed: '●', open: '⊘', 'half-open': '◐' } as const;
+
+/** Traffic along edges; with `circuit`, the callers' breaker state and Trip/Reset per edge. */
+function EdgeList({ title, edges, peer, circuit }: { title: string; edges: EdgeSummary[]; peer: (e: EdgeSummary) => string; circuit?: (e: EdgeSummary) => void }) {
   return (
     <>
       <h3>{title}</h3>
@@ -190,16 +211,34 @@ function EdgeList({ title, edges, peer }: { title: string; edges: EdgeSummary[];
         <table className="grid compact">
           <tbody>
             {edges.map((e) => (
-              <tr key={`${e.from}>${e.to}`}>
+              <tr key={`${e.from}>${e.to}`} data-edge-row={`${e.from}>${e.to}`} data-circuit={e.circuit?.state ?? 'closed'}>
                 <td>{peer(e)}</td>
                 <td className="num">{formatRate(e.rps)}</td>
                 <td className={`num text-${edgeHealth(e.errorRate, e.requests)}`}>{formatPercent(e.errorRate)}</td>
                 <td className="num">p99 {formatMs(e.p99)}</td>
+                {circuit && <BreakerCell edge={e} onAct={() => circuit(e)} />}
               </tr>
             ))}
           </tbody>
         </table>
       )}
+    </>
+  );
+}
+
+function BreakerCell({ edge, onAct }: { edge: EdgeSummary; onAct: () => void }) {
+  const state = edge.circuit?.state ?? 'closed';
+  const manual = edge.circuit?.instances.some((i) => i.manual && i.state !== 'closed');
+  const why = edge.circuit?.instances.find((i) => i.state !== 'closed')?.reason;
+  return (
+    <>
+      <td className={`breaker breaker-${state}`} title={`circuit ${state}: ${why ?? 'every caller instance has it closed'}`}>
+        <span aria-hidden="true">{BREAKER_ICON[state]}</span> {state}
+        {manual ? ' · operator' : ''}
+      </td>
+      <td className="row-actions">
+        <button onClick={onAct}>{state === 'closed' ? 'Trip…' : 'Reset…'}</button>
+      </td>
     </>
   );
 }
