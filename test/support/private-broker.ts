@@ -29,6 +29,8 @@ export class PrivateBroker {
   private server: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private readonly onExit = () => this.killNow();
+  /** When an AMQP handshake last succeeded for the first time after a start (ms since the epoch). */
+  acceptingSince = 0;
 
   private constructor(
     readonly dir: string,
@@ -122,22 +124,23 @@ export class PrivateBroker {
     await this.ctl('stop_app');
   }
 
-  /** Starts the application again and waits until it accepts AMQP. */
+  /** Starts the application again and waits until it accepts AMQP (probing while rabbitmqctl still runs). */
   async startApp(timeoutMs = 60_000): Promise<void> {
-    await this.ctl('start_app');
-    await this.waitForAmqp(timeoutMs);
+    await Promise.all([this.ctl('start_app'), this.waitForAmqp(timeoutMs)]);
   }
 
   /** Until an AMQP handshake on the node succeeds (a listening port alone is not enough). */
   async waitForAmqp(timeoutMs: number): Promise<void> {
-    await eventually(
+    this.acceptingSince = await eventually(
       async () => {
         if (!this.server) throw new Error(`the node exited; see ${join(this.dir, 'server.log')}`);
-        return (await probeConnection({ hostname: '127.0.0.1', port: this.port, vhost: '/', username: 'guest', password: 'guest', heartbeat: 0, tls: false, connectionName: 'private-broker probe' }, 2000)).ok;
+        const started = Date.now();
+        const probe = await probeConnection({ hostname: '127.0.0.1', port: this.port, vhost: '/', username: 'guest', password: 'guest', heartbeat: 0, tls: false, connectionName: 'private-broker probe' }, 2000);
+        return probe.ok ? started + probe.latencyMs : 0;
       },
       `the private broker ${this.nodename} accepting AMQP on port ${this.port}`,
       timeoutMs,
-      250,
+      100,
     );
   }
 
