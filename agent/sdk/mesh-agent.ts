@@ -51,8 +51,13 @@ export type CommandOutcome = { status: 'applied' | 'rejected'; detail?: string }
 export type CommandHandler = (command: ControlCommand) => CommandOutcome;
 
 const DEDUPE_IDS = 1000;
-/** Unconfirmed telemetry batches kept to send again (15 minutes of one batch a second). */
-const MAX_UNSENT_TELEMETRY = 900;
+/**
+ * Unconfirmed telemetry batches kept to send again: at most 900 (15 minutes of one batch a second)
+ * and 16 MiB; past either, the oldest are dropped and counted in `stats.telemetryDropped`.
+ * Commands never go through here (the core keeps them in its SQLite outbox).
+ */
+export const MAX_UNSENT_TELEMETRY = 900;
+export const MAX_UNSENT_TELEMETRY_BYTES = 16 * 1024 * 1024;
 
 export function defaultInstanceId(service: string): string {
   const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
@@ -71,7 +76,13 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
   /** Encoded telemetry batches not yet confirmed by the broker, oldest first. */
   private readonly unsentTelemetry: Buffer[] = [];
   private sendingTelemetry = false;
-  readonly stats = { telemetrySent: 0, telemetryDropped: 0 };
+  /**
+   * What the publishing side holds and did: batches sent and dropped (oldest first, past the
+   * bounds), batches and bytes waiting to be confirmed, heartbeats not sent because the broker
+   * had blocked the connection (a heartbeat is superseded by the next one; writing it would only
+   * grow the socket's buffer).
+   */
+  readonly stats = { telemetrySent: 0, telemetryDropped: 0, telemetryQueued: 0, telemetryQueuedBytes: 0, heartbeatsSkippedWhileBlocked: 0 };
   private confirmPublisher: Publisher | null = null;
   private deadLetter: DeadLetterer | null = null;
   private seq = 0;
@@ -326,6 +337,10 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
   private async heartbeat(): Promise<void> {
     const publisher = this.publisher;
     if (!publisher) return;
+    if (this.connection.state.status === 'blocked') {
+      this.stats.heartbeatsSkippedWhileBlocked += 1;
+      return;
+    }
     this.seq += 1;
     const body = encodeMeshEvent(
       'io.meshdeck.instance.heartbeat.v1',
@@ -362,11 +377,16 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
 
   private queueTelemetry(body: Buffer): void {
     this.unsentTelemetry.push(body);
-    if (this.unsentTelemetry.length > MAX_UNSENT_TELEMETRY) {
-      this.unsentTelemetry.shift();
+    this.stats.telemetryQueuedBytes += body.length;
+    // Never the batch being sent (the head, while a send is in flight) nor the one just queued.
+    const keep = this.sendingTelemetry ? 2 : 1;
+    while (this.unsentTelemetry.length > keep && (this.unsentTelemetry.length > MAX_UNSENT_TELEMETRY || this.stats.telemetryQueuedBytes > MAX_UNSENT_TELEMETRY_BYTES)) {
+      const dropped = this.unsentTelemetry.splice(this.sendingTelemetry ? 1 : 0, 1)[0]!;
+      this.stats.telemetryQueuedBytes -= dropped.length;
       this.stats.telemetryDropped += 1;
-      this.logger.warn('telemetry batch dropped: too many unconfirmed batches', { unsent: this.unsentTelemetry.length, dropped: this.stats.telemetryDropped });
+      this.logger.warn('telemetry batch dropped: too many unconfirmed batches', { unsent: this.unsentTelemetry.length, bytes: this.stats.telemetryQueuedBytes, dropped: this.stats.telemetryDropped });
     }
+    this.stats.telemetryQueued = this.unsentTelemetry.length;
   }
 
   private async sendQueuedTelemetry(): Promise<void> {
@@ -385,6 +405,8 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
           return;
         }
         this.unsentTelemetry.shift();
+        this.stats.telemetryQueuedBytes -= body.length;
+        this.stats.telemetryQueued = this.unsentTelemetry.length;
         this.stats.telemetrySent += 1;
       }
     } finally {

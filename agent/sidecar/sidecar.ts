@@ -21,6 +21,7 @@ import { RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './re
 import { UpstreamPool, bindPoolToAgent } from './upstream-pool.js';
 import { EdgeBreakers, bindBreakersToAgent } from './edge-breakers.js';
 import type { BalancerKind } from '../../core/balancer/types.js';
+import type { BackoffPolicy } from '../../core/bus/connection.js';
 
 export interface SidecarOptions {
   service: string;
@@ -45,6 +46,8 @@ export interface SidecarOptions {
   agentKind?: 'sidecar' | 'gateway';
   /** Trusted command keys (MeshAgentOptions.commandKeys); none: trust on first use. */
   commandKeys?: Array<{ keyId: string; publicKey: string }>;
+  /** Reconnect back-off of the agent's broker connection (default: DEFAULT_BACKOFF). */
+  backoff?: BackoffPolicy;
   logger: Logger;
 }
 
@@ -94,6 +97,7 @@ export class Sidecar {
       agent: options.agentKind ?? 'sidecar',
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
       ...(options.commandKeys?.length ? { commandKeys: options.commandKeys } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
       logger: options.logger,
     });
     bindPoolToAgent(this.pool, this.agent);

@@ -8,11 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
+import type { BackoffPolicy } from '../../core/bus/connection.js';
 import { silentLogger } from '../../core/lib/log.js';
 import type { MeshRuntime } from '../../core/mesh/mesh-runtime.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { eventually, freePort, type EchoService } from './mesh.js';
 import { createTestVhost, type TestVhost } from './vhost.js';
+
+export interface FixtureOptions {
+  /** Where the mesh runs (default: a fresh vhost on the shared broker), e.g. a PrivateBroker's. */
+  vhost?: TestVhost;
+  /** Reconnect back-off of the core and of the sidecars (default: DEFAULT_BACKOFF). */
+  backoff?: BackoffPolicy;
+}
 
 export class MeshFixture {
   readonly sidecars: Sidecar[] = [];
@@ -23,14 +31,22 @@ export class MeshFixture {
     readonly vhost: TestVhost,
     readonly dir: string,
     readonly core: MeshCore,
+    private readonly backoff?: BackoffPolicy,
   ) {}
 
   /** A core on a fresh vhost, once it runs and leads its mesh. */
-  static async start(name: string): Promise<MeshFixture> {
-    const vhost = createTestVhost(name);
+  static async start(name: string, options: FixtureOptions = {}): Promise<MeshFixture> {
+    const vhost = options.vhost ?? createTestVhost(name);
     const dir = mkdtempSync(join(tmpdir(), `${name}-`));
-    const core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
-    const fixture = new MeshFixture(vhost, dir, core);
+    const core = createMeshCore({
+      databasePath: join(dir, 'm.db'),
+      secrets: memorySecretStore('t'),
+      logger: silentLogger,
+      host: 'headless',
+      commandLineBroker: vhost.url,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    });
+    const fixture = new MeshFixture(vhost, dir, core, options.backoff);
     await eventually(() => fixture.mesh()?.active && fixture.mesh().control.leadership().isLeader, 'core running and leading', 15_000);
     return fixture;
   }
@@ -52,6 +68,7 @@ export class MeshFixture {
       timeoutMs: 1000,
       logger: silentLogger,
       ...(balancer ? { balancer } : {}),
+      ...(this.backoff ? { backoff: this.backoff } : {}),
     });
     await s.start();
     this.sidecars.push(s);
