@@ -137,6 +137,16 @@ describe('QueueFeed joins', () => {
   });
 });
 
+describe('QueueFeed consumer counts', () => {
+  const listed = { connectionName: null, agent: null, service: null, instanceId: null, queue: 'q', consumerTag: 't', channel: 'c', prefetch: 1, ackRequired: true, active: true };
+  it("the live consumer list's count over the queue's statistics (refreshed every stats interval); the queue's own count without the monitoring tag", () => {
+    expect(one(new QueueFeed(), snapshot(T0, [{ name: 'q', ready: 1, consumers: 0 }], { consumers: [listed, listed] })).consumers).toBe(2);
+    expect(one(new QueueFeed(), snapshot(T0, [{ name: 'q', ready: 1, consumers: 1 }], { consumers: [] })).consumers).toBe(0);
+    const ownOnly = { capabilities: [{ area: 'monitoring' as const, message: 'no monitoring tag' }], consumers: [] };
+    expect(one(new QueueFeed(), snapshot(T0, [{ name: 'q', ready: 1, consumers: 3 }], ownOnly)).consumers).toBe(3);
+  });
+});
+
 describe('IncidentMonitor.observeBroker', () => {
   let tmp: TempDb;
   let now: number;

@@ -67,6 +67,9 @@ export class QueueFeed {
     const fresh = snapshot.at > this.lastAt;
     if (fresh) this.lastAt = snapshot.at;
     const consumersOf = consumerServices(snapshot);
+    // The consumer list is live; a queue's own count is refreshed with its statistics (every stats
+    // interval). A user that sees every connection (monitoring tag) gets the list's count.
+    const listed = snapshot.capabilities.some((c) => c.area === 'monitoring') ? null : consumerCounts(snapshot);
     const publishersOf = publisherServices(snapshot);
     const out: QueueInput[] = [];
     const present = new Set<string>();
@@ -74,11 +77,12 @@ export class QueueFeed {
       present.add(q.name);
       const h = this.history.get(q.name) ?? { readings: [], rising: 0, falling: false, consumerServices: [] };
       this.history.set(q.name, h);
+      const consumers = listed ? (listed.get(q.name) ?? 0) : q.consumers;
       const now = consumersOf.get(q.name) ?? [];
       if (now.length > 0) h.consumerServices = now;
       if (q.ready === null) {
         // Streams and queues the broker has no figures for yet.
-        out.push({ queue: q.name, depth: 0, consumers: q.consumers, unknown: `the broker reports no depth for ${q.name} (${q.type} queue)`, ...this.serviceOf(q.name) });
+        out.push({ queue: q.name, depth: 0, consumers, unknown: `the broker reports no depth for ${q.name} (${q.type} queue)`, ...this.serviceOf(q.name) });
         continue;
       }
       if (fresh) this.add(h, { at: snapshot.at, ready: q.ready, unacked: q.unacked, rateIn: q.rateIn, rateOut: q.rateOut, rateAck: q.rateAck });
@@ -87,14 +91,14 @@ export class QueueFeed {
         queue: q.name,
         ...this.serviceOf(q.name),
         depth: q.ready,
-        consumers: q.consumers,
+        consumers,
         trend: this.trend(h, snapshot.at),
         consumerServices: h.consumerServices,
         publisherServices: publishersOf.get(q.name) ?? [],
         evidence: {
           ready: q.ready,
           unacked: q.unacked,
-          consumers: q.consumers,
+          consumers,
           rateIn: q.rateIn,
           rateOut: q.rateOut,
           rateAck: q.rateAck,
@@ -158,6 +162,12 @@ export function gapOf(s: BrokerSnapshot): string | null {
   if (s.overview?.statsDisabled) return 'statistics are disabled on the broker: no depths or consumer counts';
   const blocking = s.capabilities.filter((c) => BLOCKING.has(c.area));
   return blocking.length ? blocking.map((c) => c.message).join('; ') : null;
+}
+
+function consumerCounts(s: BrokerSnapshot): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of s.consumers) out.set(c.queue, (out.get(c.queue) ?? 0) + 1);
+  return out;
 }
 
 /** Per queue, the mesh services consuming it: the broker's consumers (connection names) and the flow graph. */

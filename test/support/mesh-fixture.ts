@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
-import { createMeshCore, type MeshCore } from '../../core/app.js';
+import { createMeshCore, type MeshCore, type MeshCoreOptions } from '../../core/app.js';
 import { silentLogger } from '../../core/lib/log.js';
 import type { MeshRuntime } from '../../core/mesh/mesh-runtime.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
@@ -26,10 +26,10 @@ export class MeshFixture {
   ) {}
 
   /** A core on a fresh vhost, once it runs and leads its mesh. */
-  static async start(name: string): Promise<MeshFixture> {
+  static async start(name: string, options: Partial<Omit<MeshCoreOptions, 'databasePath' | 'commandLineBroker'>> = {}): Promise<MeshFixture> {
     const vhost = createTestVhost(name);
     const dir = mkdtempSync(join(tmpdir(), `${name}-`));
-    const core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
+    const core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url, ...options });
     const fixture = new MeshFixture(vhost, dir, core);
     await eventually(() => fixture.mesh()?.active && fixture.mesh().control.leadership().isLeader, 'core running and leading', 15_000);
     return fixture;
