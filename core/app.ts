@@ -116,9 +116,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.control.on('changed', scheduleControl);
     mesh.incidents.on('changed', scheduleIncidents);
     meshes.set(profileId, mesh);
-    // The queue rules read the broker's snapshots: the monitor polls while the mesh is connected.
-    monitorOf(profileId).on('snapshot', (snapshot) => mesh.incidents.observeBroker(snapshot));
-    watchBrokers();
+    watchBrokers(); // its queue rules read the broker's snapshots: polled while the mesh is connected
   });
   // Broker introspection through the management API, one poller per profile that is looked at.
   const monitors = new Map<string, BrokerMonitor>();
@@ -142,7 +140,10 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       ...(options.broker?.statsIntervalMs ? { statsIntervalMs: options.broker.statsIntervalMs } : {}),
       ...(options.broker?.fetch ? { fetch: options.broker.fetch } : {}),
     });
-    monitor.on('snapshot', () => brokerEvents.emit('snapshot', brokerSnapshots()));
+    monitor.on('snapshot', (snapshot) => {
+      meshes.get(profileId)?.incidents.observeBroker(snapshot); // the queue rules (core/incidents/queue-feed.ts)
+      brokerEvents.emit('snapshot', brokerSnapshots());
+    });
     monitors.set(profileId, monitor);
     return monitor;
   };

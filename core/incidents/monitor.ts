@@ -155,6 +155,15 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
    * timelines of open queue incidents.
    */
   observeBroker(snapshot: BrokerSnapshot): void {
+    // Called from the broker monitor's event: a failure here is logged, never thrown into its poll loop.
+    try {
+      this.takeSnapshot(snapshot);
+    } catch (err) {
+      this.logger.error('broker snapshot not taken in by the queue rules; the last queue figures stay in use', { err, profile: snapshot.profileId, at: snapshot.at });
+    }
+  }
+
+  private takeSnapshot(snapshot: BrokerSnapshot): void {
     const { queues, gap } = this.queueFeed.observe(snapshot);
     if (gap !== this.queueGap) {
       const at = this.now();
