@@ -32,6 +32,8 @@ export interface MeshCoreOptions {
   control?: MeshRuntimeOptions['control'];
   /** Broker introspection: the broker's statistics interval (ms, default 5000) and a fetch to use. */
   broker?: { statsIntervalMs?: number; fetch?: typeof fetch };
+  /** Incident thresholds for services without saved ones, and for queues (core/incidents). */
+  incidentRules?: MeshRuntimeOptions['incidentRules'];
 }
 
 export interface MeshCore {
@@ -103,6 +105,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       logger,
       source: `meshdeck://console/${options.host}-${process.pid}`,
       control: { ...options.control, secrets },
+      ...(options.incidentRules ? { incidentRules: options.incidentRules } : {}),
       storeWrites: {
         failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
         succeeded: () => storeHealth.succeeded(),
@@ -113,11 +116,15 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.control.on('changed', scheduleControl);
     mesh.incidents.on('changed', scheduleIncidents);
     meshes.set(profileId, mesh);
+    watchBrokers(); // its queue rules read the broker's snapshots: polled while the mesh is connected
   });
   // Broker introspection through the management API, one poller per profile that is looked at.
   const monitors = new Map<string, BrokerMonitor>();
   const brokerEvents = new EventEmitter();
   let brokerSubscribers = 0;
+  /** A connected mesh's incident monitor wants the broker's queues (core/incidents/queue-feed.ts). */
+  const feedsIncidents = (profileId: string): boolean =>
+    meshes.has(profileId) && connections.states().some((c) => c.profileId === profileId && c.status === 'connected');
   const brokerSnapshots = (): BrokerSnapshot[] => [...monitors.values()].map((m) => m.current());
   const monitorOf = (profileId: string): BrokerMonitor => {
     let monitor = monitors.get(profileId);
@@ -128,12 +135,15 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       access: () => profiles.managementAccess(profileId),
       events: () => meshes.get(profileId)?.events.summaries(Date.now()) ?? [],
       meshServices: () => new Set(meshes.get(profileId)?.registry.serviceNames() ?? []),
-      subscribed: () => brokerSubscribers > 0,
+      subscribed: () => brokerSubscribers > 0 || feedsIncidents(profileId),
       logger: logger.child('broker'),
       ...(options.broker?.statsIntervalMs ? { statsIntervalMs: options.broker.statsIntervalMs } : {}),
       ...(options.broker?.fetch ? { fetch: options.broker.fetch } : {}),
     });
-    monitor.on('snapshot', () => brokerEvents.emit('snapshot', brokerSnapshots()));
+    monitor.on('snapshot', (snapshot) => {
+      meshes.get(profileId)?.incidents.observeBroker(snapshot); // the queue rules (core/incidents/queue-feed.ts)
+      brokerEvents.emit('snapshot', brokerSnapshots());
+    });
     monitors.set(profileId, monitor);
     return monitor;
   };
@@ -151,7 +161,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         monitors.delete(id);
       }
     }
-    if (brokerSubscribers > 0) watchBrokers();
+    watchBrokers(); // polls only what is wanted: a subscriber, or a connected mesh's queue rules
   });
 
   const telemetryQueries = new TelemetryQueries(db);

@@ -5,6 +5,7 @@
  * what happened to the timelines of open incidents and re-ranks their suspects.
  */
 import { EventEmitter } from 'node:events';
+import type { BrokerSnapshot } from '../api/contract.js';
 import type { AuditEntry, AuditLog } from '../control/audit.js';
 import type { EjectionTransition } from '../failover/ejections.js';
 import type { Logger } from '../lib/log.js';
@@ -27,6 +28,7 @@ import {
   type RuleStatus,
 } from './rules.js';
 import type { ActiveRule, IncidentDetail, IncidentSummary } from './schema.js';
+import { QueueFeed, type QueueFeedOptions } from './queue-feed.js';
 import { Trace, TrafficSignals } from './signals.js';
 import { IncidentStore, type ListFilter } from './store.js';
 import { CHANGE_WEIGHT, rankSuspects, type ChangeEvent } from './suspects.js';
@@ -44,6 +46,8 @@ export interface IncidentMonitorOptions {
   now?: () => number;
   /** Who resolves automatically (timeline actor). */
   actor?: string;
+  /** How broker snapshots become queue trends (queue-feed.ts). */
+  queueFeed?: QueueFeedOptions;
 }
 
 const RULE_TITLE: Record<RuleName, string> = {
@@ -67,6 +71,8 @@ interface RecentChange extends ChangeEvent {
   evidence: unknown;
 }
 
+/** A crossing's evidence for the timeline: the value, and the measurements behind it (queue rules: depths, rates, consumers, times). */
+const crossingEvidence = (c: Crossing) => ({ rule: c.rule, subject: c.subject, value: c.assessment.value, onset: c.onset, ...(c.assessment.evidence ? { measured: c.assessment.evidence } : {}) });
 const scopeService = (scope: string) => (scope.startsWith('service:') ? scope.slice('service:'.length) : null);
 const maxLevel = (rules: RuleStatus[]): Level => rules.reduce<Level>((m, r) => (r.level > m ? r.level : m), 0);
 
@@ -81,6 +87,9 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private queues: QueueInput[] | undefined;
   private readonly recent: RecentChange[] = [];
   private readonly queueSnapshot = new Map<string, QueueInput>();
+  private readonly queueFeed: QueueFeed;
+  /** Why the broker's queue figures cannot be used (null: they can). */
+  private queueGap: string | null = null;
   private lastAuditId = 0;
   private lastOpenedId: number | null = null;
   private readonly suspectsWritten = new Map<number, string>();
@@ -98,6 +107,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.store = new IncidentStore(options.db, options.mesh);
     this.defaults = options.rules?.defaults ? parseIncidentRules(options.rules.defaults) : DEFAULT_RULES;
     this.evaluator = new RuleEvaluator((scope) => this.rulesFor(scope));
+    this.queueFeed = new QueueFeed(options.queueFeed);
     this.lastAuditId = options.audit?.query({ limit: 1 }).entries[0]?.id ?? 0;
   }
 
@@ -135,7 +145,47 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   /** The latest broker snapshot of queues (depth, consumers); used from the next tick on. */
   observeQueues(queues: QueueInput[]): void {
     this.queues = queues;
-    for (const q of queues) this.queueSnapshot.set(q.queue, q);
+    for (const q of queues) if (q.unknown === undefined) this.queueSnapshot.set(q.queue, q);
+  }
+
+  /**
+   * A broker snapshot (core/broker): its queues become the queue rules' inputs through the
+   * adapter. While the broker's figures cannot be used (statistics off, no permission, API
+   * away) the queue rules hold their states; the change is logged and written to the
+   * timelines of open queue incidents.
+   */
+  observeBroker(snapshot: BrokerSnapshot): void {
+    // Called from the broker monitor's event: a failure here is logged, never thrown into its poll loop.
+    try {
+      this.takeSnapshot(snapshot);
+    } catch (err) {
+      this.logger.error('broker snapshot not taken in by the queue rules; the last queue figures stay in use', { err, profile: snapshot.profileId, at: snapshot.at });
+    }
+  }
+
+  private takeSnapshot(snapshot: BrokerSnapshot): void {
+    const { queues, gap } = this.queueFeed.observe(snapshot);
+    if (gap !== this.queueGap) {
+      const at = this.now();
+      const text = gap ? `Queue rules on hold: ${gap}` : 'Queue rules resumed: the broker reports depths and consumers again';
+      if (gap) this.logger.warn('queue rules on hold: the broker snapshot has no usable queue figures', { reason: gap, profile: snapshot.profileId });
+      else this.logger.info('queue rules resumed', { profile: snapshot.profileId });
+      const queueRules = new Set(this.evaluator.active().filter((r) => r.rule === 'queue-backlog' || r.rule === 'consumer-gone').map((r) => r.scope));
+      let touched = false;
+      for (const incident of this.openIncidents()) {
+        if (!queueRules.has(incident.scope)) continue;
+        this.safely(() => this.store.append(incident.id, { at, kind: 'note', actor: this.options.actor ?? 'meshdeck-core', text, evidence: { capabilities: snapshot.capabilities, snapshotAt: snapshot.at } }));
+        touched = true;
+      }
+      this.queueGap = gap;
+      if (touched) this.emit('changed');
+    }
+    this.observeQueues(queues);
+  }
+
+  /** Why the queue rules are on hold, or null while they run on the broker's figures. */
+  queueRulesGap(): string | null {
+    return this.queueGap;
   }
 
   registryChanges(changes: readonly RegistryChange[]): void {
@@ -289,13 +339,13 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
           this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence });
         }
       }
-      for (const c of crossings) this.store.append(incident.id, { at, kind: 'rule', text: crossingText(c), evidence: { rule: c.rule, subject: c.subject, value: c.assessment.value, onset: c.onset } });
+      for (const c of crossings) this.store.append(incident.id, { at, kind: 'rule', text: crossingText(c), evidence: crossingEvidence(c) });
       this.rank(incident, at);
       this.logger.warn('incident opened', { id: incident.id, scope, severity: incident.severity });
       this.emit('opened', this.store.summary(incident.id));
       return true;
     }
-    for (const c of crossings) this.store.append(open.id, { at, kind: 'rule', text: crossingText(c), evidence: { rule: c.rule, subject: c.subject, value: c.assessment.value, onset: c.onset } });
+    for (const c of crossings) this.store.append(open.id, { at, kind: 'rule', text: crossingText(c), evidence: crossingEvidence(c) });
     if (level === 0) {
       const r = this.rulesFor(scope);
       this.store.update(open.id, { rules: [], at });
@@ -326,7 +376,15 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       p99SloMs: rules.latency.p99SloMs,
       queues: queueRules.map((r) => {
         const q = this.queueSnapshot.get(r.subject);
-        return { queue: r.subject, depth: q?.depth ?? 0, consumers: q?.consumers ?? 0, rule: r.rule };
+        return {
+          queue: r.subject,
+          depth: q?.depth ?? 0,
+          consumers: q?.consumers ?? 0,
+          rule: r.rule,
+          consumerServices: q?.consumerServices ?? [],
+          publisherServices: q?.publisherServices ?? [],
+          trend: q?.trend?.text ?? null,
+        };
       }),
     });
     const key = JSON.stringify(suspects);

@@ -195,6 +195,26 @@ describe('RuleEvaluator', () => {
     expect(crossings.filter((c) => c.rule === 'consumer-gone').map((c) => [c.at, c.to, c.scope])).toEqual([[12_000, 2, 'service:shipping']]);
   });
 
+  it('queue trend from the broker: degradedDepth exactly while growing opens; draining releases; unknown holds; a queue moves to its consumer\u2019s scope while at 0', () => {
+    const ev = new RuleEvaluator();
+    const growing = { growing: true, draining: false, text: 'growing' };
+    const q = (at: number, depth: number, trend: QueueInput['trend'], extra: Partial<QueueInput> = {}) =>
+      ev.evaluate(second(at, {}, [], [{ queue: 'jobs', depth, consumers: 1, trend, ...extra }]));
+    // Seen first without a consumer service (scope queue:jobs), then consumed by billing.
+    expect(q(0, 99, growing)).toEqual([]);
+    q(1000, 100, growing, { service: 'billing' });
+    q(2000, 100, growing, { service: 'billing' });
+    expect(q(3000, 100, growing, { service: 'billing' }).map((c) => [c.rule, c.to, c.scope])).toEqual([['queue-backlog', 1, 'service:billing']]);
+    // Figures unavailable: nothing resolves, however long.
+    for (let s = 4; s < 30; s++) expect(q(s * 1000, 0, undefined, { service: 'billing', unknown: 'stats disabled' })).toEqual([]);
+    expect(ev.active('service:billing')).toHaveLength(1);
+    // Steady at 50 (= degradedDepth × resolveFactor) holds the level; draining releases it after resolveAfterSeconds.
+    for (let s = 30; s < 45; s++) expect(q(s * 1000, 50, { growing: false, draining: false, text: 'steady' }, { service: 'billing' })).toEqual([]);
+    const out = [];
+    for (let s = 45; s < 55; s++) out.push(...q(s * 1000, 50, { growing: false, draining: true, text: 'draining' }, { service: 'billing' }));
+    expect(out.map((c) => [c.at, c.to])).toEqual([[54_000, 0]]);
+  });
+
   it('a subject that stops being reported resolves like one without data; reset forgets a scope', () => {
     const ev = new RuleEvaluator();
     for (let s = 0; s < 3; s++) ev.evaluate(second(s * 1000, { pay: { requests: 100, failed: 50, p99: 1 } }));

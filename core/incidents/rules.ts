@@ -139,6 +139,23 @@ export interface QueueInput {
   /** Messages ready. */
   depth: number;
   consumers: number;
+  /** The depth trend over the last broker readings (queue-feed.ts); without it, depth now vs `windowSeconds` ago. */
+  trend?: QueueTrend;
+  /** Set when the broker's figures cannot be used (statistics off, no permission, …): the queue's rule states hold. */
+  unknown?: string;
+  /** Services consuming it (or last seen consuming it) and publishing into it, for the suspects. */
+  consumerServices?: string[];
+  publisherServices?: string[];
+  /** The figures behind the assessment (depths, rates, consumer counts, times), for the timeline. */
+  evidence?: Record<string, unknown>;
+}
+
+/** What the broker's last readings say of a queue's depth. */
+export interface QueueTrend {
+  growing: boolean;
+  /** The depth fell at the last reading: recovery, nothing holds the backlog level. */
+  draining: boolean;
+  text: string;
 }
 
 export interface SecondInput {
@@ -163,6 +180,8 @@ export interface Assessment {
   /** The measured value and what it is compared with, for the timeline. */
   value: number | null;
   text: string;
+  /** The measurements behind it, for the timeline (queue rules: the broker's figures). */
+  evidence?: Record<string, unknown>;
 }
 
 export interface RuleState {
@@ -290,10 +309,25 @@ export function assessBacklog(depth: number, depthBefore: number | null, r: Inci
   };
 }
 
+/** The backlog from the adapter's trend: growing over the depth thresholds opens, draining releases. */
+export function assessBacklogTrend(q: QueueInput & { trend: QueueTrend }, r: IncidentRules): Assessment {
+  const c = r.queueBacklog;
+  const { depth, trend } = q;
+  return {
+    level: trend.growing ? above(depth, c.degradedDepth, c.failingDepth) : 0,
+    held: trend.draining ? 0 : above(depth, c.degradedDepth * r.resolveFactor, c.failingDepth * r.resolveFactor),
+    value: depth,
+    text: `${depth} messages ready, ${trend.text} (degraded ≥ ${c.degradedDepth} and growing, failing ≥ ${c.failingDepth})`,
+    ...(q.evidence ? { evidence: q.evidence } : {}),
+  };
+}
+
 export function assessConsumers(q: QueueInput, hadConsumers: boolean): Assessment {
-  if (!hadConsumers || q.consumers > 0) return { level: 0, held: 0, value: q.consumers, text: `${q.consumers} consumers` };
+  const evidence = q.evidence ? { evidence: q.evidence } : {};
+  if (!hadConsumers || q.consumers > 0) return { level: 0, held: 0, value: q.consumers, text: `${q.consumers} consumers`, ...evidence };
   const level: Level = q.depth > 0 ? 2 : 1;
-  return { level, held: level, value: 0, text: `no consumer left (it had some); ${q.depth} messages waiting` };
+  const who = q.consumerServices?.length ? ` (last consumed by ${q.consumerServices.join(', ')})` : '';
+  return { level, held: level, value: 0, text: `no consumer left (it had some)${who}; ${q.depth} messages waiting`, ...evidence };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,12 +358,14 @@ export class RuleEvaluator {
   evaluate(input: SecondInput): Crossing[] {
     const crossings: Crossing[] = [];
     const seen = new Set<string>();
-    const feed = (rule: RuleName, subject: string, scope: string, a: Assessment) => {
+    const feed = (rule: RuleName, subject: string, subjectScope: string, a: Assessment) => {
       const key = `${rule}\u0000${subject}`;
       seen.add(key);
-      const entry = this.states.get(key) ?? { rule, subject, scope, level: 0 as Level, onset: null, last: null, state: initialState() };
+      const entry = this.states.get(key) ?? { rule, subject, scope: subjectScope, level: 0 as Level, onset: null, last: null, state: initialState() };
+      // A subject whose scope changed (a queue's consumer became known) moves while its rule is at 0; an open one stays with its incident.
+      const scope = entry.level === 0 ? subjectScope : entry.scope;
       const { state, change } = stepRule(entry.state, a, input.at, this.rulesFor(scope));
-      this.states.set(key, { ...entry, state, level: state.level, onset: state.onset, last: a });
+      this.states.set(key, { ...entry, scope, state, level: state.level, onset: state.onset, last: a });
       if (change) crossings.push({ rule, subject, scope, at: input.at, from: change.from, to: change.to, onset: state.onset ?? entry.state.onset ?? input.at, assessment: a });
     };
     for (const service of input.services) {
@@ -347,6 +383,12 @@ export class RuleEvaluator {
       }
     }
     for (const q of input.queues ?? []) {
+      if (q.unknown !== undefined) {
+        // No usable figures: the states hold (no opening, no resolution on missing data).
+        seen.add(`queue-backlog\u0000${q.queue}`);
+        seen.add(`consumer-gone\u0000${q.queue}`);
+        continue;
+      }
       const scope = queueScope(q);
       const r = this.rulesFor(scope);
       const history = this.depthHistory.get(q.queue) ?? [];
@@ -355,7 +397,8 @@ export class RuleEvaluator {
       while (history.length > 1 && history[1]!.at <= horizon) history.shift();
       this.depthHistory.set(q.queue, history);
       const before = history[0]!.at <= horizon ? history[0]!.depth : null;
-      if (r.queueBacklog.enabled) feed('queue-backlog', q.queue, scope, assessBacklog(q.depth, before, r));
+      const trend = q.trend;
+      if (r.queueBacklog.enabled) feed('queue-backlog', q.queue, scope, trend ? assessBacklogTrend({ ...q, trend }, r) : assessBacklog(q.depth, before, r));
       if (r.consumerGone.enabled) feed('consumer-gone', q.queue, scope, assessConsumers(q, this.hadConsumers.has(q.queue)));
       if (q.consumers > 0) this.hadConsumers.add(q.queue);
     }

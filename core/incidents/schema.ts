@@ -56,7 +56,7 @@ export type TimelineEntry = z.infer<typeof TimelineEntry>;
 
 export const SuspectInfo = z.object({
   rank: z.number().int(),
-  kind: z.enum(['instance', 'dependency', 'caller', 'queue']),
+  kind: z.enum(['instance', 'dependency', 'caller', 'queue', 'consumer', 'publisher']),
   target: z.string(),
   service: z.string(),
   score: z.number(),

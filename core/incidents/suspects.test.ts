@@ -66,6 +66,30 @@ describe('rankSuspects', () => {
   });
 });
 
+describe('rankSuspects for queue rules', () => {
+  it('the queue first, then its consumers, then its publishers; one row per candidate at its higher score', () => {
+    const out = rankSuspects({
+      service: 'billing',
+      onset,
+      rules: ['queue-backlog', 'consumer-gone'],
+      since: breakdown({ service: t(0, 0) }),
+      changes: [],
+      p99SloMs: 1000,
+      queues: [
+        { queue: 'jobs', depth: 500, consumers: 0, rule: 'queue-backlog', consumerServices: ['billing'], publisherServices: ['orders'], trend: 'growing: 100 → 500 ready over 3 readings' },
+        { queue: 'jobs', depth: 500, consumers: 0, rule: 'consumer-gone', consumerServices: ['billing'], publisherServices: ['orders'] },
+      ],
+    });
+    expect(out.map((s) => [s.kind, s.target, s.score])).toEqual([
+      ['queue', 'jobs', 0.9],
+      ['consumer', 'billing', 0.6],
+      ['publisher', 'orders', 0.4],
+    ]);
+    expect(out[1]!.reasoning).toBe('billing consumed jobs and no longer does (0 consumers, 500 messages waiting)');
+    expect(out[2]!.reasoning).toBe('orders publishes into jobs, which grows; growing: 100 → 500 ready over 3 readings');
+  });
+});
+
 describe('Trace', () => {
   it('keeps an incident\u2019s totals beyond the ring, and takes late batches of unsettled seconds', async () => {
     const { TrafficSignals, Trace, SETTLE_MS } = await import('./signals.js');

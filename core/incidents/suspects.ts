@@ -6,7 +6,7 @@
 import type { RuleName } from './rules.js';
 import type { ServiceBreakdown, Totals } from './signals.js';
 
-export type SuspectKind = 'instance' | 'dependency' | 'caller' | 'queue';
+export type SuspectKind = 'instance' | 'dependency' | 'caller' | 'queue' | 'consumer' | 'publisher';
 
 export interface Suspect {
   kind: SuspectKind;
@@ -32,6 +32,9 @@ export interface ChangeEvent {
 /** How much a change on an instance points at it, by kind. */
 export const CHANGE_WEIGHT = { down: 1, ejected: 0.8, fault: 0.9, drain: 0.5, registered: 0.7, updated: 0.6, other: 0.3 } as const;
 
+/** Queue incidents: the queue always first, then its consumers, then its publishers. */
+export const QUEUE_SCORES = { queueGone: 0.9, queueBacklog: 0.7, consumerGone: 0.6, consumerBacklog: 0.5, publisherBacklog: 0.4, publisherGone: 0.2 } as const;
+
 export const SCORE_WEIGHTS = { share: 0.55, concentration: 0.25, change: 0.2 } as const;
 /** A change counts fully at the onset and half as much this long before or after it. */
 export const CHANGE_HALF_LIFE_MS = 30_000;
@@ -46,7 +49,17 @@ export interface RankInput {
   changes: ChangeEvent[];
   p99SloMs: number;
   /** Queue incidents: the queues involved, with their last snapshot. */
-  queues?: Array<{ queue: string; depth: number; consumers: number; rule: RuleName }>;
+  queues?: Array<{
+    queue: string;
+    depth: number;
+    consumers: number;
+    rule: RuleName;
+    /** Services consuming it (or last seen consuming it), and publishing into it (broker snapshot and flow graph). */
+    consumerServices?: string[];
+    publisherServices?: string[];
+    /** The adapter's words for the depth trend. */
+    trend?: string | null;
+  }>;
   limit?: number;
 }
 
@@ -151,19 +164,39 @@ export function rankSuspects(input: RankInput): Suspect[] {
     }
   }
 
+  // Queue rules: the queue first, then who consumes it (gone or too slow), then who fills it.
   for (const q of input.queues ?? []) {
     const gone = q.rule === 'consumer-gone';
+    const trend = q.trend ? `; ${q.trend}` : '';
     out.push({
       kind: 'queue',
       target: q.queue,
       service,
-      score: gone ? 0.9 : 0.7,
-      reasoning: gone ? `no consumer on ${q.queue}; ${q.depth} messages waiting` : `${q.queue} holds ${q.depth} messages and is growing (${q.consumers} consumers)`,
+      score: gone ? QUEUE_SCORES.queueGone : QUEUE_SCORES.queueBacklog,
+      reasoning: gone ? `no consumer on ${q.queue}; ${q.depth} messages waiting` : `${q.queue} holds ${q.depth} messages and is growing (${q.consumers} consumers)${trend}`,
       evidence: { depth: q.depth, consumers: q.consumers },
     });
+    const peers = (kind: 'consumer' | 'publisher', services: string[] | undefined, score: number, reasoning: (service: string) => string) => {
+      for (const peer of services ?? []) {
+        out.push({ kind, target: peer, service: peer, score, reasoning: reasoning(peer), evidence: { queue: q.queue, depth: q.depth, consumers: q.consumers } });
+      }
+    };
+    peers('consumer', q.consumerServices, gone ? QUEUE_SCORES.consumerGone : QUEUE_SCORES.consumerBacklog, (c) =>
+      gone ? `${c} consumed ${q.queue} and no longer does (0 consumers, ${q.depth} messages waiting)` : `${c} consumes ${q.queue} (${q.consumers} consumers) and does not keep up: ${q.depth} messages ready`,
+    );
+    peers('publisher', q.publisherServices, gone ? QUEUE_SCORES.publisherGone : QUEUE_SCORES.publisherBacklog, (p) =>
+      gone ? `${p} keeps publishing into ${q.queue}, which no one consumes` : `${p} publishes into ${q.queue}, which grows${trend}`,
+    );
   }
 
-  return out
+  // One row per candidate (a queue can be the subject of both queue rules): the highest score.
+  const best = new Map<string, Suspect>();
+  for (const s of out) {
+    const key = `${s.kind}\u0000${s.target}`;
+    const seen = best.get(key);
+    if (!seen || s.score > seen.score) best.set(key, s);
+  }
+  return [...best.values()]
     .filter((s) => s.score > 0 || s.kind === 'queue')
     .sort((a, b) => b.score - a.score || a.target.localeCompare(b.target))
     .slice(0, input.limit ?? 5);

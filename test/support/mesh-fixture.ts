@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
-import { createMeshCore, type MeshCore } from '../../core/app.js';
+import { createMeshCore, type MeshCore, type MeshCoreOptions } from '../../core/app.js';
 import type { BackoffPolicy } from '../../core/bus/connection.js';
 import { silentLogger } from '../../core/lib/log.js';
 import type { MeshRuntime } from '../../core/mesh/mesh-runtime.js';
@@ -20,6 +20,8 @@ export interface FixtureOptions {
   vhost?: TestVhost;
   /** Reconnect back-off of the core and of the sidecars (default: DEFAULT_BACKOFF). */
   backoff?: BackoffPolicy;
+  /** More options for the core (e.g. broker polling, incident rules). */
+  core?: Partial<Omit<MeshCoreOptions, 'databasePath' | 'commandLineBroker'>>;
 }
 
 export class MeshFixture {
@@ -45,6 +47,7 @@ export class MeshFixture {
       host: 'headless',
       commandLineBroker: vhost.url,
       ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...options.core,
     });
     const fixture = new MeshFixture(vhost, dir, core, options.backoff);
     await eventually(() => fixture.mesh()?.active && fixture.mesh().control.leadership().isLeader, 'core running and leading', 15_000);
