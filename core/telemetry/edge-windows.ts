@@ -209,14 +209,15 @@ export class EdgeWindows {
       const slot = mod(s, FINE_SECONDS);
       const len = this.lengths[slot]!;
       if (!len) continue;
-      // The slot holds second s − FINE_SECONDS: it leaves the fine ring now.
+      // The slot holds the second of the ring's last minute that shares its slot with s: it leaves now.
       const off = this.offset(slot);
       const record = this.data.slice(off, off + len);
       this.replace(slot, off, len, 0);
       decode(record, 0, record.length, scratch);
       const counters = Float64Array.from(scratch.counters);
       const parts = scratch.partFrom.map((f, i) => [f, scratch.partTo[i]!] as const);
-      const block = Math.floor((s - FINE_SECONDS) / COARSE_SECONDS);
+      const held = this.fineNewest - mod(this.fineNewest - s, FINE_SECONDS);
+      const block = Math.floor(held / COARSE_SECONDS);
       for (let i = 0; i < parts.length; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, parts[i]![0], parts[i]![1]);
       if (parts.length === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
     }
