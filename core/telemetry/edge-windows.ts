@@ -3,10 +3,13 @@
  * windows for the last FINE_SECONDS and 10 s blocks behind them, whose records live as bytes in
  * one arena per edge (no object per window).
  *
- * A slot's record, all unsigned LEB128 varints:
+ * A slot's record, after one flag byte all unsigned LEB128 varints:
  *
- *   requests http5xx http4xx connect timeout retries refused     the window's counters
- *   n, then n × (caller, count)                                  requests per caller instance
+ *   flags                                                        bit i: counter i is not 0;
+ *                                                                bit 7: callers follow
+ *   requests http5xx http4xx connect timeout retries refused     the window's counters, those
+ *                                                                not 0 only
+ *   [n, then n × (caller, count)]                                requests per caller instance
  *                                                                (index into the edge's caller
  *                                                                table; 1 s windows only)
  *   then until the record's end: (length, sketch blob)*          latency, as sketch-codec blobs
@@ -34,6 +37,8 @@ export const RETRIES = 5;
 export const REFUSED = 6;
 
 const MAX_PARTS = 4;
+/** Flag bit of a record that counts requests per caller (bits 0–6: which counters are not 0). */
+const HAS_CALLERS = 0x80;
 const MAX_RECORD = 0xffff;
 
 // --- varints over a growable scratch buffer ----------------------------------------------------
@@ -94,8 +99,9 @@ function decode(buf: Uint8Array, from: number, to: number, d: Decoded): void {
   d.partTo.length = 0;
   if (to <= from) return;
   pos = from;
-  for (let i = 0; i < COUNTERS; i++) d.counters[i] = getVarint(buf);
-  const n = getVarint(buf);
+  const flags = buf[pos++]!;
+  for (let i = 0; i < COUNTERS; i++) d.counters[i] = flags & (1 << i) ? getVarint(buf) : 0;
+  const n = flags & HAS_CALLERS ? getVarint(buf) : 0;
   for (let i = 0; i < n; i++) {
     d.callerIds.push(getVarint(buf));
     d.callerCounts.push(getVarint(buf));
@@ -253,8 +259,12 @@ export class EdgeWindows {
       }
     }
     outLen = 0;
-    for (let i = 0; i < COUNTERS; i++) putVarint(scratch.counters[i]!);
-    putVarint(scratch.callerIds.length);
+    reserve(1);
+    let flags = scratch.callerIds.length ? HAS_CALLERS : 0;
+    for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) flags |= 1 << i;
+    out[outLen++] = flags;
+    for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) putVarint(scratch.counters[i]!);
+    if (scratch.callerIds.length) putVarint(scratch.callerIds.length);
     for (let i = 0; i < scratch.callerIds.length; i++) {
       putVarint(scratch.callerIds[i]!);
       putVarint(scratch.callerCounts[i]!);
@@ -297,7 +307,7 @@ export class EdgeWindows {
     const delta = newLen - len;
     const need = this.used + delta;
     if (need > this.data.length || (this.data.length > 64 && need < this.data.length / 4)) {
-      const next = new Uint8Array(need === 0 ? 0 : Math.max(32, Math.ceil(need * 1.25)));
+      const next = new Uint8Array(need === 0 ? 0 : Math.max(32, need + Math.min(256, need >> 3)));
       next.set(this.data.subarray(0, off));
       next.set(this.data.subarray(off + len, this.used), off + newLen);
       this.data = next;
