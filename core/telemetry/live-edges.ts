@@ -1,27 +1,16 @@
 /**
  * Live per-edge view of the mesh's traffic, fed by telemetry batches: for every edge
- * (caller service → callee service) a ring of 1-second windows with request and error counts
- * and a merged latency sketch. Reads give rates and percentiles over a recent span.
+ * (caller service → callee service) request and error counts and latency sketches in 1 s windows
+ * for the last minute and 10 s blocks behind it, held compactly (edge-windows.ts: typed arrays,
+ * sketches as sketch-codec blobs, merged on read). Reads give rates and percentiles over a
+ * recent span.
  * (History, rollups and persistence build on this in core/telemetry.)
  */
-import { LatencySketch } from '../protocol/sketch.js';
 import type { CircuitReport, EdgeStats, TelemetryBatch } from '../protocol/messages.js';
+import { DenseSketch, encodeSketch } from './sketch-codec.js';
+import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, TIMEOUT, COARSE_SECONDS, type WindowTotals } from './edge-windows.js';
 
 const WINDOW_MS = 1000;
-
-interface Window {
-  start: number;
-  requests: number;
-  http5xx: number;
-  http4xx: number;
-  connect: number;
-  timeout: number;
-  retries: number;
-  refused: number;
-  latency: LatencySketch;
-  /** Outbound edges: requests per caller instance. */
-  byCaller: Map<string, number>;
-}
 
 /** A caller instance's breaker report is shown this long after it last came (agents resend open ones every window). */
 const CIRCUIT_REPORT_TTL_MS = 30_000;
@@ -54,26 +43,54 @@ export interface EdgeSummary {
   circuit?: EdgeCircuit;
 }
 
+/** Caller instances an edge's table holds before it reuses the ones out of the 1 s windows. */
+const CALLER_TABLE_SOFT_LIMIT = 16;
+
 class EdgeSeries {
-  readonly windows: Window[] = [];
-  readonly circuits = new Map<string, CircuitReport & { at: number }>();
+  readonly windows: EdgeWindows;
+  /** Breaker reports by caller instance, made on the first one. */
+  circuits: Map<string, CircuitReport & { at: number }> | null = null;
+  /** Caller instances the 1 s windows count requests of (index = id in the window records), and the newest second each reported. */
+  callers: string[] | null = null;
+  callerSeconds: number[] | null = null;
+  /** Newest 1 s window seen (epoch seconds). */
+  newest = -Infinity;
   lastSeen = 0;
   constructor(
     readonly from: string,
     readonly to: string,
-    private readonly keep: number,
-  ) {}
+    coarseSlots: number,
+  ) {
+    this.windows = new EdgeWindows(coarseSlots);
+  }
 
-  window(start: number): Window {
-    let w = this.windows.at(-1);
-    if (w && w.start === start) return w;
-    w = this.windows.find((x) => x.start === start);
-    if (w) return w;
-    w = { start, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, refused: 0, latency: new LatencySketch(), byCaller: new Map() };
-    this.windows.push(w);
-    this.windows.sort((a, b) => a.start - b.start);
-    while (this.windows.length > this.keep) this.windows.shift();
-    return w;
+  /** The table index of a caller instance for a 1 s window `second` the fine ring keeps. */
+  callerIndex(instanceId: string, second: number): number {
+    const callers = (this.callers ??= []);
+    const seconds = (this.callerSeconds ??= []);
+    let i = callers.indexOf(instanceId);
+    if (i < 0) {
+      if (callers.length >= CALLER_TABLE_SOFT_LIMIT) {
+        // An entry no 1 s window still refers to (its newest second has left the fine ring).
+        const stale = Math.max(this.newest, second) - FINE_SECONDS;
+        i = seconds.findIndex((s) => s <= stale);
+      }
+      if (i < 0) {
+        i = callers.length;
+        callers.push(instanceId);
+        seconds.push(second);
+      } else {
+        callers[i] = instanceId;
+        seconds[i] = second;
+      }
+    } else if (second > seconds[i]!) seconds[i] = second;
+    return i;
+  }
+
+  setCircuit(instanceId: string, report: CircuitReport, at: number): void {
+    const circuits = (this.circuits ??= new Map());
+    circuits.set(instanceId, { ...report, at });
+    if (circuits.size > 8) pruneCircuits(circuits, at);
   }
 }
 
@@ -88,13 +105,28 @@ export function edgeEnds(service: string, edge: Pick<EdgeStats, 'direction' | 'p
   return null;
 }
 
+/**
+ * The live view. Spans up to a minute are summed from 1 s windows (a window counts when it ends
+ * after the span starts); longer ones (up to `keepSeconds`) take 10 s blocks for the part older
+ * than a minute, so their old end is rounded down to a 10 s boundary. Percentiles come from
+ * the merged sketches of the windows read. Requests per caller instance are kept in the 1 s
+ * windows only: callerRequests() covers at most the last minute.
+ */
 export class LiveEdges {
   private readonly edges = new Map<string, EdgeSeries>();
+  private readonly coarseSlots: number;
+  private readonly totals: WindowTotals = { counters: new Float64Array(COUNTERS), callers: new Map(), sketch: new DenseSketch() };
+  private readonly counters = new Float64Array(COUNTERS);
 
-  constructor(private readonly keepWindows = 300) {}
+  /** `keepSeconds`: the longest span answered (the API's is 300 s). */
+  constructor(private readonly keepSeconds = 300) {
+    // Blocks behind the fine ring that reach keepSeconds back, plus the partial ones at both ends.
+    this.coarseSlots = Math.max(1, Math.ceil(Math.max(0, keepSeconds - FINE_SECONDS) / COARSE_SECONDS) + 2);
+  }
 
   ingest(batch: TelemetryBatch, receivedAt: number): void {
-    const start = Math.floor(batch.windowStart / WINDOW_MS) * WINDOW_MS;
+    const second = Math.floor(batch.windowStart / WINDOW_MS);
+    const c = this.counters;
     for (const edge of batch.edges) {
       const ends = edgeEnds(batch.service, edge);
       if (!ends) continue;
@@ -102,22 +134,21 @@ export class LiveEdges {
       const key = `${from}\u0000${to}`;
       let series = this.edges.get(key);
       if (!series) {
-        series = new EdgeSeries(from, to, this.keepWindows);
+        series = new EdgeSeries(from, to, this.coarseSlots);
         this.edges.set(key, series);
       }
-      const w = series.window(start);
-      w.requests += edge.requests;
-      w.http5xx += edge.errors.http5xx;
-      w.http4xx += edge.errors.http4xx;
-      w.connect += edge.errors.connect;
-      w.timeout += edge.errors.timeout;
-      w.retries += edge.retries;
-      w.refused += edge.refused ?? 0;
-      w.latency.mergeWire(edge.latency);
-      if (edge.direction === 'outbound') {
-        w.byCaller.set(batch.instanceId, (w.byCaller.get(batch.instanceId) ?? 0) + edge.requests + (edge.refused ?? 0));
-        if (edge.circuit) series.circuits.set(batch.instanceId, { ...edge.circuit, at: receivedAt });
-      }
+      c[REQUESTS] = edge.requests;
+      c[HTTP5XX] = edge.errors.http5xx;
+      c[HTTP4XX] = edge.errors.http4xx;
+      c[CONNECT] = edge.errors.connect;
+      c[TIMEOUT] = edge.errors.timeout;
+      c[RETRIES] = edge.retries;
+      c[REFUSED] = edge.refused ?? 0;
+      const fine = second > series.newest - FINE_SECONDS;
+      const caller = edge.direction === 'outbound' && fine ? series.callerIndex(batch.instanceId, second) : -1;
+      series.windows.add(second, { counters: c, caller, callerCount: edge.requests + (edge.refused ?? 0), blob: encodeSketch(edge.latency) });
+      if (second > series.newest) series.newest = second;
+      if (edge.direction === 'outbound' && edge.circuit) series.setCircuit(batch.instanceId, edge.circuit, receivedAt);
       series.lastSeen = receivedAt;
     }
   }
@@ -125,61 +156,96 @@ export class LiveEdges {
   /** Every edge seen within `spanMs` before `now`, summarised over that span. */
   summaries(now: number, spanMs = 10_000): EdgeSummary[] {
     const since = now - spanMs;
+    const forgetBefore = now - (this.keepSeconds + FINE_SECONDS) * 1000;
+    const sinceSecond = Math.floor(since / WINDOW_MS);
     const out: EdgeSummary[] = [];
-    for (const series of this.edges.values()) {
-      if (series.lastSeen < since) continue;
-      const latency = new LatencySketch();
-      const totals = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, refused: 0 };
-      for (const w of series.windows) {
-        if (w.start + WINDOW_MS <= since) continue;
-        totals.requests += w.requests;
-        totals.http5xx += w.http5xx;
-        totals.http4xx += w.http4xx;
-        totals.connect += w.connect;
-        totals.timeout += w.timeout;
-        totals.retries += w.retries;
-        totals.refused += w.refused;
-        latency.merge(w.latency);
+    const { counters: t, sketch } = this.totals;
+    for (const [key, series] of this.edges) {
+      if (series.lastSeen < since) {
+        if (series.lastSeen < forgetBefore) this.edges.delete(key);
+        continue;
       }
-      const failed = totals.http5xx + totals.connect + totals.timeout;
+      t.fill(0);
+      sketch.reset();
+      series.windows.read(sinceSecond, this.totals, false);
+      const [p50, p95, p99] = sketch.quantiles([0.5, 0.95, 0.99]);
+      const failed = t[HTTP5XX]! + t[CONNECT]! + t[TIMEOUT]!;
       out.push({
         from: series.from,
         to: series.to,
-        rps: totals.requests / (spanMs / 1000),
-        requests: totals.requests,
-        errors: { http5xx: totals.http5xx, http4xx: totals.http4xx, connect: totals.connect, timeout: totals.timeout },
-        errorRate: totals.requests ? failed / totals.requests : 0,
-        retries: totals.retries,
-        p50: latency.quantile(0.5),
-        p95: latency.quantile(0.95),
-        p99: latency.quantile(0.99),
+        rps: t[REQUESTS]! / (spanMs / 1000),
+        requests: t[REQUESTS]!,
+        errors: { http5xx: t[HTTP5XX]!, http4xx: t[HTTP4XX]!, connect: t[CONNECT]!, timeout: t[TIMEOUT]! },
+        errorRate: t[REQUESTS] ? failed / t[REQUESTS] : 0,
+        retries: t[RETRIES]!,
+        p50: p50 ?? null,
+        p95: p95 ?? null,
+        p99: p99 ?? null,
         lastSeen: series.lastSeen,
-        refused: totals.refused,
+        refused: t[REFUSED]!,
         ...circuitOf(series, now),
       });
     }
+    sketch.reset();
     return out.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
   }
 
-  /** Requests (sent or refused by a breaker) per caller instance on the edge over the span. */
+  /** Requests (sent or refused by a breaker) per caller instance on the edge over the span (at most the last minute of windows). */
   callerRequests(from: string, to: string, now: number, spanMs = 10_000): Map<string, number> {
     const out = new Map<string, number>();
     const series = this.edges.get(`${from}\u0000${to}`);
-    if (!series) return out;
+    if (!series?.callers) return out;
     const since = now - spanMs;
-    for (const w of series.windows) {
-      if (w.start + WINDOW_MS <= since) continue;
-      for (const [id, n] of w.byCaller) out.set(id, (out.get(id) ?? 0) + n);
+    const totals = this.totals;
+    totals.counters.fill(0);
+    totals.callers.clear();
+    totals.sketch.reset();
+    series.windows.read(Math.max(Math.floor(since / WINDOW_MS), series.newest - FINE_SECONDS + 1), totals, true);
+    totals.sketch.reset();
+    for (const [id, n] of totals.callers) {
+      const name = series.callers[id]!;
+      out.set(name, (out.get(name) ?? 0) + n);
     }
+    totals.callers.clear();
     return out;
   }
+
+  /** Edges held. */
+  get size(): number {
+    return this.edges.size;
+  }
+
+  /**
+   * Bytes the live view holds, counted structurally: the typed arrays' capacity plus a fixed
+   * estimate per edge for its objects (EDGE_OBJECT_BYTES), without the caller names and keys.
+   */
+  retainedBytes(): number {
+    let bytes = 0;
+    for (const series of this.edges.values()) bytes += series.windows.byteLength + EDGE_OBJECT_BYTES;
+    return bytes;
+  }
+}
+
+/**
+ * V8 heap per edge besides its typed arrays' contents, estimated: the map entry and key
+ * (~100 B), the series and ring objects (~170 B), two typed arrays with their ArrayBuffers and
+ * backing-store records (~2 × 200 B), the caller table (~100 B, names shared with the batches).
+ */
+export const EDGE_OBJECT_BYTES = 700;
+
+function pruneCircuits(circuits: Map<string, { at: number }>, now: number): void {
+  for (const [id, r] of circuits) if (now - r.at > CIRCUIT_REPORT_TTL_MS) circuits.delete(id);
 }
 
 const SEVERITY: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 function circuitOf(series: EdgeSeries, now: number): { circuit?: EdgeCircuit } {
-  for (const [id, r] of series.circuits) if (now - r.at > CIRCUIT_REPORT_TTL_MS) series.circuits.delete(id);
-  if (series.circuits.size === 0) return {};
+  if (!series.circuits) return {};
+  pruneCircuits(series.circuits, now);
+  if (series.circuits.size === 0) {
+    series.circuits = null;
+    return {};
+  }
   const instances = [...series.circuits.entries()]
     .map(([instanceId, r]) => ({ instanceId, state: r.state, since: r.since, until: r.until ?? null, manual: r.manual, rule: r.rule, reason: r.reason, at: r.at }))
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));

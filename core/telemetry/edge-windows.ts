@@ -1,0 +1,326 @@
+/**
+ * Compact storage of one edge's recent windows for LiveEdges: two rings of fixed slots, 1 s
+ * windows for the last FINE_SECONDS and 10 s blocks behind them, whose records live as bytes in
+ * one arena per edge (no object per window).
+ *
+ * A slot's record, after one flag byte all unsigned LEB128 varints:
+ *
+ *   flags                                                        bit i: counter i is not 0;
+ *                                                                bit 7: callers follow
+ *   requests http5xx http4xx connect timeout retries refused     the window's counters, those
+ *                                                                not 0 only
+ *   [n, then n × (caller, count)]                                requests per caller instance
+ *                                                                (index into the edge's caller
+ *                                                                table; 1 s windows only)
+ *   then until the record's end: (length, sketch blob)*          latency, as sketch-codec blobs
+ *
+ * Sketch parts are appended as reports come and merged into one blob once there are
+ * MAX_PARTS (and on reads, lazily, into a shared dense sketch): merging adds counts bucket by
+ * bucket, so percentiles read back exactly as from one sketch fed with every report.
+ *
+ * A 1 s window leaves the fine ring when the ring moves a minute past it, and is then merged
+ * into its 10 s block in the coarse ring; a late window older than the fine ring goes straight
+ * to its block. Blocks older than the coarse ring's reach are dropped.
+ */
+import { DenseSketch } from './sketch-codec.js';
+
+export const FINE_SECONDS = 60;
+export const COARSE_SECONDS = 10;
+export const COUNTERS = 7;
+/** Counter order in a record (and in the `totals` of a read). */
+export const REQUESTS = 0;
+export const HTTP5XX = 1;
+export const HTTP4XX = 2;
+export const CONNECT = 3;
+export const TIMEOUT = 4;
+export const RETRIES = 5;
+export const REFUSED = 6;
+
+const MAX_PARTS = 4;
+/** Flag bit of a record that counts requests per caller (bits 0–6: which counters are not 0). */
+const HAS_CALLERS = 0x80;
+const MAX_RECORD = 0xffff;
+
+// --- varints over a growable scratch buffer ----------------------------------------------------
+
+let out = new Uint8Array(1024);
+let outLen = 0;
+
+function reserve(n: number): void {
+  if (outLen + n <= out.length) return;
+  const next = new Uint8Array(Math.max(out.length * 2, outLen + n));
+  next.set(out.subarray(0, outLen));
+  out = next;
+}
+
+function putVarint(value: number): void {
+  reserve(8);
+  while (value >= 0x80) {
+    out[outLen++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[outLen++] = value;
+}
+
+function putBytes(bytes: Uint8Array, from: number, to: number): void {
+  reserve(to - from);
+  out.set(bytes.subarray(from, to), outLen);
+  outLen += to - from;
+}
+
+let pos = 0;
+function getVarint(buf: Uint8Array): number {
+  let byte = buf[pos++]!;
+  let value = byte & 0x7f;
+  for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
+    byte = buf[pos++]!;
+    value += (byte & 0x7f) * scale;
+  }
+  return value;
+}
+
+/** One record decoded in place: counters, callers and where its sketch parts lie in `buf`. */
+interface Decoded {
+  counters: Float64Array;
+  callerIds: number[];
+  callerCounts: number[];
+  partFrom: number[];
+  partTo: number[];
+}
+
+const scratch: Decoded = { counters: new Float64Array(COUNTERS), callerIds: [], callerCounts: [], partFrom: [], partTo: [] };
+const dense = new DenseSketch();
+
+function decode(buf: Uint8Array, from: number, to: number, d: Decoded): void {
+  d.counters.fill(0);
+  d.callerIds.length = 0;
+  d.callerCounts.length = 0;
+  d.partFrom.length = 0;
+  d.partTo.length = 0;
+  if (to <= from) return;
+  pos = from;
+  const flags = buf[pos++]!;
+  for (let i = 0; i < COUNTERS; i++) d.counters[i] = flags & (1 << i) ? getVarint(buf) : 0;
+  const n = flags & HAS_CALLERS ? getVarint(buf) : 0;
+  for (let i = 0; i < n; i++) {
+    d.callerIds.push(getVarint(buf));
+    d.callerCounts.push(getVarint(buf));
+  }
+  while (pos < to) {
+    const len = getVarint(buf);
+    d.partFrom.push(pos);
+    d.partTo.push(pos + len);
+    pos += len;
+  }
+}
+
+/** What one report adds to a window. */
+export interface WindowDelta {
+  counters: ArrayLike<number>;
+  /** Caller table index and requests, or caller < 0 for none. */
+  caller: number;
+  callerCount: number;
+  /** The report's sketch as a sketch-codec blob. */
+  blob: Uint8Array;
+}
+
+/** Sums over a read: counters, requests per caller index, and the merged latency sketch. */
+export interface WindowTotals {
+  counters: Float64Array;
+  callers: Map<number, number>;
+  sketch: DenseSketch;
+}
+
+export class EdgeWindows {
+  /** Newest window index written to each ring (seconds, 10 s blocks). */
+  private fineNewest = -Infinity;
+  private coarseNewest = -Infinity;
+  /** Record length per slot: FINE_SECONDS fine slots, then coarseSlots coarse ones; 0 = empty. */
+  private readonly lengths: Uint16Array;
+  private data = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly coarseSlots: number) {
+    this.lengths = new Uint16Array(FINE_SECONDS + coarseSlots);
+  }
+
+  /** Bytes held by the typed arrays (capacity, not only what is used). */
+  get byteLength(): number {
+    return this.lengths.byteLength + this.data.byteLength;
+  }
+
+  /** Adds a report to the 1 s window `second` (epoch seconds). False when it is too old to keep. */
+  add(second: number, delta: WindowDelta): boolean {
+    if (second > this.fineNewest) this.advanceFine(second);
+    if (second > this.fineNewest - FINE_SECONDS) {
+      this.mergeInto(mod(second, FINE_SECONDS), delta.counters, delta.caller, delta.callerCount, delta.blob, 0, delta.blob.length);
+      return true;
+    }
+    return this.addCoarse(Math.floor(second / COARSE_SECONDS), delta.counters, delta.blob, 0, delta.blob.length);
+  }
+
+  /**
+   * Sums the windows that end after `sinceSecond` starts (1 s windows with start ≥ sinceSecond).
+   * A span reaching past the fine ring is answered from whole 10 s blocks there: its old end is
+   * rounded down to a block start. Returns false when nothing was in the span.
+   */
+  read(sinceSecond: number, into: WindowTotals, withCallers: boolean): boolean {
+    let any = false;
+    const fineFrom = this.fineNewest - FINE_SECONDS + 1;
+    if (sinceSecond < fineFrom) {
+      const firstBlock = Math.floor(sinceSecond / COARSE_SECONDS);
+      for (let b = Math.max(firstBlock, this.coarseNewest - this.coarseSlots + 1); b <= this.coarseNewest; b++) {
+        any = this.readSlot(FINE_SECONDS + mod(b, this.coarseSlots), into, false) || any;
+      }
+    }
+    for (let s = Math.max(sinceSecond, fineFrom); s <= this.fineNewest; s++) {
+      any = this.readSlot(mod(s, FINE_SECONDS), into, withCallers) || any;
+    }
+    return any;
+  }
+
+  /** Caller indices referenced by the fine ring (the ones a caller table must keep). */
+  callersInUse(into: Set<number>): void {
+    let off = 0;
+    for (let slot = 0; slot < FINE_SECONDS; slot++) {
+      const len = this.lengths[slot]!;
+      if (len) {
+        decode(this.data, off, off + len, scratch);
+        for (const id of scratch.callerIds) into.add(id);
+      }
+      off += len;
+    }
+  }
+
+  private readSlot(slot: number, into: WindowTotals, withCallers: boolean): boolean {
+    const len = this.lengths[slot]!;
+    if (!len) return false;
+    const off = this.offset(slot);
+    decode(this.data, off, off + len, scratch);
+    for (let i = 0; i < COUNTERS; i++) into.counters[i]! += scratch.counters[i]!;
+    if (withCallers) {
+      for (let i = 0; i < scratch.callerIds.length; i++) {
+        const id = scratch.callerIds[i]!;
+        into.callers.set(id, (into.callers.get(id) ?? 0) + scratch.callerCounts[i]!);
+      }
+    }
+    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
+    return true;
+  }
+
+  /** Moves the fine ring on to `second`: the windows it passes leave for their 10 s blocks. */
+  private advanceFine(second: number): void {
+    const from = Math.max(this.fineNewest + 1, second - FINE_SECONDS + 1);
+    for (let s = from; s <= second; s++) {
+      const slot = mod(s, FINE_SECONDS);
+      const len = this.lengths[slot]!;
+      if (!len) continue;
+      // The slot holds the second of the ring's last minute that shares its slot with s: it leaves now.
+      const off = this.offset(slot);
+      const record = this.data.slice(off, off + len);
+      this.replace(slot, off, len, 0);
+      decode(record, 0, record.length, scratch);
+      const counters = Float64Array.from(scratch.counters);
+      const parts = scratch.partFrom.map((f, i) => [f, scratch.partTo[i]!] as const);
+      const held = this.fineNewest - mod(this.fineNewest - s, FINE_SECONDS);
+      const block = Math.floor(held / COARSE_SECONDS);
+      for (let i = 0; i < parts.length; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, parts[i]![0], parts[i]![1]);
+      if (parts.length === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
+    }
+    this.fineNewest = second;
+  }
+
+  private addCoarse(block: number, counters: ArrayLike<number>, blob: Uint8Array, blobFrom: number, blobTo: number): boolean {
+    if (block > this.coarseNewest) {
+      const from = Math.max(this.coarseNewest + 1, block - this.coarseSlots + 1);
+      for (let b = from; b <= block; b++) {
+        const slot = FINE_SECONDS + mod(b, this.coarseSlots);
+        if (this.lengths[slot]) this.replace(slot, this.offset(slot), this.lengths[slot]!, 0);
+      }
+      this.coarseNewest = block;
+    }
+    if (block <= this.coarseNewest - this.coarseSlots) return false;
+    this.mergeInto(FINE_SECONDS + mod(block, this.coarseSlots), counters, -1, 0, blob, blobFrom, blobTo);
+    return true;
+  }
+
+  /** Adds counters, a caller's requests and a sketch part to the record in `slot`. */
+  private mergeInto(slot: number, counters: ArrayLike<number>, caller: number, callerCount: number, blob: Uint8Array, blobFrom: number, blobTo: number): void {
+    const len = this.lengths[slot]!;
+    const off = this.offset(slot);
+    decode(this.data, off, off + len, scratch);
+    for (let i = 0; i < COUNTERS; i++) scratch.counters[i]! += counters[i]!;
+    if (caller >= 0) {
+      const at = scratch.callerIds.indexOf(caller);
+      if (at >= 0) scratch.callerCounts[at]! += callerCount;
+      else {
+        scratch.callerIds.push(caller);
+        scratch.callerCounts.push(callerCount);
+      }
+    }
+    outLen = 0;
+    reserve(1);
+    let flags = scratch.callerIds.length ? HAS_CALLERS : 0;
+    for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) flags |= 1 << i;
+    out[outLen++] = flags;
+    for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) putVarint(scratch.counters[i]!);
+    if (scratch.callerIds.length) putVarint(scratch.callerIds.length);
+    for (let i = 0; i < scratch.callerIds.length; i++) {
+      putVarint(scratch.callerIds[i]!);
+      putVarint(scratch.callerCounts[i]!);
+    }
+    const headerLen = outLen;
+    let partsLen = 0;
+    for (let i = 0; i < scratch.partFrom.length; i++) partsLen += scratch.partTo[i]! - scratch.partFrom[i]! + 5;
+    const newPart = blobTo > blobFrom;
+    if (newPart && (scratch.partFrom.length + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
+      // Merge the parts and the new one into a single blob.
+      dense.reset();
+      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
+      dense.addBlob(blob.subarray(blobFrom, blobTo));
+      const merged = dense.toBlob();
+      dense.reset();
+      putVarint(merged.length);
+      putBytes(merged, 0, merged.length);
+    } else {
+      for (let i = 0; i < scratch.partFrom.length; i++) {
+        putVarint(scratch.partTo[i]! - scratch.partFrom[i]!);
+        putBytes(this.data, scratch.partFrom[i]!, scratch.partTo[i]!);
+      }
+      if (newPart) {
+        putVarint(blobTo - blobFrom);
+        putBytes(blob, blobFrom, blobTo);
+      }
+    }
+    if (outLen > MAX_RECORD) throw new RangeError(`live window record of ${outLen} bytes`);
+    this.replace(slot, off, len, outLen, out);
+  }
+
+  private offset(slot: number): number {
+    let off = 0;
+    for (let i = 0; i < slot; i++) off += this.lengths[i]!;
+    return off;
+  }
+
+  /** Replaces the `len` bytes of `slot` at `off` with the first `newLen` bytes of `bytes`. */
+  private replace(slot: number, off: number, len: number, newLen: number, bytes?: Uint8Array): void {
+    const delta = newLen - len;
+    const need = this.used + delta;
+    if (need > this.data.length || (this.data.length > 64 && need < this.data.length / 4)) {
+      const next = new Uint8Array(need === 0 ? 0 : Math.max(32, need + Math.min(256, need >> 3)));
+      next.set(this.data.subarray(0, off));
+      next.set(this.data.subarray(off + len, this.used), off + newLen);
+      this.data = next;
+    } else if (delta !== 0) this.data.copyWithin(off + newLen, off + len, this.used);
+    if (bytes && newLen) this.data.set(bytes.subarray(0, newLen), off);
+    this.used = need;
+    this.lengths[slot] = newLen;
+  }
+}
+
+const ZERO_COUNTERS = new Float64Array(COUNTERS);
+const EMPTY = new Uint8Array(0);
+
+function mod(n: number, m: number): number {
+  return ((n % m) + m) % m;
+}
