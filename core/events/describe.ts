@@ -18,22 +18,14 @@ export type TailInput = Omit<TailEvent, 'seq'>;
 const base = (profileId: string | null, at: number) => ({ profileId, at, service: null, instanceId: null, actor: null });
 
 export function registryEvent(profileId: string, c: RegistryChange): TailInput {
-  const what =
+  // The registry's own detail already says "joined <zone> at <address>", "weight 1 → 2", …
+  const text =
     c.kind === 'registered' && !c.from
-      ? `${c.instanceId} joined (${c.to})`
-      : c.kind === 'forgotten'
-        ? `${c.instanceId} forgotten after being down`
-        : c.from && c.from !== c.to
-          ? `${c.instanceId} ${c.from} → ${c.to}`
-          : `${c.instanceId} ${c.kind}`;
-  return {
-    ...base(profileId, c.at),
-    kind: 'registry',
-    level: c.to === 'down' ? 'warning' : 'info',
-    service: c.service,
-    instanceId: c.instanceId,
-    text: `${what}${c.detail ? ` (${c.detail})` : ''}`,
-  };
+      ? `${c.instanceId} ${c.detail || 'joined'} (${c.to})`
+      : c.kind === 'state' && c.from && c.from !== c.to
+        ? `${c.instanceId} ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`
+        : `${c.instanceId} ${c.detail || c.kind}`;
+  return { ...base(profileId, c.at), kind: 'registry', level: c.to === 'down' ? 'warning' : 'info', service: c.service, instanceId: c.instanceId, text };
 }
 
 const AUTOMATIC_VERBS: Record<string, string> = { eject: 'ejected', probe: 'probing', restore: 'restored', 'zone-failover': 'zone failed over', 'zone-failback': 'zone failing back' };

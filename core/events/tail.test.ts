@@ -46,7 +46,8 @@ describe('EventTail', () => {
 
 describe('event lines', () => {
   it('describes registry changes', () => {
-    expect(registryEvent('cli', { at: 5, service: 'checkout', instanceId: 'c1', kind: 'registered', from: null, to: 'healthy', detail: '' }).text).toBe('c1 joined (healthy)');
+    expect(registryEvent('cli', { at: 5, service: 'checkout', instanceId: 'c1', kind: 'registered', from: null, to: 'healthy', detail: 'joined zone-a at 10.0.0.1:80' }).text).toBe('c1 joined zone-a at 10.0.0.1:80 (healthy)');
+    expect(registryEvent('cli', { at: 5, service: 'checkout', instanceId: 'c1', kind: 'weight', from: 'healthy', to: 'healthy', detail: 'weight 1 → 3' }).text).toBe('c1 weight 1 → 3');
     const down = registryEvent('cli', { at: 5, service: 'checkout', instanceId: 'c1', kind: 'state', from: 'healthy', to: 'down', detail: 'missed 3 heartbeats' });
     expect(down).toMatchObject({ level: 'warning', service: 'checkout', instanceId: 'c1', text: 'c1 healthy → down (missed 3 heartbeats)' });
   });

@@ -10,11 +10,14 @@ import { SettingsView } from './views/SettingsView';
 import { TopologyView } from './views/TopologyView';
 import { BrokerView } from './views/Broker';
 import { TrafficView } from './views/TrafficView';
+import { EventsView } from './events/EventsView';
+import { CommandCenter } from './palette/CommandCenter';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
   { route: 'traffic', label: 'Traffic', icon: '∿' },
   { route: 'incidents', label: 'Incidents', icon: '⚑' },
+  { route: 'events', label: 'Events', icon: '≣' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'broker', label: 'Broker', icon: '▤' },
   { route: 'settings', label: 'Settings', icon: '⚙' },
@@ -65,6 +68,7 @@ export function App() {
         )}
         <BackfillPill profileId={primary?.profile.id} />
         <span className="spacer" />
+        <CommandCenter views={VIEWS} profileId={primary?.profile.id ?? null} navigate={navigate} />
         {link.state !== 'open' && (
           <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">
             {link.state === 'unauthorized' ? 'Not authorised' : 'Console link down'}
@@ -105,6 +109,8 @@ export function App() {
           <IncidentsView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
         ) : current === 'traffic' ? (
           <TrafficView primary={primary} onOpenConnections={() => navigate('connections')} />
+        ) : current === 'events' ? (
+          <EventsView />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (
