@@ -120,6 +120,10 @@ export class TailStore {
     return this.shown.size + this.heldBack.size;
   }
 
+  isPaused(): boolean {
+    return this.paused;
+  }
+
   read(): TailSnapshot {
     this.snapshot ??= { events: this.shown.newestFirst(), paused: this.paused, held: this.heldCount, missed: this.missed, received: this.received };
     return this.snapshot;

@@ -25,9 +25,10 @@ const MAX_SERVICES = 100;
 export function CommandCenter({ views, profileId, navigate }: Props) {
   const api = useApi();
   const tail = useTail();
-  const tailState = useSyncExternalStore(
+  // Only whether it is paused (a primitive): new events do not re-render the top bar.
+  const eventsPaused = useSyncExternalStore(
     (onChange) => tail.onChange(onChange),
-    () => tail.read(),
+    () => tail.isPaused(),
   );
   const [overlay, setOverlay] = useState<Overlay>('none');
   const [acting, setActing] = useState<Acting | null>(null);
@@ -94,7 +95,7 @@ export function CommandCenter({ views, profileId, navigate }: Props) {
   const commands = useMemo(
     () =>
       buildCommands(
-        { views, services: profileId ? instances.services : [], instances: profileId ? instances.instances : [], eventsPaused: tailState.paused },
+        { views, services: profileId ? instances.services : [], instances: profileId ? instances.instances : [], eventsPaused },
         {
           navigate,
           act: (target, action, title) => setActing({ target, action, title }),
@@ -104,7 +105,7 @@ export function CommandCenter({ views, profileId, navigate }: Props) {
           help: () => open('help'),
         },
       ),
-    [views, profileId, instances, tailState.paused, navigate, tail, open],
+    [views, profileId, instances, eventsPaused, navigate, tail, open],
   );
 
   return (

@@ -52,6 +52,8 @@ describe('rank', () => {
     // A word in the keywords beats letters scattered inside a title ("topoLOGy").
     expect(rank('log', items).map((r) => r.item.title)).toEqual(['Events', 'Topology']);
     expect(rank('graph', items)[0]!.item.title).toBe('Topology');
+    // Letters strewn across the hidden words do not count: "dra" is not "checkout instance action" … "graph".
+    expect(rank('dra', items).map((r) => r.item.title)).toEqual(['Drain checkout-a1', 'Drain payments-b2']);
   });
 
   it('keeps the given order between equal scores and honours the limit', () => {

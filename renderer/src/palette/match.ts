@@ -79,6 +79,9 @@ export function fuzzyMatch(query: string, text: string): Match | null {
   return { score: best - m * 0.02, indices };
 }
 
+/** Score per query character a keyword-only match needs (a word start and a run of letters give about 5). */
+const KEYWORD_MIN_PER_CHAR = 3;
+
 export interface Rankable {
   title: string;
   /** More words it answers to (not shown): "go view", an instance's service, … */
@@ -100,7 +103,10 @@ export function rank<T extends Rankable>(query: string, items: readonly T[], lim
   const out: Array<Ranked<T> & { order: number }> = [];
   items.forEach((item, order) => {
     const inTitle = fuzzyMatch(query, item.title);
-    const inKeywords = item.keywords ? fuzzyMatch(query, `${item.title} ${item.keywords}`) : null;
+    const keywordMatch = item.keywords ? fuzzyMatch(query, `${item.title} ${item.keywords}`) : null;
+    // Hidden words count only when the query hits them squarely (word starts, runs of letters),
+    // not as letters strewn across a long line.
+    const inKeywords = keywordMatch && keywordMatch.score >= query.replace(/\s+/g, '').length * KEYWORD_MIN_PER_CHAR ? keywordMatch : null;
     // A title match is worth more than one that needs the hidden keywords.
     const best = inTitle && (!inKeywords || inTitle.score >= inKeywords.score - 2) ? { score: inTitle.score, indices: inTitle.indices } : inKeywords ? { score: inKeywords.score - 2, indices: [] } : null;
     if (best) out.push({ item, order, ...best });
