@@ -118,7 +118,6 @@ describe('events view and command palette', () => {
     await view.getByRole('combobox', { name: 'Service' }).selectOption(service);
     await expect.poll(async () => (await view.locator('tbody tr').allTextContents()).every((t) => t.includes(service))).toBe(true);
     await view.getByRole('combobox', { name: 'Service' }).selectOption('');
-    await page.screenshot({ path: join(SHOTS, 'events-dark.png') });
 
     // The palette acts by name: "drain …-1" opens the action dialog with its blast radius.
     await page.keyboard.press('Control+K');
@@ -136,8 +135,16 @@ describe('events view and command palette', () => {
     const dialog = page.getByTestId('action-dialog');
     await dialog.getByTestId('blast-radius').waitFor();
     expect(await dialog.getByRole('heading').textContent()).toBe(`Drain ${service}-1`);
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.getByRole('textbox', { name: /Reason/ }).fill('e2e: drain from the palette');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => dialog.getByTestId('action-progress').textContent(), { timeout: 15_000 }).toContain('1/1 acknowledged');
+    await dialog.getByRole('button', { name: 'Done' }).click();
     await dialog.waitFor({ state: 'detached' });
+    // The action, the agent's answer and the state change it caused are in the tail.
+    await view.locator('tr[data-kind="control"]', { hasText: `drain ${service}-1 requested: e2e: drain from the palette` }).waitFor({ timeout: 15_000 });
+    await view.locator('tr[data-kind="ack"]', { hasText: `${service}-1 applied` }).waitFor({ timeout: 15_000 });
+    await view.locator('tr[data-kind="registry"]', { hasText: `${service}-1 healthy → draining` }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(SHOTS, 'events-dark.png') });
 
     // Esc closes the palette; "?" shows the shortcuts; "g t" goes to Topology.
     await page.keyboard.press('Control+K');

@@ -62,8 +62,15 @@ describe('TailStore', () => {
     expect(store.read().events.map((e) => e.seq)).toEqual([4, 3, 2, 1]);
     store.ingest(live(8, 9));
     expect(store.read().missed).toBe(3);
-    store.ingest({ at: 0, mode: 'backlog', events: [ev(1, { text: 'new core' })] });
+    store.ingest({ at: 0, mode: 'backlog', events: [ev(1, { text: 'new core', at: 1_700_000_001_000 })] });
     expect(store.read().events[0]!.text).toBe('new core');
+  });
+
+  it('shows the newest first by time, even when a line arrives late', () => {
+    const store = new TailStore();
+    store.ingest({ at: 0, mode: 'live', events: [ev(1, { at: 100 }), ev(2, { at: 300 })] });
+    store.ingest({ at: 0, mode: 'live', events: [ev(3, { at: 200 }), ev(4, { at: 300 })] });
+    expect(store.read().events.map((e) => e.seq)).toEqual([4, 2, 3, 1]);
   });
 
   it('clears the view and goes on', () => {

@@ -43,7 +43,7 @@ export class Ring<T> {
 }
 
 export interface TailSnapshot {
-  /** Shown events, newest first (at most the capacity). */
+  /** Shown events, newest first by time (at most the capacity). */
   events: TailEvent[];
   paused: boolean;
   /** Events that arrived while paused, not shown yet. */
@@ -125,7 +125,7 @@ export class TailStore {
   }
 
   read(): TailSnapshot {
-    this.snapshot ??= { events: this.shown.newestFirst(), paused: this.paused, held: this.heldCount, missed: this.missed, received: this.received };
+    this.snapshot ??= { events: byTimeNewestFirst(this.shown.newestFirst()), paused: this.paused, held: this.heldCount, missed: this.missed, received: this.received };
     return this.snapshot;
   }
 
@@ -138,6 +138,14 @@ export class TailStore {
     this.snapshot = null;
     for (const l of this.listeners) l();
   }
+}
+
+/**
+ * Newest first by when it happened: lines from the audit log arrive up to a second after the
+ * registry's and the acks', so arrival order is not time order. Equal times keep arrival order.
+ */
+export function byTimeNewestFirst(events: TailEvent[]): TailEvent[] {
+  return events.sort((a, b) => b.at - a.at || b.seq - a.seq);
 }
 
 export interface TailFilter {
