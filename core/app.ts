@@ -19,6 +19,9 @@ import type { SecretStore } from './secrets/secret-store.js';
 import { explainStoreError, StoreHealth, type StoreHealthState } from './store/store-health.js';
 import { currentSchemaVersion, openDatabase, schemaHistory, type Db } from './store/database.js';
 import { MESHDECK_VERSION } from './version.js';
+import { EventTail } from './events/tail.js';
+import { EventCollector } from './events/collector.js';
+import type { TailBatch } from './events/schema.js';
 
 export interface MeshCoreOptions {
   databasePath: string;
@@ -67,6 +70,11 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   const profiles = new ProfileService(db, secrets, logger.child('profiles'));
   const connections = new ConnectionManager(profiles, logger, options.backoff);
   profiles.on('changed', () => connections.emit('changed', connections.states()));
+  // The events tail (events.tail): one line per notable change, batched once a second.
+  const tail = new EventTail();
+  const collector = new EventCollector(tail, logger.child('events'));
+  connections.on('changed', (states) => collector.connectionStates(states));
+  storeHealth.on('change', (state) => collector.storage(state));
 
   // Every broker connection carries a mesh: registry, discovery, live telemetry.
   const meshes = new Map<string, MeshRuntime>();
@@ -117,6 +125,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     mesh.incidents.on('changed', scheduleIncidents);
     meshes.set(profileId, mesh);
     watchBrokers(); // its queue rules read the broker's snapshots: polled while the mesh is connected
+    collector.watchMesh(profileId, mesh);
   });
   // Broker introspection through the management API, one poller per profile that is looked at.
   const monitors = new Map<string, BrokerMonitor>();
@@ -366,6 +375,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       },
     },
     'incidents.changed': topicFrom<IncidentsView[]>(meshEvents, 'incidents', incidentViews),
+    'events.tail': topicFrom<TailBatch>(tail, 'batch', () => tail.backlog()),
   };
 
   const router = new ApiRouter(handlers, sources, logger.child('api'), {
@@ -404,6 +414,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     close() {
       closed ??= (async () => {
         clearInterval(liveTimer);
+        collector.close();
         for (const monitor of monitors.values()) monitor.close();
         if (summaryTimer) clearTimeout(summaryTimer);
         closing = true;

@@ -10,6 +10,7 @@ import { OutlierPolicy } from '../failover/policy.js';
 import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js';
 import { IncidentDetail, IncidentSummary, IncidentsView } from '../incidents/schema.js';
 import { IncidentRules } from '../incidents/rules.js';
+import { TailBatch } from '../events/schema.js';
 import type { Evidence as DetectorEvidence } from '../health/detector.js';
 import type { TrackerEvidence } from '../failover/ejections.js';
 
@@ -948,6 +949,10 @@ export const topics = {
     summary: 'Per connected mesh: open incidents (failing first, then newest) and the newest that opened; pushed when an incident opens, changes or resolves.',
     payload: z.array(IncidentsView),
   },
+  'events.tail': {
+    summary: 'The events tail: registry changes, failover decisions, control actions and acks, incidents, flows, broker and storage changes, one line each; the recent ones at once, then a batch at most once a second.',
+    payload: TailBatch,
+  },
 } as const satisfies Record<string, TopicDef>;
 
 export type Topics = typeof topics;
@@ -959,4 +964,5 @@ export type TopicPayload<T extends TopicName> = z.output<Topics[T]['payload']>;
 // ---------------------------------------------------------------------------------------------
 
 export type { FieldIssue, ApiErrorBody, ErrorCode } from '../lib/errors.js';
+export type { TailBatch, TailEvent, TailEventKind, TailEventLevel } from '../events/schema.js';
 export type { InvokeResult, MeshdeckBridge, WsClientFrame, WsServerFrame } from './wire.js';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type IncidentsView, type MeshSummary, type Profile, type StorageHealth } from './contract.js';
+import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type IncidentsView, type MeshSummary, type Profile, type StorageHealth, type TailBatch } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -72,6 +72,7 @@ function makeSources() {
     'system.storage': fakeSource<StorageHealth>(STORAGE_OK),
     'broker.snapshot': fakeSource<BrokerSnapshot[]>([]),
     'incidents.changed': fakeSource<IncidentsView[]>([]),
+    'events.tail': fakeSource<TailBatch>({ at: 0, mode: 'backlog', events: [] }),
   };
   return { sources, profiles, connections };
 }

@@ -68,7 +68,7 @@ interface Subscription {
  */
 const LAST_SEEN_PERSIST_MS = 30_000;
 
-export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; signal: [HealthSignal] }> {
+export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; signal: [HealthSignal]; registry: [readonly RegistryChange[]] }> {
   readonly registry: Registry;
   readonly store: RegistryStore;
   readonly edges = new LiveEdges();
@@ -573,6 +573,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       this.markDirty(change.service);
       this.logger.info('registry change', { service: change.service, instanceId: change.instanceId, kind: change.kind, from: change.from, to: change.to, detail: change.detail });
     }
+    this.emit('registry', changes);
     this.emit('changed');
   }
 

@@ -177,9 +177,10 @@ function testRouter() {
   const storage = controlledTopic<TopicSources['system.storage'] extends TopicSource<infer T> ? T : never>(SYSTEM_INFO.storage);
   const brokerSnapshot = controlledTopic<TopicSources['broker.snapshot'] extends TopicSource<infer T> ? T : never>([]);
   const incidents = controlledTopic<TopicSources['incidents.changed'] extends TopicSource<infer T> ? T : never>([]);
+  const eventsTail = controlledTopic<TopicSources['events.tail'] extends TopicSource<infer T> ? T : never>({ at: 0, mode: 'backlog', events: [] });
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot, 'incidents.changed': incidents },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot, 'incidents.changed': incidents, 'events.tail': eventsTail },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };

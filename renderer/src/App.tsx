@@ -11,11 +11,14 @@ import { TopologyView } from './views/TopologyView';
 import { BrokerView } from './views/Broker';
 import { TrafficView } from './views/TrafficView';
 import { AuditView } from './controls/AuditView';
+import { EventsView } from './events/EventsView';
+import { CommandCenter } from './palette/CommandCenter';
 
 const VIEWS = [
   { route: 'topology', label: 'Topology', icon: '◎' },
   { route: 'traffic', label: 'Traffic', icon: '∿' },
   { route: 'incidents', label: 'Incidents', icon: '⚑' },
+  { route: 'events', label: 'Events', icon: '≣' },
   { route: 'connections', label: 'Connections', icon: '⇄' },
   { route: 'broker', label: 'Broker', icon: '▤' },
   { route: 'audit', label: 'Audit', icon: '☰' },
@@ -67,6 +70,7 @@ export function App() {
         )}
         <BackfillPill profileId={primary?.profile.id} />
         <span className="spacer" />
+        <CommandCenter views={VIEWS} profileId={primary?.profile.id ?? null} navigate={navigate} />
         {link.state !== 'open' && (
           <span className={`pill pill-${link.state === 'unauthorized' ? 'failing' : 'degraded'}`} role="alert">
             {link.state === 'unauthorized' ? 'Not authorised' : 'Console link down'}
@@ -109,6 +113,8 @@ export function App() {
           <TrafficView primary={primary} onOpenConnections={() => navigate('connections')} />
         ) : current === 'audit' ? (
           <AuditView profileId={primary && primary.state.status !== 'idle' && primary.state.status !== 'disconnected' ? primary.profile.id : null} />
+        ) : current === 'events' ? (
+          <EventsView />
         ) : current === 'settings' ? (
           <SettingsView />
         ) : (

@@ -18,6 +18,8 @@ export interface ServedConsole {
   dbPath: string;
   process: ChildProcess;
   stderr: () => string;
+  /** POST /api/<method> with the token; `profileId` defaults to the command-line profile. Throws on an error status. */
+  api(method: string, input?: Record<string, unknown>): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,15 @@ export async function startServe(options: { args?: string[]; env?: Record<string
     dbPath,
     process: child,
     stderr: () => stderr,
+    async api(method, input = {}) {
+      const res = await fetch(`${consoleUrl.split('/#')[0]}/api/${method}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ profileId: 'cli', ...input }),
+      });
+      if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
