@@ -28,6 +28,7 @@ export default defineConfig({
         'telemetry-query.bench': 'bench/telemetry-query.bench.ts',
         'incidents.bench': 'bench/incidents.bench.ts',
         'ingest.bench': 'bench/ingest.bench.ts',
+        'ingest-hotpath.bench': 'bench/ingest-hotpath.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',
         'startup.bench': 'bench/startup.bench.ts',

@@ -4,6 +4,7 @@
  */
 import { jsonDepth, MAX_JSON_DEPTH, serializeJson } from './json-limits.js';
 import { randomUUID } from 'node:crypto';
+import { checkEnvelope, checkTelemetryBatch, type CheckedEnvelope } from './telemetry-check.js';
 import type { z } from 'zod';
 import {
   EnvelopeBase,
@@ -13,6 +14,7 @@ import {
   type MeshDataInput,
   type MeshEvent,
   type MeshMessageType,
+  type TelemetryBatch,
 } from './messages.js';
 
 export type DecodeResult = { ok: true; event: MeshEvent } | { ok: false; reason: string; type: string | null };
@@ -31,18 +33,32 @@ function describe(error: z.ZodError): string {
     .join('; ');
 }
 
+export interface DecodeOptions {
+  /** Validate with the zod schemas only, without the hand-written fast path (tests compare the two). */
+  zodOnly?: boolean;
+}
+
 /** Accepts the raw body as delivered (Buffer, string, or an object already parsed by the client). */
-export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageType[]): DecodeResult {
+export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageType[], options?: DecodeOptions): DecodeResult {
   let parsed: unknown;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
     if (bytes.length > MAX_MESSAGE_BYTES) return { ok: false, reason: `message is ${bytes.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`, type: null };
     if (bytes.length === 0) return { ok: false, reason: 'empty body', type: null };
     if (jsonDepth(bytes) > MAX_JSON_DEPTH) return { ok: false, reason: `body nests deeper than ${MAX_JSON_DEPTH} levels`, type: null };
+    const text = bytes.toString();
     try {
-      parsed = JSON.parse(bytes.toString());
+      parsed = JSON.parse(text);
     } catch (err) {
       return { ok: false, reason: `body is not valid JSON (${(err as Error).message.slice(0, 120)})`, type: null };
+    }
+    // Telemetry batches, the bulk of all traffic, are accepted by a hand-written check that
+    // agrees with zod (telemetry-check.ts); anything it does not accept goes the zod way below,
+    // from a fresh parse (the check may have filled in defaults), so reasons are zod's.
+    if (!options?.zodOnly) {
+      const fast = decodeTelemetryFast(parsed, expected);
+      if (fast) return fast;
+      if (fast === null) parsed = JSON.parse(text);
     }
   } else {
     // Already parsed by the client (content type application/json): hold it to the same limits,
@@ -68,6 +84,26 @@ export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageTy
   const data = MESSAGE_TYPES[type].safeParse((parsed as { data?: unknown }).data);
   if (!data.success) return { ok: false, reason: `invalid ${type} data: ${describe(data.error)}`, type };
   return { ok: true, event: { ...envelope.data, type, data: data.data } as MeshEvent };
+}
+
+const TELEMETRY_BATCH = 'io.meshdeck.telemetry.batch.v1' satisfies MeshMessageType;
+
+/**
+ * The fast path: the decoded telemetry batch, or null when it is not sure (`parsed` may then
+ * hold defaults written in), or undefined when the message is not a telemetry batch this queue
+ * expects (`parsed` untouched).
+ */
+function decodeTelemetryFast(parsed: unknown, expected: readonly MeshMessageType[] | undefined): DecodeResult | null | undefined {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const raw = parsed as Record<string, unknown>;
+  if (raw.type !== TELEMETRY_BATCH || (expected && !expected.includes(TELEMETRY_BATCH))) return undefined;
+  const envelope = checkEnvelope(raw);
+  if (!envelope) return undefined;
+  if (!checkTelemetryBatch(raw.data)) return null;
+  // The envelope is a new object of its own (EnvelopeBase's fields only): the event is it, plus data.
+  const event = envelope as CheckedEnvelope & { type: typeof TELEMETRY_BATCH; data?: TelemetryBatch };
+  event.data = raw.data as TelemetryBatch;
+  return { ok: true, event: event as MeshEvent };
 }
 
 export interface EncodeOptions {

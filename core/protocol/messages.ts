@@ -12,18 +12,25 @@ export const PROTOCOL_VERSION = 1;
 /** Largest encoded message accepted or sent (bytes). */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
+// --- patterns, shared with the hand-written validator of telemetry batches (telemetry-check.ts)
+
+export const SERVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_:-]{1,128}$/;
+export const ZONE_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const EVENT_TYPE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
 // --- names (OpenTelemetry resource conventions: service.name, service.instance.id, cloud.availability_zone)
 
 /** DNS-label-like service names: they appear in routing keys, URLs and Host headers. */
 export const ServiceName = z
   .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and "-", 1-63 characters, not starting or ending with "-"');
+  .regex(SERVICE_NAME_PATTERN, 'lowercase letters, digits and "-", 1-63 characters, not starting or ending with "-"');
 /** No dots: instance ids are routing-key segments. "all" is taken by command.<service>.all. */
 export const InstanceId = z
   .string()
-  .regex(/^[A-Za-z0-9_:-]{1,128}$/, 'letters, digits, "_", ":" or "-", 1-128 characters')
+  .regex(INSTANCE_ID_PATTERN, 'letters, digits, "_", ":" or "-", 1-128 characters')
   .refine((id) => id !== 'all', '"all" is reserved (command.<service>.all addresses every instance)');
-export const Zone = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and "-", 1-63 characters');
+export const Zone = z.string().regex(ZONE_PATTERN, 'lowercase letters, digits and "-", 1-63 characters');
 /** host:port where the instance's sidecar (or the service itself) accepts mesh traffic. */
 export const Address = z
   .string()
@@ -34,7 +41,7 @@ const Millis = z.number().int().nonnegative();
 const Metadata = z
   .record(z.string().max(64), z.string().max(256))
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata keys');
-export const EventTypeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'letters, digits, ".", "_" or "-", at most 200 characters');
+export const EventTypeName = z.string().regex(EVENT_TYPE_NAME_PATTERN, 'letters, digits, ".", "_" or "-", at most 200 characters');
 
 // --- CloudEvents envelope
 

@@ -18,7 +18,6 @@
  * One TelemetryHistory per mesh and database.
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
-import type { SketchWire } from '../protocol/sketch.js';
 import type { Db } from '../store/database.js';
 import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
@@ -74,22 +73,32 @@ export interface PruneResult {
   done: boolean;
 }
 
+/** One series' counts of one 1 s window since the last write (recycled after each write). */
 interface Delta {
+  t: number;
   requests: number;
   http5xx: number;
   http4xx: number;
   connect: number;
   timeout: number;
   retries: number;
-  /** The batches' own wire sketches (not copied); merged once, when written. */
-  latency: SketchWire[];
+  /** The edges' latency sketches, each encoded once at ingest (shared by the series it adds to); merged when written. */
+  blobs: Buffer[];
 }
 
+/**
+ * A series the writer has seen: kept from one write to the next (only its windows are emptied),
+ * so ingest allocates nothing per series and second once a mesh has been seen.
+ */
 interface PendingSeries {
+  key: string;
   kind: SeriesKind;
   a: string;
   b: string;
-  windows: Map<number, Delta>;
+  /** Windows since the last write, usually one or two (few seconds between writes): a list beats a Map. */
+  windows: Delta[];
+  /** Listed in `dirty` (has windows to write). */
+  dirty: boolean;
 }
 
 interface KnownSeries {
@@ -101,6 +110,8 @@ const MINUTE = 60;
 /** telemetry_series.last_seen is advanced only when it moves by more than this (s). */
 const LAST_SEEN_STEP = 3600;
 const NO_UPPER = Number.MAX_SAFE_INTEGER;
+/** Deltas kept for reuse at most (about a second of a 100 000-series mesh). */
+const MAX_SPARE_DELTAS = 100_000;
 
 const seriesKey = (kind: SeriesKind, a: string, b: string) => `${kind}\u0000${a}\u0000${b}`;
 
@@ -126,7 +137,12 @@ export class TelemetryHistory {
   private readonly stepsPerFlush: number;
   private readonly maxFutureMs: number;
   private readonly now: () => number;
+  /** Every series seen since start (or since it was forgotten), by seriesKey. */
   private readonly pending = new Map<string, PendingSeries>();
+  /** The series among them with windows to write. */
+  private dirty: PendingSeries[] = [];
+  /** Deltas of earlier writes, for reuse. */
+  private readonly spare: Delta[] = [];
   private readonly known = new Map<string, KnownSeries>();
   /** Ids of this mesh's series, ascending (AUTOINCREMENT: new ones are always larger). */
   private ids: number[] = [];
@@ -167,7 +183,7 @@ export class TelemetryHistory {
   /** Series windows held in memory, not yet written. */
   get pendingWindows(): number {
     let n = 0;
-    for (const p of this.pending.values()) n += p.windows.size;
+    for (const p of this.dirty) n += p.windows.length;
     return n;
   }
 
@@ -185,8 +201,7 @@ export class TelemetryHistory {
    * "external". Every edge also adds to the series of its callee service (all edges into it,
    * merged at ingest so a service query reads one series) and of its callee instance: the
    * outbound edge's peerInstance, or the reporting instance for inbound traffic from "external".
-   * The batch's latency sketches are kept by reference until the next write: do not change the
-   * batch afterwards.
+   * Each edge's latency sketch is encoded once, here: nothing of the batch is kept.
    */
   ingest(batch: TelemetryBatch, receivedAt: number): void {
     if (batch.windowStart > receivedAt + this.maxFutureMs) {
@@ -201,28 +216,42 @@ export class TelemetryHistory {
     const t = Math.floor(batch.windowStart / 1000);
     for (const edge of batch.edges) {
       if (edge.direction === 'outbound') {
-        this.add('edge', batch.service, edge.peerService, t, edge);
-        this.add('service', '', edge.peerService, t, edge);
-        if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge);
+        const blob = encodeSketch(edge.latency);
+        this.add('edge', batch.service, edge.peerService, t, edge, blob);
+        this.add('service', '', edge.peerService, t, edge, blob);
+        if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge, blob);
       } else if (edge.peerService === 'external') {
-        this.add('edge', 'external', batch.service, t, edge);
-        this.add('service', '', batch.service, t, edge);
-        this.add('instance', batch.service, batch.instanceId, t, edge);
+        const blob = encodeSketch(edge.latency);
+        this.add('edge', 'external', batch.service, t, edge, blob);
+        this.add('service', '', batch.service, t, edge, blob);
+        this.add('instance', batch.service, batch.instanceId, t, edge, blob);
       }
     }
   }
 
-  private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number]): void {
+  private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
     const key = seriesKey(kind, a, b);
     let series = this.pending.get(key);
     if (!series) {
-      series = { kind, a, b, windows: new Map() };
+      series = { key, kind, a, b, windows: [], dirty: false };
       this.pending.set(key, series);
     }
-    let d = series.windows.get(t);
+    if (!series.dirty) {
+      series.dirty = true;
+      this.dirty.push(series);
+    }
+    const windows = series.windows;
+    let d: Delta | undefined;
+    for (let i = windows.length - 1; i >= 0; i--) {
+      if (windows[i]!.t === t) {
+        d = windows[i];
+        break;
+      }
+    }
     if (!d) {
-      d = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, latency: [] };
-      series.windows.set(t, d);
+      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [] };
+      d.t = t;
+      windows.push(d);
     }
     d.requests += edge.requests;
     d.http5xx += edge.errors.http5xx;
@@ -230,7 +259,7 @@ export class TelemetryHistory {
     d.connect += edge.errors.connect;
     d.timeout += edge.errors.timeout;
     d.retries += edge.retries;
-    d.latency.push(edge.latency);
+    d.blobs.push(blob);
     this.ingestedSinceAnchor = true;
   }
 
@@ -269,17 +298,18 @@ export class TelemetryHistory {
   private write(now: number): { written: boolean; windows: number; late: number } {
     const anchor = this.anchor;
     const offsetMoved = anchor !== null && anchor.offset !== this.persistedOffset;
-    if (this.pending.size === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
+    if (this.dirty.length === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
     const nowSec = Math.floor(now / 1000);
     const created: Array<[string, number, number]> = [];
     const touched: Array<[KnownSeries, number]> = [];
     let windows = 0;
     let late = 0;
     this.store.transaction(() => {
-      for (const [key, p] of this.pending) {
+      for (const p of this.dirty) {
+        const key = p.key;
         let first = Infinity;
         let last = -Infinity;
-        for (const t of p.windows.keys()) {
+        for (const { t } of p.windows) {
           if (t < first) first = t;
           if (t > last) last = t;
         }
@@ -295,7 +325,8 @@ export class TelemetryHistory {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
           created.push([key, id, last]);
         }
-        for (const [t, d] of p.windows) {
+        for (const d of p.windows) {
+          const t = d.t;
           const row: WindowRow = {
             t,
             requests: d.requests,
@@ -304,7 +335,7 @@ export class TelemetryHistory {
             connect: d.connect,
             timeout: d.timeout,
             retries: d.retries,
-            sketch: this.encodeDelta(d.latency),
+            sketch: this.encodeDelta(d.blobs),
           };
           if (this.isCompacted(id, t)) {
             this.addToResolutions(id, row, nowSec);
@@ -321,7 +352,16 @@ export class TelemetryHistory {
       this.ids.push(id);
     }
     for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
-    this.pending.clear();
+    for (const p of this.dirty) {
+      for (const d of p.windows) {
+        d.requests = d.http5xx = d.http4xx = d.connect = d.timeout = d.retries = 0;
+        d.blobs.length = 0;
+        if (this.spare.length < MAX_SPARE_DELTAS) this.spare.push(d);
+      }
+      p.windows.length = 0;
+      p.dirty = false;
+    }
+    this.dirty = [];
     if (anchor) this.persistedOffset = anchor.offset;
     this.stats.writes += 1;
     this.stats.windowsWritten += windows;
@@ -329,10 +369,10 @@ export class TelemetryHistory {
     return { written: true, windows, late };
   }
 
-  private encodeDelta(sketches: SketchWire[]): Buffer {
-    if (sketches.length === 1) return encodeSketch(sketches[0]!);
+  private encodeDelta(blobs: Buffer[]): Buffer {
+    if (blobs.length === 1) return blobs[0]!;
     this.acc10.reset();
-    for (const w of sketches) this.acc10.addWire(w);
+    for (const b of blobs) this.acc10.addBlob(b);
     return this.acc10.toBlob();
   }
 
@@ -495,6 +535,7 @@ export class TelemetryHistory {
         for (const key of forgotten) {
           gone.add(this.known.get(key)!.id);
           this.known.delete(key);
+          this.pending.delete(key);
         }
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;
@@ -509,7 +550,7 @@ export class TelemetryHistory {
     const horizon = Math.min(nowSec - Math.floor(this.retention['1m'] / 1000), this.through);
     const dead: string[] = [];
     for (const [key, s] of this.known) {
-      if (s.lastSeen + LAST_SEEN_STEP < horizon && !this.pending.has(key)) {
+      if (s.lastSeen + LAST_SEEN_STEP < horizon && !this.pending.get(key)?.dirty) {
         this.store.deleteSeries(s.id);
         dead.push(key);
       }

@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { decodeMeshEvent } from './codec.js';
+import { EnvelopeBase, TelemetryBatch } from './messages.js';
+import { checkEnvelope, checkTelemetryBatch } from './telemetry-check.js';
+import { mulberry32 } from '../balancer/random.js';
+import { expandDeep, Fuzzer, type Json } from '../../test/support/protocol-fuzz.js';
+
+const TYPE = 'io.meshdeck.telemetry.batch.v1';
+
+/** A valid batch with a random selection of optional fields present, absent or at their limits. */
+function validBatch(f: Fuzzer): Record<string, Json> {
+  const maybe = (p = 0.5) => f.random() < p;
+  const count = () => f.pick([0, 1, 7, 1000, Number.MAX_SAFE_INTEGER]);
+  const sketch = (): Json => ({
+    zero: count(),
+    buckets: Array.from({ length: f.int(6) }, () => [f.pick([-2000, -3, 0, 17, 2000]), f.pick([1, 2, Number.MAX_SAFE_INTEGER])]),
+  });
+  const edges: Json[] = Array.from({ length: f.int(5) }, () => {
+    const edge: Record<string, Json> = {
+      direction: f.pick(['outbound', 'inbound']),
+      peerService: f.pick(['payments', 'external', 'a', 'x'.repeat(63), 'a-b-9']),
+      requests: count(),
+      errors: {},
+      latency: sketch(),
+    };
+    const errors = edge.errors as Record<string, Json>;
+    for (const k of ['http5xx', 'http4xx', 'connect', 'timeout']) if (maybe()) errors[k] = count();
+    if (maybe()) edge.peerInstance = f.pick(['payments-1', 'A_b:c-9', 'x'.repeat(128), 'alls']);
+    if (maybe()) edge.retries = count();
+    if (maybe(0.3)) edge.refused = count();
+    if (maybe(0.3)) {
+      const circuit: Record<string, Json> = { state: f.pick(['closed', 'open', 'half-open']), since: count() };
+      if (maybe()) circuit.until = count();
+      if (maybe()) circuit.manual = f.pick([true, false]);
+      if (maybe()) circuit.rule = f.pick(['', 'consecutive-failures', 'r'.repeat(64)]);
+      if (maybe()) circuit.reason = f.pick(['', 'x'.repeat(512)]);
+      edge.circuit = circuit;
+    }
+    return edge;
+  });
+  const batch: Record<string, Json> = {
+    service: f.pick(['checkout', 'a', 'z'.repeat(63), '0-0']),
+    instanceId: f.pick(['checkout-1', 'x'.repeat(128), 'i:1_2-3']),
+    zone: f.pick(['eu-west-1a', 'z']),
+    windowStart: f.pick([0, 1_700_000_000_000, Number.MAX_SAFE_INTEGER]),
+    windowMs: f.pick([100, 1000, 60_000]),
+    edges,
+  };
+  if (maybe(0.7)) {
+    const events: Record<string, Json> = {};
+    if (maybe()) events.published = Array.from({ length: f.int(3) }, () => ({ type: f.pick(['order.created', 'A'.repeat(200)]), exchange: f.pick(['', 'orders', 'e'.repeat(255)]), count: count() }));
+    if (maybe()) {
+      events.consumed = Array.from({ length: f.int(3) }, () => {
+        const c: Record<string, Json> = { type: 'order.created', queue: f.pick(['', 'q'.repeat(255)]), count: count() };
+        if (maybe()) c.failed = count();
+        if (maybe()) c.latency = sketch();
+        return c;
+      });
+    }
+    batch.events = events;
+  }
+  return batch;
+}
+
+/** Values at and just past the schema's limits, for the mutations below. */
+const EDGE_VALUES: Json[] = [
+  -1, -0, 0.5, 99, 100, 60_000, 60_001, 2000, 2001, -2000, -2001, 4096, 2048, Number.MAX_SAFE_INTEGER, 2 ** 53, Number.POSITIVE_INFINITY,
+  '', 'all', 'external', '🙂'.repeat(64), '🙂'.repeat(65), '🙂'.repeat(128), '🙂'.repeat(129), '\ud800', 'a\ud83d',  'x'.repeat(64), 'x'.repeat(129), 'x'.repeat(256), 'x'.repeat(513), 'UPPER', '-a', 'a-', 'half-open', 'outbound',
+  [], [1], [1, 2], [1, 2, 3], [0, 0], {}, null, true, false,
+];
+
+/** Replaces a random value in the tree with a limit value, or grows an array past its limit. */
+function mutateAtLimits(f: Fuzzer, root: Json): void {
+  const paths = f.paths(root);
+  if (paths.length === 0) return;
+  const { parent, key } = f.parentOf(root, f.pick(paths));
+  const target = parent[key];
+  if (Array.isArray(target) && f.random() < 0.2) {
+    const n = f.pick([2049, 4097, 513]);
+    while (target.length < n) target.push(structuredClone(target[0] ?? 0));
+    return;
+  }
+  parent[key] = structuredClone(f.pick(EDGE_VALUES));
+}
+
+/** Verdicts of zod and of the hand-written check on copies of `data`; outputs compared when both accept. */
+function compare(data: Json): { zod: boolean; fast: boolean; same: boolean } {
+  const text = JSON.stringify(data);
+  const z = TelemetryBatch.safeParse(JSON.parse(text));
+  const mine = JSON.parse(text) as unknown;
+  const fast = checkTelemetryBatch(mine);
+  let same = fast === z.success;
+  if (same && fast) {
+    try {
+      expect(mine).toStrictEqual(z.data);
+    } catch {
+      same = false;
+    }
+  }
+  return { zod: z.success, fast, same };
+}
+
+describe('checkTelemetryBatch agrees with the zod schema', () => {
+  it('valid batches (optional fields present, absent, at their limits): accepted, with the same output as zod', () => {
+    const f = new Fuzzer(mulberry32(0x7e1e));
+    for (let n = 0; n < 2000; n++) {
+      const batch = validBatch(f);
+      const r = compare(batch);
+      expect(r.zod, JSON.stringify(batch).slice(0, 300)).toBe(true);
+      expect(r.same, JSON.stringify(batch).slice(0, 300)).toBe(true);
+    }
+  });
+
+  it('5 000 mutated batches (wrong types, missing and extra keys, limits): the same verdict as zod', () => {
+    const f = new Fuzzer(mulberry32(0xbad5eed));
+    const outcomes = { accepted: 0, rejected: 0 };
+    const disagreements: string[] = [];
+    for (let n = 0; n < 5000; n++) {
+      const batch: Json = validBatch(f);
+      for (let i = 0, passes = 1 + f.int(3); i < passes; i++) {
+        if (f.random() < 0.5) mutateAtLimits(f, batch);
+        else f.mutateObject(batch, false);
+      }
+      const r = compare(batch);
+      if (!r.same) disagreements.push(`zod ${r.zod ? 'accepts' : 'refuses'}, check ${r.fast ? 'accepts' : 'refuses'}: ${JSON.stringify(batch).slice(0, 400)}`);
+      if (r.zod) outcomes.accepted++;
+      else outcomes.rejected++;
+    }
+    expect(disagreements.slice(0, 5)).toEqual([]);
+    // Both verdicts are well represented.
+    expect(outcomes.accepted).toBeGreaterThan(150);
+    expect(outcomes.rejected).toBeGreaterThan(2500);
+  }, 60_000);
+
+  it('refuses what is not a batch at all', () => {
+    for (const v of [null, undefined, 1, 'batch', [], [{}], { __proto__: null }]) {
+      expect(checkTelemetryBatch(v)).toBe(TelemetryBatch.safeParse(v).success);
+    }
+  });
+});
+
+describe('checkEnvelope agrees with EnvelopeBase', () => {
+  it('valid and mutated envelopes: the same verdict, and the same (stripped) output', () => {
+    const f = new Fuzzer(mulberry32(0xe7e1));
+    const times = ['2025-03-01T09:00:00Z', '2025-03-01T09:00:00.123+02:00', '2024-02-29T23:59:59.9-23:59', '2025-02-29T09:00:00Z', '2025-03-01T09:00Z', '2025-03-01 09:00:00Z', '2025-03-01T24:00:00Z', '2025-03-01T09:00:00+24:00'];
+    let accepted = 0;
+    for (let n = 0; n < 3000; n++) {
+      const envelope: Record<string, Json> = { specversion: '1.0', id: 'e-1', source: 'meshdeck://a/b', type: TYPE, time: f.pick(times) };
+      if (f.random() < 0.5) envelope.datacontenttype = 'application/json';
+      if (f.random() < 0.3) envelope.subject = f.pick(['', 's', 'x'.repeat(512), 'x'.repeat(513)]);
+      if (f.random() < 0.2) envelope.extra = 1;
+      for (let i = 0, passes = f.int(3); i < passes; i++) {
+        if (f.random() < 0.5) mutateAtLimits(f, envelope);
+        else f.mutateObject(envelope, false);
+      }
+      const text = JSON.stringify(envelope);
+      const z = EnvelopeBase.safeParse(JSON.parse(text));
+      const mine = checkEnvelope(JSON.parse(text) as Record<string, unknown>);
+      expect(mine !== null, text).toBe(z.success);
+      if (mine) {
+        accepted++;
+        expect(mine).toStrictEqual(z.data);
+      }
+    }
+    expect(accepted).toBeGreaterThan(300);
+  });
+});
+
+describe('decodeMeshEvent with and without the fast path', () => {
+  it('telemetry batches, valid and mutated, as bytes: identical results, reasons included', () => {
+    const f = new Fuzzer(mulberry32(0xdec0de));
+    let ok = 0;
+    for (let n = 0; n < 2000; n++) {
+      const event: Json = { specversion: '1.0', id: `b-${n}`, source: 'meshdeck://a/b', type: TYPE, time: '2025-03-01T09:00:00.000Z', datacontenttype: 'application/json', data: validBatch(f) };
+      for (let i = 0, passes = f.int(3); i < passes; i++) {
+        if (f.random() < 0.5) mutateAtLimits(f, event);
+        else f.mutateObject(event, false);
+      }
+      let text = expandDeep(JSON.stringify(event));
+      // Numbers JSON.stringify cannot write: 1e999 parses to Infinity.
+      if (f.random() < 0.1) text = text.replace(/("(?:requests|windowStart|zero|count)":)\d+/, '$11e999');
+      const body = Buffer.from(text);
+      const expected = f.random() < 0.8 ? ([TYPE] as const) : f.random() < 0.5 ? undefined : (['io.meshdeck.instance.heartbeat.v1'] as const);
+      const fast = decodeMeshEvent(body, expected);
+      const slow = decodeMeshEvent(body, expected, { zodOnly: true });
+      expect(fast, body.toString().slice(0, 300)).toStrictEqual(slow);
+      if (fast.ok) ok++;
+    }
+    expect(ok).toBeGreaterThan(300);
+  });
+});
