@@ -111,6 +111,13 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   };
 
   const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
+  // The "drawn" signal (benchmarks, tests): how many of the model's nodes and edges the applied layout places.
+  const drawn = useMemo(() => {
+    if (!layout) return { nodes: 0, edges: 0 };
+    const nodes = model.nodes.filter((n) => layout.positions[n.id]).length;
+    const edges = model.edges.filter((e) => layout.positions[e.from] && layout.positions[e.to]).length;
+    return { nodes, edges };
+  }, [layout, model]);
   const showLabels = model.edges.length <= LABEL_EDGES || view.k >= 1.2;
 
   return (
@@ -136,6 +143,8 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         className={`graph${animate ? ' animate' : ''}`}
         data-testid="topology-graph"
         data-laid-out={layout ? 'true' : 'false'}
+        data-nodes-drawn={drawn.nodes}
+        data-edges-drawn={drawn.edges}
         role="img"
         aria-label={`Topology graph: ${model.nodes.length} nodes, ${model.edges.length} edges`}
         onPointerDown={(e) => {
