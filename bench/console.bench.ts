@@ -45,7 +45,6 @@
  * `--telemetry-rate BATCHES_PER_S` (2000), `--headed` (never in CI).
  */
 import os from 'node:os';
-import type { Page } from 'playwright-core';
 import { Connection } from 'rabbitmq-client';
 import { encodeMeshEvent } from '../core/protocol/codec.js';
 import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
