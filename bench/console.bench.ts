@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console's topology view at 50, 500 and 1 000 services, in Chromium: `npm run bench:console`.
  *
@@ -25,7 +26,8 @@
  *   first render   navigation start → the topology graph drawn with every service: the SVG
  *                  `[data-testid=topology-graph]` carries data-laid-out="true" and
  *                  data-nodes-drawn = the number of services (set by TopologyGraph once the
- *                  layout of the current model is applied), polled each animation frame.
+ *                  layout of the current model is applied), polled each animation frame. For
+ *                  context, also navigation → the app shell showing the broker connected.
  *   long tasks     PerformanceObserver('longtask') from an init script; during the live phase
  *                  (DURATION s after first render, the mesh.summary topic pushed once a second):
  *                  the count over 50 ms and the longest. Tasks overlapping our own forced GCs are
@@ -179,6 +181,8 @@ interface SizeResult {
   feed: { telemetryPeriodS: number; batchesPerS: number; heartbeatsPerS: number; publishedBatches: number; publishedHeartbeats: number; maxLateMs: number };
   firstRenderMs: number | null;
   firstRenderError?: string;
+  /** Navigation → the app shell shows the broker connected (page loaded, API answering). */
+  shellMs: number | null;
   drawn: { nodes: number; edges: number; svgElements: number };
   live: { seconds: number; longTasks: number; over50: number; maxMs: number; totalMs: number };
   heapMB: { samples: Array<{ s: number; mb: number }>; first: number; last: number; max: number; slopeMBPerMin: number };
@@ -268,6 +272,11 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     let firstRenderMs: number | null = null;
     let firstRenderError: string | undefined;
     await page.goto(`${served.url}/#/topology`);
+    // For context: when the app shell shows the broker connected (the page loaded, the API answered).
+    const shell = page
+      .waitForFunction(() => (document.querySelector('[data-testid="topbar-broker"] [data-status="connected"]') ? performance.now() : null), undefined, { polling: 'raf', timeout: 300_000 })
+      .then(async (h) => (await h.jsonValue()) as number)
+      .catch(() => null);
     try {
       const handle = await page.waitForFunction(
         (n) => {
@@ -281,11 +290,12 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     } catch (err) {
       firstRenderError = String(err).split('\n')[0];
     }
+    const shellMs = await shell;
     const drawn = await page.evaluate(() => {
       const g = document.querySelector('[data-testid="topology-graph"]');
       return { nodes: Number(g?.getAttribute('data-nodes-drawn') ?? 0), edges: Number(g?.getAttribute('data-edges-drawn') ?? 0), svgElements: g?.querySelectorAll('*').length ?? 0 };
     });
-    say(`    first render ${firstRenderMs === null ? `FAILED (${firstRenderError})` : `${firstRenderMs.toFixed(0)} ms`}; drawn ${drawn.nodes} services, ${drawn.edges} edges, ${drawn.svgElements} SVG elements`);
+    say(`    first render ${firstRenderMs === null ? `FAILED (${firstRenderError})` : `${firstRenderMs.toFixed(0)} ms`} (app shell connected at ${shellMs === null ? '—' : `${shellMs.toFixed(0)} ms`}); drawn ${drawn.nodes} services, ${drawn.edges} edges, ${drawn.svgElements} SVG elements`);
 
     // Live phase: the page as it is, topics pushed once a second; heap sampled after GC.
     const cdp = await context.newCDPSession(page);
@@ -328,6 +338,7 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
       feed: { telemetryPeriodS: period, batchesPerS: fed.published / seconds, heartbeatsPerS: fed.heartbeats / seconds, publishedBatches: fed.published, publishedHeartbeats: fed.heartbeats, maxLateMs: maxLate },
       firstRenderMs,
       firstRenderError,
+      shellMs,
       drawn,
       live: { seconds, longTasks: liveTasks.length, over50: over.length, maxMs: Math.max(0, ...liveTasks.map(([, d]) => d)), totalMs: liveTasks.reduce((a, [, d]) => a + d, 0) },
       heapMB: { samples: heap, first: mbs[0]!, last: mbs.at(-1)!, max: Math.max(...mbs), slopeMBPerMin: slope(heap) },
