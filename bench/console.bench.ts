@@ -212,7 +212,18 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
   const period = Math.max(1, Math.ceil(instances / TELEMETRY_RATE));
   const loadStart = os.loadavg();
   const vhost = benchVhost(`meshdeck-bench-console-${services}`);
-  const served = await startServe({ broker: vhost.url, env: { MESHDECK_LOG_LEVEL: 'warn' } });
+  // startServe allows 15 s for the URL; a loaded machine can take longer, so up to three tries.
+  let served: ServedConsole | null = null;
+  for (let attempt = 1; !served; attempt++) {
+    try {
+      served = await startServe({ broker: vhost.url, env: { MESHDECK_LOG_LEVEL: 'warn' } });
+    } catch (err) {
+      if (attempt >= 3) {
+        vhost.remove();
+        throw err;
+      }
+    }
+  }
   let publisher: Child | null = null;
   let stopping = false;
   try {
