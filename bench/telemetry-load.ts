@@ -52,7 +52,7 @@ export function shapeFor(run: string): SyntheticMeshShape {
   return { ...FULL_MESH, prefix: `b${run}` };
 }
 
-function heartbeatTemplate(mesh: SyntheticMesh, source: string): (n: number, seq: number) => Buffer {
+export function heartbeatTemplate(mesh: SyntheticMesh, source: string): (n: number, seq: number) => Buffer {
   // Checked once against the schema; then only the instance and seq change.
   encodeMeshEvent('io.meshdeck.instance.heartbeat.v1', { service: mesh.instances[0]!.service, instanceId: mesh.instances[0]!.instanceId, seq: 1, state: 'serving', weight: 100, inflight: 0, activeCommands: [] }, { source });
   return (n, seq) => {

@@ -32,6 +32,7 @@ export default defineConfig({
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',
         'startup.bench': 'bench/startup.bench.ts',
+        'console.bench': 'bench/console.bench.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

@@ -3,6 +3,7 @@ import type { EdgeSummary, InstanceInfo, MeshSummary, ServiceSummary } from '../
 import { filterGraph, NO_FILTER } from './filter';
 import { layoutGraph, ranks, type LayoutInput, type LayoutResult } from './layout';
 import { buildGraph, circuitOf, countsHealth } from './model';
+import { layoutKey } from './use-layout';
 
 function service(name: string, zones: string[], over: Partial<ServiceSummary> = {}): ServiceSummary {
   return {
@@ -217,4 +218,38 @@ describe('graph layout', () => {
     expect(Object.keys(result.positions)).toHaveLength(1000);
     expect(ms).toBeLessThan(2000);
   });
+
+  it('keys the layout by structure only: the same for new numbers, new for a new edge', () => {
+    const a = input();
+    const again = input(buildGraph({ ...MESH, edges: MESH.edges.map((e) => ({ ...e, rps: e.rps * 2 })) }));
+    expect(layoutKey(again)).toBe(layoutKey(a));
+    const more = input(buildGraph({ ...MESH, edges: [...MESH.edges, edge('inventory', 'notifications')] }));
+    expect(layoutKey(more)).not.toBe(layoutKey(a));
+  });
 });
+
+describe('graph at 1 000 services', () => {
+  // The console benchmark's shape: 1 000 services, each calling 30 others (30 000 edges).
+  const services = Array.from({ length: 1000 }, (_, i) => service(`svc-${i}`, ['zone-a', 'zone-b', 'zone-c']));
+  const edges: EdgeSummary[] = [];
+  for (let s = 0; s < 1000; s++) for (let k = 1; k <= 30; k++) edges.push(edge(`svc-${s}`, `svc-${(s + k) % 1000}`));
+  const big = { services, edges, events: [] };
+
+  it('builds the model with every edge, in ordinal id order', () => {
+    const model = buildGraph(big);
+    expect(model.nodes).toHaveLength(1000);
+    expect(model.edges).toHaveLength(30_000);
+    for (let i = 1; i < model.edges.length; i++) expect(model.edges[i - 1]!.id < model.edges[i]!.id).toBe(true);
+  });
+
+  it('model and layout key take well under a frame budget per update (loose bound for a loaded machine)', () => {
+    buildGraph(big);
+    const t0 = performance.now();
+    const model = buildGraph(big);
+    const key = layoutKey(input(model));
+    const ms = performance.now() - t0;
+    expect(key).toMatch(/^1:1000:30000:/);
+    expect(ms).toBeLessThan(1000);
+  });
+});
+

@@ -13,6 +13,14 @@ const NODE_H = 62;
 const ROW_H = 17;
 /** Above this many edges, labels show only when zoomed in. */
 const LABEL_EDGES = 120;
+/**
+ * Above this many nodes the graph is virtualized: only what is in (or near) the viewport is in the
+ * DOM, and below DETAIL_ZOOM it is drawn as an overview — a rectangle per service and one path per
+ * edge colour — instead of full nodes and labelled edges. A mesh of 1 000 services and 30 000 edges
+ * then costs a few hundred SVG elements, not a hundred thousand.
+ */
+export const VIRTUAL_NODES = 150;
+export const DETAIL_ZOOM = 0.45;
 
 export function nodeHeight(n: GraphNode): number {
   return n.instances ? NODE_H + 6 + n.instances.length * ROW_H : NODE_H;
@@ -48,6 +56,7 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   const layout = useLayout(input);
   const svgRef = useRef<SVGSVGElement>(null);
   const [view, setView] = useState<View>({ k: 1, x: 0, y: 0 });
+  const [frame, setFrame] = useState({ width: 1280, height: 800 });
   const fitted = useRef<string | null>(null);
   const drag = useRef<{ px: number; py: number; x: number; y: number } | null>(null);
 
@@ -74,6 +83,8 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
     const svg = svgRef.current;
     if (!svg || typeof ResizeObserver === 'undefined') return;
     const observer = new ResizeObserver(() => {
+      const r = svg.getBoundingClientRect();
+      setFrame((f) => (f.width === r.width && f.height === r.height ? f : { width: r.width, height: r.height }));
       if (!moved.current) fit(layoutRef.current);
     });
     observer.observe(svg);
@@ -111,7 +122,34 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   };
 
   const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
+  // The "drawn" signal (benchmarks, tests): how many of the model's nodes and edges the applied layout places.
+  const drawn = useMemo(() => {
+    if (!layout) return { nodes: 0, edges: 0 };
+    const nodes = model.nodes.filter((n) => layout.positions[n.id]).length;
+    const edges = model.edges.filter((e) => layout.positions[e.from] && layout.positions[e.to]).length;
+    return { nodes, edges };
+  }, [layout, model]);
   const showLabels = model.edges.length <= LABEL_EDGES || view.k >= 1.2;
+  const virtual = model.nodes.length > VIRTUAL_NODES;
+  const overview = virtual && view.k < DETAIL_ZOOM;
+  // What is in (or within half a screen of) the viewport, in layout coordinates.
+  const visible = useMemo(() => {
+    if (!layout || !virtual) return null;
+    const mx = frame.width / 2 / view.k;
+    const my = frame.height / 2 / view.k;
+    const x0 = -view.x / view.k - mx - NODE_W;
+    const y0 = -view.y / view.k - my - NODE_H;
+    const x1 = (frame.width - view.x) / view.k + mx;
+    const y1 = (frame.height - view.y) / view.k + my;
+    const ids = new Set<string>();
+    for (const n of model.nodes) {
+      const p = layout.positions[n.id];
+      if (p && p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1) ids.add(n.id);
+    }
+    return ids;
+  }, [layout, model, virtual, view, frame]);
+  const nodesShown = visible ? model.nodes.filter((n) => visible.has(n.id)) : model.nodes;
+  const edgesShown = visible ? model.edges.filter((e) => visible.has(e.from) || visible.has(e.to)) : model.edges;
 
   return (
     <div className="graph-frame">
@@ -136,6 +174,9 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         className={`graph${animate ? ' animate' : ''}`}
         data-testid="topology-graph"
         data-laid-out={layout ? 'true' : 'false'}
+        data-nodes-drawn={drawn.nodes}
+        data-edges-drawn={drawn.edges}
+        data-detail={overview ? 'overview' : 'full'}
         role="img"
         aria-label={`Topology graph: ${model.nodes.length} nodes, ${model.edges.length} edges`}
         onPointerDown={(e) => {
@@ -170,21 +211,29 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
                 </text>
               </g>
             ))}
-            <g className="edges">
-              {model.edges.map((e) => {
-                const from = byId.get(e.from);
-                const to = byId.get(e.to);
-                const pf = layout.positions[e.from];
-                const pt = layout.positions[e.to];
-                if (!from || !to || !pf || !pt) return null;
-                return <EdgeView key={e.id} edge={e} from={pf} to={pt} fromH={nodeHeight(from)} toH={nodeHeight(to)} showLabel={showLabels} />;
-              })}
-            </g>
+            {overview ? (
+              <OverviewEdges edges={edgesShown} positions={layout.positions} />
+            ) : (
+              <g className="edges">
+                {edgesShown.map((e) => {
+                  const from = byId.get(e.from);
+                  const to = byId.get(e.to);
+                  const pf = layout.positions[e.from];
+                  const pt = layout.positions[e.to];
+                  if (!from || !to || !pf || !pt) return null;
+                  return <EdgeView key={e.id} edge={e} from={pf} to={pt} fromH={nodeHeight(from)} toH={nodeHeight(to)} showLabel={showLabels} />;
+                })}
+              </g>
+            )}
             <g className="nodes">
-              {model.nodes.map((n) => {
+              {nodesShown.map((n) => {
                 const p = layout.positions[n.id];
                 if (!p) return null;
-                return <NodeView key={n.id} node={n} x={p.x} y={p.y} selected={selected === n.id} expanded={expanded.has(n.id)} onSelect={onSelect} onToggleExpand={onToggleExpand} />;
+                return overview ? (
+                  <OverviewNode key={n.id} node={n} x={p.x} y={p.y} selected={selected === n.id} onSelect={onSelect} />
+                ) : (
+                  <NodeView key={n.id} node={n} x={p.x} y={p.y} selected={selected === n.id} expanded={expanded.has(n.id)} onSelect={onSelect} onToggleExpand={onToggleExpand} />
+                );
               })}
             </g>
           </g>
@@ -194,6 +243,48 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
     </div>
   );
 }
+
+/** The overview's edges: one path per kind and health (straight segments), whatever their number. */
+const OverviewEdges = memo(function OverviewEdges({ edges, positions }: { edges: GraphEdge[]; positions: LayoutResult['positions'] }) {
+  const paths = new Map<string, string[]>();
+  for (const e of edges) {
+    const pf = positions[e.from];
+    const pt = positions[e.to];
+    if (!pf || !pt) continue;
+    const cls = `edge edge-${e.kind} edge-${e.health}${e.circuit === 'open' ? ' circuit-open' : ''}`;
+    let list = paths.get(cls);
+    if (!list) paths.set(cls, (list = []));
+    list.push(`M${pf.x + NODE_W} ${pf.y + NODE_H / 2}L${pt.x} ${pt.y + NODE_H / 2}`);
+  }
+  return (
+    <g className="edges overview-edges">
+      {[...paths].map(([cls, d]) => (
+        <g key={cls} className={cls}>
+          <path d={d.join('')} strokeWidth={2} />
+        </g>
+      ))}
+    </g>
+  );
+});
+
+/** The overview's node: its box coloured by health, its name as a tooltip; a click selects it. */
+const OverviewNode = memo(function OverviewNode({ node, x, y, selected, onSelect }: { node: GraphNode; x: number; y: number; selected: boolean; onSelect: (id: string | null) => void }) {
+  const selectable = node.kind !== 'external';
+  return (
+    <g
+      className={`node node-${node.kind} node-${node.health}${selected ? ' selected' : ''}`}
+      transform={`translate(${x},${y})`}
+      data-node={node.id}
+      data-service={selectable ? node.id : undefined}
+      data-health={node.health}
+      data-kind={node.kind}
+      onClick={() => selectable && onSelect(selected ? null : node.id)}
+    >
+      <title>{`${node.label}: ${HEALTH_WORD[node.health]}`}</title>
+      <rect className="node-shape" width={NODE_W} height={NODE_H} rx={7} />
+    </g>
+  );
+});
 
 const EdgeView = memo(function EdgeView({
   edge,
