@@ -373,6 +373,24 @@ describe('probe windows (half-open)', () => {
     const [decision] = d.evaluate(SVC, ['a', 'b', 'c', 'x'], lp, 1500, { probing: ['x'] });
     expect(decision).toMatchObject({ kind: 'probe-failure', instanceId: 'x', evidence: { thresholds: { latencyThreshold: 3 * p99Of(10) } } });
   });
+  it('judges a low-volume probe window by its p50, so one slow request (a new connection) does not fail it', () => {
+    const d = new OutlierDetector();
+    const lp = policy({ latency: { enabled: true, minimumHosts: 2, requestVolume: 50, factor: 3, floorMs: 0 }, probe: { minRequests: 1 } });
+    for (const id of ['a', 'b']) d.observe(SVC, id, win(50, {}, sketch(10, 50)), 1000);
+    d.evaluate(SVC, ['a', 'b', 'x'], lp, 1000, { probing: ['x'] });
+    const mixed = sketch(10, 4);
+    mixed.merge(sketch(200, 1));
+    d.observe(SVC, 'x', win(5, {}, mixed), 1500);
+    const [decision] = d.evaluate(SVC, ['a', 'b', 'x'], lp, 1500, { probing: ['x'] });
+    expect(decision).toMatchObject({ kind: 'probe-success', evidence: { samples: { windows: [{ requests: 5, judged: 'p50' }] } } });
+    // The same window with requestVolume requests is judged by its p99, and the slow tail fails it.
+    const tail = sketch(10, 45);
+    tail.merge(sketch(200, 5));
+    d.observe(SVC, 'x', win(50, {}, tail), 2500);
+    const [second] = d.evaluate(SVC, ['a', 'b', 'x'], lp, 2500, { probing: ['x'] });
+    expect(second).toMatchObject({ kind: 'probe-failure', evidence: { samples: { windows: [{ requests: 50, judged: 'p99' }] } } });
+    expect(second!.reason).toMatch(/p99 .* > /);
+  });
 });
 
 describe('bookkeeping', () => {

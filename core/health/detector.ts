@@ -41,7 +41,8 @@
  * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts; each
  *   host's p99 from its merged sketch; a host's threshold = max(floorMs, factor × median of the
  *   OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an outlier.
- *   Probe windows are judged against max(floorMs, factor × median of the non-outliers).
+ *   Probe windows are judged against max(floorMs, factor × median of the non-outliers), by
+ *   their p99 when they hold latency.requestVolume requests, else by their p50.
  *
  * Probing instances (half-open) are judged per window: a window with >= probe.minRequests
  * requests succeeds when its failed share is <= probe.maxFailureRate and its p99 is not above
@@ -163,6 +164,14 @@ export interface ProbeWindow {
   failures: number;
   failureRate: number;
   p99: number | null;
+  /** Absent from evidence recorded before probes were judged by p50 at low volume. */
+  p50?: number | null;
+  /**
+   * Absent from older evidence (judged by p99 then). Which percentile the window's latency was judged by: p99 when it had latency.requestVolume
+   * requests or more, else p50 (the p99 of a few probe requests is their maximum: one slow
+   * new connection would fail the probe).
+   */
+  judged?: 'p99' | 'p50';
   ok: boolean;
 }
 
@@ -211,6 +220,13 @@ const MAX_PENDING_WINDOWS = 64;
 const MAX_STREAK_WINDOWS = 32;
 const MAX_SIGNALS = 256;
 
+/** ", p99 812 ms > 120 ms" when the probe window was judged too slow, else "". */
+function slowText(w: ProbeWindow, threshold: number | null): string {
+  const judged = w.judged ?? 'p99';
+  const latency = (judged === 'p99' ? w.p99 : w.p50) ?? null;
+  return latency !== null && threshold !== null && latency > threshold ? `, ${judged} ${ms(latency)} > ${ms(threshold)}` : '';
+}
+
 interface Streak {
   failures: number;
   windows: WindowCounts[];
@@ -218,6 +234,7 @@ interface Streak {
 
 interface PendingWindow extends WindowCounts {
   p99: number | null;
+  p50: number | null;
 }
 
 interface InstanceSignals {
@@ -275,7 +292,7 @@ export class OutlierDetector {
     }
     s.sweep.requests += requests;
     s.sweep.failures += failures;
-    s.pending.push({ ...counts, p99: windowSketch?.quantile(0.99) ?? null });
+    s.pending.push({ ...counts, p99: windowSketch?.quantile(0.99) ?? null, p50: windowSketch?.quantile(0.5) ?? null });
     if (s.pending.length > MAX_PENDING_WINDOWS) s.pending.shift();
   }
 
@@ -554,8 +571,10 @@ export class OutlierDetector {
       if (w.requests < rule.minRequests) continue;
       const failures = w.http5xx + w.connect + w.timeout;
       const failureRate = failures / w.requests;
-      const slow = latencyThreshold !== null && w.p99 !== null && w.p99 > latencyThreshold;
-      windows.push({ at: w.at, requests: w.requests, failures, failureRate, p99: w.p99, ok: failureRate <= rule.maxFailureRate && !slow });
+      const judged = w.requests >= policy.latency.requestVolume ? 'p99' : 'p50';
+      const latency = judged === 'p99' ? w.p99 : w.p50;
+      const slow = latencyThreshold !== null && latency !== null && latency > latencyThreshold;
+      windows.push({ at: w.at, requests: w.requests, failures, failureRate, p99: w.p99, p50: w.p50, judged, ok: failureRate <= rule.maxFailureRate && !slow });
     }
     if (windows.length === 0) return;
     const failed = windows.filter((w) => !w.ok).length;
@@ -569,7 +588,7 @@ export class OutlierDetector {
       enforced: true,
       reason:
         failed > 0 && worst
-          ? `probe window failed: ${worst.failures}/${worst.requests} failed (max ${pct(rule.maxFailureRate * 100)})${worst.p99 !== null && latencyThreshold !== null && worst.p99 > latencyThreshold ? `, p99 ${ms(worst.p99)} > ${ms(latencyThreshold)}` : ''}`
+          ? `probe window failed: ${worst.failures}/${worst.requests} failed (max ${pct(rule.maxFailureRate * 100)})${slowText(worst, latencyThreshold)}`
           : `${succeeded} probe window(s) succeeded`,
       evidence: {
         rule: 'probe',

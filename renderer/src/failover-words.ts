@@ -90,8 +90,11 @@ export function evidenceSentence(e: FailoverEvidence): string {
       const s = e.samples;
       const failed = s.windows.find((w) => !w.ok);
       if (!failed) return `${plural(s.succeeded, 'probe window')} succeeded`;
-      const slow = failed.p99 !== null && e.thresholds.latencyThreshold !== null && failed.p99 > e.thresholds.latencyThreshold;
-      return `probe window failed: ${failed.failures} of ${failed.requests} requests failed (max ${formatPercent(e.thresholds.maxFailureRate)})${slow ? `, p99 ${formatMs(failed.p99)} above ${formatMs(e.thresholds.latencyThreshold)}` : ''}`;
+      // Older evidence has no `judged`: it was judged by p99.
+      const judged = failed.judged ?? 'p99';
+      const latency = judged === 'p99' ? failed.p99 : (failed.p50 ?? null);
+      const slow = latency !== null && e.thresholds.latencyThreshold !== null && latency > e.thresholds.latencyThreshold;
+      return `probe window failed: ${failed.failures} of ${failed.requests} requests failed (max ${formatPercent(e.thresholds.maxFailureRate)})${slow ? `, ${judged} ${formatMs(latency)} above ${formatMs(e.thresholds.latencyThreshold)}` : ''}`;
     }
     case 'ejection-elapsed':
       return `its ${formatDuration(e.samples.durationMs)} ejection ended`;
