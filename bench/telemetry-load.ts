@@ -201,13 +201,20 @@ export interface CpuSpan {
   load: ReturnType<typeof otherLoad>;
 }
 
+/**
+ * How long the publisher's CPU reading may take to arrive: the core shares the parent's event
+ * loop, and right after it registers 10 000 instances the loop can be busy for many seconds
+ * before it reads the reply (5 s was too short on a 2-vCPU machine).
+ */
+const USAGE_TIMEOUT_MS = 60_000;
+
 export async function cpuSpan(publisher: { request: <T extends Message>(m: Message, reply: string, timeoutMs: number) => Promise<T>; process: { pid?: number } }): Promise<() => Promise<CpuSpan>> {
   const machineBefore: ProcessCpu | null = processCpu();
   const coreBefore = usage();
-  const pubBefore = await publisher.request<Usage>({ type: 'usage' }, 'usage', 5000);
+  const pubBefore = await publisher.request<Usage>({ type: 'usage' }, 'usage', USAGE_TIMEOUT_MS);
   return async () => {
     const coreAfter = usage();
-    const pubAfter = await publisher.request<Usage>({ type: 'usage' }, 'usage', 5000);
+    const pubAfter = await publisher.request<Usage>({ type: 'usage' }, 'usage', USAGE_TIMEOUT_MS);
     const seconds = (coreAfter.at - coreBefore.at) / 1000;
     const share = (a: Usage, b: Usage) => (b.user - a.user + b.system - a.system) / 1e6 / seconds;
     return {
