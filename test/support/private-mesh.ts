@@ -88,10 +88,15 @@ export class PrivateMesh {
 
   /** Every action acknowledged and its command applied exactly once by the callee's agent. */
   async expectEveryCommandAppliedOnce(): Promise<void> {
+    const list = async () => (await this.call<ControlActionsView>('control.actions', { profileId: 'cli' })).actions.filter((a) => this.actionIds.includes(a.id));
     const actions = await eventually(async () => {
-      const list = (await this.call<ControlActionsView>('control.actions', { profileId: 'cli' })).actions.filter((a) => this.actionIds.includes(a.id));
-      return list.length === this.actionIds.length && list.every((a) => a.state === 'acked') ? list : null;
-    }, `all ${this.actionIds.length} actions acknowledged`, 30_000, 200);
+      const now = await list();
+      return now.length === this.actionIds.length && now.every((a) => a.state === 'acked') ? now : null;
+    }, `all ${this.actionIds.length} actions acknowledged`, 30_000, 200).catch(async (err: Error) => {
+      // Say which actions are stuck, and where (outbox state, per-instance acks).
+      const states = (await list()).map((a) => ({ reason: a.reason, state: a.state, progress: a.progress }));
+      throw new Error(`${err.message}: ${JSON.stringify(states)}`);
+    });
     const commandIds = actions.map((a) => a.commands[0]!.commandId);
     expect(commandIds.map((id) => this.applied.get(id) ?? 0)).toEqual(commandIds.map(() => 1));
     expect([...this.applied.values()].reduce((n, c) => n + c, 0)).toBe(this.actionIds.length);
