@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
-import type { ControlActionRecord, ControlActionsView } from '../../core/api/contract.js';
+import type { ConnectionState, ControlActionRecord, ControlActionsView } from '../../core/api/contract.js';
+import type { BrokerConnection } from '../../core/bus/connection.js';
 import { silentLogger } from '../../core/lib/log.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../support/mesh.js';
-import { edgeRequests, reconnected, startLoad } from '../support/reconnect.js';
 import { createTestVhost, type TestVhost } from '../support/vhost.js';
 
 const CUTS = 3;
@@ -50,8 +50,32 @@ function closeAllConnections(vhostName: string): number {
   return pids.length;
 }
 
-/** Client requests on the edge in the history. */
-const totalRequests = (start: number): Promise<number> => edgeRequests(core, caller, callee, start);
+/** Per connection, the time from losing its connection to being connected again. */
+function reconnected(connections: Record<string, BrokerConnection>): Promise<Record<string, number>> {
+  const waits = Object.entries(connections).map(
+    ([name, connection]) =>
+      new Promise<[string, number]>((resolve) => {
+        let droppedAt = connection.state.status !== 'connected' ? Date.now() : null;
+        const onState = (state: ConnectionState) => {
+          if (state.status !== 'connected') droppedAt ??= Date.now();
+          else if (droppedAt !== null) {
+            connection.off('state', onState);
+            resolve([name, Date.now() - droppedAt]);
+          }
+        };
+        connection.on('state', onState);
+      }),
+  );
+  return Promise.all(waits).then((entries) => Object.fromEntries(entries));
+}
+
+/** Client requests on the edge in the history: every attempt is a request, a retry is one more attempt. */
+async function totalRequests(start: number): Promise<number> {
+  const series = (await core.router.call('telemetry.series', { profileId: 'cli', kind: 'edge', from: caller, to: callee, start, end: Date.now() + 2000, resolution: '1s' }, ctx)) as {
+    points: Array<{ requests: number; retries: number }>;
+  };
+  return series.points.reduce((n, p) => n + p.requests - p.retries, 0);
+}
 
 beforeAll(async () => {
   vhost = createTestVhost('meshdeck-chaos-cut');
@@ -86,7 +110,21 @@ afterAll(async () => {
 describe('chaos: the broker drops every connection', () => {
   it(`reconnects everything, loses no command and no telemetry, through ${CUTS} cuts under load`, async () => {
     const start = Date.now() - 2000;
-    const load = startLoad(`http://${sidecars[1]!.address}/${callee}/x`);
+    const statuses = new Map<number, number>();
+    let sent = 0;
+    let loading = true;
+    const url = `http://${sidecars[1]!.address}/${callee}/x`;
+    const worker = async () => {
+      while (loading) {
+        sent += 1;
+        const status = await fetch(url).then(
+          (r) => r.arrayBuffer().then(() => r.status),
+          () => 0,
+        );
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    const load = Promise.all([worker(), worker(), worker(), worker()]);
 
     const connections = {
       core: core.connections.get('cli')!,
@@ -103,7 +141,7 @@ describe('chaos: the broker drops every connection', () => {
     let actionId = '';
     try {
       for (let c = 0; c < CUTS; c++) {
-        await eventually(() => load.sent > (c + 1) * 200, 'traffic flowing', 20_000, 50);
+        await eventually(() => sent > (c + 1) * 200, 'traffic flowing', 20_000, 50);
         const back = reconnected(connections);
         const closed = closeAllConnections(vhost.name);
         expect(closed).toBeGreaterThanOrEqual(3);
@@ -116,10 +154,11 @@ describe('chaos: the broker drops every connection', () => {
         cuts.push({ closed, reconnectMs: await back });
       }
       // Traffic keeps flowing after the last cut.
-      const after = load.sent;
-      await eventually(() => load.sent > after + 200, 'traffic after the cuts', 20_000, 50);
+      const after = sent;
+      await eventually(() => sent > after + 200, 'traffic after the cuts', 20_000, 50);
     } finally {
-      await load.stop();
+      loading = false;
+      await load;
     }
 
     // The command: acknowledged, applied exactly once by the one agent, in effect in the registry.
@@ -134,15 +173,15 @@ describe('chaos: the broker drops every connection', () => {
 
     // Telemetry: every request the caller's sidecar handled is in the history once. Requests that
     // never reached the sidecar (status 0: the client itself failed) are not counted by it.
-    const handled = load.handled();
+    const handled = [...statuses].filter(([status]) => status !== 0).reduce((n, [, count]) => n + count, 0);
     let counted = 0;
     try {
       await eventually(async () => (counted = await totalRequests(start)) === handled, `${handled} requests in the history`, 30_000, 250);
     } catch (err) {
-      throw new Error(`${(err as Error).message}: ${counted} counted; statuses ${JSON.stringify(Object.fromEntries(load.statuses))}; cuts ${JSON.stringify(cuts)}`, { cause: err });
+      throw new Error(`${(err as Error).message}: ${counted} counted; statuses ${JSON.stringify(Object.fromEntries(statuses))}; cuts ${JSON.stringify(cuts)}`, { cause: err });
     }
     console.info(
-      `chaos cut: ${CUTS} cuts of ${cuts.map((c) => c.closed).join('/')} connections; reconnect ms ${JSON.stringify(cuts.map((c) => c.reconnectMs))}; requests ${JSON.stringify(Object.fromEntries(load.statuses))}`,
+      `chaos cut: ${CUTS} cuts of ${cuts.map((c) => c.closed).join('/')} connections; reconnect ms ${JSON.stringify(cuts.map((c) => c.reconnectMs))}; requests ${JSON.stringify(Object.fromEntries(statuses))}`,
     );
   }, 180_000);
 });
