@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
-import type { ConnectionState, ControlActionRecord, ControlActionsView } from '../../core/api/contract.js';
-import type { BrokerConnection } from '../../core/bus/connection.js';
+import type { ControlActionRecord, ControlActionsView } from '../../core/api/contract.js';
 import { silentLogger } from '../../core/lib/log.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
+import { reconnected } from '../support/reconnect.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../support/mesh.js';
 import { createTestVhost, type TestVhost } from '../support/vhost.js';
 
@@ -48,25 +48,6 @@ function closeAllConnections(vhostName: string): number {
     }
   }
   return pids.length;
-}
-
-/** Per connection, the time from losing its connection to being connected again. */
-function reconnected(connections: Record<string, BrokerConnection>): Promise<Record<string, number>> {
-  const waits = Object.entries(connections).map(
-    ([name, connection]) =>
-      new Promise<[string, number]>((resolve) => {
-        let droppedAt = connection.state.status !== 'connected' ? Date.now() : null;
-        const onState = (state: ConnectionState) => {
-          if (state.status !== 'connected') droppedAt ??= Date.now();
-          else if (droppedAt !== null) {
-            connection.off('state', onState);
-            resolve([name, Date.now() - droppedAt]);
-          }
-        };
-        connection.on('state', onState);
-      }),
-  );
-  return Promise.all(waits).then((entries) => Object.fromEntries(entries));
 }
 
 /** Client requests on the edge in the history: every attempt is a request, a retry is one more attempt. */
