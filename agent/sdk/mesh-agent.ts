@@ -10,7 +10,8 @@ import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { AsyncMessage, Connection, Publisher } from 'rabbitmq-client';
 import { connectOptionsFromUrl } from '../../core/bus/broker-url.js';
-import { BrokerConnection, type BackoffPolicy } from '../../core/bus/connection.js';
+import { BrokerConnection, type BackoffPolicy, type SessionContext } from '../../core/bus/connection.js';
+import { settleWithin } from '../../core/lib/settle.js';
 import { createDeadLetterer, type DeadLetterer } from '../../core/bus/dead-letter.js';
 import { declareCoreTopology } from '../../core/bus/mesh-topology.js';
 import type { Logger } from '../../core/lib/log.js';
@@ -117,7 +118,7 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
       logger: this.logger,
       ...(options.backoff ? { backoff: options.backoff } : {}),
     });
-    this.connection.onSession((amqp) => this.startSession(amqp));
+    this.connection.onSession((amqp, session) => this.startSession(amqp, session));
   }
 
   get service(): string {
@@ -254,7 +255,7 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
 
   // -------------------------------------------------------------------------------------------
 
-  private startSession(amqp: Connection): () => Promise<void> {
+  private startSession(amqp: Connection, session: SessionContext): () => Promise<void> {
     const timers: NodeJS.Timeout[] = [];
     const closers: Array<() => Promise<void> | void> = [];
     const publisher = amqp.createPublisher({ confirm: false });
@@ -264,9 +265,11 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
     this.deadLetter = createDeadLetterer(publisher, `agent:${this.service}/${this.instanceId}`, this.logger);
     closers.push(() => publisher.close(), () => confirmPublisher.close());
 
+    let closed = false;
     const setup = async () => {
       // The whole topology, so a registration is kept even when no core has run yet.
       await declareCoreTopology(amqp);
+      if (closed) return;
       // Endpoint sets: our own exclusive queue gets every push, and the answers to our request.
       const ch = await amqp.acquire();
       closers.push(() => ch.close().catch(() => undefined));
@@ -278,6 +281,7 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
         encodeMeshEvent('io.meshdeck.discovery.request.v1', { services: [] }, { source: this.source }),
       );
 
+      if (closed) return;
       // Control: our durable queue, bound to our instance and to our whole service.
       const control = agentControlDecls(this.service, this.instanceId);
       const consumer = amqp.createConsumer(
@@ -294,17 +298,25 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
       closers.push(() => consumer.close());
 
       await this.register();
+      if (closed) return;
       timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs ?? 1000));
       timers.push(setInterval(() => void this.flushTelemetry(), this.options.telemetryIntervalMs ?? 1000));
       for (const t of timers) t.unref();
       this.emit('session');
     };
-    setup().catch((err: unknown) => this.logger.error('agent session setup failed; retrying on reconnection', { err }));
+    const started = setup().catch((err: unknown) => {
+      if (closed) return;
+      this.logger.error('agent session setup failed; starting it again', { err });
+      session.failed(err);
+    });
 
     return async () => {
+      closed = true;
+      // A setup still running stops at its next check; then everything it opened is in closers.
+      await settleWithin(started, 5000);
       for (const t of timers) clearInterval(t);
-      this.publisher = null;
-      this.confirmPublisher = null;
+      if (this.publisher === publisher) this.publisher = null;
+      if (this.confirmPublisher === confirmPublisher) this.confirmPublisher = null;
       for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     };
   }

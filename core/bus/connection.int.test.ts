@@ -8,6 +8,8 @@ import type { ConnectionState } from '../api/contract.js';
 import { silentLogger } from '../lib/log.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { waitForEvent } from '../../test/support/wait.js';
+import { Connection } from 'rabbitmq-client';
+import { eventually } from '../../test/support/mesh.js';
 import { BrokerConnection, probeConnection, type BackoffPolicy } from './connection.js';
 import type { ConnectOptions } from './profiles.js';
 
@@ -115,6 +117,88 @@ describe('BrokerConnection on the real broker', () => {
     await until(connection, (s) => s.status === 'connected', 'connected again');
     expect(sessions).toBe(2);
     expect(cleanups).toBe(1);
+  });
+
+  it('starts a session whose setup failed again on the same connection, after cleaning up the failed run', async () => {
+    // A restarted broker refuses declares for a moment ("home node … is down") while its queues
+    // start. Here the refusal is real too: a passive declare of a queue that does not exist yet.
+    const queue = `meshdeck.test.session-retry.${process.pid}.${Date.now()}`;
+    const connection = make(options());
+    const runs: number[] = [];
+    const errors: string[] = [];
+    let cleanups = 0;
+    let consumer: { close(): Promise<void> } | null = null;
+    const ready = new Promise<void>((resolve) => {
+      connection.onSession((amqp, session) => {
+        runs.push(session.run);
+        let closed = false;
+        void (async () => {
+          try {
+            await amqp.queueDeclare({ queue, passive: true });
+            if (closed) return;
+            const ch = await amqp.acquire();
+            await ch.basicConsume({ queue, noAck: true }, () => undefined);
+            consumer = ch;
+            resolve();
+          } catch (err) {
+            errors.push((err as { code?: string }).code ?? String(err));
+            session.failed(err);
+          }
+        })();
+        return async () => {
+          closed = true;
+          cleanups += 1;
+          await consumer?.close();
+        };
+      });
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    await eventually(() => runs.length >= 2, "the failed session started again", 10_000, 10);
+    const admin = new Connection({ hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest' });
+    try {
+      await admin.queueDeclare({ queue, autoDelete: false, durable: false });
+      await ready;
+      const before = runs.length;
+      expect(runs).toEqual(Array.from({ length: before }, (_, i) => i + 1));
+      expect(errors.length).toBe(before - 1);
+      expect(new Set(errors)).toEqual(new Set(['NOT_FOUND']));
+      // Every failed run was cleaned up; the running one was not, and the connection never dropped.
+      expect(cleanups).toBe(before - 1);
+      expect(connection.state).toMatchObject({ status: 'connected', attempt: 0 });
+      expect((await admin.queueDeclare({ queue, passive: true })).consumerCount).toBe(1);
+      // Once stopped, nothing is retried any more, and the running session is cleaned up.
+      await connection.stop();
+      expect(cleanups).toBe(before);
+      expect(runs.length).toBe(before);
+    } finally {
+      await admin.queueDelete({ queue });
+      await admin.close();
+    }
+  });
+
+  it('drops a pending session retry when the connection stops', async () => {
+    const connection = new BrokerConnection({ profileId: 'p2', resolveOptions: () => options(), logger: silentLogger, backoff: { baseMs: 300, maxMs: 300, jitter: 0 }, connectTimeoutMs: 3000 });
+    open.push(connection);
+    const runs: number[] = [];
+    connection.onSession((_amqp, session) => {
+      runs.push(session.run);
+      session.failed(Object.assign(new Error('refused'), { code: 'NOT_FOUND' }));
+    });
+    const stopped = new Promise<void>((resolve) => {
+      connection.start();
+      void until(connection, (s) => s.status === 'connected', 'connected').then(async () => {
+        await connection.stop();
+        resolve();
+      });
+    });
+    await stopped;
+    expect(runs).toEqual([1]);
+    // The retry was due 300 ms after the failure; a fresh connection's session runs once, from 1.
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected again');
+    await eventually(() => runs.length >= 2, 'the session ran on the new connection', 5000, 10);
+    expect(runs.slice(0, 2)).toEqual([1, 1]);
   });
 
   it('stop() closes the connection and reports disconnected', async () => {

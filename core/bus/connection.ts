@@ -58,8 +58,29 @@ export function errorCodeOf(err: unknown): string | null {
   return typeof code === 'string' ? code : null;
 }
 
+/**
+ * What a session handler can tell its connection. A session whose asynchronous setup fails (for
+ * example a `queue.declare` refused with "home node … is down" while a restarted broker is still
+ * starting its queues) calls `failed`: the connection then runs the session's cleanup and starts
+ * the handler again on the same connection after a back-off, for as long as that connection
+ * lasts. Without it a session that failed to set up would stay broken until the next reconnection,
+ * which never comes while the connection itself is fine.
+ */
+export interface SessionContext {
+  failed(err: unknown): void;
+  /** 1 for a session's first run on a connection, then 2, 3 … for its retries. */
+  readonly run: number;
+}
+
 /** Runs on each (re)established connection; returns a cleanup for when it goes away. */
-export type SessionHandler = (connection: Connection) => (() => void | Promise<void>) | void;
+export type SessionHandler = (connection: Connection, session: SessionContext) => (() => void | Promise<void>) | void;
+
+/** One run of a session handler on one connection. */
+interface SessionRun {
+  cleanup: (() => void | Promise<void>) | null;
+  /** Set once the run failed or its connection went away: its cleanup runs (or ran) then. */
+  over: boolean;
+}
 
 export interface BrokerConnectionOptions {
   profileId: string;
@@ -74,7 +95,10 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private connection: Connection | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly sessionHandlers = new Set<SessionHandler>();
-  private cleanups: Array<() => void | Promise<void>> = [];
+  private runs = new Set<SessionRun>();
+  private readonly sessionRetries = new Set<NodeJS.Timeout>();
+  /** Sessions whose setup failed and were started again on the same connection, since construction. */
+  sessionRestarts = 0;
   private current: ConnectionState;
   private readonly backoff: BackoffPolicy;
   private readonly logger: Logger;
@@ -239,23 +263,60 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
     this.retryTimer.unref?.();
   }
 
-  private runSession(handler: SessionHandler, connection: Connection): void {
+  private runSession(handler: SessionHandler, connection: Connection, run = 1): void {
+    const entry: SessionRun = { cleanup: null, over: false };
+    this.runs.add(entry);
+    const failed = (err: unknown): void => {
+      if (entry.over || this.connection !== connection) return;
+      entry.over = true;
+      this.runs.delete(entry);
+      this.sessionRestarts += 1;
+      const delay = backoffDelay(run, this.backoff);
+      this.logger.warn('session setup failed; starting it again on this connection', { code: errorCodeOf(err), error: brokerErrorText(err), run, retryInMs: delay });
+      const cleanup = entry.cleanup;
+      void (async () => {
+        try {
+          await cleanup?.();
+        } catch (cleanupErr) {
+          this.logger.warn('session cleanup failed', { err: cleanupErr });
+        }
+        const timer = setTimeout(() => {
+          this.sessionRetries.delete(timer);
+          if (this.connection === connection && this.amqp === connection && this.sessionHandlers.has(handler)) this.runSession(handler, connection, run + 1);
+        }, delay);
+        timer.unref?.();
+        this.sessionRetries.add(timer);
+      })();
+    };
+    let cleanup: (() => void | Promise<void>) | void;
     try {
-      const cleanup = handler(connection);
-      if (cleanup) this.cleanups.push(cleanup);
+      cleanup = handler(connection, { failed, run });
     } catch (err) {
-      this.logger.error('session handler failed', { err });
+      failed(err);
+      return;
     }
+    if (!cleanup) return;
+    if (entry.over) {
+      // It failed before it returned: its cleanup runs now.
+      void Promise.resolve()
+        .then(cleanup)
+        .catch((err: unknown) => this.logger.warn('session cleanup failed', { err }));
+      return;
+    }
+    entry.cleanup = cleanup;
   }
 
   private async teardown(): Promise<void> {
     const connection = this.connection;
     this.connection = null;
-    const cleanups = this.cleanups;
-    this.cleanups = [];
-    for (const cleanup of cleanups) {
+    for (const timer of this.sessionRetries) clearTimeout(timer);
+    this.sessionRetries.clear();
+    const runs = [...this.runs];
+    this.runs = new Set();
+    for (const run of runs) {
+      run.over = true;
       try {
-        await cleanup();
+        await run.cleanup?.();
       } catch (err) {
         this.logger.warn('session cleanup failed', { err });
       }

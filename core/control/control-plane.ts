@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
-import type { BrokerConnection } from '../bus/connection.js';
+import type { BrokerConnection, SessionContext } from '../bus/connection.js';
 import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { BrokerError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -152,7 +152,7 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
   /** Runs the control plane and the election on every (re)connection. Returns a detach function. */
   attach(connection: BrokerConnection): () => void {
     const detachElection = this.election.attach(connection);
-    const detachSession = connection.onSession((amqp) => this.startSession(amqp));
+    const detachSession = connection.onSession((amqp, context) => this.startSession(amqp, context));
     return () => {
       detachElection();
       detachSession();
@@ -229,7 +229,7 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
 
   // --- sessions -------------------------------------------------------------------------------
 
-  private startSession(amqp: Connection): () => Promise<void> {
+  private startSession(amqp: Connection, context: SessionContext): () => Promise<void> {
     const publisher = amqp.createPublisher({ confirm: true, maxAttempts: 1 });
     const session: Session = {
       amqp,
@@ -268,7 +268,9 @@ export class ControlPlane extends EventEmitter<{ ack: [ControlAck]; changed: [];
       this.kick();
     };
     const started = setup().catch((err: unknown) => {
-      if (!session.closed) this.logger.error('control session failed to start; it will retry on the next reconnection', { err });
+      if (session.closed) return;
+      this.logger.error('control session failed to start; starting it again', { err });
+      context.failed(err);
     });
 
     return async () => {

@@ -25,7 +25,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
-import type { BrokerConnection } from '../bus/connection.js';
+import type { BrokerConnection, SessionContext } from '../bus/connection.js';
 import type { Logger } from '../lib/log.js';
 import { settleWithin } from '../lib/settle.js';
 import { LEADERSHIP_EXCHANGE, LEADER_QUEUE, LEADER_QUEUE_ARGS } from './topology.js';
@@ -114,7 +114,7 @@ export class LeaderElection extends EventEmitter<{ change: [LeadershipState] }> 
 
   /** Takes part in the election on every (re)connection of `connection`. Returns a detach function. */
   attach(connection: BrokerConnection): () => void {
-    return connection.onSession((amqp) => this.startSession(amqp));
+    return connection.onSession((amqp, session) => this.startSession(amqp, session));
   }
 
   close(): void {
@@ -125,7 +125,7 @@ export class LeaderElection extends EventEmitter<{ change: [LeadershipState] }> 
 
   // -------------------------------------------------------------------------------------------
 
-  private startSession(amqp: Connection): () => Promise<void> {
+  private startSession(amqp: Connection, session: SessionContext): () => Promise<void> {
     let closed = false;
     const timers: NodeJS.Timeout[] = [];
     const closers: Array<() => Promise<void> | void> = [];
@@ -181,7 +181,9 @@ export class LeaderElection extends EventEmitter<{ change: [LeadershipState] }> 
       this.evaluate();
     };
     const started = setup().catch((err: unknown) => {
-      if (!closed) this.logger.error('leader election could not start; retrying on the next reconnection', { err });
+      if (closed) return;
+      this.logger.error('leader election could not start; starting it again', { err });
+      session.failed(err);
     });
 
     return async () => {

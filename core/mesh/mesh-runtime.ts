@@ -175,11 +175,13 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Runs the mesh on every (re)connection of `connection`. Returns a detach function. */
   attach(connection: BrokerConnection): () => void {
     const detachControl = this.control.attach(connection);
-    const detachMesh = connection.onSession((amqp) => {
+    const detachMesh = connection.onSession((amqp, session) => {
       let closed = false;
       const subs: Subscription[] = [];
       const started = this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
-        if (!closed) this.logger.error('mesh session failed to start; it will retry on the next reconnection', { err });
+        if (closed) return;
+        this.logger.error('mesh session failed to start; starting it again', { err });
+        session.failed(err);
       });
       return async () => {
         closed = true;
