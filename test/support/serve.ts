@@ -23,14 +23,18 @@ export interface ServedConsole {
   stop(): Promise<void>;
 }
 
-/** `dbPath`: an existing database to open (left in place on stop); by default a fresh one, removed on stop. */
-export async function startServe(options: { args?: string[]; env?: Record<string, string>; broker?: string; dbPath?: string } = {}): Promise<ServedConsole> {
+/**
+ * `dbPath`: an existing database to open (left in place on stop); by default a fresh one, removed
+ * on stop. `port` and `token`: to start a console again where a page already points (by default
+ * a free port and a new token).
+ */
+export async function startServe(options: { args?: string[]; env?: Record<string, string>; broker?: string; dbPath?: string; port?: number; token?: string } = {}): Promise<ServedConsole> {
   const dir = options.dbPath ? null : mkdtempSync(join(tmpdir(), 'meshdeck-e2e-'));
   const dbPath = options.dbPath ?? join(dir!, 'meshdeck.db');
-  const token = `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  const token = options.token ?? `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', '0', '--db', dbPath, '--broker', options.broker ?? BROKER_URL, ...(options.args ?? [])],
+    [join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', String(options.port ?? 0), '--db', dbPath, '--broker', options.broker ?? BROKER_URL, ...(options.args ?? [])],
     { env: { ...process.env, MESHDECK_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
