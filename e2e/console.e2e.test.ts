@@ -18,7 +18,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   // A vhost of its own: the mesh this console sees is empty, whatever else runs on the broker.
   vhost = createTestVhost('meshdeck-e2e');
-  served = await startServe({ broker: vhost.url, env: { MESHDECK_SECRET_KEY: 'e2e secret passphrase' } });
+  // Debug logs: the last test checks that not even they carry a secret.
+  served = await startServe({ broker: vhost.url, env: { MESHDECK_SECRET_KEY: 'e2e secret passphrase', MESHDECK_LOG_LEVEL: 'debug' } });
   browser = await launchChromium();
 });
 
@@ -96,5 +97,16 @@ describe('console in the browser', () => {
     await page.goto(`${served.url}/#/connections`);
     await page.getByText('This console needs its access token').waitFor();
     await context.close();
+  });
+
+  it('kept the token, the refused profile\u2019s password and the secret passphrase out of its logs', async () => {
+    // Runs after the tests above: pages opened with the token, a wrong token refused, a profile
+    // with a password saved, tested and refused by the broker.
+    const refused = await fetch(`${served.url}/api/system.info`, { method: 'POST', headers: { authorization: 'Bearer not-the-token-0123456789' }, body: '{}' });
+    expect(refused.status).toBe(401);
+    const logs = served.stderr();
+    const lines = logs.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(10);
+    for (const secret of [served.token, 'not-the-password', 'e2e secret passphrase', 'not-the-token-0123456789']) expect(logs).not.toContain(secret);
   });
 });
