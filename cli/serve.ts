@@ -18,6 +18,9 @@ export const SERVE_USAGE = `Usage: meshdeck serve [--broker URL] [--db FILE] [--
 Start the headless console: the mesh control core plus the web UI and API.
   --broker URL  RabbitMQ to connect to at start (env MESHDECK_BROKER; default ${DEFAULT_BROKER}).
                 Use --broker none to start without one.
+  --management URL  its management HTTP API, for the Broker view and the queue incident rules
+                (env MESHDECK_MANAGEMENT_URL; default http://<broker host>:15672 for a broker on
+                this machine, none for another machine)
   --db FILE     SQLite database (env MESHDECK_DB; default ${join(defaultDataDir(), 'meshdeck.db')})
   --port N      HTTP port (env MESHDECK_PORT; default ${DEFAULT_PORT}; 0 picks a free one)
   --host H      Address to bind (env MESHDECK_HOST; default 127.0.0.1). Anything else is reachable
@@ -36,6 +39,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   try {
     ({ values } = parseOptions(argv, {
       broker: { type: 'string' },
+      management: { type: 'string' },
       db: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -51,6 +55,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   try {
     const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
     if (broker !== 'none') parseBrokerUrl(broker, 'broker');
+    const management = values.management ?? env.MESHDECK_MANAGEMENT_URL;
+    if (management !== undefined && broker === 'none') throw new UsageError('--management needs a --broker');
     const port = parsePort(values.port ?? env.MESHDECK_PORT ?? String(DEFAULT_PORT));
     const host = values.host ?? env.MESHDECK_HOST ?? '127.0.0.1';
     const databasePath = values.db ?? env.MESHDECK_DB ?? join(defaultDataDir(env), 'meshdeck.db');
@@ -63,6 +69,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       logger,
       host: 'headless',
       ...(broker === 'none' ? {} : { commandLineBroker: broker }),
+      ...(management ? { commandLineManagementUrl: management } : {}),
     });
     const staticDir = fileURLToPath(new URL('../renderer/', import.meta.url));
     let running;

@@ -30,6 +30,8 @@ export interface MeshCoreOptions {
   host: 'electron' | 'headless';
   /** A broker URL from the command line: becomes a read-only profile that connects at start. */
   commandLineBroker?: string;
+  /** The management API of the command-line broker (`--management URL`). */
+  commandLineManagementUrl?: string;
   backoff?: BackoffPolicy;
   /** Control plane settings of every mesh: leader tick, outbox limit, command TTL, core identity. */
   control?: MeshRuntimeOptions['control'];
@@ -388,7 +390,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
   });
 
   if (options.commandLineBroker) {
-    profiles.setCommandLineProfile(options.commandLineBroker);
+    profiles.setCommandLineProfile(options.commandLineBroker, options.commandLineManagementUrl ? { managementUrl: options.commandLineManagementUrl } : {});
   }
   for (const profile of profiles.list()) {
     if (profile.autoConnect) connections.connect(profile.id);

@@ -422,6 +422,14 @@ describe('ProfileService: command-line profile', () => {
     expect(profiles.connectOptions(CLI_PROFILE_ID).password).toBe('pw');
   });
 
+  it('takes the management API URL given with the broker, and refuses one that is not http(s) on the "management" field', () => {
+    const profiles = service();
+    expect(profiles.setCommandLineProfile('amqp://u:pw@rabbit.example:5672', { managementUrl: 'https://rabbit.example:15671' }).managementUrl).toBe('https://rabbit.example:15671');
+    expect(profiles.managementAccess(CLI_PROFILE_ID).baseUrl).toBe('https://rabbit.example:15671');
+    const err = thrown(ValidationError, () => service().setCommandLineProfile('amqp://h', { managementUrl: 'ftp://h' }));
+    expect(err.issues[0]?.path).toBe('management');
+  });
+
   it('reports a bad --broker URL on the "broker" field', () => {
     const err = thrown(ValidationError, () => service().setCommandLineProfile('http://h'));
     expect(err.issues[0]?.path).toBe('broker');

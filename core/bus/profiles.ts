@@ -79,9 +79,17 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
     super();
   }
 
-  /** Registers the read-only profile given on the command line (`--broker URL`). */
-  setCommandLineProfile(rawUrl: string): Profile {
+  /**
+   * Registers the read-only profile given on the command line (`--broker URL`, and
+   * `--management URL` for its management API: needed for a broker on another machine, where
+   * none is assumed).
+   */
+  setCommandLineProfile(rawUrl: string, options: { managementUrl?: string } = {}): Profile {
     const parsed = parseBrokerUrl(rawUrl, 'broker');
+    const managementUrl = options.managementUrl?.trim() || null;
+    if (managementUrl !== null && !/^https?:\/\/[^/\s]+/i.test(managementUrl)) {
+      throw new ValidationError(`The management API URL "${managementUrl}" is not an http:// or https:// URL`, [{ path: 'management', message: 'must be an http:// or https:// URL' }]);
+    }
     const now = Date.now();
     this.cliProfile = {
       id: CLI_PROFILE_ID,
@@ -96,7 +104,7 @@ export class ProfileService extends EventEmitter<{ changed: [Profile[]] }> {
       tls_key_file: parsed.tlsQuery.keyFile,
       tls_servername: parsed.tlsQuery.servername,
       tls_verify: parsed.tlsQuery.verify ? 1 : 0,
-      management_url: null,
+      management_url: managementUrl,
       management_username: null,
       management_password_cipher: null,
       auto_connect: 1,

@@ -28,7 +28,7 @@ import {
   type RuleStatus,
 } from './rules.js';
 import type { ActiveRule, IncidentDetail, IncidentSummary } from './schema.js';
-import { QueueFeed, type QueueFeedOptions } from './queue-feed.js';
+import { NO_SNAPSHOT_YET, QueueFeed, type QueueFeedOptions } from './queue-feed.js';
 import { Trace, TrafficSignals } from './signals.js';
 import { IncidentStore, type ListFilter } from './store.js';
 import { CHANGE_WEIGHT, rankSuspects, type ChangeEvent } from './suspects.js';
@@ -89,7 +89,9 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private readonly queueSnapshot = new Map<string, QueueInput>();
   private readonly queueFeed: QueueFeed;
   /** Why the broker's queue figures cannot be used (null: they can). */
-  private queueGap: string | null = null;
+  /** Why the queue rules are on hold (null: they run); on hold until the first broker snapshot. */
+  private queueGap: string | null = NO_SNAPSHOT_YET;
+  private queueGapSince: number | null;
   private lastAuditId = 0;
   private lastOpenedId: number | null = null;
   private readonly suspectsWritten = new Map<number, string>();
@@ -108,6 +110,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.defaults = options.rules?.defaults ? parseIncidentRules(options.rules.defaults) : DEFAULT_RULES;
     this.evaluator = new RuleEvaluator((scope) => this.rulesFor(scope));
     this.queueFeed = new QueueFeed(options.queueFeed);
+    this.queueGapSince = this.now();
     this.lastAuditId = options.audit?.query({ limit: 1 }).entries[0]?.id ?? 0;
   }
 
@@ -171,14 +174,14 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       if (gap) this.logger.warn('queue rules on hold: the broker snapshot has no usable queue figures', { reason: gap, profile: snapshot.profileId });
       else this.logger.info('queue rules resumed', { profile: snapshot.profileId });
       const queueRules = new Set(this.evaluator.active().filter((r) => r.rule === 'queue-backlog' || r.rule === 'consumer-gone').map((r) => r.scope));
-      let touched = false;
       for (const incident of this.openIncidents()) {
         if (!queueRules.has(incident.scope)) continue;
         this.safely(() => this.store.append(incident.id, { at, kind: 'note', actor: this.options.actor ?? 'meshdeck-core', text, evidence: { capabilities: snapshot.capabilities, snapshotAt: snapshot.at } }));
-        touched = true;
       }
       this.queueGap = gap;
-      if (touched) this.emit('changed');
+      this.queueGapSince = gap ? at : null;
+      // The topic shows whether the queue rules run: any change of that is news too.
+      this.emit('changed');
     }
     this.observeQueues(queues);
   }
@@ -456,7 +459,11 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   }
 
   /** Open incidents (failing first, then newest) and the newest that opened, for the topic. */
-  view(): { open: IncidentSummary[]; lastOpened: number | null } {
-    return { open: this.store.list({ status: 'open', limit: 200 }), lastOpened: this.lastOpenedId };
+  view(): { open: IncidentSummary[]; lastOpened: number | null; queueRules: { onHold: boolean; reason: string | null; since: number | null } } {
+    return {
+      open: this.store.list({ status: 'open', limit: 200 }),
+      lastOpened: this.lastOpenedId,
+      queueRules: { onHold: this.queueGap !== null, reason: this.queueGap, since: this.queueGapSince },
+    };
   }
 }

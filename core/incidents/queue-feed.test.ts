@@ -165,7 +165,10 @@ describe('IncidentMonitor.observeBroker', () => {
   };
 
   it('opens a backlog incident on the consuming service with the queue first, evidence in the timeline; holds on a gap; resolves when it drains', () => {
+    // Until the first snapshot the view says the queue rules are on hold, and why.
+    expect(monitor.view().queueRules).toMatchObject({ onHold: true, reason: 'no broker snapshot yet' });
     for (const depth of [10, 30, 50, 70]) poll(depth);
+    expect(monitor.view().queueRules).toEqual({ onHold: false, reason: null, since: null });
     const [incident] = monitor.list({ status: 'open', limit: 5 });
     expect(incident).toMatchObject({ scope: 'service:billing', title: 'Queue backlog growing: billing', topSuspect: 'jobs' });
     const detail = monitor.get(incident!.id);
@@ -180,11 +183,13 @@ describe('IncidentMonitor.observeBroker', () => {
     // Statistics switched off: no resolution on missing figures, a note says why.
     for (let i = 0; i < 5; i++) poll(0, 0, { overview: { statsDisabled: true } as BrokerSnapshot['overview'] });
     expect(monitor.queueRulesGap()).toContain('statistics are disabled');
+    expect(monitor.view().queueRules).toMatchObject({ onHold: true, reason: expect.stringContaining('statistics are disabled'), since: expect.any(Number) });
     expect(monitor.list({ status: 'open', limit: 5 })).toHaveLength(1);
     expect(monitor.get(incident!.id).timeline.some((e) => e.kind === 'note' && e.text.startsWith('Queue rules on hold'))).toBe(true);
 
     poll(70);
     expect(monitor.queueRulesGap()).toBeNull();
+    expect(monitor.view().queueRules.onHold).toBe(false);
     poll(40);
     poll(10);
     poll(10);

@@ -155,9 +155,11 @@ export class QueueFeed {
 
 const fmt = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
 
+export const NO_SNAPSHOT_YET = 'no broker snapshot yet';
+
 /** Why the snapshot's queue figures cannot be used, or null. */
 export function gapOf(s: BrokerSnapshot): string | null {
-  if (s.at === 0) return 'no broker snapshot yet';
+  if (s.at === 0) return NO_SNAPSHOT_YET;
   if (!s.available) return s.capabilities.map((c) => c.message).join('; ') || 'the management API is not available';
   if (s.overview?.statsDisabled) return 'statistics are disabled on the broker: no depths or consumer counts';
   const blocking = s.capabilities.filter((c) => BLOCKING.has(c.area));

@@ -79,5 +79,11 @@ export const IncidentsView = z.object({
   open: z.array(IncidentSummary),
   /** The newest incident that opened, for the banner (null: none since the core started). */
   lastOpened: z.number().int().nullable(),
+  /**
+   * The queue rules (backlog growing, consumer gone) run on the broker's own figures; `onHold`
+   * with the reason while those are missing (no snapshot yet, management API unreachable,
+   * statistics disabled, no permission), since when.
+   */
+  queueRules: z.object({ onHold: z.boolean(), reason: z.string().nullable(), since: z.number().nullable() }),
 });
 export type IncidentsView = z.infer<typeof IncidentsView>;

@@ -47,7 +47,7 @@ describe('watchIncidentNotifications', () => {
     const router = fakeRouter();
     const notices: IncidentNotice[] = [];
     const stop = watchIncidentNotifications(router, (n) => notices.push(n));
-    const view = (open: IncidentSummary[]): IncidentsView[] => [{ profileId: 'cli', at: 0, open, lastOpened: open.at(-1)?.id ?? null }];
+    const view = (open: IncidentSummary[]): IncidentsView[] => [{ profileId: 'cli', at: 0, open, lastOpened: open.at(-1)?.id ?? null, queueRules: { onHold: false, reason: null, since: null } }];
     router.push(view([incident(1)]));
     expect(notices).toEqual([]);
     router.push(view([incident(1), incident(2, { severity: 'degraded', title: 'Slow responses: cart', topSuspect: null })]));

@@ -61,7 +61,10 @@ describe('chaos: the console page through a broker restart and a host crash', ()
     const port = await freePort();
     const token = `chaos-${run}-${Date.now()}`;
     const dbPath = join(dir, 'meshdeck.db');
-    const serve = () => startServe({ broker: b.url, port, token, dbPath, env: { MESHDECK_SECRET_KEY: 'chaos secret passphrase' } });
+    // The private node runs no management plugin: --management names a port where none answers
+    // (by default a local broker's is taken at :15672, the shared node's here).
+    const management = `http://127.0.0.1:${await freePort()}`;
+    const serve = () => startServe({ broker: b.url, port, token, dbPath, args: ['--management', management], env: { MESHDECK_SECRET_KEY: 'chaos secret passphrase' } });
     served = await serve();
     await agent(`rc-first-${run}`);
 
@@ -73,6 +76,9 @@ describe('chaos: the console page through a broker restart and a host crash', ()
     await page.goto(served.consoleUrl);
     await cliStatus(page, 'connected').waitFor({ timeout: 30_000 });
     await topbarStatus(page, 'connected').waitFor();
+    // No management API: the Incidents view says the queue rules hold, and why.
+    await page.getByRole('link', { name: 'Incidents' }).click();
+    await expect.poll(() => page.getByTestId('queue-rules-on-hold').textContent(), { timeout: 30_000 }).toMatch(/^Queue rules on hold( for [^:]+)?: .*management/i);
     await page.getByRole('link', { name: 'Topology' }).click();
     const graph = page.getByTestId('topology-graph');
     await graph.locator(`[data-service="rc-first-${run}"]`).waitFor({ timeout: 30_000 });

@@ -76,6 +76,12 @@ function IncidentList({ profileId, onOpen }: { profileId: string; onOpen: (id: n
           </span>
         )}
       </div>
+      {view?.queueRules.onHold && (
+        <p className="warning" role="status" data-testid="queue-rules-on-hold">
+          Queue rules on hold{view.queueRules.since !== null ? ` for ${duration(view.queueRules.since, now)}` : ''}: {view.queueRules.reason}. Backlog and
+          consumer-gone incidents open again once the broker reports queue depths and consumers.
+        </p>
+      )}
       {list.state === 'loading' ? (
         <p className="muted">Loading…</p>
       ) : list.state === 'error' ? (
