@@ -65,8 +65,17 @@ const Latency = z
     floorMs: z.number().min(0).max(3_600_000).default(50),
     /** Hosts with enough requests needed to compute a median at all. */
     minimumHosts: Count.default(2),
-    /** Requests a host needs in one interval for its p99 to count. */
+    /**
+     * Requests a host needs for its p99 to count: gathered over its most recent intervals (newest
+     * first) until there are this many, over at most `maxIntervals` of them.
+     */
     requestVolume: Count.default(50),
+    /**
+     * How many of its most recent intervals a host's p99 may span to reach `requestVolume`: 1 is
+     * one interval only (as the success-rate rule); 10 lets a host with 5 requests/s be judged
+     * on its last 10 s.
+     */
+    maxIntervals: z.number().int().min(1).max(60).default(10),
     enforcingPercent: Percent.default(100),
   })
   .strict();

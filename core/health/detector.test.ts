@@ -273,6 +273,87 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
     expect(ejects(run([[10, 50], [100, 50], [100, 50], [100, 50]], { factor: 3, floorMs: 0 }).decisions)).toEqual([]);
   });
 
+  describe('sliding window of intervals for low-volume hosts', () => {
+    const lp = (o: Partial<OutlierPolicyInput['latency'] & object> = {}) =>
+      policy({ latency: { enabled: true, minimumHosts: 2, requestVolume: 50, factor: 3, floorMs: 0, maxIntervals: 4, ...o } });
+    /** One sweep interval (1 s apart): each host's requests at one latency. */
+    function tick(d: OutlierDetector, at: number, hosts: Record<string, [ms: number, requests: number]>, p: OutlierPolicy, context = {}) {
+      for (const [id, [value, requests]] of Object.entries(hosts)) d.observe(SVC, id, win(requests, {}, sketch(value, requests)), at);
+      return d.evaluate(SVC, Object.keys(hosts), p, at, context);
+    }
+
+    it('judges hosts once their last intervals add up to requestVolume, not before', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      // 13 requests per interval: 39 after three intervals (one short of nothing: 50 needed).
+      for (const at of [1000, 2000, 3000]) expect(tick(d, at, { a: [10, 13], b: [100, 13] }, p)).toEqual([]);
+      expect(d.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('within the last 4 intervals') });
+      // The fourth makes 52: both are judged, b against a.
+      const decisions = tick(d, 4000, { a: [10, 13], b: [100, 13] }, p);
+      expect(ejects(decisions)).toEqual(['b']);
+      const e = decisions[0]!.evidence;
+      if (e.rule !== 'latency') throw new Error('unexpected evidence');
+      expect(e.samples).toMatchObject({ requests: 52, intervals: 4, p99: p99Of(100), medianP99: p99Of(10) });
+      expect(e.samples.hosts).toEqual([
+        { instanceId: 'a', requests: 52, p99: p99Of(10), intervals: 4 },
+        { instanceId: 'b', requests: 52, p99: p99Of(100), intervals: 4 },
+      ]);
+      expect(e.thresholds).toMatchObject({ requestVolume: 50, maxIntervals: 4 });
+      expect(decisions[0]!.reason).toContain('over the last 4 intervals');
+    });
+
+    it('exactly requestVolume over maxIntervals counts; one request short does not', () => {
+      const exact = new OutlierDetector();
+      for (const at of [1000, 2000, 3000]) tick(exact, at, { a: [10, 12], b: [100, 12] }, lp());
+      expect(ejects(tick(exact, 4000, { a: [10, 14], b: [100, 14] }, lp()))).toEqual(['b']); // 12 + 12 + 12 + 14 = 50
+      const short = new OutlierDetector();
+      for (const at of [1000, 2000, 3000]) tick(short, at, { a: [10, 12], b: [100, 12] }, lp());
+      expect(tick(short, 4000, { a: [10, 13], b: [100, 13] }, lp())).toEqual([]); // 49
+    });
+
+    it('never spans more than maxIntervals: older intervals fall out', () => {
+      const d = new OutlierDetector();
+      const p = lp({ maxIntervals: 3 });
+      // b was slow long ago, then normal: its slow interval is out of the window by the time 50 are reached.
+      tick(d, 1000, { a: [10, 20], b: [100, 20] }, p); // 20 each: not judged
+      expect(tick(d, 2000, { a: [10, 20], b: [10, 20] }, p)).toEqual([]); // 40
+      expect(ejects(tick(d, 3000, { a: [10, 20], b: [10, 20] }, p))).toEqual(['b']); // 60 over 3 intervals, the slow one included
+      const later = new OutlierDetector();
+      tick(later, 1000, { a: [10, 20], b: [100, 20] }, p);
+      tick(later, 2000, { a: [10, 5], b: [10, 5] }, p);
+      tick(later, 3000, { a: [10, 5], b: [10, 5] }, p); // 30
+      // The fourth pushes the slow interval out: 5 + 5 + 40 = 50, all normal.
+      expect(tick(later, 4000, { a: [10, 40], b: [10, 40] }, p)).toEqual([]);
+      expect(later.sweepReport(SVC)?.latency).toMatchObject({ hosts: 2 });
+    });
+
+    it('a busy host uses its newest interval alone; maxIntervals 1 is the one-interval rule', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      tick(d, 1000, { a: [10, 60], b: [100, 60] }, p); // b judged on this interval alone: ejected
+      const decisions = tick(d, 2000, { a: [10, 60], b: [10, 60] }, p);
+      expect(decisions).toEqual([]); // b's window was emptied when it fired; its new interval is normal
+      const one = new OutlierDetector();
+      for (const at of [1000, 2000, 3000, 4000]) expect(tick(one, at, { a: [10, 13], b: [100, 13] }, lp({ maxIntervals: 1 }))).toEqual([]);
+      expect(one.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('in the last interval') });
+    });
+
+    it('empties the window of a host that fires, and of ejected or probing hosts', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      for (const at of [1000, 2000, 3000]) tick(d, at, { a: [10, 13], b: [100, 13] }, p);
+      // Report only (enforcingPercent 0): the decision is returned, and b's next judgement needs 50 new requests.
+      expect(tick(d, 4000, { a: [10, 13], b: [100, 13] }, lp({ enforcingPercent: 0 })).map((x) => [x.instanceId, x.enforced])).toEqual([['b', false]]);
+      for (const at of [5000, 6000, 7000]) expect(tick(d, at, { a: [10, 13], b: [100, 13] }, p)).toEqual([]);
+      expect(ejects(tick(d, 8000, { a: [10, 13], b: [100, 13] }, p))).toEqual(['b']);
+      // While ejected or probing b keeps no window: back in the population it starts from nothing.
+      for (const at of [9000, 10_000, 11_000]) tick(d, at, { a: [10, 13], b: [100, 13] }, p, { ejected: ['b'] });
+      tick(d, 12_000, { a: [10, 13], b: [100, 13] }, p, { probing: ['b'] });
+      for (const at of [13_000, 14_000, 15_000]) expect(ejects(tick(d, at, { a: [10, 13], b: [100, 13] }, p))).toEqual([]);
+      expect(ejects(tick(d, 16_000, { a: [10, 13], b: [100, 13] }, p))).toEqual(['b']);
+    });
+  });
+
   it('median of an even count is the mean of the middle two', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, 1, 3])).toBe(3);

@@ -38,9 +38,14 @@
  *   strictly below the threshold is an outlier. Note: one outlier among n otherwise equal hosts
  *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
  *   can only fire with 5 or more hosts, whatever minimumHosts says.
- * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts; each
- *   host's p99 from its merged sketch; a host's threshold = max(floorMs, factor × median of the
- *   OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an outlier.
+ * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts, but each
+ *   host's sample is a sliding window: its most recent sweep intervals, newest first, until they
+ *   hold requestVolume requests, over at most latency.maxIntervals of them (a host at 13 req/s
+ *   reaches 50 requests in 4 intervals; a busy host uses its last interval alone). Each host's
+ *   p99 from the merged sketch of its window; a host's threshold = max(floorMs, factor × median
+ *   of the OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an
+ *   outlier. A host's window is emptied when the rule fires on it and while it is ejected or
+ *   probing, so it is judged again on samples taken after that.
  *   Probe windows are judged against max(floorMs, factor × median of the non-outliers), by
  *   their p99 when they hold latency.requestVolume requests, else by their p50.
  *
@@ -118,13 +123,15 @@ export interface HostLatency {
   instanceId: string;
   requests: number;
   p99: number;
+  /** Sweep intervals its window spans (absent from evidence recorded before the rule had windows: 1). */
+  intervals?: number;
 }
 
 export interface LatencyEvidence {
   rule: 'latency';
   at: number;
   /** medianP99: the median p99 of the other hosts (the host's peers). */
-  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[] };
+  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number };
   thresholds: {
     /** max(floorMs, factor × medianP99). */
     threshold: number;
@@ -133,6 +140,8 @@ export interface LatencyEvidence {
     quantile: 0.99;
     minimumHosts: number;
     requestVolume: number;
+    /** Absent from evidence recorded before the rule had windows (one interval then). */
+    maxIntervals?: number;
     enforcingPercent: number;
   };
 }
@@ -232,6 +241,11 @@ interface Streak {
   windows: WindowCounts[];
 }
 
+interface LatencyInterval {
+  requests: number;
+  latency: LatencySketch;
+}
+
 interface PendingWindow extends WindowCounts {
   p99: number | null;
   p50: number | null;
@@ -242,6 +256,8 @@ interface InstanceSignals {
   gatewayStreak: Streak;
   /** Totals since the last statistical sweep. */
   sweep: { requests: number; failures: number; latency: LatencySketch };
+  /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
+  latencyWindow: LatencyInterval[];
   pending: PendingWindow[];
   signals: Array<{ kind: DirectSignalKind; at: number }>;
   lastHeartbeat: number | null;
@@ -338,6 +354,18 @@ export class OutlierDetector {
 
     if (svc.lastSweepAt === null || now - svc.lastSweepAt >= policy.intervalMs) {
       const population = ids.filter((id) => !ejected.has(id) && !probing.has(id) && svc.instances.has(id));
+      const judged = new Set(population);
+      for (const [id, s] of svc.instances) {
+        if (!judged.has(id)) {
+          // Ejected or probing: what it did before or meanwhile is not what it will do when back.
+          s.latencyWindow = [];
+          continue;
+        }
+        s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency });
+        s.sweep.latency = new LatencySketch();
+        const keep = policy.latency.enabled ? policy.latency.maxIntervals : 0;
+        if (s.latencyWindow.length > keep) s.latencyWindow.splice(0, s.latencyWindow.length - keep);
+      }
       const report: SweepReport = { at: now, successRate: { skipped: 'disabled' }, latency: { skipped: 'disabled' } };
       if (policy.successRate.enabled) report.successRate = this.successRateRule(service, svc, population, policy, now, decisions);
       if (policy.latency.enabled) report.latency = this.latencyRule(service, svc, population, policy, now, decisions);
@@ -515,14 +543,15 @@ export class OutlierDetector {
     const rule = policy.latency;
     const hosts: HostLatency[] = [];
     for (const id of population) {
-      const s = svc.instances.get(id)!;
-      if (s.sweep.requests < rule.requestVolume) continue;
-      const p99 = s.sweep.latency.quantile(0.99);
+      const window = latencyWindow(svc.instances.get(id)!.latencyWindow, rule.requestVolume);
+      if (!window) continue;
+      const p99 = window.latency.quantile(0.99);
       if (p99 === null) continue;
-      hosts.push({ instanceId: id, requests: s.sweep.requests, p99 });
+      hosts.push({ instanceId: id, requests: window.requests, p99, intervals: window.intervals });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
-      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests and latency samples; ${rule.minimumHosts} needed` };
+      const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${over} and latency samples; ${rule.minimumHosts} needed` };
     }
     // Each host is measured against the median of its peers (the other hosts), so that with
     // two busy hosts (one per zone, the demo's shape) a host ten times slower than the other is
@@ -547,17 +576,21 @@ export class OutlierDetector {
       quantile: 0.99 as const,
       minimumHosts: rule.minimumHosts,
       requestVolume: rule.requestVolume,
+      maxIntervals: rule.maxIntervals,
       enforcingPercent: rule.enforcingPercent,
     };
     for (const { host: h, peersMedian, threshold: t } of outliers) {
+      // The rule fired: the host is judged again on samples taken after this sweep.
+      svc.instances.get(h.instanceId)!.latencyWindow = [];
+      const over = (h.intervals ?? 1) > 1 ? ` over the last ${h.intervals} intervals` : '';
       out.push({
         kind: 'eject',
         service,
         instanceId: h.instanceId,
         at: now,
         enforced: this.enforce(rule.enforcingPercent),
-        reason: `p99 ${ms(h.p99)} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)`,
-        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts }, thresholds: { threshold: t, ...base } },
+        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)`,
+        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts, intervals: h.intervals ?? 1 }, thresholds: { threshold: t, ...base } },
       });
     }
     return { hosts: hosts.length, medianP99, threshold };
@@ -624,6 +657,7 @@ export class OutlierDetector {
         streak: { failures: 0, windows: [] },
         gatewayStreak: { failures: 0, windows: [] },
         sweep: { requests: 0, failures: 0, latency: new LatencySketch() },
+        latencyWindow: [],
         pending: [],
         signals: [],
         lastHeartbeat: null,
@@ -635,6 +669,21 @@ export class OutlierDetector {
     }
     return s;
   }
+}
+
+/**
+ * The latency rule's sample of one host: its intervals merged newest first until they hold
+ * `volume` requests; null when all of them together hold fewer.
+ */
+function latencyWindow(intervals: readonly LatencyInterval[], volume: number): { requests: number; intervals: number; latency: LatencySketch } | null {
+  let requests = 0;
+  let n = 0;
+  for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
+  if (requests < volume) return null;
+  if (n === 1) return { requests, intervals: 1, latency: intervals[intervals.length - 1]!.latency };
+  const latency = new LatencySketch();
+  for (let i = intervals.length - n; i < intervals.length; i++) latency.merge(intervals[i]!.latency);
+  return { requests, intervals: n, latency };
 }
 
 function count(n: number): number {

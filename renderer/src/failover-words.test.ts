@@ -56,6 +56,9 @@ describe('evidenceSentence, one rule at a time', () => {
       thresholds: { threshold: 120, factor: 3, floorMs: 50, quantile: 0.99, minimumHosts: 3, requestVolume: 50, enforcingPercent: 100 },
     };
     expect(evidenceSentence(e)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 80 requests)');
+    // A low-volume host judged over several sweep intervals says so.
+    const windowed: FailoverEvidence = { ...e, samples: { ...e.samples, requests: 52, intervals: 4 } };
+    expect(evidenceSentence(windowed)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 52 requests over its last 4 intervals)');
   });
 
   it('direct signals: what callers reported, in which window', () => {
