@@ -97,6 +97,12 @@ const Heartbeat = z
     enabled: z.boolean().default(true),
     /** TTL = missedIntervals × heartbeatIntervalMs (the registry's missedHeartbeats, 3). */
     missedIntervals: Count.default(3),
+    /**
+     * The shorter TTL, in heartbeat intervals, of an instance a caller could not connect to
+     * (a connect-refused report) after its last heartbeat: nothing listens there and it has not
+     * said otherwise since. 0: no shorter TTL (the Envoy preset: no direct signals).
+     */
+    refusedIntervals: z.number().min(0).max(1000).default(1),
   })
   .strict();
 
@@ -231,7 +237,7 @@ export const ENVOY_DEFAULTS: Readonly<OutlierPolicy> = deepFreeze(
     successRate: { enabled: true, minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9, enforcingPercent: 100 },
     latency: { enabled: false },
     directSignal: { enabled: false },
-    heartbeat: { enabled: true, missedIntervals: 3 },
+    heartbeat: { enabled: true, missedIntervals: 3, refusedIntervals: 0 },
     ejection: { baseMs: 30_000, maxMs: 300_000, maxEjectionPercent: 10, alwaysEjectOne: false, decayMs: 10_000 },
     probe: { successesRequired: 0 },
     panicThreshold: 0.5,

@@ -410,6 +410,65 @@ describe('heartbeat', () => {
     expect(d.evaluate(SVC, ['a'], p, 5001)).toEqual([]);
   });
 
+  describe('shorter TTL after a refused connection', () => {
+    it('ejects after refusedIntervals × interval (strictly more) when a refusal came after the last heartbeat', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 100);
+      expect(d.heartbeatDue(SVC, p)).toBe(1001);
+      expect(d.evaluate(SVC, ['a'], p, 1000)).toEqual([]); // silent exactly 1 interval
+      const [eject, ...rest] = d.evaluate(SVC, ['a'], p, 1001);
+      expect(rest).toEqual([]);
+      expect(eject).toMatchObject({
+        kind: 'eject',
+        enforced: true,
+        evidence: { rule: 'heartbeat', samples: { lastHeartbeat: 0, silentMs: 1001, refusedAt: 100 }, thresholds: { ttlMs: 1000, missedIntervals: 3, refusedIntervals: 1 } },
+      });
+      expect(eject!.reason).toContain('refused');
+      expect(d.heartbeatDue(SVC, p)).toBeNull(); // once per silence
+      expect(d.evaluate(SVC, ['a'], p, 3001)).toEqual([]); // not again at the full TTL
+      // Heartbeats resume: restore-probe, as after any silence.
+      d.heartbeat(SVC, 'a', 5000, 1000);
+      expect(d.evaluate(SVC, ['a'], p, 5000)).toEqual([expect.objectContaining({ kind: 'restore-probe' })]);
+    });
+
+    it('a refusal before the last heartbeat, a reset, or refusedIntervals 0 keep the full TTL', () => {
+      const before = new OutlierDetector();
+      before.directSignal(SVC, 'a', 'connect-refused', 100);
+      before.heartbeat(SVC, 'a', 100, 1000); // it heartbeated since: alive then
+      expect(before.heartbeatDue(SVC, p)).toBeNull();
+      expect(before.evaluate(SVC, ['a'], p, 3100)).toEqual([]);
+      expect(before.evaluate(SVC, ['a'], p, 3101)).toEqual([expect.objectContaining({ kind: 'eject', evidence: expect.objectContaining({ thresholds: { ttlMs: 3000, missedIntervals: 3 } }) })]);
+      const reset = new OutlierDetector();
+      reset.heartbeat(SVC, 'a', 0, 1000);
+      reset.directSignal(SVC, 'a', 'reset', 100);
+      expect(reset.evaluate(SVC, ['a'], p, 2000)).toEqual([]);
+      const off = policy({ heartbeat: { enabled: true, missedIntervals: 3, refusedIntervals: 0 } });
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 100);
+      expect(d.heartbeatDue(SVC, off)).toBeNull();
+      expect(d.evaluate(SVC, ['a'], off, 3000)).toEqual([]);
+    });
+
+    it('a live instance is not ejected by a refusal alone: its next heartbeat clears it', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 500);
+      d.heartbeat(SVC, 'a', 1000, 1000);
+      expect(d.evaluate(SVC, ['a'], p, 2000)).toEqual([]);
+      expect(d.heartbeatDue(SVC, p)).toBeNull();
+    });
+
+    it('uses the heartbeat interval the instance announced', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 250);
+      d.directSignal(SVC, 'a', 'connect-refused', 10);
+      expect(d.evaluate(SVC, ['a'], p, 250)).toEqual([]);
+      expect(d.evaluate(SVC, ['a'], p, 251)).toEqual([expect.objectContaining({ kind: 'eject' })]);
+    });
+  });
+
   it('says nothing about an instance it never heard from', () => {
     const d = new OutlierDetector();
     d.observe(SVC, 'a', win(1), 0);

@@ -16,7 +16,13 @@
  * Rules (evaluated in this order; a rule that fires resets its own counter, as Envoy does):
  *
  * - heartbeat: silent for more than missedIntervals × heartbeatIntervalMs → eject, once per
- *   silence; when heartbeats resume, a `restore-probe` decision (the cause has cleared).
+ *   silence; when heartbeats resume, a `restore-probe` decision (the cause has cleared). When a
+ *   caller reported a refused connection to the instance after its last heartbeat, silent for
+ *   more than refusedIntervals × heartbeatIntervalMs suffices (default 1 interval instead of 3):
+ *   nothing listens at its address and it has not heartbeated since. A killed instance is so
+ *   ejected about 1 s after its last heartbeat instead of 3, and the set pushed without it
+ *   reaches the callers that never tried it themselves (a retry or a zone failover would try it
+ *   next). A live instance keeps heartbeating, so a refusal alone never ejects it.
  * - direct-signal: `threshold` sidecar reports within `windowMs` → eject, without waiting for the
  *   next telemetry window or the evaluation interval.
  * - consecutive-failures: Envoy counts failures in a row per request. Telemetry arrives
@@ -163,8 +169,11 @@ export interface HeartbeatEvidence {
     silentMs: number;
     /** restore-probe only: when heartbeats resumed. */
     resumedAt?: number;
+    /** eject after a refusal only: when a caller last reported a refused connection. */
+    refusedAt?: number;
   };
-  thresholds: { ttlMs: number; missedIntervals: number };
+  /** ttlMs: the TTL applied (missedIntervals × interval, or refusedIntervals × interval after a refusal). */
+  thresholds: { ttlMs: number; missedIntervals: number; refusedIntervals?: number };
 }
 
 export interface ProbeWindow {
@@ -260,6 +269,8 @@ interface InstanceSignals {
   latencyWindow: LatencyInterval[];
   pending: PendingWindow[];
   signals: Array<{ kind: DirectSignalKind; at: number }>;
+  /** The latest connect-refused report about it (kept apart from `signals`, which the direct-signal rule clears). */
+  refusedAt: number | null;
   lastHeartbeat: number | null;
   heartbeatIntervalMs: number;
   /** Set when a heartbeat ejection was emitted for the current silence. */
@@ -314,6 +325,7 @@ export class OutlierDetector {
 
   directSignal(service: string, instanceId: string, kind: DirectSignalKind, now: number): void {
     const s = this.instance(service, instanceId);
+    if (kind === 'connect-refused') s.refusedAt = Math.max(s.refusedAt ?? now, now);
     s.signals.push({ kind, at: now });
     if (s.signals.length > MAX_SIGNALS) s.signals.shift();
   }
@@ -434,6 +446,28 @@ export class OutlierDetector {
     }
     if (s.lastHeartbeat === null || s.silentSince !== null) return;
     const silentMs = now - s.lastHeartbeat;
+    const refusedAt = refusedSince(s, rule);
+    if (refusedAt !== null) {
+      const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs;
+      if (refusedTtlMs < ttlMs && silentMs > refusedTtlMs) {
+        s.silentSince = s.lastHeartbeat;
+        out.push({
+          kind: 'eject',
+          service,
+          instanceId: id,
+          at: now,
+          enforced: true,
+          reason: `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`,
+          evidence: {
+            rule: 'heartbeat',
+            at: now,
+            samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs, refusedAt },
+            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals },
+          },
+        });
+        return;
+      }
+    }
     if (silentMs <= ttlMs) return;
     s.silentSince = s.lastHeartbeat;
     out.push({
@@ -445,6 +479,24 @@ export class OutlierDetector {
       reason: `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
       evidence: { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
     });
+  }
+
+  /**
+   * When `service` next needs an evaluation for the heartbeat rule's shorter TTL after a refusal
+   * (the earliest moment such an instance would be ejected), or null: the caller (the engine)
+   * evaluates then instead of waiting for the next interval.
+   */
+  heartbeatDue(service: string, policy: OutlierPolicy): number | null {
+    const svc = this.services.get(service);
+    const rule = policy.heartbeat;
+    if (!svc || !rule.enabled) return null;
+    let due: number | null = null;
+    for (const s of svc.instances.values()) {
+      if (s.lastHeartbeat === null || s.silentSince !== null || refusedSince(s, rule) === null) continue;
+      const at = s.lastHeartbeat + rule.refusedIntervals * s.heartbeatIntervalMs + 1; // strictly more silent than the TTL
+      due = due === null ? at : Math.min(due, at);
+    }
+    return due;
   }
 
   private directSignalRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
@@ -660,6 +712,7 @@ export class OutlierDetector {
         latencyWindow: [],
         pending: [],
         signals: [],
+        refusedAt: null,
         lastHeartbeat: null,
         heartbeatIntervalMs: 1000,
         silentSince: null,
@@ -684,6 +737,12 @@ function latencyWindow(intervals: readonly LatencyInterval[], volume: number): {
   const latency = new LatencySketch();
   for (let i = intervals.length - n; i < intervals.length; i++) latency.merge(intervals[i]!.latency);
   return { requests, intervals: n, latency };
+}
+
+/** The latest refusal reported about the instance after its last heartbeat, when the rule uses refusals; else null. */
+function refusedSince(s: InstanceSignals, rule: OutlierPolicy['heartbeat']): number | null {
+  if (!(rule.refusedIntervals > 0) || s.refusedAt === null || s.lastHeartbeat === null || s.refusedAt <= s.lastHeartbeat) return null;
+  return s.refusedAt;
 }
 
 function count(n: number): number {
