@@ -538,6 +538,10 @@ async function killCycle(ctx: Context, victims: Spec[], phase: string, policy: s
   const steady = await until(() => ctx.bench.specs.every((s) => healthyInCore(ctx.mesh, s)), 'a mesh without ejected instances', RESTORE_TIMEOUT_MS, 250)
     .then(() => true)
     .catch(() => false);
+  if (!steady) {
+    const out = ctx.bench.specs.filter((s) => !healthyInCore(ctx.mesh, s));
+    console.log(`  not steady after ${RESTORE_TIMEOUT_MS / 1000} s: ${out.map((s) => `${s.instanceId} (${outInCore(ctx.mesh, s) ?? `failover: ${ctx.mesh.failover.health(s.service).find((h) => h.instanceId === s.instanceId)?.state}`})`).join(', ')}`);
+  }
   for (const v of victims) ctx.downs.watch(v);
   const killAt = Date.now();
   for (const v of victims) ctx.bench.kill(v);
@@ -772,6 +776,9 @@ async function parent(): Promise<void> {
       ctx.baselineTries.set(s.port, (a.starts.length * 1000) / (baseline.to - baseline.from));
       ctx.baselineP50.set(s.port, percentile(Float64Array.from(a.okLatency).sort(), 50));
     }
+    // The baseline is meant to be fault-free: any automatic ejection in it (warm-up included) is listed.
+    const ejectedEarly = mesh.failoverTransitions().filter((t) => t.at >= loadStart && t.at < baseline.to && t.to === 'ejected');
+    console.log(`automatic ejections in the warm-up and baseline: ${ejectedEarly.length ? ejectedEarly.map((t) => `${t.instanceId} at +${((t.at - loadStart) / 1000).toFixed(1)} s (${t.evidence.rule}: ${t.reason})`).join('; ') : 'none'}`);
     console.log(`baseline rates (answered attempts/s): ${specs.filter((s) => s.kind !== 'events-only').map((s) => `${s.instanceId} ${ctx.baselineRps.get(s.port)!.toFixed(0)}`).join(', ')}`);
     const early = await loadgen.request<Message & { stats: WindowStats[] }>({ type: 'windows', windows: [baseline] }, 'windows', 30_000);
     const so = early.stats[0]!;

@@ -295,10 +295,12 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
       if (e.rule !== 'latency') throw new Error('unexpected evidence');
       expect(e.samples).toMatchObject({ requests: 52, intervals: 4, p99: p99Of(100), medianP99: p99Of(10) });
       expect(e.samples.hosts).toEqual([
-        { instanceId: 'a', requests: 52, p99: p99Of(10), intervals: 4 },
-        { instanceId: 'b', requests: 52, p99: p99Of(100), intervals: 4 },
+        { instanceId: 'a', requests: 52, p99: p99Of(10), p50: p99Of(10), intervals: 4 },
+        { instanceId: 'b', requests: 52, p99: p99Of(100), p50: p99Of(100), intervals: 4 },
       ]);
-      expect(e.thresholds).toMatchObject({ requestVolume: 50, maxIntervals: 4 });
+      // Judged over several intervals: its median is slow too, and the evidence says so.
+      expect(e.samples).toMatchObject({ p50: p99Of(100), medianP50: p99Of(10) });
+      expect(e.thresholds).toMatchObject({ requestVolume: 50, maxIntervals: 4, p50Threshold: 3 * p99Of(10) });
       expect(decisions[0]!.reason).toContain('over the last 4 intervals');
     });
 
@@ -312,19 +314,20 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
     });
 
     it('never spans more than maxIntervals: older intervals fall out', () => {
-      const d = new OutlierDetector();
       const p = lp({ maxIntervals: 3 });
-      // b was slow long ago, then normal: its slow interval is out of the window by the time 50 are reached.
-      tick(d, 1000, { a: [10, 20], b: [100, 20] }, p); // 20 each: not judged
-      expect(tick(d, 2000, { a: [10, 20], b: [10, 20] }, p)).toEqual([]); // 40
-      expect(ejects(tick(d, 3000, { a: [10, 20], b: [10, 20] }, p))).toEqual(['b']); // 60 over 3 intervals, the slow one included
+      // 20 + 20 + 20 requests, b slow in the first two: judged on all three, slow in its median too.
+      const d = new OutlierDetector();
+      tick(d, 1000, { a: [10, 20], b: [100, 20] }, p);
+      expect(tick(d, 2000, { a: [10, 20], b: [100, 20] }, p)).toEqual([]); // 40
+      expect(ejects(tick(d, 3000, { a: [10, 20], b: [10, 20] }, p))).toEqual(['b']); // 60 over 3 intervals
+      // 40 slow, then 4 + 4 (48: not judged), then 4 more: the slow interval is now 4 back and out,
+      // so the window holds 12 and nobody is judged (counting it, b would be: 52 requests, 40 slow).
       const later = new OutlierDetector();
-      tick(later, 1000, { a: [10, 20], b: [100, 20] }, p);
-      tick(later, 2000, { a: [10, 5], b: [10, 5] }, p);
-      tick(later, 3000, { a: [10, 5], b: [10, 5] }, p); // 30
-      // The fourth pushes the slow interval out: 5 + 5 + 40 = 50, all normal.
-      expect(tick(later, 4000, { a: [10, 40], b: [10, 40] }, p)).toEqual([]);
-      expect(later.sweepReport(SVC)?.latency).toMatchObject({ hosts: 2 });
+      tick(later, 1000, { a: [10, 40], b: [100, 40] }, p);
+      tick(later, 2000, { a: [10, 4], b: [10, 4] }, p);
+      expect(tick(later, 3000, { a: [10, 4], b: [10, 4] }, p)).toEqual([]);
+      expect(tick(later, 4000, { a: [10, 4], b: [10, 4] }, p)).toEqual([]);
+      expect(later.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('0 host(s)') });
     });
 
     it('a busy host uses its newest interval alone; maxIntervals 1 is the one-interval rule', () => {
@@ -336,6 +339,48 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
       const one = new OutlierDetector();
       for (const at of [1000, 2000, 3000, 4000]) expect(tick(one, at, { a: [10, 13], b: [100, 13] }, lp({ maxIntervals: 1 }))).toEqual([]);
       expect(one.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('in the last interval') });
+    });
+
+    it('over several intervals a slow tail alone is not enough: the median must be slow too; within one interval it is', () => {
+      /** `n` requests at `base` ms, `slow` of them at `slowMs` instead. */
+      const mixed = (n: number, base: number, slow: number, slowMs: number) => {
+        const k = sketch(base, n - slow);
+        if (slow > 0) k.add(slowMs, slow);
+        return k;
+      };
+      const p = lp();
+      // 13 requests per interval; b stalls once (one request at 300 ms) in its 52: p99 300 ms, p50 10 ms.
+      const tail = new OutlierDetector();
+      for (const at of [1000, 2000, 3000, 4000]) {
+        tail.observe(SVC, 'a', win(13, {}, sketch(10, 13)), at);
+        tail.observe(SVC, 'b', win(13, {}, at === 2000 ? mixed(13, 10, 1, 300) : sketch(10, 13)), at);
+        expect(tail.evaluate(SVC, ['a', 'b'], p, at)).toEqual([]);
+      }
+      expect(tail.sweepReport(SVC)?.latency).toMatchObject({ hosts: 2 }); // judged, not an outlier
+      // The same tail within one busy interval (60 requests, 2 at 300 ms): ejected, as before windows.
+      const busy = new OutlierDetector();
+      busy.observe(SVC, 'a', win(60, {}, sketch(10, 60)), 1000);
+      busy.observe(SVC, 'b', win(60, {}, mixed(60, 10, 2, 300)), 1000);
+      const decisions = busy.evaluate(SVC, ['a', 'b'], p, 1000);
+      expect(ejects(decisions)).toEqual(['b']);
+      expect(decisions[0]!.evidence).not.toHaveProperty('samples.p50');
+      // Median exactly at the p50 threshold: not an outlier; just above: ejected.
+      const at = (p50Ms: number) => {
+        const d = new OutlierDetector();
+        for (const t of [1000, 2000, 3000, 4000]) {
+          d.observe(SVC, 'a', win(13, {}, sketch(10, 13)), t);
+          d.observe(SVC, 'b', win(13, {}, sketch(p50Ms, 13)), t);
+        }
+        return d;
+      };
+      const exact = p99Of(30) / p99Of(10);
+      const check = (factor: number) => {
+        const d = at(30);
+        return ejects(d.evaluate(SVC, ['a', 'b'], lp({ factor }), 4000));
+      };
+      // With one value per host p50 = p99, so both thresholds move together: at the factor → none; just under → b.
+      expect(check(exact)).toEqual([]);
+      expect(check(exact * 0.9999)).toEqual(['b']);
     });
 
     it('empties the window of a host that fires, and of ejected or probing hosts', () => {

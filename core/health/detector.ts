@@ -50,8 +50,10 @@
  *   reaches 50 requests in 4 intervals; a busy host uses its last interval alone). Each host's
  *   p99 from the merged sketch of its window; a host's threshold = max(floorMs, factor × median
  *   of the OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an
- *   outlier. A host's window is emptied when the rule fires on it and while it is ejected or
- *   probing, so it is judged again on samples taken after that.
+ *   outlier. A host judged over more than one interval must also be slow in its median: p50
+ *   above max(floorMs, factor × median of the other hosts' p50s) (the p99 of a few dozen requests
+ *   is their slowest one or two). A host's window is emptied when the rule fires on it and while
+ *   it is ejected or probing, so it is judged again on samples taken after that.
  *   Probe windows are judged against max(floorMs, factor × median of the non-outliers), by
  *   their p99 when they hold latency.requestVolume requests, else by their p50.
  *
@@ -129,6 +131,8 @@ export interface HostLatency {
   instanceId: string;
   requests: number;
   p99: number;
+  /** Absent from evidence recorded before the rule had windows. */
+  p50?: number;
   /** Sweep intervals its window spans (absent from evidence recorded before the rule had windows: 1). */
   intervals?: number;
 }
@@ -137,7 +141,8 @@ export interface LatencyEvidence {
   rule: 'latency';
   at: number;
   /** medianP99: the median p99 of the other hosts (the host's peers). */
-  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number };
+  /** p50 and medianP50 (the other hosts' median p50): only for a host judged over more than one interval. */
+  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number; p50?: number; medianP50?: number };
   thresholds: {
     /** max(floorMs, factor × medianP99). */
     threshold: number;
@@ -148,6 +153,8 @@ export interface LatencyEvidence {
     requestVolume: number;
     /** Absent from evidence recorded before the rule had windows (one interval then). */
     maxIntervals?: number;
+    /** max(floorMs, factor × medianP50): only for a host judged over more than one interval. */
+    p50Threshold?: number;
     enforcingPercent: number;
   };
 }
@@ -598,8 +605,9 @@ export class OutlierDetector {
       const window = latencyWindow(svc.instances.get(id)!.latencyWindow, rule.requestVolume);
       if (!window) continue;
       const p99 = window.latency.quantile(0.99);
-      if (p99 === null) continue;
-      hosts.push({ instanceId: id, requests: window.requests, p99, intervals: window.intervals });
+      const p50 = window.latency.quantile(0.5);
+      if (p99 === null || p50 === null) continue;
+      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
       const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
@@ -609,12 +617,17 @@ export class OutlierDetector {
     // two busy hosts (one per zone, the demo's shape) a host ten times slower than the other is
     // found: a median over both would sit halfway and hide it.
     const thresholdOf = (peersMedian: number): number => Math.max(rule.floorMs, rule.factor * peersMedian);
+    // A host judged over more than its last interval must be slow in its median too: the p99 of a
+    // few dozen requests spread over seconds is its slowest one or two, and a process stalled
+    // for a moment on a busy machine is enough for that. A slowed instance is slow in every request.
     const judged = hosts.map((h) => {
-      const peersMedian = median(hosts.filter((o) => o !== h).map((o) => o.p99));
-      return { host: h, peersMedian, threshold: thresholdOf(peersMedian) };
+      const peers = hosts.filter((o) => o !== h);
+      const peersMedian = median(peers.map((o) => o.p99));
+      const p50 = (h.intervals ?? 1) > 1 ? { peersMedian: median(peers.map((o) => o.p50 ?? o.p99)), threshold: thresholdOf(median(peers.map((o) => o.p50 ?? o.p99))) } : null;
+      return { host: h, peersMedian, threshold: thresholdOf(peersMedian), p50 };
     });
     const outliers = judged
-      .filter((j) => j.host.p99 > j.threshold)
+      .filter((j) => j.host.p99 > j.threshold && (j.p50 === null || (j.host.p50 ?? j.host.p99) > j.p50.threshold))
       .sort((a, b) => b.host.p99 - a.host.p99 || a.host.instanceId.localeCompare(b.host.instanceId));
     // Probe windows are judged against the hosts that are not outliers (all of them if every
     // host is one, which cannot happen with factor >= 1 and two or more hosts).
@@ -631,18 +644,24 @@ export class OutlierDetector {
       maxIntervals: rule.maxIntervals,
       enforcingPercent: rule.enforcingPercent,
     };
-    for (const { host: h, peersMedian, threshold: t } of outliers) {
+    for (const { host: h, peersMedian, threshold: t, p50 } of outliers) {
       // The rule fired: the host is judged again on samples taken after this sweep.
       svc.instances.get(h.instanceId)!.latencyWindow = [];
       const over = (h.intervals ?? 1) > 1 ? ` over the last ${h.intervals} intervals` : '';
+      const median50 = p50 ? `; p50 ${ms(h.p50 ?? h.p99)} > ${ms(p50.threshold)} (${rule.factor} × their median p50 ${ms(p50.peersMedian)})` : '';
       out.push({
         kind: 'eject',
         service,
         instanceId: h.instanceId,
         at: now,
         enforced: this.enforce(rule.enforcingPercent),
-        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)`,
-        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts, intervals: h.intervals ?? 1 }, thresholds: { threshold: t, ...base } },
+        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)${median50}`,
+        evidence: {
+          rule: 'latency',
+          at: now,
+          samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts, intervals: h.intervals ?? 1, ...(p50 ? { p50: h.p50 ?? h.p99, medianP50: p50.peersMedian } : {}) },
+          thresholds: { threshold: t, ...base, ...(p50 ? { p50Threshold: p50.threshold } : {}) },
+        },
       });
     }
     return { hosts: hosts.length, medianP99, threshold };

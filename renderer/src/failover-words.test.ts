@@ -57,8 +57,8 @@ describe('evidenceSentence, one rule at a time', () => {
     };
     expect(evidenceSentence(e)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 80 requests)');
     // A low-volume host judged over several sweep intervals says so.
-    const windowed: FailoverEvidence = { ...e, samples: { ...e.samples, requests: 52, intervals: 4 } };
-    expect(evidenceSentence(windowed)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 52 requests over its last 4 intervals)');
+    const windowed: FailoverEvidence = { ...e, samples: { ...e.samples, requests: 52, intervals: 4, p50: 700, medianP50: 20 }, thresholds: { ...e.thresholds, p50Threshold: 60 } };
+    expect(evidenceSentence(windowed)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 52 requests over its last 4 intervals), and its p50 700 ms above 60 ms too');
   });
 
   it('direct signals: what callers reported, in which window', () => {
