@@ -617,6 +617,8 @@ interface LatencyRecord {
   endShare: number;
   ejectedMs: number | null;
   ejectedBy: string | null;
+  /** Automatic ejections of any instance during the fault. */
+  ejections: string[];
 }
 
 async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec, policy: string): Promise<LatencyRecord> {
@@ -638,6 +640,12 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
   );
   await sleep(faultAt + FAULT_MS - Date.now());
   const mark = ctx.downs.take(spec.instanceId);
+  // Every automatic ejection during the fault, the slowed instance's or another's (its callers
+  // are slowed too: they wait for it).
+  const ejections = ctx.mesh
+    .failoverTransitions()
+    .filter((t) => t.at >= faultAt && t.at < faultAt + FAULT_MS && t.to === 'ejected')
+    .map((t) => `${t.instanceId} at +${((t.at - faultAt) / 1000).toFixed(1)} s (${t.evidence.rule}: ${t.reason})`);
   const during = await ctx.bench.attempts(spec.port, faultAt, faultAt + FAULT_MS);
   // Shed: from the first 1-s window (on a 50-ms grid) after the command from which on callers
   // tried it less than SHED_SHARE as often as in the baseline, in that window and every later one
@@ -671,6 +679,7 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
     endShare,
     ejectedMs: mark.downAt === null ? null : mark.downAt - faultAt,
     ejectedBy: mark.how,
+    ejections,
   };
 }
 
@@ -820,6 +829,7 @@ async function parent(): Promise<void> {
         `  +${fault.delayMs} ms (baseline p50 ${fault.baselineP50Ms.toFixed(1)} ms): ${fault.shedMs === null ? 'not shed' : `shed after ${fault.shedMs} ms`}, ` +
           `rate at the end ${(fault.endShare * 100).toFixed(0)} % of baseline, ejected ${fault.ejectedMs === null ? 'no' : `after ${fault.ejectedMs} ms (${fault.ejectedBy})`}`,
       );
+      console.log(`  automatic ejections during the fault: ${fault.ejections.length ? fault.ejections.join('; ') : 'none'}`);
     }
 
     await loadgen.request({ type: 'drain' }, 'drained', 30_000);
