@@ -259,7 +259,8 @@ interface Streak {
 
 interface LatencyInterval {
   requests: number;
-  latency: LatencySketch;
+  /** null for an interval without requests. */
+  latency: LatencySketch | null;
 }
 
 interface PendingWindow extends WindowCounts {
@@ -380,10 +381,20 @@ export class OutlierDetector {
           s.latencyWindow = [];
           continue;
         }
-        s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency });
-        s.sweep.latency = new LatencySketch();
+        // An interval without requests keeps its place (it ages the others) but no sketch.
+        if (s.sweep.requests > 0) {
+          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency });
+          s.sweep.latency = new LatencySketch();
+        } else {
+          s.latencyWindow.push({ requests: 0, latency: null });
+        }
         const keep = policy.latency.enabled ? policy.latency.maxIntervals : 0;
         if (s.latencyWindow.length > keep) s.latencyWindow.splice(0, s.latencyWindow.length - keep);
+        // Intervals older than the newest ones that already hold requestVolume are never read
+        // again (the window takes the newest first): a busy host keeps one sketch, as before.
+        let from = s.latencyWindow.length;
+        for (let need = policy.latency.requestVolume; from > 0 && need > 0; ) need -= s.latencyWindow[--from]!.requests;
+        if (from > 0) s.latencyWindow.splice(0, from);
       }
       const report: SweepReport = { at: now, successRate: { skipped: 'disabled' }, latency: { skipped: 'disabled' } };
       if (policy.successRate.enabled) report.successRate = this.successRateRule(service, svc, population, policy, now, decisions);
@@ -752,9 +763,13 @@ function latencyWindow(intervals: readonly LatencyInterval[], volume: number): {
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
-  if (n === 1) return { requests, intervals: 1, latency: intervals[intervals.length - 1]!.latency };
+  const newest = intervals[intervals.length - 1]!.latency;
+  if (n === 1 && newest) return { requests, intervals: 1, latency: newest };
   const latency = new LatencySketch();
-  for (let i = intervals.length - n; i < intervals.length; i++) latency.merge(intervals[i]!.latency);
+  for (let i = intervals.length - n; i < intervals.length; i++) {
+    const sketch = intervals[i]!.latency;
+    if (sketch) latency.merge(sketch);
+  }
   return { requests, intervals: n, latency };
 }
 
