@@ -13,9 +13,12 @@
  *             gateway, or the events-only agent), one process each, 16 in all: the demo topology
  *             (demo/topology.ts: 6 services, 3 zones). Each also logs every outbound HTTP attempt
  *             it makes (its sidecar's or gateway's tries, retries included) from Node's
- *             diagnostics channels `http.client.request.start` / `http.client.response.finish`:
- *             time (Date.now(), the machine's one clock), target port, and the answer's time,
- *             status and latency. Nothing in the data plane is changed for this.
+ *             diagnostics channels `http.client.request.start` / `.request.error` /
+ *             `http.client.response.finish`: time (Date.now(), the machine's one clock), target
+ *             port, method, path, request id and outcome (status, or the error's code), and the
+ *             answer's time, status and latency. The process is the caller: the parent names the
+ *             instance that made each try after a kill, and tells a retry (same request id, an
+ *             earlier try elsewhere) from a first try. Nothing in the data plane is changed.
  *   loadgen   the demo's open-loop load generator (demo/loadgen.ts) at RATE requests/s through
  *             both gateways, with the demo's traffic mix; it keeps every request's send time,
  *             status and latency.
@@ -51,7 +54,8 @@
  *                  caller (sidecar or gateway) started towards the victim's address before the
  *                  respawn (0 if none did). Attempts are logged where they are made, to the
  *                  millisecond. A victim still tried in the last second before its respawn is
- *                  flagged: its figure is then a lower bound.
+ *                  flagged: its figure is then a lower bound. Each kill's line names the caller
+ *                  of the last try, what it was, and whether it was a retry (and after what).
  *   marked down    the time from the kill to the first moment the core listed it as out: the
  *                  registry's state no longer healthy (missed heartbeats) or the failover engine
  *                  ejecting it (the core's `changed` event, timed in the core process); with the
@@ -129,10 +133,24 @@ interface Spec {
 
 // --- instance: one demo instance, logging its outbound attempts -------------------------------
 
-/** Outbound HTTP attempts of this process by target port: start times, and answers (time, status, latency). */
+/** One outbound attempt of this process, as its diagnostics channels saw it. */
+interface Try {
+  at: number;
+  port: number;
+  method: string;
+  path: string;
+  /** The x-request-id it carried (the same on every try of one forwarded request). */
+  requestId: string;
+  /** 'pending', the answer's status, or the error's code (ECONNREFUSED, ECONNRESET, …). */
+  outcome: string;
+}
+
+/** Outbound HTTP attempts of this process by target port: start times, and answers (time, status, latency), and each try's detail. */
 class AttemptLog {
-  private readonly byPort = new Map<number, { starts: number[]; answers: number[]; statuses: number[]; latencies: number[] }>();
-  private readonly started = new WeakMap<ClientRequest, { port: number; at: number }>();
+  private readonly byPort = new Map<number, { starts: number[]; tries: Try[]; answers: number[]; statuses: number[]; latencies: number[] }>();
+  private readonly started = new WeakMap<ClientRequest, { port: number; at: number; attempt: Try }>();
+  /** Tries by request id, to tell a retry from a first try. */
+  private readonly byRequest = new Map<string, Try[]>();
 
   constructor(private readonly keepMs = 120_000) {
     dc.subscribe('http.client.request.start', (message) => {
@@ -140,17 +158,31 @@ class AttemptLog {
       const port = Number(String(request.getHeader('host') ?? '').split(':')[1]);
       if (!port) return;
       const at = Date.now();
-      this.started.set(request, { port, at: performance.now() });
-      this.port(port).starts.push(at);
+      const attempt: Try = { at, port, method: request.method, path: request.path, requestId: String(request.getHeader('x-request-id') ?? ''), outcome: 'pending' };
+      this.started.set(request, { port, at: performance.now(), attempt });
+      const log = this.port(port);
+      log.starts.push(at);
+      log.tries.push(attempt);
+      if (attempt.requestId) {
+        const same = this.byRequest.get(attempt.requestId);
+        if (same) same.push(attempt);
+        else this.byRequest.set(attempt.requestId, [attempt]);
+      }
     });
     dc.subscribe('http.client.response.finish', (message) => {
       const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
       const start = this.started.get(request);
       if (!start) return;
+      start.attempt.outcome = String(response.statusCode ?? 0) + (response.headers['x-meshdeck-ejected'] ? ' ejected' : '');
       const log = this.port(start.port);
       log.answers.push(Date.now());
       log.statuses.push(response.statusCode ?? 0);
       log.latencies.push(performance.now() - start.at);
+    });
+    dc.subscribe('http.client.request.error', (message) => {
+      const { request, error } = message as { request: ClientRequest; error: NodeJS.ErrnoException };
+      const start = this.started.get(request);
+      if (start && start.attempt.outcome === 'pending') start.attempt.outcome = error.code ?? error.message;
     });
     setInterval(() => this.prune(), 10_000).unref();
   }
@@ -158,7 +190,7 @@ class AttemptLog {
   private port(port: number) {
     let log = this.byPort.get(port);
     if (!log) {
-      log = { starts: [], answers: [], statuses: [], latencies: [] };
+      log = { starts: [], tries: [], answers: [], statuses: [], latencies: [] };
       this.byPort.set(port, log);
     }
     return log;
@@ -169,12 +201,14 @@ class AttemptLog {
     for (const log of this.byPort.values()) {
       const a = log.starts.findIndex((t) => t >= horizon);
       log.starts.splice(0, a < 0 ? log.starts.length : a);
+      log.tries.splice(0, a < 0 ? log.tries.length : a);
       const b = log.answers.findIndex((t) => t >= horizon);
       const n = b < 0 ? log.answers.length : b;
       log.answers.splice(0, n);
       log.statuses.splice(0, n);
       log.latencies.splice(0, n);
     }
+    for (const [id, tries] of this.byRequest) if (tries[tries.length - 1]!.at < horizon) this.byRequest.delete(id);
   }
 
   /** Attempt start times and answered (status < 500) times and latencies to `port` in [from, to). */
@@ -190,6 +224,19 @@ class AttemptLog {
       }
     });
     return reply;
+  }
+
+  /**
+   * The tries to `port` in [from, to), each with the tries of the same request this process made
+   * to other ports before it (`before`: a retry's earlier tries; `ownPort` is left out: the local
+   * service's call into its own sidecar carries the same request id).
+   */
+  tries(port: number, from: number, to: number, ownPort: number): Array<Try & { before: Try[] }> {
+    const log = this.byPort.get(port);
+    if (!log) return [];
+    return log.tries
+      .filter((t) => t.at >= from && t.at < to)
+      .map((t) => ({ ...t, before: (this.byRequest.get(t.requestId) ?? []).filter((o) => o !== t && o.port !== ownPort && o.at <= t.at).map((o) => ({ ...o })) }));
   }
 }
 
@@ -214,6 +261,8 @@ async function instanceRole(): Promise<void> {
     const message = raw as Message;
     if (message.type === 'attempts') {
       toParent({ type: 'attempts', ...log.query(message.port as number, message.from as number, message.to as number) });
+    } else if (message.type === 'tries') {
+      toParent({ type: 'tries', tries: log.tries(message.port as number, message.from as number, message.to as number, Number(option('port'))) });
     } else if (message.type === 'stop') {
       void running
         .stop()
@@ -348,6 +397,25 @@ class BenchMesh {
     return { starts: replies.flatMap((r) => r.starts), okAt: replies.flatMap((r) => r.okAt), okLatency: replies.flatMap((r) => r.okLatency) };
   }
 
+  /** Every live caller's tries to `port` in [from, to), each named by the caller (the instance that made it). */
+  async tries(port: number, from: number, to: number): Promise<Array<CallerTry>> {
+    const callers = [...this.children.values()].filter((c) => c.process.exitCode === null && c.process.signalCode === null);
+    const replies = await Promise.all(
+      callers.map((c) =>
+        c
+          .request<Message & { tries: Array<Try & { before: Try[] }> }>({ type: 'tries', port, from, to }, 'tries', 10_000)
+          .then((r) => r.tries.map((t) => ({ ...t, caller: c.name })))
+          .catch(() => []),
+      ),
+    );
+    return replies.flat().sort((a, b) => a.at - b.at);
+  }
+
+  /** The instance listening on `port`, or the port. */
+  nameOf(port: number): string {
+    return this.specs.find((s) => s.port === port)?.instanceId ?? String(port);
+  }
+
   pids(): number[] {
     return [...this.children.values()].map((c) => c.process.pid ?? -1);
   }
@@ -400,6 +468,22 @@ class DownWatch {
   }
 }
 
+type CallerTry = Try & { before: Try[]; caller: string };
+
+/** The last try after a kill, for the record: who made it, when, what it was and what came before it in the same request. */
+interface LastTry {
+  caller: string;
+  /** ms after the kill. */
+  afterMs: number;
+  method: string;
+  path: string;
+  outcome: string;
+  /** 1 for a first try, n for the request's n-th try from that caller. */
+  tryNumber: number;
+  /** The request's earlier tries from that caller: "instance outcome". */
+  before: string[];
+}
+
 interface KillRecord {
   phase: string;
   policy: string;
@@ -411,6 +495,9 @@ interface KillRecord {
   attemptsAfterKill: number;
   /** Attempts in the last second before the respawn: the figure is a lower bound. */
   stillTriedAtRespawn: boolean;
+  /** Tries after the kill per caller (instance id). */
+  callers: Record<string, number>;
+  lastTry: LastTry | null;
   markedDownMs: number | null;
   markedDownBy: string | null;
   restoredMs: number | null;
@@ -451,6 +538,10 @@ async function killCycle(ctx: Context, victims: Spec[], phase: string, policy: s
   const steady = await until(() => ctx.bench.specs.every((s) => healthyInCore(ctx.mesh, s)), 'a mesh without ejected instances', RESTORE_TIMEOUT_MS, 250)
     .then(() => true)
     .catch(() => false);
+  if (!steady) {
+    const out = ctx.bench.specs.filter((s) => !healthyInCore(ctx.mesh, s));
+    console.log(`  not steady after ${RESTORE_TIMEOUT_MS / 1000} s: ${out.map((s) => `${s.instanceId} (${outInCore(ctx.mesh, s) ?? `failover: ${ctx.mesh.failover.health(s.service).find((h) => h.instanceId === s.instanceId)?.state}`})`).join(', ')}`);
+  }
   for (const v of victims) ctx.downs.watch(v);
   const killAt = Date.now();
   for (const v of victims) ctx.bench.kill(v);
@@ -477,8 +568,11 @@ async function killCycle(ctx: Context, victims: Spec[], phase: string, policy: s
   const records: KillRecord[] = [];
   for (const v of victims) {
     const mark = marks.get(v.instanceId)!;
-    const tried = v.kind === 'events-only' ? null : await ctx.bench.attempts(v.port, killAt, respawnAt);
-    const last = tried && tried.starts.length ? Math.max(...tried.starts) : null;
+    const tried = v.kind === 'events-only' ? null : await ctx.bench.tries(v.port, killAt, respawnAt);
+    const final = tried && tried.length ? tried[tried.length - 1]! : null;
+    const last = final ? final.at : null;
+    const callers: Record<string, number> = {};
+    for (const t of tried ?? []) callers[t.caller] = (callers[t.caller] ?? 0) + 1;
     records.push({
       phase,
       policy,
@@ -486,8 +580,20 @@ async function killCycle(ctx: Context, victims: Spec[], phase: string, policy: s
       killAt,
       respawnAt,
       trafficStopMs: tried ? (last === null ? 0 : last - killAt) : null,
-      attemptsAfterKill: tried?.starts.length ?? 0,
+      attemptsAfterKill: tried?.length ?? 0,
       stillTriedAtRespawn: last !== null && last >= respawnAt - 1000,
+      callers,
+      lastTry: final
+        ? {
+            caller: final.caller,
+            afterMs: final.at - killAt,
+            method: final.method,
+            path: final.path,
+            outcome: final.outcome,
+            tryNumber: final.before.length + 1,
+            before: final.before.map((b) => `${ctx.bench.nameOf(b.port)} ${b.outcome}`),
+          }
+        : null,
       markedDownMs: mark.downAt === null ? null : mark.downAt - killAt,
       markedDownBy: mark.how,
       restoredMs: back.has(v.instanceId) ? back.get(v.instanceId)! - killAt : null,
@@ -511,6 +617,8 @@ interface LatencyRecord {
   endShare: number;
   ejectedMs: number | null;
   ejectedBy: string | null;
+  /** Automatic ejections of any instance during the fault. */
+  ejections: string[];
 }
 
 async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec, policy: string): Promise<LatencyRecord> {
@@ -532,6 +640,12 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
   );
   await sleep(faultAt + FAULT_MS - Date.now());
   const mark = ctx.downs.take(spec.instanceId);
+  // Every automatic ejection during the fault, the slowed instance's or another's (its callers
+  // are slowed too: they wait for it).
+  const ejections = ctx.mesh
+    .failoverTransitions()
+    .filter((t) => t.at >= faultAt && t.at < faultAt + FAULT_MS && t.to === 'ejected')
+    .map((t) => `${t.instanceId} at +${((t.at - faultAt) / 1000).toFixed(1)} s (${t.evidence.rule}: ${t.reason})`);
   const during = await ctx.bench.attempts(spec.port, faultAt, faultAt + FAULT_MS);
   // Shed: from the first 1-s window (on a 50-ms grid) after the command from which on callers
   // tried it less than SHED_SHARE as often as in the baseline, in that window and every later one
@@ -565,6 +679,7 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
     endShare,
     ejectedMs: mark.downAt === null ? null : mark.downAt - faultAt,
     ejectedBy: mark.how,
+    ejections,
   };
 }
 
@@ -584,6 +699,13 @@ function ownCores(before: ReturnType<typeof processCpu>, after: ReturnType<typeo
 
 function ms(v: number | null | undefined): string {
   return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(0);
+}
+
+/** ", last by checkout-b-1 at +2316 ms (POST /charge try 2 after payments-a-1 503 ejected: ECONNREFUSED)". */
+function lastTryText(t: LastTry | null): string {
+  if (!t) return '';
+  const retry = t.tryNumber > 1 ? ` try ${t.tryNumber} after ${t.before.join(', ')}` : '';
+  return `; last by ${t.caller} at +${t.afterMs} ms (${t.method} ${t.path}${retry}: ${t.outcome})`;
 }
 
 function pct(v: number): string {
@@ -663,6 +785,9 @@ async function parent(): Promise<void> {
       ctx.baselineTries.set(s.port, (a.starts.length * 1000) / (baseline.to - baseline.from));
       ctx.baselineP50.set(s.port, percentile(Float64Array.from(a.okLatency).sort(), 50));
     }
+    // The baseline is meant to be fault-free: any automatic ejection in it (warm-up included) is listed.
+    const ejectedEarly = mesh.failoverTransitions().filter((t) => t.at >= loadStart && t.at < baseline.to && t.to === 'ejected');
+    console.log(`automatic ejections in the warm-up and baseline: ${ejectedEarly.length ? ejectedEarly.map((t) => `${t.instanceId} at +${((t.at - loadStart) / 1000).toFixed(1)} s (${t.evidence.rule}: ${t.reason})`).join('; ') : 'none'}`);
     console.log(`baseline rates (answered attempts/s): ${specs.filter((s) => s.kind !== 'events-only').map((s) => `${s.instanceId} ${ctx.baselineRps.get(s.port)!.toFixed(0)}`).join(', ')}`);
     const early = await loadgen.request<Message & { stats: WindowStats[] }>({ type: 'windows', windows: [baseline] }, 'windows', 30_000);
     const so = early.stats[0]!;
@@ -684,7 +809,7 @@ async function parent(): Promise<void> {
         const [record] = await killCycle(ctx, [killVictims[i % killVictims.length]!], 'kill', policy);
         kills.push(record!);
         console.log(
-          `  ${record!.instanceId}: traffic stop ${ms(record!.trafficStopMs)} ms (${record!.attemptsAfterKill} tries${record!.stillTriedAtRespawn ? ', still tried at respawn' : ''}), ` +
+          `  ${record!.instanceId}: traffic stop ${ms(record!.trafficStopMs)} ms (${record!.attemptsAfterKill} tries${record!.stillTriedAtRespawn ? ', still tried at respawn' : ''}${lastTryText(record!.lastTry)}), ` +
             `marked down ${ms(record!.markedDownMs)} ms (${record!.markedDownBy ?? 'not before the respawn'}), back ${ms(record!.restoredMs)} ms${record!.steady ? '' : ' (mesh not steady at the kill)'}`,
         );
       }
@@ -694,7 +819,7 @@ async function parent(): Promise<void> {
         console.log(`policy ${policy}: ${zone} outage (${victims.map((v) => v.instanceId).join(', ')})`);
         const records = await killCycle(ctx, victims, 'zone', policy);
         kills.push(...records);
-        for (const r of records) console.log(`  ${r.instanceId}: traffic stop ${ms(r.trafficStopMs)} ms, marked down ${ms(r.markedDownMs)} ms (${r.markedDownBy ?? 'not before the respawn'}), back ${ms(r.restoredMs)} ms`);
+        for (const r of records) console.log(`  ${r.instanceId}: traffic stop ${ms(r.trafficStopMs)} ms${lastTryText(r.lastTry)}, marked down ${ms(r.markedDownMs)} ms (${r.markedDownBy ?? 'not before the respawn'}), back ${ms(r.restoredMs)} ms`);
       }
       if (!SLOW_INSTANCE) continue;
       console.log(`policy ${policy}: latency fault x${SLOWDOWN} on ${SLOW_INSTANCE}`);
@@ -704,6 +829,7 @@ async function parent(): Promise<void> {
         `  +${fault.delayMs} ms (baseline p50 ${fault.baselineP50Ms.toFixed(1)} ms): ${fault.shedMs === null ? 'not shed' : `shed after ${fault.shedMs} ms`}, ` +
           `rate at the end ${(fault.endShare * 100).toFixed(0)} % of baseline, ejected ${fault.ejectedMs === null ? 'no' : `after ${fault.ejectedMs} ms (${fault.ejectedBy})`}`,
       );
+      console.log(`  automatic ejections during the fault: ${fault.ejections.length ? fault.ejections.join('; ') : 'none'}`);
     }
 
     await loadgen.request({ type: 'drain' }, 'drained', 30_000);

@@ -33,6 +33,28 @@ describe('UpstreamPool local ejection', () => {
     expect(p.localEjections('pay')).toEqual([]);
   });
 
+  it('a retry never falls back to an endpoint set aside here', () => {
+    const clock = { now: 0 };
+    const p = new UpstreamPool('round-robin', 'zone-a', { baseMs: 1000, maxMs: 4000, consecutiveFailures: 3 }, () => clock.now);
+    p.update({
+      service: 'pay',
+      revision: 1,
+      endpoints: [
+        { instanceId: 'p1', zone: 'zone-a', address: '127.0.0.1:1001', weight: 100, state: 'healthy' },
+        { instanceId: 'p2', zone: 'zone-b', address: '127.0.0.1:1002', weight: 100, state: 'healthy' },
+        { instanceId: 'p3', zone: 'zone-b', address: '127.0.0.1:1003', weight: 100, state: 'healthy' },
+      ],
+    });
+    p.reportConnectFailure('pay', 'p2', 'ECONNREFUSED');
+    // p1 (the local zone) was tried: the balancer keeps choosing it, so the pick falls back to
+    // another endpoint the core lists as healthy: p3, not p2, which refused this sidecar.
+    expect(new Set(Array.from({ length: 20 }, () => p.pick('pay', new Set(['p1']))?.id))).toEqual(new Set(['p3']));
+    // Nothing else left: the tried one again rather than the one set aside.
+    expect(p.pick('pay', new Set(['p1', 'p3']))?.id).toBe('p1');
+    clock.now = 1000; // the local ejection is over
+    expect(p.pick('pay', new Set(['p1', 'p3']))?.id).toBe('p2');
+  });
+
   it('doubles the ejection each time, up to the cap', () => {
     const clock = { now: 0 };
     const p = pool(clock);

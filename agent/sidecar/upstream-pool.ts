@@ -163,8 +163,10 @@ export class UpstreamPool {
     let choice = pool.balancer.pick({ now }) as MeshEndpoint | null;
     for (let i = 0; i < 4 && choice && tried.has(choice.id); i++) choice = pool.balancer.pick({ now }) as MeshEndpoint | null;
     if (choice && tried.has(choice.id)) {
-      // The balancer keeps choosing a tried one: take any healthy endpoint not tried yet.
-      choice = pool.endpoints.find((e) => e.healthy && e.weight > 0 && !tried.has(e.id)) ?? choice;
+      // The balancer keeps choosing a tried one: take any healthy endpoint not tried yet and not
+      // set aside here (a retry must not go back to an endpoint this sidecar found refusing).
+      const wallNow = this.clock();
+      choice = pool.endpoints.find((e) => e.healthy && e.weight > 0 && !tried.has(e.id) && !((pool.localEjections.get(e.id)?.until ?? 0) > wallNow)) ?? choice;
     }
     return choice;
   }

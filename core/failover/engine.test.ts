@@ -76,4 +76,21 @@ describe('FailoverEngine', () => {
     expect(transitions).toEqual([expect.objectContaining({ instanceId: 'p3', to: 'ejected' })]);
     expect(transitions[0]!.evidence).toMatchObject({ rule: 'direct-signal' });
   });
+
+  it('evaluates early, between intervals, when a refused instance reaches its shorter heartbeat TTL', () => {
+    const clock = { now: T0 };
+    const e = engine(clock);
+    for (const id of INSTANCES) e.heartbeat('payments', id, 1000);
+    expect(e.tick()).toHaveLength(1); // first evaluation at T0; the next is due at T0 + 1000
+    clock.now = T0 + 600;
+    // One caller could not connect to p3 (one report: under the direct-signal threshold of 3).
+    const step = e.signal({ reporter: { service: 'checkout', instanceId: 'c1' }, target: { service: 'payments', instanceId: 'p3' }, kind: 'connect-refused', detail: 'connection refused' });
+    expect(step?.transitions).toEqual([]);
+    clock.now = T0 + 1000;
+    expect(e.tick()).toEqual([]); // p3 silent exactly 1 interval; the last evaluation was at T0 + 600
+    clock.now = T0 + 1001;
+    const transitions = e.tick().flatMap((s) => s.transitions);
+    expect(transitions).toEqual([expect.objectContaining({ instanceId: 'p3', to: 'ejected' })]);
+    expect(transitions[0]!.evidence).toMatchObject({ rule: 'heartbeat', samples: { refusedAt: T0 + 600 } });
+  });
 });

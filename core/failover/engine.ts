@@ -81,14 +81,19 @@ export class FailoverEngine {
     return this.evaluate(signal.target.service, now);
   }
 
-  /** Closes the current windows of services whose interval has passed and evaluates them. */
+  /**
+   * Closes the current windows of services whose interval has passed and evaluates them; also a
+   * service with an instance due for the heartbeat rule's shorter TTL after a refused connection.
+   */
   tick(): FailoverStep[] {
     const now = this.now();
     const steps: FailoverStep[] = [];
     for (const service of this.options.services()) {
       const policy = this.policyFor(service);
       const last = this.lastEvaluation.get(service) ?? 0;
-      if (now - last < policy.intervalMs) continue;
+      // Early when an instance a caller could not connect to reaches its shorter heartbeat TTL.
+      const due = this.detector.heartbeatDue(service, policy);
+      if (now - last < policy.intervalMs && !(due !== null && now >= due)) continue;
       const step = this.evaluate(service, now);
       if (step) steps.push(step);
     }

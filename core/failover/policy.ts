@@ -65,8 +65,17 @@ const Latency = z
     floorMs: z.number().min(0).max(3_600_000).default(50),
     /** Hosts with enough requests needed to compute a median at all. */
     minimumHosts: Count.default(2),
-    /** Requests a host needs in one interval for its p99 to count. */
+    /**
+     * Requests a host needs for its p99 to count: gathered over its most recent intervals (newest
+     * first) until there are this many, over at most `maxIntervals` of them.
+     */
     requestVolume: Count.default(50),
+    /**
+     * How many of its most recent intervals a host's p99 may span to reach `requestVolume`: 1 is
+     * one interval only (as the success-rate rule); 10 lets a host with 5 requests/s be judged
+     * on its last 10 s.
+     */
+    maxIntervals: z.number().int().min(1).max(60).default(10),
     enforcingPercent: Percent.default(100),
   })
   .strict();
@@ -88,6 +97,12 @@ const Heartbeat = z
     enabled: z.boolean().default(true),
     /** TTL = missedIntervals × heartbeatIntervalMs (the registry's missedHeartbeats, 3). */
     missedIntervals: Count.default(3),
+    /**
+     * The shorter TTL, in heartbeat intervals, of an instance a caller could not connect to
+     * (a connect-refused report) after its last heartbeat: nothing listens there and it has not
+     * said otherwise since. 0: no shorter TTL (the Envoy preset: no direct signals).
+     */
+    refusedIntervals: z.number().min(0).max(1000).default(1),
   })
   .strict();
 
@@ -222,7 +237,7 @@ export const ENVOY_DEFAULTS: Readonly<OutlierPolicy> = deepFreeze(
     successRate: { enabled: true, minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9, enforcingPercent: 100 },
     latency: { enabled: false },
     directSignal: { enabled: false },
-    heartbeat: { enabled: true, missedIntervals: 3 },
+    heartbeat: { enabled: true, missedIntervals: 3, refusedIntervals: 0 },
     ejection: { baseMs: 30_000, maxMs: 300_000, maxEjectionPercent: 10, alwaysEjectOne: false, decayMs: 10_000 },
     probe: { successesRequired: 0 },
     panicThreshold: 0.5,

@@ -273,6 +273,132 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
     expect(ejects(run([[10, 50], [100, 50], [100, 50], [100, 50]], { factor: 3, floorMs: 0 }).decisions)).toEqual([]);
   });
 
+  describe('sliding window of intervals for low-volume hosts', () => {
+    const lp = (o: Partial<OutlierPolicyInput['latency'] & object> = {}) =>
+      policy({ latency: { enabled: true, minimumHosts: 2, requestVolume: 50, factor: 3, floorMs: 0, maxIntervals: 4, ...o } });
+    /** One sweep interval (1 s apart): each host's requests at one latency. */
+    function tick(d: OutlierDetector, at: number, hosts: Record<string, [ms: number, requests: number]>, p: OutlierPolicy, context = {}) {
+      for (const [id, [value, requests]] of Object.entries(hosts)) d.observe(SVC, id, win(requests, {}, sketch(value, requests)), at);
+      return d.evaluate(SVC, Object.keys(hosts), p, at, context);
+    }
+
+    it('judges hosts once their last intervals add up to requestVolume, not before', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      // 13 requests per interval: 39 after three intervals (one short of nothing: 50 needed).
+      for (const at of [1000, 2000, 3000]) expect(tick(d, at, { a: [10, 13], b: [100, 13] }, p)).toEqual([]);
+      expect(d.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('within the last 4 intervals') });
+      // The fourth makes 52: both are judged, b against a.
+      const decisions = tick(d, 4000, { a: [10, 13], b: [100, 13] }, p);
+      expect(ejects(decisions)).toEqual(['b']);
+      const e = decisions[0]!.evidence;
+      if (e.rule !== 'latency') throw new Error('unexpected evidence');
+      expect(e.samples).toMatchObject({ requests: 52, intervals: 4, p99: p99Of(100), medianP99: p99Of(10) });
+      expect(e.samples.hosts).toEqual([
+        { instanceId: 'a', requests: 52, p99: p99Of(10), p50: p99Of(10), intervals: 4 },
+        { instanceId: 'b', requests: 52, p99: p99Of(100), p50: p99Of(100), intervals: 4 },
+      ]);
+      // Judged over several intervals: its median is slow too, and the evidence says so.
+      expect(e.samples).toMatchObject({ p50: p99Of(100), medianP50: p99Of(10) });
+      expect(e.thresholds).toMatchObject({ requestVolume: 50, maxIntervals: 4, p50Threshold: 3 * p99Of(10) });
+      expect(decisions[0]!.reason).toContain('over the last 4 intervals');
+    });
+
+    it('exactly requestVolume over maxIntervals counts; one request short does not', () => {
+      const exact = new OutlierDetector();
+      for (const at of [1000, 2000, 3000]) tick(exact, at, { a: [10, 12], b: [100, 12] }, lp());
+      expect(ejects(tick(exact, 4000, { a: [10, 14], b: [100, 14] }, lp()))).toEqual(['b']); // 12 + 12 + 12 + 14 = 50
+      const short = new OutlierDetector();
+      for (const at of [1000, 2000, 3000]) tick(short, at, { a: [10, 12], b: [100, 12] }, lp());
+      expect(tick(short, 4000, { a: [10, 13], b: [100, 13] }, lp())).toEqual([]); // 49
+    });
+
+    it('never spans more than maxIntervals: older intervals fall out', () => {
+      const p = lp({ maxIntervals: 3 });
+      // 20 + 20 + 20 requests, b slow in the first two: judged on all three, slow in its median too.
+      const d = new OutlierDetector();
+      tick(d, 1000, { a: [10, 20], b: [100, 20] }, p);
+      expect(tick(d, 2000, { a: [10, 20], b: [100, 20] }, p)).toEqual([]); // 40
+      expect(ejects(tick(d, 3000, { a: [10, 20], b: [10, 20] }, p))).toEqual(['b']); // 60 over 3 intervals
+      // 40 slow, then 4 + 4 (48: not judged), then 4 more: the slow interval is now 4 back and out,
+      // so the window holds 12 and nobody is judged (counting it, b would be: 52 requests, 40 slow).
+      const later = new OutlierDetector();
+      tick(later, 1000, { a: [10, 40], b: [100, 40] }, p);
+      tick(later, 2000, { a: [10, 4], b: [10, 4] }, p);
+      expect(tick(later, 3000, { a: [10, 4], b: [10, 4] }, p)).toEqual([]);
+      expect(tick(later, 4000, { a: [10, 4], b: [10, 4] }, p)).toEqual([]);
+      expect(later.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('0 host(s)') });
+    });
+
+    it('a busy host uses its newest interval alone; maxIntervals 1 is the one-interval rule', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      tick(d, 1000, { a: [10, 60], b: [100, 60] }, p); // b judged on this interval alone: ejected
+      const decisions = tick(d, 2000, { a: [10, 60], b: [10, 60] }, p);
+      expect(decisions).toEqual([]); // b's window was emptied when it fired; its new interval is normal
+      const one = new OutlierDetector();
+      for (const at of [1000, 2000, 3000, 4000]) expect(tick(one, at, { a: [10, 13], b: [100, 13] }, lp({ maxIntervals: 1 }))).toEqual([]);
+      expect(one.sweepReport(SVC)?.latency).toMatchObject({ skipped: expect.stringContaining('in the last interval') });
+    });
+
+    it('over several intervals a slow tail alone is not enough: the median must be slow too; within one interval it is', () => {
+      /** `n` requests at `base` ms, `slow` of them at `slowMs` instead. */
+      const mixed = (n: number, base: number, slow: number, slowMs: number) => {
+        const k = sketch(base, n - slow);
+        if (slow > 0) k.add(slowMs, slow);
+        return k;
+      };
+      const p = lp();
+      // 13 requests per interval; b stalls once (one request at 300 ms) in its 52: p99 300 ms, p50 10 ms.
+      const tail = new OutlierDetector();
+      for (const at of [1000, 2000, 3000, 4000]) {
+        tail.observe(SVC, 'a', win(13, {}, sketch(10, 13)), at);
+        tail.observe(SVC, 'b', win(13, {}, at === 2000 ? mixed(13, 10, 1, 300) : sketch(10, 13)), at);
+        expect(tail.evaluate(SVC, ['a', 'b'], p, at)).toEqual([]);
+      }
+      expect(tail.sweepReport(SVC)?.latency).toMatchObject({ hosts: 2 }); // judged, not an outlier
+      // The same tail within one busy interval (60 requests, 2 at 300 ms): ejected, as before windows.
+      const busy = new OutlierDetector();
+      busy.observe(SVC, 'a', win(60, {}, sketch(10, 60)), 1000);
+      busy.observe(SVC, 'b', win(60, {}, mixed(60, 10, 2, 300)), 1000);
+      const decisions = busy.evaluate(SVC, ['a', 'b'], p, 1000);
+      expect(ejects(decisions)).toEqual(['b']);
+      expect(decisions[0]!.evidence).not.toHaveProperty('samples.p50');
+      // Median exactly at the p50 threshold: not an outlier; just above: ejected.
+      const at = (p50Ms: number) => {
+        const d = new OutlierDetector();
+        for (const t of [1000, 2000, 3000, 4000]) {
+          d.observe(SVC, 'a', win(13, {}, sketch(10, 13)), t);
+          d.observe(SVC, 'b', win(13, {}, sketch(p50Ms, 13)), t);
+        }
+        return d;
+      };
+      const exact = p99Of(30) / p99Of(10);
+      const check = (factor: number) => {
+        const d = at(30);
+        return ejects(d.evaluate(SVC, ['a', 'b'], lp({ factor }), 4000));
+      };
+      // With one value per host p50 = p99, so both thresholds move together: at the factor → none; just under → b.
+      expect(check(exact)).toEqual([]);
+      expect(check(exact * 0.9999)).toEqual(['b']);
+    });
+
+    it('empties the window of a host that fires, and of ejected or probing hosts', () => {
+      const d = new OutlierDetector();
+      const p = lp();
+      for (const at of [1000, 2000, 3000]) tick(d, at, { a: [10, 13], b: [100, 13] }, p);
+      // Report only (enforcingPercent 0): the decision is returned, and b's next judgement needs 50 new requests.
+      expect(tick(d, 4000, { a: [10, 13], b: [100, 13] }, lp({ enforcingPercent: 0 })).map((x) => [x.instanceId, x.enforced])).toEqual([['b', false]]);
+      for (const at of [5000, 6000, 7000]) expect(tick(d, at, { a: [10, 13], b: [100, 13] }, p)).toEqual([]);
+      expect(ejects(tick(d, 8000, { a: [10, 13], b: [100, 13] }, p))).toEqual(['b']);
+      // While ejected or probing b keeps no window: back in the population it starts from nothing.
+      for (const at of [9000, 10_000, 11_000]) tick(d, at, { a: [10, 13], b: [100, 13] }, p, { ejected: ['b'] });
+      tick(d, 12_000, { a: [10, 13], b: [100, 13] }, p, { probing: ['b'] });
+      for (const at of [13_000, 14_000, 15_000]) expect(ejects(tick(d, at, { a: [10, 13], b: [100, 13] }, p))).toEqual([]);
+      expect(ejects(tick(d, 16_000, { a: [10, 13], b: [100, 13] }, p))).toEqual(['b']);
+    });
+  });
+
   it('median of an even count is the mean of the middle two', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, 1, 3])).toBe(3);
@@ -327,6 +453,65 @@ describe('heartbeat', () => {
     const [restore] = d.evaluate(SVC, ['a'], p, 5000);
     expect(restore).toMatchObject({ kind: 'restore-probe', evidence: { rule: 'heartbeat', samples: { silentMs: 5000, resumedAt: 5000 } } });
     expect(d.evaluate(SVC, ['a'], p, 5001)).toEqual([]);
+  });
+
+  describe('shorter TTL after a refused connection', () => {
+    it('ejects after refusedIntervals × interval (strictly more) when a refusal came after the last heartbeat', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 100);
+      expect(d.heartbeatDue(SVC, p)).toBe(1001);
+      expect(d.evaluate(SVC, ['a'], p, 1000)).toEqual([]); // silent exactly 1 interval
+      const [eject, ...rest] = d.evaluate(SVC, ['a'], p, 1001);
+      expect(rest).toEqual([]);
+      expect(eject).toMatchObject({
+        kind: 'eject',
+        enforced: true,
+        evidence: { rule: 'heartbeat', samples: { lastHeartbeat: 0, silentMs: 1001, refusedAt: 100 }, thresholds: { ttlMs: 1000, missedIntervals: 3, refusedIntervals: 1 } },
+      });
+      expect(eject!.reason).toContain('refused');
+      expect(d.heartbeatDue(SVC, p)).toBeNull(); // once per silence
+      expect(d.evaluate(SVC, ['a'], p, 3001)).toEqual([]); // not again at the full TTL
+      // Heartbeats resume: restore-probe, as after any silence.
+      d.heartbeat(SVC, 'a', 5000, 1000);
+      expect(d.evaluate(SVC, ['a'], p, 5000)).toEqual([expect.objectContaining({ kind: 'restore-probe' })]);
+    });
+
+    it('a refusal before the last heartbeat, a reset, or refusedIntervals 0 keep the full TTL', () => {
+      const before = new OutlierDetector();
+      before.directSignal(SVC, 'a', 'connect-refused', 100);
+      before.heartbeat(SVC, 'a', 100, 1000); // it heartbeated since: alive then
+      expect(before.heartbeatDue(SVC, p)).toBeNull();
+      expect(before.evaluate(SVC, ['a'], p, 3100)).toEqual([]);
+      expect(before.evaluate(SVC, ['a'], p, 3101)).toEqual([expect.objectContaining({ kind: 'eject', evidence: expect.objectContaining({ thresholds: { ttlMs: 3000, missedIntervals: 3 } }) })]);
+      const reset = new OutlierDetector();
+      reset.heartbeat(SVC, 'a', 0, 1000);
+      reset.directSignal(SVC, 'a', 'reset', 100);
+      expect(reset.evaluate(SVC, ['a'], p, 2000)).toEqual([]);
+      const off = policy({ heartbeat: { enabled: true, missedIntervals: 3, refusedIntervals: 0 } });
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 100);
+      expect(d.heartbeatDue(SVC, off)).toBeNull();
+      expect(d.evaluate(SVC, ['a'], off, 3000)).toEqual([]);
+    });
+
+    it('a live instance is not ejected by a refusal alone: its next heartbeat clears it', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 1000);
+      d.directSignal(SVC, 'a', 'connect-refused', 500);
+      d.heartbeat(SVC, 'a', 1000, 1000);
+      expect(d.evaluate(SVC, ['a'], p, 2000)).toEqual([]);
+      expect(d.heartbeatDue(SVC, p)).toBeNull();
+    });
+
+    it('uses the heartbeat interval the instance announced', () => {
+      const d = new OutlierDetector();
+      d.heartbeat(SVC, 'a', 0, 250);
+      d.directSignal(SVC, 'a', 'connect-refused', 10);
+      expect(d.evaluate(SVC, ['a'], p, 250)).toEqual([]);
+      expect(d.evaluate(SVC, ['a'], p, 251)).toEqual([expect.objectContaining({ kind: 'eject' })]);
+    });
   });
 
   it('says nothing about an instance it never heard from', () => {

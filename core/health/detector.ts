@@ -16,7 +16,13 @@
  * Rules (evaluated in this order; a rule that fires resets its own counter, as Envoy does):
  *
  * - heartbeat: silent for more than missedIntervals × heartbeatIntervalMs → eject, once per
- *   silence; when heartbeats resume, a `restore-probe` decision (the cause has cleared).
+ *   silence; when heartbeats resume, a `restore-probe` decision (the cause has cleared). When a
+ *   caller reported a refused connection to the instance after its last heartbeat, silent for
+ *   more than refusedIntervals × heartbeatIntervalMs suffices (default 1 interval instead of 3):
+ *   nothing listens at its address and it has not heartbeated since. A killed instance is so
+ *   ejected about 1 s after its last heartbeat instead of 3, and the set pushed without it
+ *   reaches the callers that never tried it themselves (a retry or a zone failover would try it
+ *   next). A live instance keeps heartbeating, so a refusal alone never ejects it.
  * - direct-signal: `threshold` sidecar reports within `windowMs` → eject, without waiting for the
  *   next telemetry window or the evaluation interval.
  * - consecutive-failures: Envoy counts failures in a row per request. Telemetry arrives
@@ -38,9 +44,16 @@
  *   strictly below the threshold is an outlier. Note: one outlier among n otherwise equal hosts
  *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
  *   can only fire with 5 or more hosts, whatever minimumHosts says.
- * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts; each
- *   host's p99 from its merged sketch; a host's threshold = max(floorMs, factor × median of the
- *   OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an outlier.
+ * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts, but each
+ *   host's sample is a sliding window: its most recent sweep intervals, newest first, until they
+ *   hold requestVolume requests, over at most latency.maxIntervals of them (a host at 13 req/s
+ *   reaches 50 requests in 4 intervals; a busy host uses its last interval alone). Each host's
+ *   p99 from the merged sketch of its window; a host's threshold = max(floorMs, factor × median
+ *   of the OTHER hosts' p99s) (leave-one-out, so two hosts suffice); strictly above it is an
+ *   outlier. A host judged over more than one interval must also be slow in its median: p50
+ *   above max(floorMs, factor × median of the other hosts' p50s) (the p99 of a few dozen requests
+ *   is their slowest one or two). A host's window is emptied when the rule fires on it and while
+ *   it is ejected or probing, so it is judged again on samples taken after that.
  *   Probe windows are judged against max(floorMs, factor × median of the non-outliers), by
  *   their p99 when they hold latency.requestVolume requests, else by their p50.
  *
@@ -118,13 +131,18 @@ export interface HostLatency {
   instanceId: string;
   requests: number;
   p99: number;
+  /** Absent from evidence recorded before the rule had windows. */
+  p50?: number;
+  /** Sweep intervals its window spans (absent from evidence recorded before the rule had windows: 1). */
+  intervals?: number;
 }
 
 export interface LatencyEvidence {
   rule: 'latency';
   at: number;
   /** medianP99: the median p99 of the other hosts (the host's peers). */
-  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[] };
+  /** p50 and medianP50 (the other hosts' median p50): only for a host judged over more than one interval. */
+  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number; p50?: number; medianP50?: number };
   thresholds: {
     /** max(floorMs, factor × medianP99). */
     threshold: number;
@@ -133,6 +151,10 @@ export interface LatencyEvidence {
     quantile: 0.99;
     minimumHosts: number;
     requestVolume: number;
+    /** Absent from evidence recorded before the rule had windows (one interval then). */
+    maxIntervals?: number;
+    /** max(floorMs, factor × medianP50): only for a host judged over more than one interval. */
+    p50Threshold?: number;
     enforcingPercent: number;
   };
 }
@@ -154,8 +176,11 @@ export interface HeartbeatEvidence {
     silentMs: number;
     /** restore-probe only: when heartbeats resumed. */
     resumedAt?: number;
+    /** eject after a refusal only: when a caller last reported a refused connection. */
+    refusedAt?: number;
   };
-  thresholds: { ttlMs: number; missedIntervals: number };
+  /** ttlMs: the TTL applied (missedIntervals × interval, or refusedIntervals × interval after a refusal). */
+  thresholds: { ttlMs: number; missedIntervals: number; refusedIntervals?: number };
 }
 
 export interface ProbeWindow {
@@ -232,6 +257,12 @@ interface Streak {
   windows: WindowCounts[];
 }
 
+interface LatencyInterval {
+  requests: number;
+  /** null for an interval without requests. */
+  latency: LatencySketch | null;
+}
+
 interface PendingWindow extends WindowCounts {
   p99: number | null;
   p50: number | null;
@@ -242,8 +273,12 @@ interface InstanceSignals {
   gatewayStreak: Streak;
   /** Totals since the last statistical sweep. */
   sweep: { requests: number; failures: number; latency: LatencySketch };
+  /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
+  latencyWindow: LatencyInterval[];
   pending: PendingWindow[];
   signals: Array<{ kind: DirectSignalKind; at: number }>;
+  /** The latest connect-refused report about it (kept apart from `signals`, which the direct-signal rule clears). */
+  refusedAt: number | null;
   lastHeartbeat: number | null;
   heartbeatIntervalMs: number;
   /** Set when a heartbeat ejection was emitted for the current silence. */
@@ -298,6 +333,7 @@ export class OutlierDetector {
 
   directSignal(service: string, instanceId: string, kind: DirectSignalKind, now: number): void {
     const s = this.instance(service, instanceId);
+    if (kind === 'connect-refused') s.refusedAt = Math.max(s.refusedAt ?? now, now);
     s.signals.push({ kind, at: now });
     if (s.signals.length > MAX_SIGNALS) s.signals.shift();
   }
@@ -338,6 +374,28 @@ export class OutlierDetector {
 
     if (svc.lastSweepAt === null || now - svc.lastSweepAt >= policy.intervalMs) {
       const population = ids.filter((id) => !ejected.has(id) && !probing.has(id) && svc.instances.has(id));
+      const judged = new Set(population);
+      for (const [id, s] of svc.instances) {
+        if (!judged.has(id)) {
+          // Ejected or probing: what it did before or meanwhile is not what it will do when back.
+          s.latencyWindow = [];
+          continue;
+        }
+        // An interval without requests keeps its place (it ages the others) but no sketch.
+        if (s.sweep.requests > 0) {
+          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency });
+          s.sweep.latency = new LatencySketch();
+        } else {
+          s.latencyWindow.push({ requests: 0, latency: null });
+        }
+        const keep = policy.latency.enabled ? policy.latency.maxIntervals : 0;
+        if (s.latencyWindow.length > keep) s.latencyWindow.splice(0, s.latencyWindow.length - keep);
+        // Intervals older than the newest ones that already hold requestVolume are never read
+        // again (the window takes the newest first): a busy host keeps one sketch, as before.
+        let from = s.latencyWindow.length;
+        for (let need = policy.latency.requestVolume; from > 0 && need > 0; ) need -= s.latencyWindow[--from]!.requests;
+        if (from > 0) s.latencyWindow.splice(0, from);
+      }
       const report: SweepReport = { at: now, successRate: { skipped: 'disabled' }, latency: { skipped: 'disabled' } };
       if (policy.successRate.enabled) report.successRate = this.successRateRule(service, svc, population, policy, now, decisions);
       if (policy.latency.enabled) report.latency = this.latencyRule(service, svc, population, policy, now, decisions);
@@ -406,6 +464,28 @@ export class OutlierDetector {
     }
     if (s.lastHeartbeat === null || s.silentSince !== null) return;
     const silentMs = now - s.lastHeartbeat;
+    const refusedAt = refusedSince(s, rule);
+    if (refusedAt !== null) {
+      const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs;
+      if (refusedTtlMs < ttlMs && silentMs > refusedTtlMs) {
+        s.silentSince = s.lastHeartbeat;
+        out.push({
+          kind: 'eject',
+          service,
+          instanceId: id,
+          at: now,
+          enforced: true,
+          reason: `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`,
+          evidence: {
+            rule: 'heartbeat',
+            at: now,
+            samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs, refusedAt },
+            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals },
+          },
+        });
+        return;
+      }
+    }
     if (silentMs <= ttlMs) return;
     s.silentSince = s.lastHeartbeat;
     out.push({
@@ -417,6 +497,24 @@ export class OutlierDetector {
       reason: `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
       evidence: { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
     });
+  }
+
+  /**
+   * When `service` next needs an evaluation for the heartbeat rule's shorter TTL after a refusal
+   * (the earliest moment such an instance would be ejected), or null: the caller (the engine)
+   * evaluates then instead of waiting for the next interval.
+   */
+  heartbeatDue(service: string, policy: OutlierPolicy): number | null {
+    const svc = this.services.get(service);
+    const rule = policy.heartbeat;
+    if (!svc || !rule.enabled) return null;
+    let due: number | null = null;
+    for (const s of svc.instances.values()) {
+      if (s.lastHeartbeat === null || s.silentSince !== null || refusedSince(s, rule) === null) continue;
+      const at = s.lastHeartbeat + rule.refusedIntervals * s.heartbeatIntervalMs + 1; // strictly more silent than the TTL
+      due = due === null ? at : Math.min(due, at);
+    }
+    return due;
   }
 
   private directSignalRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
@@ -515,25 +613,32 @@ export class OutlierDetector {
     const rule = policy.latency;
     const hosts: HostLatency[] = [];
     for (const id of population) {
-      const s = svc.instances.get(id)!;
-      if (s.sweep.requests < rule.requestVolume) continue;
-      const p99 = s.sweep.latency.quantile(0.99);
-      if (p99 === null) continue;
-      hosts.push({ instanceId: id, requests: s.sweep.requests, p99 });
+      const window = latencyWindow(svc.instances.get(id)!.latencyWindow, rule.requestVolume);
+      if (!window) continue;
+      const p99 = window.latency.quantile(0.99);
+      const p50 = window.latency.quantile(0.5);
+      if (p99 === null || p50 === null) continue;
+      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
-      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests and latency samples; ${rule.minimumHosts} needed` };
+      const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${over} and latency samples; ${rule.minimumHosts} needed` };
     }
     // Each host is measured against the median of its peers (the other hosts), so that with
     // two busy hosts (one per zone, the demo's shape) a host ten times slower than the other is
     // found: a median over both would sit halfway and hide it.
     const thresholdOf = (peersMedian: number): number => Math.max(rule.floorMs, rule.factor * peersMedian);
+    // A host judged over more than its last interval must be slow in its median too: the p99 of a
+    // few dozen requests spread over seconds is its slowest one or two, and a process stalled
+    // for a moment on a busy machine is enough for that. A slowed instance is slow in every request.
     const judged = hosts.map((h) => {
-      const peersMedian = median(hosts.filter((o) => o !== h).map((o) => o.p99));
-      return { host: h, peersMedian, threshold: thresholdOf(peersMedian) };
+      const peers = hosts.filter((o) => o !== h);
+      const peersMedian = median(peers.map((o) => o.p99));
+      const p50 = (h.intervals ?? 1) > 1 ? { peersMedian: median(peers.map((o) => o.p50 ?? o.p99)), threshold: thresholdOf(median(peers.map((o) => o.p50 ?? o.p99))) } : null;
+      return { host: h, peersMedian, threshold: thresholdOf(peersMedian), p50 };
     });
     const outliers = judged
-      .filter((j) => j.host.p99 > j.threshold)
+      .filter((j) => j.host.p99 > j.threshold && (j.p50 === null || (j.host.p50 ?? j.host.p99) > j.p50.threshold))
       .sort((a, b) => b.host.p99 - a.host.p99 || a.host.instanceId.localeCompare(b.host.instanceId));
     // Probe windows are judged against the hosts that are not outliers (all of them if every
     // host is one, which cannot happen with factor >= 1 and two or more hosts).
@@ -547,17 +652,27 @@ export class OutlierDetector {
       quantile: 0.99 as const,
       minimumHosts: rule.minimumHosts,
       requestVolume: rule.requestVolume,
+      maxIntervals: rule.maxIntervals,
       enforcingPercent: rule.enforcingPercent,
     };
-    for (const { host: h, peersMedian, threshold: t } of outliers) {
+    for (const { host: h, peersMedian, threshold: t, p50 } of outliers) {
+      // The rule fired: the host is judged again on samples taken after this sweep.
+      svc.instances.get(h.instanceId)!.latencyWindow = [];
+      const over = (h.intervals ?? 1) > 1 ? ` over the last ${h.intervals} intervals` : '';
+      const median50 = p50 ? `; p50 ${ms(h.p50 ?? h.p99)} > ${ms(p50.threshold)} (${rule.factor} × their median p50 ${ms(p50.peersMedian)})` : '';
       out.push({
         kind: 'eject',
         service,
         instanceId: h.instanceId,
         at: now,
         enforced: this.enforce(rule.enforcingPercent),
-        reason: `p99 ${ms(h.p99)} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)`,
-        evidence: { rule: 'latency', at: now, samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts }, thresholds: { threshold: t, ...base } },
+        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)${median50}`,
+        evidence: {
+          rule: 'latency',
+          at: now,
+          samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts, intervals: h.intervals ?? 1, ...(p50 ? { p50: h.p50 ?? h.p99, medianP50: p50.peersMedian } : {}) },
+          thresholds: { threshold: t, ...base, ...(p50 ? { p50Threshold: p50.threshold } : {}) },
+        },
       });
     }
     return { hosts: hosts.length, medianP99, threshold };
@@ -624,8 +739,10 @@ export class OutlierDetector {
         streak: { failures: 0, windows: [] },
         gatewayStreak: { failures: 0, windows: [] },
         sweep: { requests: 0, failures: 0, latency: new LatencySketch() },
+        latencyWindow: [],
         pending: [],
         signals: [],
+        refusedAt: null,
         lastHeartbeat: null,
         heartbeatIntervalMs: 1000,
         silentSince: null,
@@ -635,6 +752,31 @@ export class OutlierDetector {
     }
     return s;
   }
+}
+
+/**
+ * The latency rule's sample of one host: its intervals merged newest first until they hold
+ * `volume` requests; null when all of them together hold fewer.
+ */
+function latencyWindow(intervals: readonly LatencyInterval[], volume: number): { requests: number; intervals: number; latency: LatencySketch } | null {
+  let requests = 0;
+  let n = 0;
+  for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
+  if (requests < volume) return null;
+  const newest = intervals[intervals.length - 1]!.latency;
+  if (n === 1 && newest) return { requests, intervals: 1, latency: newest };
+  const latency = new LatencySketch();
+  for (let i = intervals.length - n; i < intervals.length; i++) {
+    const sketch = intervals[i]!.latency;
+    if (sketch) latency.merge(sketch);
+  }
+  return { requests, intervals: n, latency };
+}
+
+/** The latest refusal reported about the instance after its last heartbeat, when the rule uses refusals; else null. */
+function refusedSince(s: InstanceSignals, rule: OutlierPolicy['heartbeat']): number | null {
+  if (!(rule.refusedIntervals > 0) || s.refusedAt === null || s.lastHeartbeat === null || s.refusedAt <= s.lastHeartbeat) return null;
+  return s.refusedAt;
 }
 
 function count(n: number): number {

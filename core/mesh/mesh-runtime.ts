@@ -323,6 +323,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       this.apply(this.registry.register(data, now, at));
       const instance = this.registry.get(data.service, data.instanceId);
       if (instance) this.dirtyInstances.set(`${data.service}/${data.instanceId}`, instance);
+      // A live registration is the instance's first sign of life: the heartbeat rule counts its
+      // silence from there (an instance killed before its first heartbeat, about one interval
+      // after it registered, is then caught by the shorter TTL after a refusal too). Replayed
+      // history is old news: counting from it would call every replayed instance silent.
+      if (instance && now - at <= instance.heartbeatIntervalMs) this.failover.heartbeat(data.service, data.instanceId, instance.heartbeatIntervalMs);
     } else {
       this.stats.deregistered += 1;
       const data = event.data as MeshEvent<'io.meshdeck.instance.deregister.v1'>['data'];

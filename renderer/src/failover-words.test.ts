@@ -56,6 +56,9 @@ describe('evidenceSentence, one rule at a time', () => {
       thresholds: { threshold: 120, factor: 3, floorMs: 50, quantile: 0.99, minimumHosts: 3, requestVolume: 50, enforcingPercent: 100 },
     };
     expect(evidenceSentence(e)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 80 requests)');
+    // A low-volume host judged over several sweep intervals says so.
+    const windowed: FailoverEvidence = { ...e, samples: { ...e.samples, requests: 52, intervals: 4, p50: 700, medianP50: 20 }, thresholds: { ...e.thresholds, p50Threshold: 60 } };
+    expect(evidenceSentence(windowed)).toBe('p99 812 ms above the threshold 120 ms (max of 50 ms and 3 × the median p99 40 ms of the other 2 hosts; 52 requests over its last 4 intervals), and its p50 700 ms above 60 ms too');
   });
 
   it('direct signals: what callers reported, in which window', () => {
@@ -71,6 +74,8 @@ describe('evidenceSentence, one rule at a time', () => {
   it('heartbeat: silence against the TTL, and resumption', () => {
     const lost: FailoverEvidence = { rule: 'heartbeat', at: T0, samples: { lastHeartbeat: T0 - 4200, heartbeatIntervalMs: 1000, silentMs: 4200 }, thresholds: { ttlMs: 3000, missedIntervals: 3 } };
     expect(evidenceSentence(lost)).toBe('no heartbeat for 4.2 s (limit 3 s: 3 missed × 1 s)');
+    const refused: FailoverEvidence = { rule: 'heartbeat', at: T0, samples: { lastHeartbeat: T0 - 1100, heartbeatIntervalMs: 1000, silentMs: 1100, refusedAt: T0 - 900 }, thresholds: { ttlMs: 1000, missedIntervals: 3, refusedIntervals: 1 } };
+    expect(evidenceSentence(refused)).toBe("no heartbeat for 1.1 s after a caller's connection was refused (limit 1 s: 1 × 1 s)");
     const back = { ...lost, samples: { ...lost.samples, silentMs: 12_500, resumedAt: T0 } } as Extract<FailoverEvidence, { rule: 'heartbeat' }>;
     expect(evidenceSentence(back)).toBe('heartbeats resumed after 13 s of silence');
     expect(evidenceSentence({ rule: 'heartbeat-resumed', at: T0, samples: { ejectedAt: T0 - 9000, until: null, heartbeatEvidence: back }, thresholds: {} })).toBe(
