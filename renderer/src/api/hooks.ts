@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, useSyncExternalStore } from 'react';
-import type { MethodInput, MethodName, MethodOutput, TopicName, TopicPayload } from '../../../core/api/contract';
+import type { MeshTopology, MeshTraffic, MethodInput, MethodName, MethodOutput, TopicName, TopicPayload } from '../../../core/api/contract';
 import type { ApiClient, LinkStatus } from './client';
 
 export const ApiContext = createContext<ApiClient | null>(null);
@@ -89,4 +89,42 @@ export function useHashParam(name: string): [string | null, (value: string | nul
     [name],
   );
   return [value, set];
+}
+
+/** A mesh's newest topology and the newest traffic frame of the same revision (mesh.topology, mesh.traffic). */
+export interface LivePair {
+  topology: MeshTopology;
+  traffic: MeshTraffic;
+}
+
+/**
+ * The live mesh of a profile from its two compact topics: a traffic frame is applied only to the
+ * topology of its revision, so until the frame of a new revision arrives the last matching pair
+ * stays. Null until both arrived (or when the profile has no connected mesh).
+ */
+export function useLiveMesh(profileId: string | undefined): LivePair | null {
+  const api = useApi();
+  const [pair, setPair] = useState<LivePair | null>(null);
+  useEffect(() => {
+    if (!profileId) return;
+    let topology: MeshTopology | null = null;
+    let traffic: MeshTraffic | null = null;
+    const match = () => {
+      if (topology && traffic && topology.revision === traffic.revision) setPair({ topology, traffic });
+    };
+    const offTopology = api.subscribe('mesh.topology', (list) => {
+      topology = list.find((m) => m.profileId === profileId) ?? null;
+      if (!topology) setPair(null);
+      else match();
+    });
+    const offTraffic = api.subscribe('mesh.traffic', (list) => {
+      traffic = list.find((m) => m.profileId === profileId) ?? null;
+      match();
+    });
+    return () => {
+      offTopology();
+      offTraffic();
+    };
+  }, [api, profileId]);
+  return pair && pair.topology.profileId === profileId ? pair : null;
 }
