@@ -40,8 +40,9 @@ export class MeshLiveSplitter {
   private revision = 0;
   private topology: MeshTopology | null = null;
   private servicesJson = '';
-  /** "from\0to" → index in the current topology's edge list. */
-  private index = new Map<string, number>();
+  /** caller → callee → index in the current topology's edge list (two levels: no key strings to build). */
+  private index = new Map<string, Map<string, number>>();
+  private count = 0;
 
   constructor(
     private readonly profileId: string,
@@ -49,20 +50,16 @@ export class MeshLiveSplitter {
     private readonly spanSeconds: number,
   ) {}
 
-  current(): { topology: MeshTopology | null } {
-    return { topology: this.topology };
-  }
-
   split(summary: Pick<MeshSummary, 'at' | 'services' | 'edges' | 'events' | 'ingest'>): { topology: MeshTopology; traffic: MeshTraffic; changed: boolean } {
+    const list = summary.edges;
     const servicesJson = JSON.stringify(summary.services);
-    let same = this.topology !== null && servicesJson === this.servicesJson && summary.edges.length === this.index.size;
-    if (same) {
-      for (const e of summary.edges) {
-        if (!this.index.has(`${e.from}\u0000${e.to}`)) {
-          same = false;
-          break;
-        }
-      }
+    // Where each summary edge goes in the topology's edge list.
+    const slot = new Int32Array(list.length);
+    let same = this.topology !== null && servicesJson === this.servicesJson && list.length === this.count;
+    for (let k = 0; same && k < list.length; k++) {
+      const i = this.index.get(list[k]!.from)?.get(list[k]!.to);
+      if (i === undefined) same = false;
+      else slot[k] = i;
     }
     if (!same) {
       this.revision += 1;
@@ -80,25 +77,36 @@ export class MeshLiveSplitter {
       };
       const edges: number[] = [];
       this.index = new Map();
-      for (const e of summary.edges) {
-        this.index.set(`${e.from}\u0000${e.to}`, this.index.size);
+      for (let k = 0; k < list.length; k++) {
+        const e = list[k]!;
+        let callees = this.index.get(e.from);
+        if (!callees) this.index.set(e.from, (callees = new Map()));
+        callees.set(e.to, k);
+        slot[k] = k;
         edges.push(nameOf(e.from), nameOf(e.to));
       }
+      this.count = list.length;
       this.topology = { profileId: this.profileId, at: summary.at, revision: this.revision, services: summary.services, names, edges };
     }
-    const n = this.index.size;
+    const n = this.count;
     const requests: number[] = new Array<number>(n).fill(0);
     const failed: number[] = new Array<number>(n).fill(0);
     const p50: Array<number | null> = new Array<number | null>(n).fill(null);
     const p99: Array<number | null> = new Array<number | null>(n).fill(null);
     const extras: MeshTraffic['extras'] = [];
-    for (const e of summary.edges) {
-      const i = this.index.get(`${e.from}\u0000${e.to}`)!;
+    for (let k = 0; k < list.length; k++) {
+      const e = list[k]!;
+      const i = slot[k]!;
       requests[i] = e.requests;
       failed[i] = failedOf(e);
       p50[i] = roundLatency(e.p50);
       p99[i] = roundLatency(e.p99);
-      if (e.circuit || e.refused) extras.push({ edge: i, ...(e.refused ? { refused: e.refused } : {}), ...(e.circuit ? { circuit: e.circuit } : {}) });
+      if (e.circuit || e.refused) {
+        const x: MeshTraffic['extras'][number] = { edge: i };
+        if (e.refused) x.refused = e.refused;
+        if (e.circuit) x.circuit = e.circuit;
+        extras.push(x);
+      }
     }
     const traffic: MeshTraffic = {
       profileId: this.profileId,
