@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EdgeSummary, InstanceInfo, MeshSummary, ServiceSummary } from '../../../core/api/contract';
 import { filterGraph, NO_FILTER } from './filter';
-import { layoutGraph, ranks, type LayoutInput, type LayoutResult } from './layout';
+import { layoutGraph, packLayoutInput, ranks, unpackLayoutInput, type LayoutInput, type LayoutResult } from './layout';
 import { MeshLiveSplitter, joinLive } from '../../../core/api/mesh-live';
 import { buildGraph, buildLiveGraph, circuitOf, countsHealth, type GraphModel } from './model';
 import { layoutKey } from './use-layout';
@@ -211,6 +211,16 @@ describe('graph layout', () => {
     }
   });
 
+  it('packs the input for the worker without changing the layout (edges to unknown nodes left out)', () => {
+    const inp = synthetic(200);
+    const withStray = { ...inp, edges: [...inp.edges, { from: 'nobody', to: inp.nodes[0]!.id }] };
+    const { packed, transfer } = packLayoutInput(withStray);
+    expect(transfer).toHaveLength(3);
+    const back = unpackLayoutInput(structuredClone(packed));
+    expect(back).toEqual(inp);
+    expect(layoutGraph(back)).toEqual(layoutGraph(withStray));
+  });
+
   it('lays out 1 000 services with 3 000 edges quickly', () => {
     const inp = synthetic(1000);
     const t0 = performance.now();
@@ -299,6 +309,13 @@ describe('graph from the live topics', () => {
     expect(b.shape).toBe(a.shape);
     expect(plain(b)).toEqual(plain(buildGraph(next)));
     expect(b.nodes.find((n) => n.id === 'payments')!.counts).toBe(a.nodes.find((n) => n.id === 'payments')!.counts);
+    // A new revision for instance counts alone: the same shape (no new layout input), the new counts.
+    const counts = { ...next, at: 3, services: next.services.map((svc) => (svc.name === 'payments' ? { ...svc, healthy: 1, down: 2 } : svc)) };
+    const recount = live(counts, splitter);
+    expect(recount.changed).toBe(true);
+    const r = buildLiveGraph(recount.topology, recount.traffic);
+    expect(r.shape).toBe(a.shape);
+    expect(plain(r)).toEqual(plain(buildGraph(counts)));
     const more = { ...next, at: 3, edges: [...next.edges, counted(edge('inventory', 'notifications'), 5, 0)] };
     const third = live(more, splitter);
     expect(third.changed).toBe(true);

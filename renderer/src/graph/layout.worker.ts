@@ -1,9 +1,9 @@
-/** Runs the topology layout off the main thread: one message in (input + previous result), one out. */
-import { layoutGraph, type LayoutInput, type LayoutResult } from './layout';
+/** Runs the topology layout off the main thread: one message in (packed input + previous result), one out. */
+import { layoutGraph, unpackLayoutInput, type LayoutResult, type PackedLayoutInput } from './layout';
 
 interface Request {
   seq: number;
-  input: LayoutInput;
+  input: PackedLayoutInput;
   previous: LayoutResult | null;
 }
 
@@ -11,5 +11,5 @@ const scope = self as unknown as { onmessage: ((e: MessageEvent<Request>) => voi
 
 scope.onmessage = (e) => {
   const { seq, input, previous } = e.data;
-  scope.postMessage({ seq, result: layoutGraph(input, previous) });
+  scope.postMessage({ seq, result: layoutGraph(unpackLayoutInput(input), previous) });
 };

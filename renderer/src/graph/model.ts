@@ -331,34 +331,51 @@ class ColumnEdge implements GraphEdge {
   }
 }
 
+/** The structure last built: a new revision whose edge list (or nodes) did not change reuses its parts. */
+let lastStructure: { topology: MeshTopology; s: LiveStructure } | null = null;
+
+const sameArray = <T,>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 function structureOf(topology: MeshTopology): LiveStructure {
   let s = structures.get(topology);
   if (s) return s;
   const nodes = new Map<string, GraphNode>();
   for (const svc of topology.services) nodes.set(svc.name, serviceNode(svc));
+  const prev = lastStructure;
+  // Most new revisions are instance counts changing: the edge list is the same, so is its order.
+  const sameEdges = prev !== null && sameArray(prev.topology.edges, topology.edges) && sameArray(prev.topology.names, topology.names);
   const n = topology.edges.length / 2;
-  const ends: Array<[string, string]> = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const [from, to] = edgeEnds(topology, i);
-    ends[i] = [from, to];
-    if (!nodes.has(from)) nodes.set(from, bareNode(from));
-    if (!nodes.has(to)) nodes.set(to, bareNode(to));
+  let from: string[];
+  let to: string[];
+  let ids: string[];
+  let edgeOrder: Int32Array;
+  if (sameEdges) {
+    ({ from, to, ids, edgeOrder } = prev.s);
+  } else {
+    from = new Array<string>(n);
+    to = new Array<string>(n);
+    for (let i = 0; i < n; i++) [from[i], to[i]] = edgeEnds(topology, i);
+    const keys = from.map((f, i) => `${f}>${to[i]}`);
+    ids = keys;
+    edgeOrder = Int32Array.from(keys.keys()).sort((a, b) => ordinal(keys[a]!, keys[b]!));
   }
-  const ids = ends.map(([from, to]) => `${from}>${to}`);
-  const edgeOrder = Int32Array.from(ids.keys()).sort((a, b) => ordinal(ids[a]!, ids[b]!));
+  for (let i = 0; i < n; i++) {
+    if (!nodes.has(from[i]!)) nodes.set(from[i]!, bareNode(from[i]!));
+    if (!nodes.has(to[i]!)) nodes.set(to[i]!, bareNode(to[i]!));
+  }
   const order = [...nodes.keys()].sort((a, b) => a.localeCompare(b));
-  const position = new Map(order.map((id, i) => [id, i]));
-  s = {
-    nodes,
-    order,
-    edgeOrder,
-    from: ends.map((e) => e[0]),
-    to: ends.map((e) => e[1]),
-    ids,
-    toNode: Int32Array.from(ends, (e) => position.get(e[1])!),
-    shapes: new Map(),
-  };
+  const sameNodes = sameEdges && sameArray(prev.s.order, order);
+  let toNode: Int32Array;
+  if (sameNodes) toNode = prev.s.toNode;
+  else {
+    const position = new Map(order.map((id, i) => [id, i]));
+    toNode = Int32Array.from(to, (id) => position.get(id)!);
+  }
+  // The same nodes in the same groups and the same edges: the same layout shapes.
+  const sameShape = sameNodes && order.every((id) => nodes.get(id)!.group === prev.s.nodes.get(id)!.group);
+  s = { nodes, order, edgeOrder, from, to, ids, toNode, shapes: sameShape ? prev.s.shapes : new Map() };
   structures.set(topology, s);
+  lastStructure = { topology, s };
   return s;
 }
 
