@@ -370,7 +370,7 @@ export type MeshSummary = z.infer<typeof MeshSummary>;
 export const MeshTopology = z.object({
   profileId: z.string(),
   at: z.number(),
-  /** Changes whenever the services (with their instance counts) or the edge list do. */
+  /** Changes whenever the services (with their instance counts) or the edge list do (an edge joins, or has been quiet for a minute). */
   revision: z.number().int(),
   services: z.array(ServiceSummary),
   /** The services and callers the edges name. */
@@ -395,6 +395,8 @@ export const MeshTraffic = z.object({
   p99: z.array(z.number().nullable()),
   /** Edges whose callers' breakers report a circuit or refused requests. */
   extras: z.array(z.object({ edge: z.number().int().nonnegative(), refused: z.number().int().optional(), circuit: EdgeSummary.shape.circuit })),
+  /** Edges of the topology not live this second (quiet for less than a minute): not in mesh.summary now; their columns are 0 / null. */
+  absent: z.array(z.number().int().nonnegative()),
   events: z.array(EventTypeFlow),
   ingest: TelemetryIngest.optional(),
 });

@@ -45,8 +45,10 @@ describe('the live topics (mesh.topology + mesh.traffic)', () => {
     summary(3000, [api, db, web], [edge('api', 'db', 12), edge('external', 'web', 41), edge('web', 'api', 3), edge('web', 'db', 9)]),
     // An instance goes down: the services change, the edges do not.
     summary(4000, [api, { ...db, healthy: 1, down: 1 }, web], [edge('api', 'db', 12), edge('external', 'web', 41), edge('web', 'api', 3), edge('web', 'db', 9)]),
-    // An edge ages out.
+    // An edge goes quiet: it stays in the topology, listed as absent.
     summary(5000, [api, { ...db, healthy: 1, down: 1 }, web], [edge('api', 'db', 2), edge('web', 'api', 3), edge('web', 'db', 9)]),
+    // ... and comes back: still the same topology.
+    summary(6000, [api, { ...db, healthy: 1, down: 1 }, web], [edge('api', 'db', 2), edge('external', 'web', 5), edge('web', 'api', 3), edge('web', 'db', 9)]),
   ];
 
   it('give back every summary (the fields they carry) from the newest topology and each traffic frame', () => {
@@ -65,8 +67,27 @@ describe('the live topics (mesh.topology + mesh.traffic)', () => {
       revisions.push(out.traffic.revision);
       changes.push(out.changed);
     }
-    expect(changes).toEqual([true, false, true, true, true]);
-    expect(revisions).toEqual([1, 1, 2, 3, 4]);
+    expect(changes).toEqual([true, false, true, true, false, false]);
+    expect(revisions).toEqual([1, 1, 2, 3, 3, 3]);
+  });
+
+  it('keep a quiet edge in the topology for keepQuietMs, listed as absent, then drop it in a new revision', () => {
+    const splitter = new MeshLiveSplitter('p', SPAN_S, 60_000);
+    const both = (at: number) => summary(at, [api, web], [edge('external', 'web', 4), edge('web', 'api', 3)]);
+    const quiet = (at: number) => summary(at, [api, web], [edge('web', 'api', 3)]);
+    const first = splitter.split(both(0));
+    expect(first.traffic.absent).toEqual([]);
+    const q = splitter.split(quiet(30_000));
+    expect(q.changed).toBe(false);
+    expect(q.traffic.absent).toEqual([0]);
+    expect(q.traffic.requests[0]).toBe(0);
+    expect(joinLive(first.topology, q.traffic)).toEqual(expected(quiet(30_000)));
+    expect(splitter.split(quiet(60_000)).changed).toBe(false);
+    const dropped = splitter.split(quiet(60_001));
+    expect(dropped.changed).toBe(true);
+    expect(dropped.topology.edges).toHaveLength(2);
+    expect(dropped.traffic.absent).toEqual([]);
+    expect(joinLive(dropped.topology, dropped.traffic)).toEqual(expected(quiet(60_001)));
   });
 
   it('carry errorRate and rps exactly as the core computes them', () => {

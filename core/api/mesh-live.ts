@@ -7,7 +7,9 @@
  *             only when one of those does;
  *   traffic   every second, each edge's numbers as columns in the order of that revision's edge
  *             list (requests, failed requests, p50, p99; rps is requests / spanSeconds), the edges
- *             with a circuit or refused requests, the event flows and the telemetry ingest.
+ *             with a circuit or refused requests, the edges not live this second (`absent`: an
+ *             edge that goes quiet stays in the topology for a minute, so one that comes and goes
+ *             does not make a new revision each time), the event flows and the telemetry ingest.
  *
  * `MeshLiveSplitter` (the core) makes both from a mesh summary; `joinLive` (the renderer, tests)
  * puts them back together. Environment-neutral: no Node, no DOM.
@@ -43,11 +45,18 @@ export class MeshLiveSplitter {
   /** caller → callee → index in the current topology's edge list (two levels: no key strings to build). */
   private index = new Map<string, Map<string, number>>();
   private count = 0;
+  /** When each edge of the topology was last in a summary. */
+  private lastLive: number[] = [];
 
   constructor(
     private readonly profileId: string,
     /** The span the summaries' rates are over (s): rps = requests / spanSeconds. */
     private readonly spanSeconds: number,
+    /**
+     * How long an edge that went quiet stays in the topology (listed in the frames' `absent`), so
+     * an edge that comes and goes does not make a new revision each time (ms).
+     */
+    private readonly keepQuietMs = 60_000,
   ) {}
 
   split(summary: Pick<MeshSummary, 'at' | 'services' | 'edges' | 'events' | 'ingest'>): { topology: MeshTopology; traffic: MeshTraffic; changed: boolean } {
@@ -55,11 +64,16 @@ export class MeshLiveSplitter {
     const servicesJson = JSON.stringify(summary.services);
     // Where each summary edge goes in the topology's edge list.
     const slot = new Int32Array(list.length);
-    let same = this.topology !== null && servicesJson === this.servicesJson && list.length === this.count;
+    let same = this.topology !== null && servicesJson === this.servicesJson && list.length <= this.count;
     for (let k = 0; same && k < list.length; k++) {
       const i = this.index.get(list[k]!.from)?.get(list[k]!.to);
       if (i === undefined) same = false;
       else slot[k] = i;
+    }
+    if (same) {
+      for (let k = 0; k < list.length; k++) this.lastLive[slot[k]!] = summary.at;
+      // An edge quiet for longer than keepQuietMs leaves the topology (a new revision).
+      if (this.lastLive.some((t) => t < summary.at - this.keepQuietMs)) same = false;
     }
     if (!same) {
       this.revision += 1;
@@ -86,6 +100,7 @@ export class MeshLiveSplitter {
         edges.push(nameOf(e.from), nameOf(e.to));
       }
       this.count = list.length;
+      this.lastLive = new Array<number>(list.length).fill(summary.at);
       this.topology = { profileId: this.profileId, at: summary.at, revision: this.revision, services: summary.services, names, edges };
     }
     const n = this.count;
@@ -94,6 +109,8 @@ export class MeshLiveSplitter {
     const p50: Array<number | null> = new Array<number | null>(n).fill(null);
     const p99: Array<number | null> = new Array<number | null>(n).fill(null);
     const extras: MeshTraffic['extras'] = [];
+    const absent: number[] = [];
+    for (let i = 0; i < n; i++) if (this.lastLive[i] !== summary.at) absent.push(i);
     for (let k = 0; k < list.length; k++) {
       const e = list[k]!;
       const i = slot[k]!;
@@ -118,6 +135,7 @@ export class MeshLiveSplitter {
       p50,
       p99,
       extras,
+      absent,
       events: summary.events,
       ...(summary.ingest ? { ingest: summary.ingest } : {}),
     };
@@ -150,8 +168,9 @@ function liveMesh(topology: MeshTopology, traffic: MeshTraffic, edges: LiveEdge[
 export function joinLive(topology: MeshTopology, traffic: MeshTraffic): LiveMesh | null {
   if (topology.revision !== traffic.revision || topology.profileId !== traffic.profileId) return null;
   const extras = new Map(traffic.extras.map((x) => [x.edge, x]));
+  const absent = new Set(traffic.absent);
   const edges: LiveEdge[] = [];
-  for (let i = 0; i < topology.edges.length / 2; i++) edges.push(liveEdge(topology, traffic, extras, i));
+  for (let i = 0; i < topology.edges.length / 2; i++) if (!absent.has(i)) edges.push(liveEdge(topology, traffic, extras, i));
   return liveMesh(topology, traffic, edges);
 }
 
@@ -160,9 +179,10 @@ export function serviceEdges(topology: MeshTopology, traffic: MeshTraffic, servi
   if (topology.revision !== traffic.revision || topology.profileId !== traffic.profileId) return null;
   const k = topology.names.indexOf(service);
   const extras = new Map(traffic.extras.map((x) => [x.edge, x]));
+  const absent = new Set(traffic.absent);
   const edges: LiveEdge[] = [];
   for (let i = 0; k >= 0 && i < topology.edges.length / 2; i++) {
-    if (topology.edges[2 * i] === k || topology.edges[2 * i + 1] === k) edges.push(liveEdge(topology, traffic, extras, i));
+    if ((topology.edges[2 * i] === k || topology.edges[2 * i + 1] === k) && !absent.has(i)) edges.push(liveEdge(topology, traffic, extras, i));
   }
   return liveMesh(topology, traffic, edges);
 }

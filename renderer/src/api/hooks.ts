@@ -100,31 +100,39 @@ export interface LivePair {
 /**
  * The live mesh of a profile from its two compact topics: a traffic frame is applied only to the
  * topology of its revision, so until the frame of a new revision arrives the last matching pair
- * stays. Null until both arrived (or when the profile has no connected mesh).
+ * stays. Subscribes at once, before the profile is known (one round trip less to a first graph).
+ * Null until both arrived (or when the profile has no connected mesh).
  */
 export function useLiveMesh(profileId: string | undefined): LivePair | null {
   const api = useApi();
-  const [pair, setPair] = useState<LivePair | null>(null);
+  const [pairs, setPairs] = useState<ReadonlyMap<string, LivePair>>(new Map());
   useEffect(() => {
-    if (!profileId) return;
-    let topology: MeshTopology | null = null;
-    let traffic: MeshTraffic | null = null;
-    const match = () => {
-      if (topology && traffic && topology.revision === traffic.revision) setPair({ topology, traffic });
-    };
+    let topologies = new Map<string, MeshTopology>();
+    let frames = new Map<string, MeshTraffic>();
+    const match = () =>
+      setPairs((current) => {
+        const next = new Map<string, LivePair>();
+        for (const [id, topology] of topologies) {
+          const traffic = frames.get(id);
+          const held = current.get(id);
+          if (traffic && traffic.revision === topology.revision) next.set(id, held?.topology === topology && held.traffic === traffic ? held : { topology, traffic });
+          else if (held) next.set(id, held); // the last matching pair, until the new revision's frame
+        }
+        const same = next.size === current.size && [...next].every(([id, pair]) => current.get(id) === pair);
+        return same ? current : next;
+      });
     const offTopology = api.subscribe('mesh.topology', (list) => {
-      topology = list.find((m) => m.profileId === profileId) ?? null;
-      if (!topology) setPair(null);
-      else match();
+      topologies = new Map(list.map((t) => [t.profileId, t]));
+      match();
     });
     const offTraffic = api.subscribe('mesh.traffic', (list) => {
-      traffic = list.find((m) => m.profileId === profileId) ?? null;
+      frames = new Map(list.map((t) => [t.profileId, t]));
       match();
     });
     return () => {
       offTopology();
       offTraffic();
     };
-  }, [api, profileId]);
-  return pair && pair.topology.profileId === profileId ? pair : null;
+  }, [api]);
+  return (profileId && pairs.get(profileId)) || null;
 }

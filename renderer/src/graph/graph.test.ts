@@ -309,6 +309,14 @@ describe('graph from the live topics', () => {
     expect(b.shape).toBe(a.shape);
     expect(plain(b)).toEqual(plain(buildGraph(next)));
     expect(b.nodes.find((n) => n.id === 'payments')!.counts).toBe(a.nodes.find((n) => n.id === 'payments')!.counts);
+    // An edge goes quiet: out of the model, the topology and its shape stay.
+    const quiet = { ...next, at: 2.5, edges: next.edges.filter((e) => e.to !== 'payments') };
+    const q = live(quiet, splitter);
+    expect(q.changed).toBe(false);
+    expect(q.traffic.absent).toHaveLength(1);
+    const qm = buildLiveGraph(first.topology, q.traffic);
+    expect(qm.shape).toBe(a.shape);
+    expect(plain(qm)).toEqual(plain(buildGraph(quiet)));
     // A new revision for instance counts alone: the same shape (no new layout input), the new counts.
     const counts = { ...next, at: 3, services: next.services.map((svc) => (svc.name === 'payments' ? { ...svc, healthy: 1, down: 2 } : svc)) };
     const recount = live(counts, splitter);

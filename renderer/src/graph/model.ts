@@ -394,9 +394,13 @@ export function buildLiveGraph(topology: MeshTopology, traffic: MeshTraffic, ins
   const requestsIn = new Float64Array(nodeCount);
   const errorsIn = new Float64Array(nodeCount);
   const seen = new Uint8Array(nodeCount);
-  const byIndex: GraphEdge[] = new Array<GraphEdge>(s.edgeOrder.length);
+  const byIndex: Array<GraphEdge | undefined> = new Array<GraphEdge | undefined>(s.edgeOrder.length);
+  // Edges not live this second stay in the topology (and the layout) but not in the model.
+  const absent = new Uint8Array(s.edgeOrder.length);
+  for (const i of traffic.absent) absent[i] = 1;
   // In the topology's order (the summary's), so the sums are the same floating-point sums as buildGraph's.
   for (let i = 0; i < byIndex.length; i++) {
+    if (absent[i]) continue;
     const requests = traffic.requests[i]!;
     const rps = requests / traffic.spanSeconds;
     const errorRate = requests ? traffic.failed[i]! / requests : 0;
@@ -407,7 +411,8 @@ export function buildLiveGraph(topology: MeshTopology, traffic: MeshTraffic, ins
     requestsIn[t]! += requests;
     errorsIn[t]! += errorRate * requests;
   }
-  const http: GraphEdge[] = Array.from(s.edgeOrder, (i) => byIndex[i]!);
+  const http: GraphEdge[] = [];
+  for (const i of s.edgeOrder) if (!absent[i]) http.push(byIndex[i]!);
 
   const events = eventEdges(traffic.events).sort((a, b) => ordinal(a.id, b.id));
   let order = s.order;
@@ -431,6 +436,7 @@ export function buildLiveGraph(topology: MeshTopology, traffic: MeshTraffic, ins
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const agg = new Map<string, { rps: number; requests: number; errors: number }>();
     for (const e of byIndex) {
+      if (!e) continue;
       const a = agg.get(e.to) ?? { rps: 0, requests: 0, errors: 0 };
       a.rps += e.rps;
       a.requests += e.requests;

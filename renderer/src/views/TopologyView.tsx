@@ -1,7 +1,8 @@
-import { useMemo } from 'react';
+import { useEffect, useMemo } from 'react';
 import type { ConnectionState, Profile } from '../../../core/api/contract';
 import { serviceEdges } from '../../../core/api/mesh-live';
 import { useHashParam, useLiveMesh } from '../api/hooks';
+import { prewarmLayout } from '../graph/use-layout';
 import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
 import { TopologyPicture } from './TopologyPicture';
@@ -18,6 +19,8 @@ interface Props {
 export function TopologyView({ primary, onOpenConnections }: Props) {
   // The compact live topics (mesh.topology + mesh.traffic), not the whole summary every second.
   const live = useLiveMesh(primary?.profile.id);
+  // The layout worker starts (and fetches its script) while the mesh is on its way.
+  useEffect(() => prewarmLayout(), []);
   const [selected, select] = useHashParam('service');
   const connected = primary && (primary.state.status === 'connected' || primary.state.status === 'blocked');
   const mesh = live?.topology;
