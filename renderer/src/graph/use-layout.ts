@@ -49,10 +49,11 @@ function layoutWorker(): Worker | null {
     shared = null;
     return null;
   }
-  shared.onmessage = (e: MessageEvent<{ seq: number; result: LayoutResult }>) => {
+  shared.onmessage = (e: MessageEvent<{ seq: number; result?: LayoutResult; skipped?: true }>) => {
     const request = pending.get(e.data.seq);
     pending.delete(e.data.seq);
-    request?.done(e.data.result);
+    // Skipped: a newer request superseded it (the worker lays out only the newest).
+    if (e.data.result) request?.done(e.data.result);
   };
   shared.onerror = () => {
     // A worker that cannot run (e.g. blocked by policy): lay out on the main thread from now on.
@@ -72,7 +73,9 @@ export function prewarmLayout(): void {
   layoutWorker();
 }
 
-function requestLayout(input: LayoutInput, previous: LayoutResult | null, done: (result: LayoutResult) => void): void {
+let nextChannel = 0;
+
+function requestLayout(channel: number, input: LayoutInput, previous: LayoutResult | null, done: (result: LayoutResult) => void): void {
   const worker = layoutWorker();
   if (!worker) {
     setTimeout(() => done(layoutGraph(input, previous)), 0);
@@ -82,7 +85,7 @@ function requestLayout(input: LayoutInput, previous: LayoutResult | null, done: 
   pending.set(seq, { input, previous, done });
   // Packed: the edges travel as transferred typed arrays, not 30 000 cloned objects.
   const { packed, transfer } = packLayoutInput(input);
-  worker.postMessage({ seq, input: packed, previous }, transfer);
+  worker.postMessage({ seq, channel, input: packed, previous }, transfer);
 }
 
 /**
@@ -93,6 +96,7 @@ function requestLayout(input: LayoutInput, previous: LayoutResult | null, done: 
 export function useLayout(input: LayoutInput | null): LayoutResult | null {
   const [result, setResult] = useState<LayoutResult | null>(null);
   const previous = useRef<LayoutResult | null>(null);
+  const [channel] = useState(() => ++nextChannel);
   const key = useMemo(() => (input ? layoutKey(input) : ''), [input]);
   const latestInput = useRef(input);
   useEffect(() => {
@@ -103,7 +107,7 @@ export function useLayout(input: LayoutInput | null): LayoutResult | null {
     const current = latestInput.current;
     if (!current) return;
     let newest = true;
-    requestLayout(current, previous.current, (laid) => {
+    requestLayout(channel, current, previous.current, (laid) => {
       if (!newest) return;
       previous.current = laid;
       setResult(laid);
@@ -111,7 +115,7 @@ export function useLayout(input: LayoutInput | null): LayoutResult | null {
     return () => {
       newest = false;
     };
-  }, [key]);
+  }, [key, channel]);
 
   return result;
 }
