@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Lint, including the layering rule: imports only point downwards.
- *   renderer/  may import React and the API contract (core/api/contract) — no Node, no Electron.
+ *   renderer/  may import React and the API contract (core/api/contract, wire, mesh-live) — no Node, no Electron.
  *   electron/  is the only place that imports `electron`.
  *   core/      never imports electron, react or code from renderer/ or electron/.
  *   agent/     the data plane; builds on core (protocol, balancer, bus); never electron or react.
@@ -82,8 +82,8 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              regex: '(^|/)core/(?!api/(contract|wire)(\\.js)?$)',
-              message: 'renderer/ may only import the API contract (core/api/contract, core/api/wire) from core/.',
+              regex: '(^|/)core/(?!api/(contract|wire|mesh-live)(\\.js)?$)',
+              message: 'renderer/ may only import the API contract (core/api/contract, core/api/wire, core/api/mesh-live) from core/.',
             },
             { group: ['**/electron/**'], message: 'renderer/ never imports electron/ code.' },
             { group: ['**/agent/**'], message: 'renderer/ never imports agent/ code.' },

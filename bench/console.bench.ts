@@ -29,7 +29,8 @@
  *                  layout of the current model is applied), polled each animation frame. For
  *                  context, also navigation → the app shell showing the broker connected.
  *   long tasks     PerformanceObserver('longtask') from an init script; during the live phase
- *                  (DURATION s after first render, the mesh.summary topic pushed once a second):
+ *                  (DURATION s after first render, with the live topics the topology view reads
+ *                  pushed: mesh.traffic once a second, mesh.topology when it changes):
  *                  the count over 50 ms and the longest. Tasks overlapping our own forced GCs are
  *                  left out.
  *   heap           every SAMPLE_S s: CDP HeapProfiler.collectGarbage, then Performance.getMetrics
@@ -44,9 +45,18 @@
  * minutes or more).
  *
  * Options: `--sizes 50,500,1000`, `--duration SECONDS` (600; the live phase per size),
- * `--telemetry-rate BATCHES_PER_S` (2000), `--headed` (never in CI).
+ * `--telemetry-rate BATCHES_PER_S` (2000), `--headed` (never in CI), `--profile` (a CPU profile of
+ * the page's main thread over CDP — navigation to first render, and the live phase — written to
+ * bench/results/console-<size>-<phase>.cpuprofile (open in Chromium's DevTools), with the
+ * functions taking the most self time printed; profiling slows the page, so a profiled run's
+ * figures are for attribution, not for the goals. For readable names, build the renderer
+ * unminified first and run the bundle directly: `npx vite build --config renderer/vite.config.ts
+ * --minify false && vite build --config bench/vite.config.ts && node out/bench/console.bench.js
+ * --sizes 1000 --duration 60 --profile`).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Connection } from 'rabbitmq-client';
 import { encodeMeshEvent } from '../core/protocol/codec.js';
 import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
@@ -63,6 +73,7 @@ const INSTANCES_PER_SERVICE = 10;
 const EDGES_PER_INSTANCE = 3;
 const HEARTBEAT_S = 5;
 const HEARTBEAT_INTERVAL_MS = 10_000;
+const PROFILE = process.argv.includes('--profile');
 const SAMPLE_S = Math.min(30, Math.max(5, Math.floor(DURATION_S / 10)));
 const GOALS = { firstRenderMs: 2000, longTaskMs: 50, heapMB: 300, heapMinS: 600 };
 const MB = 2 ** 20;
@@ -192,6 +203,37 @@ interface SizeResult {
   disturbed: boolean;
 }
 
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }>;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** Self time per function of a CDP CPU profile, the largest first (program, idle and GC included as V8 names them). */
+function topSelf(profile: CpuProfile, n = 15): Array<{ fn: string; ms: number }> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const self = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const f = byId.get(samples[i]!);
+    if (!f) continue;
+    const file = f.url.split('/').pop() ?? '';
+    const key = `${f.functionName || '(anonymous)'} ${file ? `${file}:${f.lineNumber + 1}:${f.columnNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
+  }
+  return [...self].map(([fn, ms]) => ({ fn, ms })).sort((a, b) => b.ms - a.ms).slice(0, n);
+}
+
+function saveProfile(services: number, phase: string, profile: CpuProfile, say: (line: string) => void): void {
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}console-${services}-${phase}.cpuprofile`;
+  writeFileSync(file, JSON.stringify(profile));
+  say(`    CPU profile (${phase}) in ${file}; self time, largest first:`);
+  for (const { fn, ms } of topSelf(profile)) say(`      ${ms.toFixed(0).padStart(7)} ms  ${fn}`);
+}
+
 function slope(points: Array<{ s: number; mb: number }>): number {
   if (points.length < 2) return 0;
   const n = points.length;
@@ -279,7 +321,13 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     await page.locator('[data-testid="topbar-broker"] [data-status="connected"]').waitFor({ timeout: 60_000 });
     await page.goto('about:blank');
 
-    // The measured navigation.
+    // The measured navigation (profiled with --profile).
+    const cdp = await context.newCDPSession(page);
+    if (PROFILE) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+      await cdp.send('Profiler.start');
+    }
     let firstRenderMs: number | null = null;
     let firstRenderError: string | undefined;
     await page.goto(`${served.url}/#/topology`);
@@ -308,8 +356,12 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     });
     say(`    first render ${firstRenderMs === null ? `FAILED (${firstRenderError})` : `${firstRenderMs.toFixed(0)} ms`} (app shell connected at ${shellMs === null ? '—' : `${shellMs.toFixed(0)} ms`}); drawn ${drawn.nodes} services, ${drawn.edges} edges, ${drawn.svgElements} SVG elements`);
 
+    if (PROFILE) {
+      saveProfile(services, 'first-render', (await cdp.send('Profiler.stop')).profile as CpuProfile, say);
+      await cdp.send('Profiler.start');
+    }
+
     // Live phase: the page as it is, topics pushed once a second; heap sampled after GC.
-    const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     const gcWindows: Array<[number, number]> = [];
     const heapSample = async (): Promise<number> => {
@@ -334,6 +386,7 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     }
     const seconds = (Date.now() - started) / 1000;
     const load = otherLoad(machineBefore, processCpu(), seconds, [process.pid, publisher.process.pid ?? -1, served.process.pid ?? -1]);
+    if (PROFILE) saveProfile(services, 'live', (await cdp.send('Profiler.stop')).profile as CpuProfile, say);
     const tasks = (await page.evaluate(() => (window as unknown as { __longTasks: Array<[number, number]> }).__longTasks)) as Array<[number, number]>;
     const liveTasks = tasks.filter(([start, duration]) => start >= liveStart && !gcWindows.some(([a, b]) => start < b + 5 && start + duration > a - 5));
     const over = liveTasks.filter(([, d]) => d > GOALS.longTaskMs);
@@ -410,7 +463,7 @@ async function parent(): Promise<void> {
     if (!render || !tasks || (heapJudged && !heapMet)) exitCode ||= 1;
   }
   if (results.some((r) => r.disturbed)) say('WARNING: other processes took more than 0.25 cores (besides the broker) during a live phase: the figures are disturbed');
-  const file = writeResults(import.meta.url, 'console', { benchmark: 'console', date: new Date().toISOString(), machine: host, method: { sizes: SIZES, durationS: DURATION_S, telemetryRate: TELEMETRY_RATE, heartbeatS: HEARTBEAT_S }, results, lines });
+  const file = writeResults(import.meta.url, 'console', { benchmark: 'console', date: new Date().toISOString(), machine: host, method: { sizes: SIZES, durationS: DURATION_S, telemetryRate: TELEMETRY_RATE, heartbeatS: HEARTBEAT_S, profiled: PROFILE }, results, lines });
   console.log(`Wrote ${file}`);
   process.exit(exitCode);
 }

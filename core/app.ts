@@ -4,7 +4,8 @@
  * create one of these; nothing here knows which.
  */
 import { EventEmitter } from 'node:events';
-import type { Profile, BrokerSnapshot, ConnectionState, ControlActionsView, IncidentsView, MeshSummary, ServiceSummary } from './api/contract.js';
+import type { Profile, BrokerSnapshot, ConnectionState, ControlActionsView, IncidentsView, MeshSummary, MeshTopology, MeshTraffic, ServiceSummary } from './api/contract.js';
+import { MeshLiveSplitter } from './api/mesh-live.js';
 import { BrokerMonitor } from './broker/monitor.js';
 import { NotFoundError } from './lib/errors.js';
 import { MeshRuntime, type MeshRuntimeOptions } from './mesh/mesh-runtime.js';
@@ -54,6 +55,9 @@ export interface MeshCore {
   close(): Promise<void>;
 }
 
+/** The span of the live edges' numbers (mesh.summary, mesh.traffic): LiveEdges' default. */
+const LIVE_SPAN_S = 10;
+
 function topicFrom<T>(emitter: EventEmitter, event: string, current: () => T): TopicSource<T> {
   return {
     current,
@@ -86,7 +90,9 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     // Coalesced: at most one mesh.summary per second, however busy the registry is.
     summaryTimer ??= setTimeout(() => {
       summaryTimer = null;
-      meshEvents.emit('summary', meshSummaries());
+      const summaries = meshSummaries();
+      meshEvents.emit('summary', summaries);
+      splitLive(summaries);
     }, 1000);
   };
   let controlTimer: NodeJS.Timeout | null = null;
@@ -209,11 +215,32 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       profileId,
       at: now,
       services: serviceSummaries(mesh),
-      edges: mesh.edges.summaries(now),
+      edges: mesh.edges.summaries(now, LIVE_SPAN_S * 1000),
       events: mesh.events.summaries(now),
       ingest: mesh.ingest.view(now),
     }));
   };
+  // The same summaries as two compact topics (core/api/mesh-live.ts): the topology when it
+  // changes, every edge's numbers as columns each second.
+  const splitters = new Map<string, MeshLiveSplitter>();
+  const live = new Map<string, { topology: MeshTopology; traffic: MeshTraffic }>();
+  const splitLive = (summaries: MeshSummary[]) => {
+    let changed = false;
+    for (const summary of summaries) {
+      let splitter = splitters.get(summary.profileId);
+      if (!splitter) splitters.set(summary.profileId, (splitter = new MeshLiveSplitter(summary.profileId, LIVE_SPAN_S)));
+      const out = splitter.split(summary);
+      live.set(summary.profileId, { topology: out.topology, traffic: out.traffic });
+      changed ||= out.changed;
+    }
+    if (changed) meshEvents.emit('topology', liveTopologies());
+    meshEvents.emit('traffic', liveTraffic());
+  };
+  const ensureLive = () => {
+    if ([...meshes.keys()].some((id) => !live.has(id))) splitLive(meshSummaries());
+  };
+  const liveTopologies = (): MeshTopology[] => [...meshes.keys()].flatMap((id) => live.get(id)?.topology ?? []);
+  const liveTraffic = (): MeshTraffic[] => [...meshes.keys()].flatMap((id) => live.get(id)?.traffic ?? []);
   const controlView = (profileId: string, mesh: MeshRuntime, limit = 50): ControlActionsView => ({
     profileId,
     at: Date.now(),
@@ -362,6 +389,14 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'connections.state': topicFrom<ConnectionState[]>(connections, 'changed', () => connections.states()),
     'profiles.changed': topicFrom<Profile[]>(profiles, 'changed', () => profiles.list()),
     'mesh.summary': topicFrom<MeshSummary[]>(meshEvents, 'summary', meshSummaries),
+    'mesh.topology': topicFrom<MeshTopology[]>(meshEvents, 'topology', () => {
+      ensureLive();
+      return liveTopologies();
+    }),
+    'mesh.traffic': topicFrom<MeshTraffic[]>(meshEvents, 'traffic', () => {
+      ensureLive();
+      return liveTraffic();
+    }),
     'control.actions': topicFrom<ControlActionsView[]>(meshEvents, 'control', controlViews),
     'system.storage': topicFrom<StoreHealthState>(storeHealth, 'change', () => storeHealth.state),
     'broker.snapshot': {

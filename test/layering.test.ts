@@ -40,6 +40,7 @@ describe('layering rule', () => {
   it.each([
     ['renderer/src/x.ts', "import type { Profile } from '../../core/api/contract';\nexport type A = Profile;"],
     ['renderer/src/x.ts', "import { WS_PATH } from '../../core/api/wire';\nexport const a = WS_PATH;"],
+    ['renderer/src/x.ts', "import { joinLive } from '../../core/api/mesh-live';\nexport const a = joinLive;"],
     ['renderer/src/x.ts', "import { useState } from 'react';\nexport const a = useState;"],
     ['electron/main/x.ts', "import { app } from 'electron';\nexport const a = app;"],
     ['core/bus/x.ts', "import { readFileSync } from 'node:fs';\nexport const a = readFileSync;"],

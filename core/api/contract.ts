@@ -363,6 +363,45 @@ export const MeshSummary = z.object({
 });
 export type MeshSummary = z.infer<typeof MeshSummary>;
 
+/**
+ * The live mesh in two compact parts (core/api/mesh-live.ts): what it is made of, sent when that
+ * changes, and each edge's numbers every second as columns in the order of the topology's edges.
+ */
+export const MeshTopology = z.object({
+  profileId: z.string(),
+  at: z.number(),
+  /** Changes whenever the services (with their instance counts) or the edge list do (an edge joins, or has been quiet for a minute). */
+  revision: z.number().int(),
+  services: z.array(ServiceSummary),
+  /** The services and callers the edges name. */
+  names: z.array(z.string()),
+  /** Edge i calls names[edges[2i]] → names[edges[2i + 1]]. */
+  edges: z.array(z.number().int().nonnegative()),
+});
+export type MeshTopology = z.infer<typeof MeshTopology>;
+
+export const MeshTraffic = z.object({
+  profileId: z.string(),
+  at: z.number(),
+  /** The topology revision whose edge list these columns follow. */
+  revision: z.number().int(),
+  /** The span of the numbers (s): rps = requests / spanSeconds. */
+  spanSeconds: z.number().positive(),
+  requests: z.array(z.number().int()),
+  /** Failed requests (5xx, connect failures, timeouts): errorRate = failed / requests. */
+  failed: z.array(z.number().int()),
+  /** Latency quantiles (ms, rounded to the microsecond); null without requests. */
+  p50: z.array(z.number().nullable()),
+  p99: z.array(z.number().nullable()),
+  /** Edges whose callers' breakers report a circuit or refused requests. */
+  extras: z.array(z.object({ edge: z.number().int().nonnegative(), refused: z.number().int().optional(), circuit: EdgeSummary.shape.circuit })),
+  /** Edges of the topology not live this second (quiet for less than a minute): not in mesh.summary now; their columns are 0 / null. */
+  absent: z.array(z.number().int().nonnegative()),
+  events: z.array(EventTypeFlow),
+  ingest: TelemetryIngest.optional(),
+});
+export type MeshTraffic = z.infer<typeof MeshTraffic>;
+
 // --- control: operator actions, their progress, the audit log, leadership --------------------
 
 export const ControlTarget = z.object({ service: ServiceName, instanceId: InstanceId.optional() }).strict();
@@ -932,6 +971,14 @@ export const topics = {
   'mesh.summary': {
     summary: 'Per connected mesh: services with instance counts and live edges, at most once a second.',
     payload: z.array(MeshSummary),
+  },
+  'mesh.topology': {
+    summary: 'Per connected mesh: the services with their instance counts and the edge list, with a revision; pushed when they change, at most once a second.',
+    payload: z.array(MeshTopology),
+  },
+  'mesh.traffic': {
+    summary: 'Per connected mesh, once a second: each edge\u2019s numbers as columns in the order of its topology revision, the event flows and the telemetry ingest.',
+    payload: z.array(MeshTraffic),
   },
   'control.actions': {
     summary: 'Per connected mesh: recent actions with their ack progress and who leads; pushed when acks arrive, at most once a second.',

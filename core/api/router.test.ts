@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MeshdeckError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type IncidentsView, type MeshSummary, type Profile, type StorageHealth, type TailBatch } from './contract.js';
+import { methods, topics, type BrokerSnapshot, type ConnectionState, type ControlActionsView, type IncidentsView, type MeshSummary, type MeshTopology, type MeshTraffic, type Profile, type StorageHealth, type TailBatch } from './contract.js';
 import { ApiRouter, zodIssues, type CallContext, type Handlers, type TopicSource, type TopicSources } from './router.js';
 
 const ctx: CallContext = { transport: 'internal', actor: 'unit test' };
@@ -68,6 +68,8 @@ function makeSources() {
     'profiles.changed': profiles,
     'connections.state': connections,
     'mesh.summary': fakeSource<MeshSummary[]>([]),
+    'mesh.topology': fakeSource<MeshTopology[]>([]),
+    'mesh.traffic': fakeSource<MeshTraffic[]>([]),
     'control.actions': fakeSource<ControlActionsView[]>([]),
     'system.storage': fakeSource<StorageHealth>(STORAGE_OK),
     'broker.snapshot': fakeSource<BrokerSnapshot[]>([]),

@@ -173,6 +173,8 @@ function testRouter() {
   const connections = controlledTopic<TopicSources['connections.state'] extends TopicSource<infer T> ? T : never>([]);
   const profiles = controlledTopic<TopicSources['profiles.changed'] extends TopicSource<infer T> ? T : never>([]);
   const meshSummary = controlledTopic<TopicSources['mesh.summary'] extends TopicSource<infer T> ? T : never>([]);
+  const meshTopology = controlledTopic<TopicSources['mesh.topology'] extends TopicSource<infer T> ? T : never>([]);
+  const meshTraffic = controlledTopic<TopicSources['mesh.traffic'] extends TopicSource<infer T> ? T : never>([]);
   const controlActions = controlledTopic<TopicSources['control.actions'] extends TopicSource<infer T> ? T : never>([]);
   const storage = controlledTopic<TopicSources['system.storage'] extends TopicSource<infer T> ? T : never>(SYSTEM_INFO.storage);
   const brokerSnapshot = controlledTopic<TopicSources['broker.snapshot'] extends TopicSource<infer T> ? T : never>([]);
@@ -180,7 +182,7 @@ function testRouter() {
   const eventsTail = controlledTopic<TopicSources['events.tail'] extends TopicSource<infer T> ? T : never>({ at: 0, mode: 'backlog', events: [] });
   const router = new ApiRouter(
     handlers,
-    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot, 'incidents.changed': incidents, 'events.tail': eventsTail },
+    { 'connections.state': connections, 'profiles.changed': profiles, 'mesh.summary': meshSummary, 'mesh.topology': meshTopology, 'mesh.traffic': meshTraffic, 'control.actions': controlActions, 'system.storage': storage, 'broker.snapshot': brokerSnapshot, 'incidents.changed': incidents, 'events.tail': eventsTail },
     silentLogger,
   );
   return { router, systemInfo, connections, profiles, invokeSpy: vi.spyOn(router, 'invoke'), subscribeSpy: vi.spyOn(router, 'subscribe') };

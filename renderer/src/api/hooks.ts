@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, useSyncExternalStore } from 'react';
-import type { MethodInput, MethodName, MethodOutput, TopicName, TopicPayload } from '../../../core/api/contract';
+import type { MeshTopology, MeshTraffic, MethodInput, MethodName, MethodOutput, TopicName, TopicPayload } from '../../../core/api/contract';
 import type { ApiClient, LinkStatus } from './client';
 
 export const ApiContext = createContext<ApiClient | null>(null);
@@ -89,4 +89,50 @@ export function useHashParam(name: string): [string | null, (value: string | nul
     [name],
   );
   return [value, set];
+}
+
+/** A mesh's newest topology and the newest traffic frame of the same revision (mesh.topology, mesh.traffic). */
+export interface LivePair {
+  topology: MeshTopology;
+  traffic: MeshTraffic;
+}
+
+/**
+ * The live mesh of a profile from its two compact topics: a traffic frame is applied only to the
+ * topology of its revision, so until the frame of a new revision arrives the last matching pair
+ * stays. Subscribes at once, before the profile is known (one round trip less to a first graph).
+ * Null until both arrived (or when the profile has no connected mesh).
+ */
+export function useLiveMesh(profileId: string | undefined): LivePair | null {
+  const api = useApi();
+  const [pairs, setPairs] = useState<ReadonlyMap<string, LivePair>>(new Map());
+  useEffect(() => {
+    let topologies = new Map<string, MeshTopology>();
+    let frames = new Map<string, MeshTraffic>();
+    const match = () =>
+      setPairs((current) => {
+        const next = new Map<string, LivePair>();
+        for (const [id, topology] of topologies) {
+          const traffic = frames.get(id);
+          const held = current.get(id);
+          if (traffic && traffic.revision === topology.revision) next.set(id, held?.topology === topology && held.traffic === traffic ? held : { topology, traffic });
+          else if (held) next.set(id, held); // the last matching pair, until the new revision's frame
+        }
+        const same = next.size === current.size && [...next].every(([id, pair]) => current.get(id) === pair);
+        return same ? current : next;
+      });
+    const offTopology = api.subscribe('mesh.topology', (list) => {
+      topologies = new Map(list.map((t) => [t.profileId, t]));
+      match();
+    });
+    const offTraffic = api.subscribe('mesh.traffic', (list) => {
+      frames = new Map(list.map((t) => [t.profileId, t]));
+      match();
+    });
+    return () => {
+      offTopology();
+      offTraffic();
+    };
+  }, [api]);
+  return (profileId && pairs.get(profileId)) || null;
 }

@@ -33,6 +33,8 @@ export function neighbourhood(model: GraphModel, id: string): Set<string> {
 }
 
 export function filterGraph(model: GraphModel, f: GraphFilter): GraphModel {
+  // Nothing to filter: the model itself (and its shape, so the layout input is kept).
+  if (f.events && !f.zone && f.health === 'all' && !f.text.trim() && !(f.focus && model.nodes.some((n) => n.id === f.focus))) return model;
   const edges = f.events ? model.edges : model.edges.filter((e) => e.kind !== 'event');
   const byId = new Map(model.nodes.map((n) => [n.id, n]));
   const focus = f.focus && byId.has(f.focus) ? f.focus : null;

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { layoutGraph, type LayoutInput, type LayoutResult } from './layout';
+import { layoutGraph, packLayoutInput, type LayoutInput, type LayoutResult } from './layout';
 
 /**
  * A key that changes only when the layout's input does (ids, groups, sizes, edges): two 32-bit
@@ -30,24 +30,73 @@ export function layoutKey(input: LayoutInput): string {
   return `${input.groups.length}:${input.nodes.length}:${input.edges.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
 }
 
-function startWorker(): Worker | null {
+interface Pending {
+  input: LayoutInput;
+  previous: LayoutResult | null;
+  done: (result: LayoutResult) => void;
+}
+
+/** One layout worker for the page, started before the first graph needs it (prewarmLayout). undefined: not started yet. */
+let shared: Worker | null | undefined;
+const pending = new Map<number, Pending>();
+let nextRequest = 0;
+
+function layoutWorker(): Worker | null {
+  if (shared !== undefined) return shared;
   try {
-    return new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' });
+    shared = new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' });
   } catch {
+    shared = null;
     return null;
   }
+  shared.onmessage = (e: MessageEvent<{ seq: number; result?: LayoutResult; skipped?: true }>) => {
+    const request = pending.get(e.data.seq);
+    pending.delete(e.data.seq);
+    // Skipped: a newer request superseded it (the worker lays out only the newest).
+    if (e.data.result) request?.done(e.data.result);
+  };
+  shared.onerror = () => {
+    // A worker that cannot run (e.g. blocked by policy): lay out on the main thread from now on.
+    shared?.terminate();
+    shared = null;
+    for (const request of pending.values()) request.done(layoutGraph(request.input, request.previous));
+    pending.clear();
+  };
+  return shared;
 }
 
 /**
- * The layout of `input`, computed in a Web Worker (on the main thread where workers are not
- * available), seeded with the previous result so positions stay put between updates. Only runs
- * when the structure changes; the newest request wins.
+ * Starts the layout worker (fetching its script) ahead of the first layout: the topology view
+ * calls it when it mounts, so the worker is ready when the mesh arrives.
+ */
+export function prewarmLayout(): void {
+  layoutWorker();
+}
+
+let nextChannel = 0;
+
+function requestLayout(channel: number, input: LayoutInput, previous: LayoutResult | null, done: (result: LayoutResult) => void): void {
+  const worker = layoutWorker();
+  if (!worker) {
+    setTimeout(() => done(layoutGraph(input, previous)), 0);
+    return;
+  }
+  const seq = ++nextRequest;
+  pending.set(seq, { input, previous, done });
+  // Packed: the edges travel as transferred typed arrays, not 30 000 cloned objects.
+  const { packed, transfer } = packLayoutInput(input);
+  worker.postMessage({ seq, channel, input: packed, previous }, transfer);
+}
+
+/**
+ * The layout of `input`, computed in the page's layout worker (on the main thread where workers
+ * are not available), seeded with the previous result so positions stay put between updates.
+ * Only runs when the structure changes; the newest request wins.
  */
 export function useLayout(input: LayoutInput | null): LayoutResult | null {
   const [result, setResult] = useState<LayoutResult | null>(null);
   const previous = useRef<LayoutResult | null>(null);
-  const worker = useRef<Worker | null>(null);
-  const seq = useRef(0);
+  const [channel] = useState(() => ++nextChannel);
   const key = useMemo(() => (input ? layoutKey(input) : ''), [input]);
   const latestInput = useRef(input);
   useEffect(() => {
@@ -55,47 +104,18 @@ export function useLayout(input: LayoutInput | null): LayoutResult | null {
   });
 
   useEffect(() => {
-    const w = startWorker();
-    worker.current = w;
-    if (w) {
-      w.onmessage = (e: MessageEvent<{ seq: number; result: LayoutResult }>) => {
-        if (e.data.seq !== seq.current) return;
-        previous.current = e.data.result;
-        setResult(e.data.result);
-      };
-      w.onerror = () => {
-        // A worker that cannot run (e.g. blocked by policy): lay out on the main thread from now on.
-        worker.current = null;
-        w.terminate();
-        const current = latestInput.current;
-        if (current) {
-          previous.current = layoutGraph(current, previous.current);
-          setResult(previous.current);
-        }
-      };
-    }
-    return () => {
-      w?.terminate();
-      worker.current = null;
-    };
-  }, []);
-
-  useEffect(() => {
     const current = latestInput.current;
     if (!current) return;
-    seq.current += 1;
-    const mine = seq.current;
-    if (worker.current) {
-      worker.current.postMessage({ seq: mine, input: current, previous: previous.current });
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (mine !== seq.current) return;
-      previous.current = layoutGraph(current, previous.current);
-      setResult(previous.current);
-    }, 0);
-    return () => clearTimeout(timer);
-  }, [key]);
+    let newest = true;
+    requestLayout(channel, current, previous.current, (laid) => {
+      if (!newest) return;
+      previous.current = laid;
+      setResult(laid);
+    });
+    return () => {
+      newest = false;
+    };
+  }, [key, channel]);
 
   return result;
 }

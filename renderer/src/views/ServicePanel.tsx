@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { EdgeSummary, InstanceInfo, MeshSummary } from '../../../core/api/contract';
+import type { InstanceInfo } from '../../../core/api/contract';
+import type { LiveEdge, LiveMesh } from '../../../core/api/mesh-live';
 import { useApi } from '../api/hooks';
 import { CONDITION_META, instanceCondition } from '../failover-words';
 import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format';
@@ -13,7 +14,7 @@ import { TrafficChart } from './TrafficChart';
 interface Props {
   profileId: string;
   service: string;
-  mesh: MeshSummary;
+  mesh: LiveMesh;
   onClose: () => void;
 }
 
@@ -201,7 +202,7 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
 const BREAKER_ICON = { closed: '●', open: '⊘', 'half-open': '◐' } as const;
 
 /** Traffic along edges; with `circuit`, the callers' breaker state and Trip/Reset per edge. */
-function EdgeList({ title, edges, peer, circuit }: { title: string; edges: EdgeSummary[]; peer: (e: EdgeSummary) => string; circuit?: (e: EdgeSummary) => void }) {
+function EdgeList({ title, edges, peer, circuit }: { title: string; edges: LiveEdge[]; peer: (e: LiveEdge) => string; circuit?: (e: LiveEdge) => void }) {
   return (
     <>
       <h3>{title}</h3>
@@ -226,7 +227,7 @@ function EdgeList({ title, edges, peer, circuit }: { title: string; edges: EdgeS
   );
 }
 
-function BreakerCell({ edge, onAct }: { edge: EdgeSummary; onAct: () => void }) {
+function BreakerCell({ edge, onAct }: { edge: LiveEdge; onAct: () => void }) {
   const state = edge.circuit?.state ?? 'closed';
   const manual = edge.circuit?.instances.some((i) => i.manual && i.state !== 'closed');
   const why = edge.circuit?.instances.find((i) => i.state !== 'closed')?.reason;

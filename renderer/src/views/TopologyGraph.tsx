@@ -37,6 +37,21 @@ interface Props {
   onToggleExpand: (id: string) => void;
 }
 
+/** Layout inputs by model shape: an update that only changes numbers reuses the input (and skips its key). */
+const inputs = new WeakMap<object, LayoutInput>();
+
+function layoutInputOf(model: GraphModel): LayoutInput {
+  const cached = model.shape && inputs.get(model.shape);
+  if (cached) return cached;
+  const input = {
+    nodes: model.nodes.map((n) => ({ id: n.id, group: n.group, width: NODE_W, height: nodeHeight(n) })),
+    edges: model.edges.map((e) => ({ from: e.from, to: e.to })),
+    groups: model.groups,
+  };
+  if (model.shape) inputs.set(model.shape, input);
+  return input;
+}
+
 interface View {
   k: number;
   x: number;
@@ -45,14 +60,7 @@ interface View {
 
 /** The topology as an SVG graph with pan (drag), zoom (wheel, buttons) and fit. */
 export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSelect, onToggleExpand }: Props) {
-  const input: LayoutInput = useMemo(
-    () => ({
-      nodes: model.nodes.map((n) => ({ id: n.id, group: n.group, width: NODE_W, height: nodeHeight(n) })),
-      edges: model.edges.map((e) => ({ from: e.from, to: e.to })),
-      groups: model.groups,
-    }),
-    [model],
-  );
+  const input: LayoutInput = useMemo(() => layoutInputOf(model), [model]);
   const layout = useLayout(input);
   const svgRef = useRef<SVGSVGElement>(null);
   const [view, setView] = useState<View>({ k: 1, x: 0, y: 0 });
@@ -123,12 +131,13 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
 
   const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
   // The "drawn" signal (benchmarks, tests): how many of the model's nodes and edges the applied layout places.
+  // Counted on the layout input (the same object while the shape is), not on every update.
   const drawn = useMemo(() => {
     if (!layout) return { nodes: 0, edges: 0 };
-    const nodes = model.nodes.filter((n) => layout.positions[n.id]).length;
-    const edges = model.edges.filter((e) => layout.positions[e.from] && layout.positions[e.to]).length;
+    const nodes = input.nodes.filter((n) => layout.positions[n.id]).length;
+    const edges = input.edges.filter((e) => layout.positions[e.from] && layout.positions[e.to]).length;
     return { nodes, edges };
-  }, [layout, model]);
+  }, [layout, input]);
   const showLabels = model.edges.length <= LABEL_EDGES || view.k >= 1.2;
   const virtual = model.nodes.length > VIRTUAL_NODES;
   const overview = virtual && view.k < DETAIL_ZOOM;
@@ -245,13 +254,26 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
 }
 
 /** The overview's edges: one path per kind and health (straight segments), whatever their number. */
+const edgeClass = (e: GraphEdge) => `edge edge-${e.kind} edge-${e.health}${e.circuit === 'open' ? ' circuit-open' : ''}`;
+
+/** Same edges with the same colours: an update of the numbers alone leaves the overview as it is. */
+function sameOverview(a: { edges: GraphEdge[]; positions: LayoutResult['positions'] }, b: { edges: GraphEdge[]; positions: LayoutResult['positions'] }): boolean {
+  if (a.positions !== b.positions || a.edges.length !== b.edges.length) return false;
+  for (let i = 0; i < a.edges.length; i++) {
+    const x = a.edges[i]!;
+    const y = b.edges[i]!;
+    if (x !== y && (x.id !== y.id || x.kind !== y.kind || x.health !== y.health || x.circuit !== y.circuit)) return false;
+  }
+  return true;
+}
+
 const OverviewEdges = memo(function OverviewEdges({ edges, positions }: { edges: GraphEdge[]; positions: LayoutResult['positions'] }) {
   const paths = new Map<string, string[]>();
   for (const e of edges) {
     const pf = positions[e.from];
     const pt = positions[e.to];
     if (!pf || !pt) continue;
-    const cls = `edge edge-${e.kind} edge-${e.health}${e.circuit === 'open' ? ' circuit-open' : ''}`;
+    const cls = edgeClass(e);
     let list = paths.get(cls);
     if (!list) paths.set(cls, (list = []));
     list.push(`M${pf.x + NODE_W} ${pf.y + NODE_H / 2}L${pt.x} ${pt.y + NODE_H / 2}`);
@@ -265,7 +287,7 @@ const OverviewEdges = memo(function OverviewEdges({ edges, positions }: { edges:
       ))}
     </g>
   );
-});
+}, sameOverview);
 
 /** The overview's node: its box coloured by health, its name as a tooltip; a click selects it. */
 const OverviewNode = memo(function OverviewNode({ node, x, y, selected, onSelect }: { node: GraphNode; x: number; y: number; selected: boolean; onSelect: (id: string | null) => void }) {
@@ -284,7 +306,26 @@ const OverviewNode = memo(function OverviewNode({ node, x, y, selected, onSelect
       <rect className="node-shape" width={NODE_W} height={NODE_H} rx={7} />
     </g>
   );
-});
+}, sameNodeProps);
+
+/** Node props equal for drawing: nodes compared by what a node view shows, not by identity (an update makes new node objects). */
+function sameNodeProps<P extends { node: GraphNode }>(a: P, b: P): boolean {
+  for (const key of Object.keys(a) as Array<keyof P>) if (key !== 'node' && a[key] !== b[key]) return false;
+  const x = a.node;
+  const y = b.node;
+  return x === y || (x.id === y.id && x.kind === y.kind && x.label === y.label && x.health === y.health && x.group === y.group && x.counts === y.counts && x.zones === y.zones && x.instances === y.instances);
+}
+
+/** Edge props equal for drawing: what the edge view shows (label, width, colour, circuit). */
+function sameEdgeProps(
+  a: { edge: GraphEdge; from: { x: number; y: number }; to: { x: number; y: number }; fromH: number; toH: number; showLabel: boolean },
+  b: typeof a,
+): boolean {
+  if (a.from !== b.from || a.to !== b.to || a.fromH !== b.fromH || a.toH !== b.toH || a.showLabel !== b.showLabel) return false;
+  const x = a.edge;
+  const y = b.edge;
+  return x === y || (x.id === y.id && x.kind === y.kind && x.health === y.health && x.circuit === y.circuit && x.rps === y.rps && x.errorRate === y.errorRate && x.p99 === y.p99 && x.label === y.label);
+}
 
 const EdgeView = memo(function EdgeView({
   edge,
@@ -342,7 +383,7 @@ const EdgeView = memo(function EdgeView({
       )}
     </g>
   );
-});
+}, sameEdgeProps);
 
 const NodeView = memo(function NodeView({
   node,
@@ -442,7 +483,7 @@ const NodeView = memo(function NodeView({
       ))}
     </g>
   );
-});
+}, sameNodeProps);
 
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;

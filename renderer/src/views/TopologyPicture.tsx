@@ -1,14 +1,16 @@
-import { useEffect, useMemo, useState } from 'react';
-import type { InstanceInfo, MeshSummary } from '../../../core/api/contract';
-import { useApi, useHashParam } from '../api/hooks';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { InstanceInfo } from '../../../core/api/contract';
+import { joinLive, type LiveMesh } from '../../../core/api/mesh-live';
+import { useApi, useHashParam, type LivePair } from '../api/hooks';
 import { edgeHealth, formatMs, formatPercent, formatRate } from '../format';
 import { filterGraph, type GraphFilter } from '../graph/filter';
-import { buildGraph, countsHealth } from '../graph/model';
+import { buildLiveGraph, countsHealth } from '../graph/model';
 import { useThrottled } from '../graph/use-layout';
 import { HEALTH_ICON, TopologyGraph } from './TopologyGraph';
 
 interface Props {
-  mesh: MeshSummary;
+  /** The live mesh: its topology and the newest traffic frame of that revision. */
+  live: LivePair;
   selected: string | null;
   select: (service: string | null) => void;
 }
@@ -17,12 +19,15 @@ interface Props {
 function useHashSet(name: string): [Set<string>, (id: string) => void] {
   const [raw, setRaw] = useHashParam(name);
   const set = useMemo(() => new Set((raw ?? '').split(',').filter(Boolean)), [raw]);
-  const toggle = (id: string) => {
-    const next = new Set(set);
-    if (next.has(id)) next.delete(id);
-    else next.add(id);
-    setRaw(next.size ? [...next].sort().join(',') : null);
-  };
+  const toggle = useCallback(
+    (id: string) => {
+      const next = new Set(set);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      setRaw(next.size ? [...next].sort().join(',') : null);
+    },
+    [set, setRaw],
+  );
   return [set, toggle];
 }
 
@@ -31,9 +36,10 @@ function useHashSet(name: string): [Set<string>, (id: string) => void] {
  * focus on a node's neighbourhood and expanded services, all in the URL so a view can be shared.
  * Re-renders at most once a second whatever the topic rate.
  */
-export function TopologyPicture({ mesh: live, selected, select }: Props) {
+export function TopologyPicture({ live, selected, select }: Props) {
   const api = useApi();
-  const mesh = useThrottled(live, 1000);
+  const { topology, traffic } = useThrottled(live, 1000);
+  const profileId = topology.profileId;
   const [mode, setMode] = useHashParam('view');
   const [zone, setZone] = useHashParam('zone');
   const [health, setHealth] = useHashParam('health');
@@ -49,19 +55,22 @@ export function TopologyPicture({ mesh: live, selected, select }: Props) {
   useEffect(() => {
     const names = expandedKey ? expandedKey.split(',') : [];
     let live = true;
-    Promise.all(names.map((service) => api.call('mesh.instances', { profileId: mesh.profileId, service }).then((list) => [service, list] as const, () => null))).then(
+    Promise.all(names.map((service) => api.call('mesh.instances', { profileId, service }).then((list) => [service, list] as const, () => null))).then(
       (pairs) => live && setInstances(new Map(pairs.filter((p): p is readonly [string, InstanceInfo[]] => p !== null))),
     );
     return () => {
       live = false;
     };
-  }, [api, mesh.profileId, mesh.at, expandedKey]);
+  }, [api, profileId, traffic.at, expandedKey]);
 
   const filter: GraphFilter = { zone, health: health === 'problems' ? 'problems' : 'all', text: text ?? '', focus, events: hideEvents !== 'off' };
-  const model = useMemo(() => buildGraph(mesh, instances), [mesh, instances]);
+  // One pass over the traffic columns per update; what the topology revision fixes is built once.
+  const model = useMemo(() => buildLiveGraph(topology, traffic, instances), [topology, traffic, instances]);
   const shown = useMemo(() => filterGraph(model, filter), [model, filter.zone, filter.health, filter.text, filter.focus, filter.events]); // eslint-disable-line react-hooks/exhaustive-deps
-  const zones = [...new Set(mesh.services.flatMap((s) => s.zones))].sort();
+  const zones = useMemo(() => [...new Set(topology.services.flatMap((s) => s.zones))].sort(), [topology]);
   const table = mode === 'table';
+  // The tables need every edge as an object: joined only while they are shown.
+  const mesh = useMemo(() => (table ? joinLive(topology, traffic) : null), [table, topology, traffic]);
 
   return (
     <>
@@ -136,7 +145,7 @@ export function TopologyPicture({ mesh: live, selected, select }: Props) {
             </button>
           </p>
         </div>
-      ) : table ? (
+      ) : mesh ? (
         <TopologyTables mesh={mesh} shown={new Set(shown.nodes.map((n) => n.id))} selected={selected} select={select} />
       ) : (
         <>
@@ -168,7 +177,7 @@ function Legend() {
 }
 
 /** The same mesh as tables: services by zone, HTTP edges and event flows (the filtered services only). */
-function TopologyTables({ mesh, shown, selected, select }: { mesh: MeshSummary; shown: ReadonlySet<string>; selected: string | null; select: (s: string | null) => void }) {
+function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; shown: ReadonlySet<string>; selected: string | null; select: (s: string | null) => void }) {
   const zones = [...new Set(mesh.services.flatMap((s) => s.zones))].sort();
   const edges = mesh.edges.filter((e) => shown.has(e.from) && shown.has(e.to));
   const events = mesh.events.filter((f) => [...f.producers, ...f.consumers].some((p) => shown.has(p.service)));

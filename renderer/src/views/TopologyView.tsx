@@ -1,5 +1,8 @@
-import type { ConnectionState, MeshSummary, Profile } from '../../../core/api/contract';
-import { useHashParam, useTopic } from '../api/hooks';
+import { useEffect, useMemo } from 'react';
+import type { ConnectionState, Profile } from '../../../core/api/contract';
+import { serviceEdges } from '../../../core/api/mesh-live';
+import { useHashParam, useLiveMesh } from '../api/hooks';
+import { prewarmLayout } from '../graph/use-layout';
 import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
 import { TopologyPicture } from './TopologyPicture';
@@ -14,10 +17,15 @@ interface Props {
  * service. Empty and disconnected states say what to do next.
  */
 export function TopologyView({ primary, onOpenConnections }: Props) {
-  const summaries = useTopic('mesh.summary');
+  // The compact live topics (mesh.topology + mesh.traffic), not the whole summary every second.
+  const live = useLiveMesh(primary?.profile.id);
+  // The layout worker starts (and fetches its script) while the mesh is on its way.
+  useEffect(() => prewarmLayout(), []);
   const [selected, select] = useHashParam('service');
   const connected = primary && (primary.state.status === 'connected' || primary.state.status === 'blocked');
-  const mesh: MeshSummary | undefined = summaries?.find((m) => m.profileId === primary?.profile.id);
+  const mesh = live?.topology;
+  // The side panel's view of the mesh: the selected service's edges only.
+  const panelMesh = useMemo(() => (live && selected ? serviceEdges(live.topology, live.traffic, selected) : null), [live, selected]);
 
   if (!connected) {
     return (
@@ -35,7 +43,7 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
       </div>
     );
   }
-  if (!mesh || mesh.services.length === 0) {
+  if (!live || !mesh || mesh.services.length === 0) {
     return (
       <div className="view">
         <div className="view-header">
@@ -63,10 +71,10 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
       </div>
       <div className="topology-main">
         <div className="topology-body">
-          <TopologyPicture mesh={mesh} selected={selected} select={select} />
+          <TopologyPicture live={live!} selected={selected} select={select} />
         </div>
-      {selected && mesh.services.some((s) => s.name === selected) && (
-        <ServicePanel profileId={mesh.profileId} service={selected} mesh={mesh} onClose={() => select(null)} />
+      {selected && panelMesh && mesh.services.some((s) => s.name === selected) && (
+        <ServicePanel profileId={mesh.profileId} service={selected} mesh={panelMesh} onClose={() => select(null)} />
       )}
       </div>
     </div>

@@ -1,4 +1,6 @@
-import type { ConnectionState, MeshSummary, Profile } from '../../../core/api/contract';
+import { useMemo } from 'react';
+import type { ConnectionState, Profile } from '../../../core/api/contract';
+import { edgeEnds } from '../../../core/api/mesh-live';
 import { useHashParam, useTopic } from '../api/hooks';
 import { isRange, parseTarget, RANGES, targetLabel, type TrafficTarget } from '../traffic/series';
 import { TrafficChart } from './TrafficChart';
@@ -22,8 +24,13 @@ function targetValue(t: TrafficTarget | null): string {
  * window from the range picker; brush to zoom. The target, range and window are in the URL.
  */
 export function TrafficView({ primary, onOpenConnections }: Props) {
-  const summaries = useTopic('mesh.summary');
-  const mesh: MeshSummary | undefined = summaries?.find((m) => m.profileId === primary?.profile.id);
+  // The services and edges to chart come from the topology topic (sent when it changes), not the whole summary every second.
+  const topologies = useTopic('mesh.topology');
+  const topology = topologies?.find((m) => m.profileId === primary?.profile.id);
+  const mesh = useMemo(
+    () => topology && { profileId: topology.profileId, services: topology.services, edges: Array.from({ length: topology.edges.length / 2 }, (_, i) => edgeEnds(topology, i)).map(([from, to]) => ({ from, to })) },
+    [topology],
+  );
   const [service, setService] = useHashParam('service');
   const [edge, setEdge] = useHashParam('edge');
   const [instance, setInstance] = useHashParam('instance');
