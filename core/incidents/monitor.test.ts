@@ -177,6 +177,22 @@ describe('a failing dependency', () => {
     m.registryChanges([{ at: now, service: 'shop', instanceId: 'shop-1', kind: 'state', from: 'healthy', to: 'down', detail: 'unrelated' }]);
     expect(m.get(incident!.id).timeline.filter((e) => e.kind === 'registry').map((e) => e.text)).toEqual(['pay-1 healthy → down (missed 3 heartbeats)']);
   });
+
+  it('takes a burst of registry changes into an open incident in one pass: one "changed" however many changes', () => {
+    for (let s = 0; s < 5; s++) second([]);
+    for (let s = 0; s < 3; s++) second(['pay-2']);
+    const [incident] = monitor.list({ status: 'open', limit: 10 });
+    const before = monitor.get(incident!.id).timeline.length;
+    let changed = 0;
+    monitor.on('changed', () => changed++);
+    const burst = Array.from({ length: 2000 }, (_, i) => ({ at: now, service: i % 2 ? 'pay' : 'shop', instanceId: `x-${i}`, kind: 'state' as const, from: 'healthy' as const, to: 'down' as const, detail: 'missed 3 heartbeats' }));
+    monitor.registryChanges(burst);
+    expect(changed).toBe(1);
+    // Only the changes of the incident's service join its timeline.
+    expect(monitor.get(incident!.id).timeline.length - before).toBe(1000);
+    monitor.registryChanges(burst.filter((c) => c.service === 'shop'));
+    expect(changed).toBe(1);
+  });
 });
 
 describe('export', () => {

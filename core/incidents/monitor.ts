@@ -188,12 +188,27 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return this.queueGap;
   }
 
+  /**
+   * A burst of registry changes (a sweep can mark thousands of instances down at once): their
+   * timeline entries go in one transaction and 'changed' is emitted once, not per change.
+   */
   registryChanges(changes: readonly RegistryChange[]): void {
-    for (const c of changes) {
-      const weight = c.to === 'down' ? CHANGE_WEIGHT.down : c.to === 'draining' ? CHANGE_WEIGHT.drain : c.kind === 'registered' ? CHANGE_WEIGHT.registered : c.kind === 'updated' ? CHANGE_WEIGHT.updated : CHANGE_WEIGHT.other;
-      const what = c.kind === 'state' || (c.from && c.from !== c.to) ? `${c.instanceId} ${c.from ?? 'new'} → ${c.to}` : `${c.instanceId} ${c.kind}`;
-      this.record({ kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c });
+    if (changes.length === 0) return;
+    let touched = false;
+    const recordAll = () => {
+      for (const c of changes) {
+        const weight = c.to === 'down' ? CHANGE_WEIGHT.down : c.to === 'draining' ? CHANGE_WEIGHT.drain : c.kind === 'registered' ? CHANGE_WEIGHT.registered : c.kind === 'updated' ? CHANGE_WEIGHT.updated : CHANGE_WEIGHT.other;
+        const what = c.kind === 'state' || (c.from && c.from !== c.to) ? `${c.instanceId} ${c.from ?? 'new'} → ${c.to}` : `${c.instanceId} ${c.kind}`;
+        touched = this.record({ kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c }, false) || touched;
+      }
+    };
+    try {
+      this.options.db.transaction(recordAll)();
+    } catch (err) {
+      // The changes are kept in memory by record() before any write; only timeline entries are lost.
+      this.logger.error('registry changes not written to incident timelines', { err, changes: changes.length });
     }
+    if (touched) this.emit('changed');
   }
 
   failoverTransition(t: EjectionTransition): void {
@@ -220,7 +235,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.record({ kind: 'action', at: e.at, service: e.service, instanceId: e.instanceId, what, weight, actor: e.actor, text: `${what}${e.reason ? `: ${e.reason}` : ''}`, evidence: { action: e.action, detail: e.detail, actionId: e.actionId, origin: e.origin } });
   }
 
-  private record(change: RecentChange): void {
+  /** Keeps a change for later incidents and appends it to the open ones it concerns; true when it touched one. */
+  private record(change: RecentChange, emit = true): boolean {
     this.recent.push(change);
     const horizon = this.now() - CHANGE_MEMORY_MS;
     while (this.recent.length && this.recent[0]!.at < horizon) this.recent.shift();
@@ -231,7 +247,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence }));
       touched = true;
     }
-    if (touched) this.emit('changed');
+    if (touched && emit) this.emit('changed');
+    return touched;
   }
 
   private concerns(incident: IncidentSummary, change: ChangeEvent): boolean {
