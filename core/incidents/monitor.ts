@@ -63,6 +63,9 @@ const RULE_TITLE: Record<RuleName, string> = {
 const CHANGE_MEMORY_MS = 10 * 60_000;
 /** Changes this long before the onset are part of an incident's story. */
 const LOOKBACK_MS = 60_000;
+/** Changes kept at most (a flapping mesh brings thousands a second). */
+const MAX_RECENT = 5000;
+const NONE: IncidentSummary[] = [];
 
 interface RecentChange extends ChangeEvent {
   kind: 'registry' | 'failover' | 'action';
@@ -99,6 +102,10 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private readonly related = new Map<number, Set<string>>();
   /** Open incidents, read from SQLite only after something changed them. */
   private openCache: IncidentSummary[] | null = null;
+  /** Open incidents by the services whose changes concern them (null: to rebuild). */
+  private byService: Map<string, IncidentSummary[]> | null = null;
+  /** Registry changes for open incidents' timelines, written with the next tick. */
+  private unwritten: RecentChange[] = [];
 
   constructor(private readonly options: IncidentMonitorOptions) {
     super();
@@ -189,26 +196,18 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   }
 
   /**
-   * A burst of registry changes (a sweep can mark thousands of instances down at once): their
-   * timeline entries go in one transaction and 'changed' is emitted once, not per change.
+   * Registry changes are kept at once (a new incident's look-back reads them) and written to the
+   * timelines of the open incidents they concern with the next tick, in its transaction: a sweep
+   * or a flapping mesh can bring thousands a second, and a commit per change held the event loop.
    */
   registryChanges(changes: readonly RegistryChange[]): void {
-    if (changes.length === 0) return;
-    let touched = false;
-    const recordAll = () => {
-      for (const c of changes) {
-        const weight = c.to === 'down' ? CHANGE_WEIGHT.down : c.to === 'draining' ? CHANGE_WEIGHT.drain : c.kind === 'registered' ? CHANGE_WEIGHT.registered : c.kind === 'updated' ? CHANGE_WEIGHT.updated : CHANGE_WEIGHT.other;
-        const what = c.kind === 'state' || (c.from && c.from !== c.to) ? `${c.instanceId} ${c.from ?? 'new'} → ${c.to}` : `${c.instanceId} ${c.kind}`;
-        touched = this.record({ kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c }, false) || touched;
-      }
-    };
-    try {
-      this.options.db.transaction(recordAll)();
-    } catch (err) {
-      // The changes are kept in memory by record() before any write; only timeline entries are lost.
-      this.logger.error('registry changes not written to incident timelines', { err, changes: changes.length });
+    for (const c of changes) {
+      const weight = c.to === 'down' ? CHANGE_WEIGHT.down : c.to === 'draining' ? CHANGE_WEIGHT.drain : c.kind === 'registered' ? CHANGE_WEIGHT.registered : c.kind === 'updated' ? CHANGE_WEIGHT.updated : CHANGE_WEIGHT.other;
+      const what = c.kind === 'state' || (c.from && c.from !== c.to) ? `${c.instanceId} ${c.from ?? 'new'} → ${c.to}` : `${c.instanceId} ${c.kind}`;
+      const change: RecentChange = { kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c };
+      this.remember(change);
+      if (this.concerning(change).length) this.unwritten.push(change);
     }
-    if (touched) this.emit('changed');
   }
 
   failoverTransition(t: EjectionTransition): void {
@@ -235,20 +234,57 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.record({ kind: 'action', at: e.at, service: e.service, instanceId: e.instanceId, what, weight, actor: e.actor, text: `${what}${e.reason ? `: ${e.reason}` : ''}`, evidence: { action: e.action, detail: e.detail, actionId: e.actionId, origin: e.origin } });
   }
 
-  /** Keeps a change for later incidents and appends it to the open ones it concerns; true when it touched one. */
-  private record(change: RecentChange, emit = true): boolean {
-    this.recent.push(change);
-    const horizon = this.now() - CHANGE_MEMORY_MS;
-    while (this.recent.length && this.recent[0]!.at < horizon) this.recent.shift();
-    if (this.recent.length > 5000) this.recent.shift();
+  /** Keeps a change for later incidents and appends it to the open ones it concerns now. */
+  private record(change: RecentChange): void {
+    this.remember(change);
     let touched = false;
-    for (const incident of this.openIncidents()) {
-      if (!this.concerns(incident, change)) continue;
+    for (const incident of this.concerning(change)) {
       this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence }));
       touched = true;
     }
-    if (touched && emit) this.emit('changed');
+    if (touched) this.emit('changed');
+  }
+
+  private remember(change: RecentChange): void {
+    this.recent.push(change);
+    const horizon = this.now() - CHANGE_MEMORY_MS;
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop]!.at < horizon) drop++;
+    if (this.recent.length - drop > MAX_RECENT) drop = this.recent.length - MAX_RECENT;
+    if (drop) this.recent.splice(0, drop);
+  }
+
+  /** Writes the registry changes kept since the last tick to the open incidents they concern; true when it wrote one. */
+  private writeUnwritten(): boolean {
+    const changes = this.unwritten;
+    if (changes.length === 0) return false;
+    this.unwritten = [];
+    let touched = false;
+    for (const change of changes) {
+      for (const incident of this.concerning(change)) {
+        touched = this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence })) || touched;
+      }
+    }
     return touched;
+  }
+
+  /** Open incidents a change concerns: by their service, or a dependency suspect's (an index, rebuilt when those change). */
+  private concerning(change: ChangeEvent): IncidentSummary[] {
+    const open = this.openIncidents();
+    if (!this.byService) {
+      const index = new Map<string, IncidentSummary[]>();
+      const add = (service: string, incident: IncidentSummary) => {
+        const list = index.get(service);
+        if (!list) index.set(service, [incident]);
+        else if (!list.includes(incident)) list.push(incident);
+      };
+      for (const incident of open) {
+        if (incident.service !== null) add(incident.service, incident);
+        for (const service of this.related.get(incident.id) ?? []) add(service, incident);
+      }
+      this.byService = index;
+    }
+    return this.byService.get(change.service) ?? NONE;
   }
 
   private concerns(incident: IncidentSummary, change: ChangeEvent): boolean {
@@ -256,7 +292,10 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   }
 
   private openIncidents(): IncidentSummary[] {
-    this.openCache ??= this.store.list({ status: 'open', limit: 500 });
+    if (!this.openCache) {
+      this.openCache = this.store.list({ status: 'open', limit: 500 });
+      this.byService = null;
+    }
     return this.openCache;
   }
 
@@ -288,6 +327,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
         this.logger.error('audit log not read for incidents', { err });
       }
     }
+    let changed = this.writeUnwritten();
     // Rules with the same window read the same traffic: once per service and window.
     const traffic = new Map<string, ReturnType<TrafficSignals['traffic']>>();
     const crossings = this.evaluator.evaluate({
@@ -302,7 +342,6 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       instances: this.options.instances,
       ...(this.queues ? { queues: this.queues } : {}),
     });
-    let changed = false;
     const byScope = new Map<string, Crossing[]>();
     for (const c of crossings) byScope.set(c.scope, [...(byScope.get(c.scope) ?? []), c]);
     for (const [scope, list] of byScope) {
@@ -411,6 +450,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.store.setSuspects(incident.id, suspects);
     this.suspectsWritten.set(incident.id, key);
     this.related.set(incident.id, new Set(suspects.filter((s) => s.kind === 'dependency').map((s) => s.service)));
+    this.byService = null;
     return true;
   }
 
@@ -436,6 +476,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.suspectsWritten.delete(id);
     this.related.delete(id);
     this.openCache = null;
+    this.byService = null;
   }
 
   acknowledge(id: number, actor: string): IncidentSummary {
