@@ -106,6 +106,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private byService: Map<string, IncidentSummary[]> | null = null;
   /** Registry changes for open incidents' timelines, written with the next tick. */
   private unwritten: RecentChange[] = [];
+  /** `recent` by service, built by the first ranking after a change was kept. */
+  private recentByService: Map<string, RecentChange[]> | null = null;
 
   constructor(private readonly options: IncidentMonitorOptions) {
     super();
@@ -247,6 +249,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
 
   private remember(change: RecentChange): void {
     this.recent.push(change);
+    this.recentByService = null;
     const horizon = this.now() - CHANGE_MEMORY_MS;
     let drop = 0;
     while (drop < this.recent.length && this.recent[drop]!.at < horizon) drop++;
@@ -416,6 +419,20 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return true;
   }
 
+  /** The kept changes of one service, oldest first (indexed once per tick). */
+  private recentOf(service: string): RecentChange[] {
+    if (!this.recentByService) {
+      const index = new Map<string, RecentChange[]>();
+      for (const c of this.recent) {
+        const list = index.get(c.service);
+        if (list) list.push(c);
+        else index.set(c.service, [c]);
+      }
+      this.recentByService = index;
+    }
+    return this.recentByService.get(service) ?? [];
+  }
+
   /** Ranks the suspects of an open incident from the traffic since its onset; writes them when they changed. */
   private rank(incident: IncidentSummary, at: number): boolean {
     const scope = incident.scope;
@@ -428,7 +445,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       onset: incident.onsetAt,
       rules: active.map((r) => r.rule),
       since: this.signals.breakdown(this.traceOf(incident), Math.floor(at / 1000) * 1000),
-      changes: this.recent.filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS),
+      // rankSuspects weighs only the changes of the incident's own service: those, from a per-tick index.
+      changes: this.recentOf(service).filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS),
       p99SloMs: rules.latency.p99SloMs,
       queues: queueRules.map((r) => {
         const q = this.queueSnapshot.get(r.subject);
