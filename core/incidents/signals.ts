@@ -11,8 +11,8 @@
  * whole duration without keeping its seconds; the seconds not yet settled are read fresh.
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
-import { LatencySketch } from '../protocol/sketch.js';
 import { edgeEnds } from '../telemetry/live-edges.js';
+import { addBlobPart, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import type { TrafficWindow } from './rules.js';
 
 interface Counts {
@@ -20,7 +20,8 @@ interface Counts {
   failed: number;
 }
 interface Cell extends Counts {
-  latency: LatencySketch;
+  /** Latency as the edges' sketch blobs (shared with the live view and history; sketch-codec.ts addBlobPart). */
+  latency: Uint8Array[];
 }
 
 interface Second {
@@ -49,8 +50,6 @@ export interface ServiceBreakdown {
   dependencies: Map<string, Totals>;
 }
 
-type Wire = TelemetryBatch['edges'][number]['latency'];
-
 /** A second is taken into a trace this long after it ended (agents report each second within it). */
 export const SETTLE_MS = 3000;
 
@@ -60,12 +59,12 @@ function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
   return m;
 }
 
-function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Wire): void {
+function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Uint8Array): void {
   let c = map.get(key);
-  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: new LatencySketch() }));
+  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: [] }));
   c.requests += requests;
   c.failed += failed;
-  c.latency.mergeWire(latency);
+  addBlobPart(c.latency, latency);
 }
 
 function addCounts(map: Map<string, Counts>, key: string, requests: number, failed: number): void {
@@ -79,14 +78,14 @@ function addCounts(map: Map<string, Counts>, key: string, requests: number, fail
 class Accumulator {
   requests = 0;
   failed = 0;
-  readonly latency = new LatencySketch();
-  add(c: Counts & { latency?: LatencySketch }): void {
+  readonly latency: Uint8Array[] = [];
+  add(c: Counts & { latency?: readonly Uint8Array[] }): void {
     this.requests += c.requests;
     this.failed += c.failed;
-    if (c.latency) this.latency.merge(c.latency);
+    if (c.latency) for (const blob of c.latency) addBlobPart(this.latency, blob);
   }
   totals(): Totals {
-    return { requests: this.requests, failed: this.failed, p99: this.latency.quantile(0.99) };
+    return { requests: this.requests, failed: this.failed, p99: this.latency.length ? (quantilesOfParts(this.latency, P99)[0] ?? null) : null };
   }
   static of(other: Accumulator): Accumulator {
     const a = new Accumulator();
@@ -95,8 +94,10 @@ class Accumulator {
   }
 }
 
+const P99 = [0.99];
+
 function addSecond(service: string, s: Second, total: Accumulator, instances: Map<string, Accumulator>, callers: Map<string, Accumulator>, dependencies: Map<string, Accumulator>): void {
-  const into = (map: Map<string, Accumulator>, key: string, c: Counts & { latency?: LatencySketch }) => {
+  const into = (map: Map<string, Accumulator>, key: string, c: Counts & { latency?: readonly Uint8Array[] }) => {
     let a = map.get(key);
     if (!a) map.set(key, (a = new Accumulator()));
     a.add(c);
@@ -156,11 +157,12 @@ export class TrafficSignals {
       if (!ends) continue;
       const { from, to } = ends;
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
-      addCell(s.services, to, edge.requests, failed, edge.latency);
+      const latency = sketchBlobOf(edge.latency);
+      addCell(s.services, to, edge.requests, failed, latency);
       addCounts(inner(s.callers, to), from, edge.requests, failed);
       addCounts(inner(s.calls, from), to, edge.requests, failed);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
-      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, edge.latency);
+      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, latency);
     }
   }
 
