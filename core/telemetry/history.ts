@@ -21,7 +21,7 @@ import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
 import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
-import { DenseSketch, encodeSketch } from './sketch-codec.js';
+import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 
 export interface StreamOffset {
   consumer: string;
@@ -99,6 +99,8 @@ interface PendingSeries {
   windows: Delta[];
   /** Listed in `dirty` (has windows to write). */
   dirty: boolean;
+  /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
+  known: KnownSeries | null;
 }
 
 interface KnownSeries {
@@ -139,6 +141,8 @@ export class TelemetryHistory {
   private readonly now: () => number;
   /** Every series seen since start (or since it was forgotten), by seriesKey. */
   private readonly pending = new Map<string, PendingSeries>();
+  /** The same series by kind, then a, then b: ingest looks them up without building a key string. */
+  private readonly pendingByKind: Record<SeriesKind, Map<string, Map<string, PendingSeries>>> = { edge: new Map(), service: new Map(), instance: new Map() };
   /** The series among them with windows to write. */
   private dirty: PendingSeries[] = [];
   /** Deltas of earlier writes, for reuse. */
@@ -216,12 +220,12 @@ export class TelemetryHistory {
     const t = Math.floor(batch.windowStart / 1000);
     for (const edge of batch.edges) {
       if (edge.direction === 'outbound') {
-        const blob = encodeSketch(edge.latency);
+        const blob = sketchBlobOf(edge.latency);
         this.add('edge', batch.service, edge.peerService, t, edge, blob);
         this.add('service', '', edge.peerService, t, edge, blob);
         if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge, blob);
       } else if (edge.peerService === 'external') {
-        const blob = encodeSketch(edge.latency);
+        const blob = sketchBlobOf(edge.latency);
         this.add('edge', 'external', batch.service, t, edge, blob);
         this.add('service', '', batch.service, t, edge, blob);
         this.add('instance', batch.service, batch.instanceId, t, edge, blob);
@@ -230,11 +234,14 @@ export class TelemetryHistory {
   }
 
   private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
-    const key = seriesKey(kind, a, b);
-    let series = this.pending.get(key);
+    let byB = this.pendingByKind[kind].get(a);
+    if (!byB) this.pendingByKind[kind].set(a, (byB = new Map()));
+    let series = byB.get(b);
     if (!series) {
-      series = { key, kind, a, b, windows: [], dirty: false };
+      const key = seriesKey(kind, a, b);
+      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null };
       this.pending.set(key, series);
+      byB.set(b, series);
     }
     if (!series.dirty) {
       series.dirty = true;
@@ -300,20 +307,20 @@ export class TelemetryHistory {
     const offsetMoved = anchor !== null && anchor.offset !== this.persistedOffset;
     if (this.dirty.length === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
     const nowSec = Math.floor(now / 1000);
-    const created: Array<[string, number, number]> = [];
+    const created: Array<[PendingSeries, number, number]> = [];
     const touched: Array<[KnownSeries, number]> = [];
     let windows = 0;
     let late = 0;
+    const recent: unknown[] = [];
     this.store.transaction(() => {
       for (const p of this.dirty) {
-        const key = p.key;
         let first = Infinity;
         let last = -Infinity;
         for (const { t } of p.windows) {
           if (t < first) first = t;
           if (t > last) last = t;
         }
-        const known = this.known.get(key);
+        const known = p.known;
         let id: number;
         if (known) {
           id = known.id;
@@ -323,32 +330,25 @@ export class TelemetryHistory {
           }
         } else {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
-          created.push([key, id, last]);
+          created.push([p, id, last]);
         }
         for (const d of p.windows) {
           const t = d.t;
-          const row: WindowRow = {
-            t,
-            requests: d.requests,
-            http5xx: d.http5xx,
-            http4xx: d.http4xx,
-            connect: d.connect,
-            timeout: d.timeout,
-            retries: d.retries,
-            sketch: this.encodeDelta(d.blobs),
-          };
           if (this.isCompacted(id, t)) {
+            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d.blobs) };
             this.addToResolutions(id, row, nowSec);
             late++;
-          } else this.store.addRecent(this.mesh, id, row);
+          } else recent.push(this.mesh, t, id, d.requests, d.http5xx, d.http4xx, d.connect, d.timeout, d.retries, this.encodeDelta(d.blobs));
           windows++;
         }
       }
+      this.store.addRecentMany(recent);
       if (anchor && offsetMoved) this.store.putOffset(anchor.consumer, anchor.stream, anchor.offset, now);
     });
     // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
-    for (const [key, id, lastSeen] of created) {
-      this.known.set(key, { id, lastSeen });
+    for (const [p, id, lastSeen] of created) {
+      p.known = { id, lastSeen };
+      this.known.set(p.key, p.known);
       this.ids.push(id);
     }
     for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
@@ -535,7 +535,11 @@ export class TelemetryHistory {
         for (const key of forgotten) {
           gone.add(this.known.get(key)!.id);
           this.known.delete(key);
-          this.pending.delete(key);
+          const p = this.pending.get(key);
+          if (p) {
+            this.pending.delete(key);
+            this.pendingByKind[p.kind].get(p.a)?.delete(p.b);
+          }
         }
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;
