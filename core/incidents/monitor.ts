@@ -251,6 +251,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.recent.push(change);
     this.recentByService = null;
     const horizon = this.now() - CHANGE_MEMORY_MS;
+    // Cut in steps (amortised O(1) per change): the look-back and rankings filter by time anyway.
+    if (this.recent.length < 2 * MAX_RECENT && this.recent[0]!.at >= horizon - CHANGE_MEMORY_MS / 10) return;
     let drop = 0;
     while (drop < this.recent.length && this.recent[drop]!.at < horizon) drop++;
     if (this.recent.length - drop > MAX_RECENT) drop = this.recent.length - MAX_RECENT;
