@@ -522,3 +522,30 @@ describe('HistoryStore staging writes', () => {
     expect(() => store.addRecentMany(['m', 1])).toThrow(RangeError);
   });
 });
+
+describe('TelemetryHistory: compaction keeps pace with the mesh, a bounded number of steps per flush', () => {
+  /** 200 callers, one edge each to a callee instance of their own: 600 series (edge, service, instance). */
+  function run(options: Partial<TelemetryHistoryOptions>, seconds: number): { trailS: number; maxSteps: number } {
+    const h = history({ compactSeriesPerStep: 5, compactStepsPerFlush: 1, minFlushIntervalMs: 1000, ...options });
+    let maxSteps = 0;
+    for (let s = 0; s < seconds; s++) {
+      for (let i = 0; i < 200; i++) h.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, clock, [{ peerService: `callee-${i}`, peerInstance: `callee-${i}-1`, values: [5, 7] }]), clock + 1000);
+      clock += 1000;
+      maxSteps = Math.max(maxSteps, h.flush({ consumer: CONSUMER, stream: STREAM, offset: s }).compaction.steps);
+    }
+    return { trailS: (clock - h.compactedThrough) / 1000, maxSteps };
+  }
+
+  it('runs as many steps as the series need (and no more than maxCompactStepsPerFlush), so compaction does not trail', () => {
+    // 600 series in slices of 5: 121 steps a minute; one step per flush (a flush a second) would be 60.
+    const adaptive = run({ maxCompactStepsPerFlush: 8 }, 240);
+    expect(adaptive.maxSteps).toBeLessThanOrEqual(8);
+    expect(adaptive.trailS).toBeLessThanOrEqual(60 + 10 + 60);
+    clock = T0;
+    tmp.cleanup();
+    tmp = tempDb();
+    const fixed = run({ maxCompactStepsPerFlush: 1 }, 240);
+    expect(fixed.maxSteps).toBe(1);
+    expect(fixed.trailS).toBeGreaterThan(adaptive.trailS + 60);
+  });
+});

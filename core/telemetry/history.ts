@@ -40,8 +40,15 @@ export interface TelemetryHistoryOptions {
   minFlushIntervalMs?: number;
   /** Series per compaction transaction (≈ 60 staged rows each). Default 50. */
   compactSeriesPerStep?: number;
-  /** Compaction transactions run by one flush(). Default 2. */
+  /**
+   * Compaction transactions run by one flush() at least. Default 2. A flush runs more when the
+   * mesh has more series than that keeps up with — as many as the minute's slices need at the
+   * time since the last flush, with a margin, or all of maxCompactStepsPerFlush while
+   * compaction trails by more than a minute — never more than maxCompactStepsPerFlush.
+   */
   compactStepsPerFlush?: number;
+  /** Compaction transactions one flush() runs at most. Default 16. */
+  maxCompactStepsPerFlush?: number;
   /** Batches whose window starts further than this ahead of their arrival are dropped (ms). Default 10 min. */
   maxFutureMs?: number;
   now?: () => number;
@@ -137,6 +144,7 @@ export class TelemetryHistory {
   private readonly minFlushIntervalMs: number;
   private readonly seriesPerStep: number;
   private readonly stepsPerFlush: number;
+  private readonly maxStepsPerFlush: number;
   private readonly maxFutureMs: number;
   private readonly now: () => number;
   /** Every series seen since start (or since it was forgotten), by seriesKey. */
@@ -168,6 +176,7 @@ export class TelemetryHistory {
     this.minFlushIntervalMs = options.minFlushIntervalMs ?? 1000;
     this.seriesPerStep = Math.max(1, options.compactSeriesPerStep ?? 50);
     this.stepsPerFlush = Math.max(0, options.compactStepsPerFlush ?? 2);
+    this.maxStepsPerFlush = Math.max(this.stepsPerFlush, options.maxCompactStepsPerFlush ?? 16);
     this.maxFutureMs = options.maxFutureMs ?? 600_000;
     this.now = options.now ?? Date.now;
     for (const s of this.store.seriesOf(this.mesh)) {
@@ -296,10 +305,27 @@ export class TelemetryHistory {
     if (!options.force && now - this.lastFlushAt < this.minFlushIntervalMs) {
       return { written: false, skipped: 'throttled', windows: 0, late: 0, compaction: idle };
     }
+    const sinceLast = now - this.lastFlushAt;
     this.lastFlushAt = now;
     const { written, windows, late } = this.write(now);
-    const compaction = this.compact(now, this.stepsPerFlush);
+    const compaction = this.compact(now, this.compactionSteps(sinceLast, now));
     return { written, windows, late, compaction };
+  }
+
+  /**
+   * Compaction steps for a flush `sinceLastMs` after the previous one: enough for every series'
+   * slice of a minute per minute (with half again as margin), all of maxStepsPerFlush while
+   * compaction trails by more than a minute; never fewer than stepsPerFlush nor more than
+   * maxStepsPerFlush, so a flush's work stays bounded whatever the mesh's size.
+   */
+  compactionSteps(sinceLastMs: number, now = this.now()): number {
+    if (this.stepsPerFlush === 0) return 0;
+    const lastDue = Math.floor((Math.floor(now / 1000) - this.graceSec) / MINUTE) * MINUTE;
+    if (this.through < lastDue - MINUTE && this.through > 0) return this.maxStepsPerFlush;
+    const slices = Math.ceil(this.ids.length / this.seriesPerStep) + 1;
+    const span = Number.isFinite(sinceLastMs) ? Math.max(0, sinceLastMs) : this.minFlushIntervalMs;
+    const keepUp = Math.ceil((1.5 * slices * span) / 60_000);
+    return Math.min(this.maxStepsPerFlush, Math.max(this.stepsPerFlush, keepUp));
   }
 
   private write(now: number): { written: boolean; windows: number; late: number } {
