@@ -24,15 +24,70 @@ interface Cell extends Counts {
   latency: Uint8Array[];
 }
 
+/**
+ * The service-to-service edges seen, numbered once, with each service's edges in and out: a
+ * second's edge traffic is then a typed array indexed by edge (at 30 000 edges, a Map entry and
+ * an object per edge, twice, per second kept was millions of objects).
+ * Holds every edge seen since start (names and ids only, ~100 bytes an edge).
+ */
+class EdgeIndex {
+  private readonly ids = new Map<string, Map<string, number>>();
+  readonly from: string[] = [];
+  readonly to: string[] = [];
+  /** callee → its edges' ids */
+  readonly into = new Map<string, number[]>();
+  /** caller → its edges' ids */
+  readonly outOf = new Map<string, number[]>();
+
+  get size(): number {
+    return this.from.length;
+  }
+
+  id(from: string, to: string): number {
+    let byTo = this.ids.get(from);
+    if (!byTo) this.ids.set(from, (byTo = new Map()));
+    let id = byTo.get(to);
+    if (id === undefined) {
+      id = this.from.length;
+      byTo.set(to, id);
+      this.from.push(from);
+      this.to.push(to);
+      const list = (map: Map<string, number[]>, key: string) => {
+        let l = map.get(key);
+        if (!l) map.set(key, (l = []));
+        return l;
+      };
+      list(this.into, to).push(id);
+      list(this.outOf, from).push(id);
+    }
+    return id;
+  }
+}
+
+/** Per edge id in a second: requests, failed (saturating at 2^32 − 1), and whether the edge reported in it. */
+const EDGE_SLOTS = 3;
+
 interface Second {
   start: number;
   services: Map<string, Cell>;
   /** service → instance → traffic into that instance */
   instances: Map<string, Map<string, Cell>>;
-  /** callee → caller → traffic on that edge */
-  callers: Map<string, Map<string, Counts>>;
-  /** caller → callee → traffic on that edge */
-  calls: Map<string, Map<string, Counts>>;
+  edges: EdgeIndex;
+  /** EDGE_SLOTS per edge id (grown as edges appear). */
+  edgeCounts: Uint32Array;
+}
+
+function addEdge(s: Second, id: number, requests: number, failed: number): void {
+  const at = id * EDGE_SLOTS;
+  if (at + EDGE_SLOTS > s.edgeCounts.length) {
+    const grown = new Uint32Array(Math.max(at + EDGE_SLOTS, s.edgeCounts.length * 2, 48));
+    grown.set(s.edgeCounts);
+    s.edgeCounts = grown;
+  }
+  const c = s.edgeCounts;
+  c[at] = Math.min(0xffffffff, c[at]! + requests);
+  c[at + 1] = Math.min(0xffffffff, c[at + 1]! + failed);
+  c[at + 2] = 1;
 }
 
 export interface Totals {
@@ -67,14 +122,6 @@ function addCell(map: Map<string, Cell>, key: string, requests: number, failed: 
   addBlobPart(c.latency, latency);
 }
 
-function addCounts(map: Map<string, Counts>, key: string, requests: number, failed: number): void {
-  const c = map.get(key);
-  if (c) {
-    c.requests += requests;
-    c.failed += failed;
-  } else map.set(key, { requests, failed });
-}
-
 class Accumulator {
   requests = 0;
   failed = 0;
@@ -105,8 +152,15 @@ function addSecond(service: string, s: Second, total: Accumulator, instances: Ma
   const c = s.services.get(service);
   if (c) total.add(c);
   for (const [id, cell] of s.instances.get(service) ?? []) into(instances, id, cell);
-  for (const [from, cell] of s.callers.get(service) ?? []) into(callers, from, cell);
-  for (const [to, cell] of s.calls.get(service) ?? []) into(dependencies, to, cell);
+  const edges = (ids: readonly number[] | undefined, ends: readonly string[], map: Map<string, Accumulator>) => {
+    for (const id of ids ?? []) {
+      const at = id * EDGE_SLOTS;
+      if (at >= s.edgeCounts.length || !s.edgeCounts[at + 2]) continue;
+      into(map, ends[id]!, { requests: s.edgeCounts[at]!, failed: s.edgeCounts[at + 1]! });
+    }
+  };
+  edges(s.edges.into.get(service), s.edges.from, callers);
+  edges(s.edges.outOf.get(service), s.edges.to, dependencies);
 }
 
 /** A service's traffic summed over seconds, added one second at a time. */
@@ -144,6 +198,7 @@ export class Trace {
 
 export class TrafficSignals {
   private readonly seconds: Second[] = [];
+  private readonly edges = new EdgeIndex();
 
   /** Enough for the longest rule window and the look-back of a new incident (onset − 1 s). */
   constructor(private readonly keepSeconds = 60) {}
@@ -159,8 +214,7 @@ export class TrafficSignals {
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
       const latency = sketchBlobOf(edge.latency);
       addCell(s.services, to, edge.requests, failed, latency);
-      addCounts(inner(s.callers, to), from, edge.requests, failed);
-      addCounts(inner(s.calls, from), to, edge.requests, failed);
+      addEdge(s, this.edges.id(from, to), edge.requests, failed);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
       if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, latency);
     }
@@ -172,7 +226,7 @@ export class TrafficSignals {
     const existing = this.seconds.find((x) => x.start === start);
     if (existing) return existing;
     if (last && start < last.start - this.keepSeconds * 1000) return null; // older than what is kept
-    const s: Second = { start, services: new Map(), instances: new Map(), callers: new Map(), calls: new Map() };
+    const s: Second = { start, services: new Map(), instances: new Map(), edges: this.edges, edgeCounts: new Uint32Array(this.edges.size * EDGE_SLOTS) };
     this.seconds.push(s);
     if (last && start < last.start) this.seconds.sort((a, b) => a.start - b.start);
     const horizon = this.seconds.at(-1)!.start - this.keepSeconds * 1000;
