@@ -32,4 +32,24 @@ describe('TrafficSignals', () => {
     expect(first.callers.get('web')).toMatchObject({ requests: 2, failed: 1 });
     expect(signals.traffic('pay', 3, T0 + 3000)).toMatchObject({ requests: 12, failed: 6 });
   });
+
+  it('packs a settled second into one blob per cell with the same percentiles, and still takes late batches into it', () => {
+    const signals = new TrafficSignals();
+    for (let i = 0; i < 20; i++) {
+      signals.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, T0, [{ peerService: 'pay', peerInstance: `pay-${i % 3}`, values: [1 + i, 10 * (i + 1), 100 + i] }]));
+    }
+    const before = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    // A batch SETTLE_MS and more later: the first second is packed.
+    signals.ingest(telemetryBatch('web', 'web-1', T0 + 5000, [{ peerService: 'pay', peerInstance: 'pay-0', values: [3] }]));
+    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; services: Map<string, { latency: Uint8Array[] }> }> }).seconds;
+    const first = seconds.find((x) => x.start === T0)!;
+    expect(first.packed).toBe(true);
+    expect(first.services.get('pay')!.latency).toHaveLength(1);
+    expect(signals.breakdown(new Trace('pay', T0), T0 + 1000)).toEqual(before);
+    // A late batch for the packed second still counts.
+    signals.ingest(telemetryBatch('late', 'late-1', T0, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5000] }]));
+    const after = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    expect(after.service.requests).toBe(before.service.requests + 1);
+    expect(after.service.p99).toBeGreaterThan(before.service.p99!);
+  });
 });
