@@ -20,8 +20,14 @@ interface Counts {
   failed: number;
 }
 interface Cell extends Counts {
-  /** Latency as the edges' sketch blobs (shared with the live view and history; sketch-codec.ts addBlobPart). */
-  latency: Uint8Array[];
+  /**
+   * Latency as the edges' sketch blobs (shared with the live view and history; sketch-codec.ts
+   * addBlobPart) added since its second was packed, or all of them before; null: none.
+   */
+  latency: Uint8Array[] | null;
+  /** Where packSecond put the cell's merged sketch in its second's arena (len 0: nowhere). */
+  off: number;
+  len: number;
 }
 
 /**
@@ -71,6 +77,7 @@ interface Second {
   start: number;
   /** Its cells' sketches were packed into one array (packSecond): later batches still add parts. */
   packed: boolean;
+  arena: Uint8Array;
   services: Map<string, Cell>;
   /** service → instance → traffic into that instance */
   instances: Map<string, Map<string, Cell>>;
@@ -87,7 +94,7 @@ interface Second {
 function packSecond(s: Second): void {
   const cells: Cell[] = [...s.services.values()];
   for (const m of s.instances.values()) for (const c of m.values()) cells.push(c);
-  const blobs = cells.map((c) => (c.latency.length ? blobOfParts(c.latency) : null));
+  const blobs = cells.map((c) => (c.latency ? blobOfParts(c.latency) : null));
   let bytes = 0;
   for (const b of blobs) bytes += b?.length ?? 0;
   const arena = new Uint8Array(bytes);
@@ -96,11 +103,24 @@ function packSecond(s: Second): void {
     const b = blobs[i];
     if (!b) return;
     arena.set(b, at);
-    c.latency = [arena.subarray(at, at + b.length)];
+    c.off = at;
+    c.len = b.length;
+    c.latency = null;
     at += b.length;
   });
+  s.arena = arena;
   s.packed = true;
 }
+
+/** A cell's counts and sketch into an accumulator. */
+function addCellTo(a: Accumulator, s: Second, c: Cell): void {
+  a.requests += c.requests;
+  a.failed += c.failed;
+  if (c.len) addBlobPart(a.latency, s.arena.subarray(c.off, c.off + c.len));
+  if (c.latency) for (const blob of c.latency) addBlobPart(a.latency, blob);
+}
+
+const NO_BYTES = new Uint8Array(0);
 
 function addEdge(s: Second, id: number, requests: number, failed: number): void {
   const at = id * EDGE_SLOTS;
@@ -141,17 +161,17 @@ function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
 
 function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Uint8Array): void {
   let c = map.get(key);
-  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: [] }));
+  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: null, off: 0, len: 0 }));
   c.requests += requests;
   c.failed += failed;
-  addBlobPart(c.latency, latency);
+  addBlobPart((c.latency ??= []), latency);
 }
 
 class Accumulator {
   requests = 0;
   failed = 0;
   readonly latency: Uint8Array[] = [];
-  add(c: Counts & { latency?: readonly Uint8Array[] }): void {
+  add(c: Counts & { latency?: readonly Uint8Array[] | null }): void {
     this.requests += c.requests;
     this.failed += c.failed;
     if (c.latency) for (const blob of c.latency) addBlobPart(this.latency, blob);
@@ -169,19 +189,19 @@ class Accumulator {
 const P99 = [0.99];
 
 function addSecond(service: string, s: Second, total: Accumulator, instances: Map<string, Accumulator>, callers: Map<string, Accumulator>, dependencies: Map<string, Accumulator>): void {
-  const into = (map: Map<string, Accumulator>, key: string, c: Counts & { latency?: readonly Uint8Array[] }) => {
+  const into = (map: Map<string, Accumulator>, key: string) => {
     let a = map.get(key);
     if (!a) map.set(key, (a = new Accumulator()));
-    a.add(c);
+    return a;
   };
   const c = s.services.get(service);
-  if (c) total.add(c);
-  for (const [id, cell] of s.instances.get(service) ?? []) into(instances, id, cell);
+  if (c) addCellTo(total, s, c);
+  for (const [id, cell] of s.instances.get(service) ?? []) addCellTo(into(instances, id), s, cell);
   const edges = (ids: readonly number[] | undefined, ends: readonly string[], map: Map<string, Accumulator>) => {
     for (const id of ids ?? []) {
       const at = id * EDGE_SLOTS;
       if (at >= s.edgeCounts.length || !s.edgeCounts[at + 2]) continue;
-      into(map, ends[id]!, { requests: s.edgeCounts[at]!, failed: s.edgeCounts[at + 1]! });
+      into(map, ends[id]!).add({ requests: s.edgeCounts[at]!, failed: s.edgeCounts[at + 1]! });
     }
   };
   edges(s.edges.into.get(service), s.edges.from, callers);
@@ -251,7 +271,7 @@ export class TrafficSignals {
     const existing = this.seconds.find((x) => x.start === start);
     if (existing) return existing;
     if (last && start < last.start - this.keepSeconds * 1000) return null; // older than what is kept
-    const s: Second = { start, packed: false, services: new Map(), instances: new Map(), edges: this.edges, edgeCounts: new Uint32Array(this.edges.size * EDGE_SLOTS) };
+    const s: Second = { start, packed: false, arena: NO_BYTES, services: new Map(), instances: new Map(), edges: this.edges, edgeCounts: new Uint32Array(this.edges.size * EDGE_SLOTS) };
     this.seconds.push(s);
     // Seconds that have settled keep each cell's sketch as one blob in one array per second.
     for (const old of this.seconds) if (!old.packed && old.start < start - SETTLE_MS) packSecond(old);
@@ -281,7 +301,7 @@ export class TrafficSignals {
     const acc = new Accumulator();
     for (const s of this.range(until - windowSeconds * 1000, until)) {
       const c = s.services.get(service);
-      if (c) acc.add(c);
+      if (c) addCellTo(acc, s, c);
     }
     return acc.totals();
   }
