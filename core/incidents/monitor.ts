@@ -448,7 +448,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       rules: active.map((r) => r.rule),
       since: this.signals.breakdown(this.traceOf(incident), Math.floor(at / 1000) * 1000),
       // rankSuspects weighs only the changes of the incident's own service: those, from a per-tick index.
-      changes: this.recentOf(service).filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS),
+      changes: this.recentOf(service).filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS && c.at >= at - CHANGE_MEMORY_MS),
       p99SloMs: rules.latency.p99SloMs,
       queues: queueRules.map((r) => {
         const q = this.queueSnapshot.get(r.subject);
