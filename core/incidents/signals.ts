@@ -9,6 +9,10 @@
  * totals since its onset are kept by a `Trace` that takes in each second once it has settled
  * (SETTLE_MS: late batches still land in it), so an incident of any length is ranked over its
  * whole duration without keeping its seconds; the seconds not yet settled are read fresh.
+ *
+ * Held compactly (a 10 000-instance mesh has ~11 000 cells and 30 000 edges a second): latency
+ * as the batches' shared sketch blobs, packed into one array per second once it has settled;
+ * edge counts as a typed array per second over edges numbered once (EdgeIndex).
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { edgeEnds } from '../telemetry/live-edges.js';
