@@ -24,6 +24,7 @@ export class EventCollector {
   private readonly watched = new Map<string, Watched>();
   private connections = new Map<string, ConnectionState>();
   private readonly timer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly tail: EventTail,
@@ -51,7 +52,15 @@ export class EventCollector {
       w.leader = key;
       this.tail.record(leadershipEvent(profileId, state, this.now()));
     };
-    const onIncidents = () => this.incidents(w);
+    // Coalesced: a burst of incident changes within one turn of the event loop reads the open
+    // incidents once (a read per change made a sweep of 10 000 instances block for seconds).
+    let pending: NodeJS.Immediate | null = null;
+    const onIncidents = () => {
+      pending ??= setImmediate(() => {
+        pending = null;
+        if (!this.closed && this.watched.get(profileId) === w) this.incidents(w);
+      });
+    };
     mesh.on('registry', onRegistry);
     mesh.on('signal', onSignal);
     mesh.on('ack', onAck);
@@ -63,6 +72,8 @@ export class EventCollector {
       mesh.off('ack', onAck);
       mesh.control.off('leadership', onLeadership);
       mesh.incidents.off('changed', onIncidents);
+      if (pending) clearImmediate(pending);
+      pending = null;
       this.watched.delete(profileId);
     };
   }
@@ -107,6 +118,7 @@ export class EventCollector {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     this.tail.close();
   }

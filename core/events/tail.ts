@@ -36,19 +36,22 @@ export class EventTail extends EventEmitter<{ batch: [TailBatch] }> {
   /** Records one event; it goes out with the next batch. Returns it with its number. */
   record(event: Omit<TailEvent, 'seq'>): TailEvent {
     const numbered: TailEvent = { ...event, seq: ++this.seq };
+    // Both lists are cut back to `keep` once they reach twice that (amortised O(1) per event: a
+    // cut per event moved the whole ring each time, and a sweep brings thousands at once);
+    // readers only ever see the newest `keep`.
     this.ring.push(numbered);
-    if (this.ring.length > this.keep) this.ring.splice(0, this.ring.length - this.keep);
+    if (this.ring.length >= 2 * this.keep) this.ring.splice(0, this.ring.length - this.keep);
     if (this.closed) return numbered;
     this.pending.push(numbered);
     // Bounded like the ring: a batch never holds more than `keep` events (the oldest go).
-    if (this.pending.length > this.keep) this.pending.splice(0, this.pending.length - this.keep);
+    if (this.pending.length >= 2 * this.keep) this.pending.splice(0, this.pending.length - this.keep);
     this.timer ??= setTimeout(() => this.flush(), this.batchMs);
     return numbered;
   }
 
   /** The recent events, oldest first: what a new subscriber starts with. */
   backlog(): TailBatch {
-    return { at: this.now(), mode: 'backlog', events: [...this.ring] };
+    return { at: this.now(), mode: 'backlog', events: this.ring.slice(-this.keep) };
   }
 
   /** Sends what is pending now (the timer calls it). */
@@ -56,7 +59,7 @@ export class EventTail extends EventEmitter<{ batch: [TailBatch] }> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending.length === 0) return;
-    const events = this.pending;
+    const events = this.pending.length > this.keep ? this.pending.slice(-this.keep) : this.pending;
     this.pending = [];
     this.emit('batch', { at: this.now(), mode: 'live', events });
   }

@@ -8,7 +8,7 @@
  */
 import { OutlierDetector, type OutlierDecision } from '../health/detector.js';
 import type { HealthSignal, TelemetryBatch } from '../protocol/messages.js';
-import { LatencySketch } from '../protocol/sketch.js';
+import { addBlobPart, blobOfParts, decodeSketch, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import { EjectionTracker, type EjectionTransition, type InstanceHealth, type ServiceHealthStatus } from './ejections.js';
 import { DEFAULT_OUTLIER_POLICY, type OutlierPolicy } from './policy.js';
 
@@ -17,7 +17,8 @@ interface Window {
   http5xx: number;
   connect: number;
   timeout: number;
-  latency: LatencySketch;
+  /** The edges' latency as sketch blobs (shared with the live view), merged when the window is evaluated. */
+  latency: Uint8Array[];
 }
 
 export interface FailoverStep {
@@ -59,14 +60,14 @@ export class FailoverEngine {
       }
       let w = service.get(edge.peerInstance);
       if (!w) {
-        w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, latency: new LatencySketch() };
+        w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, latency: [] };
         service.set(edge.peerInstance, w);
       }
       w.requests += edge.requests;
       w.http5xx += edge.errors.http5xx;
       w.connect += edge.errors.connect;
       w.timeout += edge.errors.timeout;
-      w.latency.mergeWire(edge.latency);
+      addBlobPart(w.latency, sketchBlobOf(edge.latency));
     }
   }
 
@@ -120,7 +121,8 @@ export class FailoverEngine {
     this.windows.delete(service);
     for (const [instanceId, w] of windows ?? []) {
       if (!instances.includes(instanceId)) continue;
-      this.detector.observe(service, instanceId, { requests: w.requests, http5xx: w.http5xx, connect: w.connect, timeout: w.timeout, latency: w.latency }, now);
+      const latency = w.latency.length ? decodeSketch(blobOfParts(w.latency)) : { zero: 0, buckets: [] };
+      this.detector.observe(service, instanceId, { requests: w.requests, http5xx: w.http5xx, connect: w.connect, timeout: w.timeout, latency }, now);
     }
     this.lastEvaluation.set(service, now);
     const decisions = this.detector.evaluate(service, instances, policy, now, {

@@ -175,7 +175,27 @@ describe('a failing dependency', () => {
     expect(detail.suspects[0]).toMatchObject({ kind: 'dependency', target: 'web → pay', service: 'pay' });
     m.registryChanges([{ at: now, service: 'pay', instanceId: 'pay-1', kind: 'state', from: 'healthy', to: 'down', detail: 'missed 3 heartbeats' }]);
     m.registryChanges([{ at: now, service: 'shop', instanceId: 'shop-1', kind: 'state', from: 'healthy', to: 'down', detail: 'unrelated' }]);
+    m.tick(); // registry changes join timelines with the next second's evaluation
     expect(m.get(incident!.id).timeline.filter((e) => e.kind === 'registry').map((e) => e.text)).toEqual(['pay-1 healthy → down (missed 3 heartbeats)']);
+  });
+
+  it('writes a burst of registry changes to an open incident with the next tick: one "changed", however many changes', () => {
+    for (let s = 0; s < 5; s++) second([]);
+    for (let s = 0; s < 3; s++) second(['pay-2']);
+    const [incident] = monitor.list({ status: 'open', limit: 10 });
+    const before = monitor.get(incident!.id).timeline.length;
+    let changed = 0;
+    monitor.on('changed', () => changed++);
+    const burst = Array.from({ length: 2000 }, (_, i) => ({ at: now, service: i % 2 ? 'pay' : 'shop', instanceId: `x-${i}`, kind: 'state' as const, from: 'healthy' as const, to: 'down' as const, detail: 'missed 3 heartbeats' }));
+    for (let i = 0; i < burst.length; i += 100) monitor.registryChanges(burst.slice(i, i + 100));
+    expect(changed).toBe(0);
+    expect(monitor.get(incident!.id).timeline.length).toBe(before);
+    now += 1000;
+    monitor.tick();
+    expect(changed).toBe(1);
+    // Only the changes of the incident's service join its timeline.
+    expect(monitor.get(incident!.id).timeline.length - before).toBeGreaterThanOrEqual(1000);
+    expect(monitor.get(incident!.id).timeline.filter((e) => e.kind === 'registry')).toHaveLength(1000);
   });
 });
 

@@ -63,6 +63,9 @@ const RULE_TITLE: Record<RuleName, string> = {
 const CHANGE_MEMORY_MS = 10 * 60_000;
 /** Changes this long before the onset are part of an incident's story. */
 const LOOKBACK_MS = 60_000;
+/** Changes kept at most (a flapping mesh brings thousands a second). */
+const MAX_RECENT = 5000;
+const NONE: IncidentSummary[] = [];
 
 interface RecentChange extends ChangeEvent {
   kind: 'registry' | 'failover' | 'action';
@@ -101,6 +104,12 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   private readonly related = new Map<number, Set<string>>();
   /** Open incidents, read from SQLite only after something changed them. */
   private openCache: IncidentSummary[] | null = null;
+  /** Open incidents by the services whose changes concern them (null: to rebuild). */
+  private byService: Map<string, IncidentSummary[]> | null = null;
+  /** Registry changes for open incidents' timelines, written with the next tick. */
+  private unwritten: RecentChange[] = [];
+  /** `recent` by service, built by the first ranking after a change was kept. */
+  private recentByService: Map<string, RecentChange[]> | null = null;
 
   constructor(private readonly options: IncidentMonitorOptions) {
     super();
@@ -191,11 +200,18 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return this.queueGap;
   }
 
+  /**
+   * Registry changes are kept at once (a new incident's look-back reads them) and written to the
+   * timelines of the open incidents they concern with the next tick, in its transaction: a sweep
+   * or a flapping mesh can bring thousands a second, and a commit per change held the event loop.
+   */
   registryChanges(changes: readonly RegistryChange[]): void {
     for (const c of changes) {
       const weight = c.to === 'down' ? CHANGE_WEIGHT.down : c.to === 'draining' ? CHANGE_WEIGHT.drain : c.kind === 'registered' ? CHANGE_WEIGHT.registered : c.kind === 'updated' ? CHANGE_WEIGHT.updated : CHANGE_WEIGHT.other;
       const what = c.kind === 'state' || (c.from && c.from !== c.to) ? `${c.instanceId} ${c.from ?? 'new'} → ${c.to}` : `${c.instanceId} ${c.kind}`;
-      this.record({ kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c });
+      const change: RecentChange = { kind: 'registry', at: c.at, service: c.service, instanceId: c.instanceId, what, weight, actor: null, text: `${what}${c.detail ? ` (${c.detail})` : ''}`, evidence: c };
+      this.remember(change);
+      if (this.concerning(change).length) this.unwritten.push(change);
     }
   }
 
@@ -223,18 +239,60 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.record({ kind: 'action', at: e.at, service: e.service, instanceId: e.instanceId, what, weight, actor: e.actor, text: `${what}${e.reason ? `: ${e.reason}` : ''}`, evidence: { action: e.action, detail: e.detail, actionId: e.actionId, origin: e.origin } });
   }
 
+  /** Keeps a change for later incidents and appends it to the open ones it concerns now. */
   private record(change: RecentChange): void {
-    this.recent.push(change);
-    const horizon = this.now() - CHANGE_MEMORY_MS;
-    while (this.recent.length && this.recent[0]!.at < horizon) this.recent.shift();
-    if (this.recent.length > 5000) this.recent.shift();
+    this.remember(change);
     let touched = false;
-    for (const incident of this.openIncidents()) {
-      if (!this.concerns(incident, change)) continue;
+    for (const incident of this.concerning(change)) {
       this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence }));
       touched = true;
     }
     if (touched) this.emit('changed');
+  }
+
+  private remember(change: RecentChange): void {
+    this.recent.push(change);
+    this.recentByService = null;
+    const horizon = this.now() - CHANGE_MEMORY_MS;
+    // Cut in steps (amortised O(1) per change): the look-back and rankings filter by time anyway.
+    if (this.recent.length < 2 * MAX_RECENT && this.recent[0]!.at >= horizon - CHANGE_MEMORY_MS / 10) return;
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop]!.at < horizon) drop++;
+    if (this.recent.length - drop > MAX_RECENT) drop = this.recent.length - MAX_RECENT;
+    if (drop) this.recent.splice(0, drop);
+  }
+
+  /** Writes the registry changes kept since the last tick to the open incidents they concern; true when it wrote one. */
+  private writeUnwritten(): boolean {
+    const changes = this.unwritten;
+    if (changes.length === 0) return false;
+    this.unwritten = [];
+    let touched = false;
+    for (const change of changes) {
+      for (const incident of this.concerning(change)) {
+        touched = this.safely(() => this.store.append(incident.id, { at: change.at, kind: change.kind, actor: change.actor, text: change.text, evidence: change.evidence })) || touched;
+      }
+    }
+    return touched;
+  }
+
+  /** Open incidents a change concerns: by their service, or a dependency suspect's (an index, rebuilt when those change). */
+  private concerning(change: ChangeEvent): IncidentSummary[] {
+    const open = this.openIncidents();
+    if (!this.byService) {
+      const index = new Map<string, IncidentSummary[]>();
+      const add = (service: string, incident: IncidentSummary) => {
+        const list = index.get(service);
+        if (!list) index.set(service, [incident]);
+        else if (!list.includes(incident)) list.push(incident);
+      };
+      for (const incident of open) {
+        if (incident.service !== null) add(incident.service, incident);
+        for (const service of this.related.get(incident.id) ?? []) add(service, incident);
+      }
+      this.byService = index;
+    }
+    return this.byService.get(change.service) ?? NONE;
   }
 
   private concerns(incident: IncidentSummary, change: ChangeEvent): boolean {
@@ -242,7 +300,10 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
   }
 
   private openIncidents(): IncidentSummary[] {
-    this.openCache ??= this.store.list({ status: 'open', limit: 500 });
+    if (!this.openCache) {
+      this.openCache = this.store.list({ status: 'open', limit: 500 });
+      this.byService = null;
+    }
     return this.openCache;
   }
 
@@ -274,6 +335,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
         this.logger.error('audit log not read for incidents', { err });
       }
     }
+    let changed = this.writeUnwritten();
     // Rules with the same window read the same traffic: once per service and window.
     const traffic = new Map<string, ReturnType<TrafficSignals['traffic']>>();
     const crossings = this.evaluator.evaluate({
@@ -288,7 +350,6 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       instances: this.options.instances,
       ...(this.queues ? { queues: this.queues } : {}),
     });
-    let changed = false;
     const byScope = new Map<string, Crossing[]>();
     for (const c of crossings) byScope.set(c.scope, [...(byScope.get(c.scope) ?? []), c]);
     for (const [scope, list] of byScope) {
@@ -363,6 +424,20 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     return true;
   }
 
+  /** The kept changes of one service, oldest first (indexed once per tick). */
+  private recentOf(service: string): RecentChange[] {
+    if (!this.recentByService) {
+      const index = new Map<string, RecentChange[]>();
+      for (const c of this.recent) {
+        const list = index.get(c.service);
+        if (list) list.push(c);
+        else index.set(c.service, [c]);
+      }
+      this.recentByService = index;
+    }
+    return this.recentByService.get(service) ?? [];
+  }
+
   /** Ranks the suspects of an open incident from the traffic since its onset; writes them when they changed. */
   private rank(incident: IncidentSummary, at: number): boolean {
     const scope = incident.scope;
@@ -375,7 +450,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
       onset: incident.onsetAt,
       rules: active.map((r) => r.rule),
       since: this.signals.breakdown(this.traceOf(incident), Math.floor(at / 1000) * 1000),
-      changes: this.recent.filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS),
+      // rankSuspects weighs only the changes of the incident's own service: those, from a per-tick index.
+      changes: this.recentOf(service).filter((c) => c.at >= incident.onsetAt - LOOKBACK_MS && c.at >= at - CHANGE_MEMORY_MS),
       p99SloMs: rules.latency.p99SloMs,
       queues: queueRules.map((r) => {
         const q = this.queueSnapshot.get(r.subject);
@@ -397,6 +473,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.store.setSuspects(incident.id, suspects);
     this.suspectsWritten.set(incident.id, key);
     this.related.set(incident.id, new Set(suspects.filter((s) => s.kind === 'dependency').map((s) => s.service)));
+    this.byService = null;
     return true;
   }
 
@@ -422,6 +499,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.suspectsWritten.delete(id);
     this.related.delete(id);
     this.openCache = null;
+    this.byService = null;
   }
 
   acknowledge(id: number, actor: string): IncidentSummary {

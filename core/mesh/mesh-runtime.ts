@@ -450,6 +450,18 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
    * registry history, and audited with its evidence.
    */
   private applyFailover(steps: FailoverStep[]): void {
+    if (!steps.some((s) => s.transitions.length)) return;
+    // One transaction for every audit entry and timeline line of the tick: a commit per
+    // transition held the event loop when a whole mesh's instances changed at once.
+    try {
+      this.options.db.transaction(() => this.applyTransitions(steps))();
+    } catch (err) {
+      this.logger.error('failover decisions not saved (audit, incident timelines); they are in effect', { err, transitions: steps.reduce((n, s) => n + s.transitions.length, 0) });
+    }
+    this.emit('changed');
+  }
+
+  private applyTransitions(steps: FailoverStep[]): void {
     const leading = this.control.leadership().isLeader;
     for (const step of steps) {
       for (const t of step.transitions) {
@@ -479,7 +491,6 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         }
       }
     }
-    if (steps.some((s) => s.transitions.length)) this.emit('changed');
   }
 
   /**

@@ -56,8 +56,15 @@ export function registerSketchMerge(db: Db): void {
 
 type Stmt = Database.Statement<unknown[]>;
 
+/** Values per staging row in addRecentMany(). */
+export const RECENT_COLUMNS = 10;
+/** Staging rows per multi-row statement. */
+export const RECENT_ROWS_PER_STATEMENT = 64;
+
 export class HistoryStore {
   private readonly stmts;
+  /** Multi-row staging upserts by row count (RECENT_ROWS_PER_STATEMENT, and the remainders met). */
+  private readonly recentRows = new Map<number, Stmt>();
   private readonly add: Record<Resolution, Stmt>;
   private readonly insert: Record<Resolution, Stmt>;
   private readonly range: Record<Resolution, Stmt>;
@@ -171,6 +178,37 @@ export class HistoryStore {
 
   addRecent(mesh: string, series: number, w: WindowRow): void {
     this.stmts.addRecent.run(mesh, w.t, series, w.requests, w.http5xx, w.http4xx, w.connect, w.timeout, w.retries, w.sketch);
+  }
+
+  /**
+   * addRecent() for many windows: `values` holds RECENT_COLUMNS values per window, in
+   * addRecent's order (mesh, t, series, requests, http5xx, http4xx, connect, timeout, retries,
+   * sketch). Written RECENT_ROWS_PER_STATEMENT rows per statement: one statement per window
+   * cost more than the rows themselves at 40 000 windows a second.
+   */
+  addRecentMany(values: unknown[]): void {
+    const rows = values.length / RECENT_COLUMNS;
+    if (!Number.isInteger(rows)) throw new RangeError(`addRecentMany: ${values.length} values are not whole rows of ${RECENT_COLUMNS}`);
+    let at = 0;
+    const full = RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS;
+    while (values.length - at >= full) {
+      this.addRecentRows(RECENT_ROWS_PER_STATEMENT).run(values.slice(at, at + full));
+      at += full;
+    }
+    if (at < values.length) this.addRecentRows((values.length - at) / RECENT_COLUMNS).run(values.slice(at));
+  }
+
+  private addRecentRows(n: number): Stmt {
+    let stmt = this.recentRows.get(n);
+    if (!stmt) {
+      const row = `(${Array.from({ length: RECENT_COLUMNS }, () => '?').join(', ')})`;
+      stmt = this.db.prepare(
+        `INSERT INTO telemetry_recent (mesh, t, series, ${COLUMNS}) VALUES ${Array.from({ length: n }, () => row).join(', ')}
+         ON CONFLICT (mesh, t, series) DO UPDATE SET ${ADD_ON_CONFLICT}`,
+      );
+      this.recentRows.set(n, stmt);
+    }
+    return stmt;
   }
 
   /** Staging windows of one series with from ≤ t < to, ascending. */

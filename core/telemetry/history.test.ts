@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
 import { TelemetryHistory, type TelemetryHistoryOptions } from './history.js';
+import { HistoryStore, RECENT_COLUMNS, RECENT_ROWS_PER_STATEMENT } from './history-store.js';
 import { TelemetryQueries } from './queries.js';
-import { decodeSketch } from './sketch-codec.js';
+import { decodeSketch, encodeSketch } from './sketch-codec.js';
 import { RESOLUTION_TABLE, RESOLUTIONS, telemetryConsumer } from './resolutions.js';
 import { exactQuantile, logNormal, prng, telemetryBatch, tempDb, type TempDb } from './test-support.js';
 
@@ -409,14 +410,17 @@ describe('TelemetryHistory: crash safety (exactly once with the stream offset)',
     consume(h, messages, 0, 50, 10);
     const stored = h.offset();
     for (let i = 50; i < 80; i++) h.ingest(messages[i]!.batch, messages[i]!.receivedAt);
-    const store = h.store as unknown as { addRecent: (...args: unknown[]) => void };
-    const real = store.addRecent.bind(h.store);
-    let calls = 0;
-    store.addRecent = (...args: unknown[]) => {
-      if (++calls === 5) throw new Error('disk full');
-      real(...args);
+    const store = h.store as unknown as { addRecentMany: (values: unknown[]) => void };
+    const real = store.addRecentMany.bind(h.store);
+    let rows = 0;
+    store.addRecentMany = (values: unknown[]) => {
+      // Half the staging rows go in, then the disk is full.
+      rows = values.length / RECENT_COLUMNS;
+      real(values.slice(0, Math.floor(rows / 2) * RECENT_COLUMNS));
+      throw new Error('disk full');
     };
     expect(() => h.flush({ consumer: CONSUMER, stream: STREAM, offset: 79 })).toThrow('disk full');
+    expect(rows).toBeGreaterThan(2);
     expect(h.offset()).toBe(stored);
     tmp.reopen();
     const after = history();
@@ -492,5 +496,56 @@ describe('TelemetryHistory: retention', () => {
     h.ingest(telemetryBatch('a', 'a1', clock, [{ peerService: 'gone', values: [1] }]), clock);
     h.flush(undefined, { force: true });
     expect(queries().series({ mesh: MESH, kind: 'edge', from: 'a', to: 'gone', start: clock, end: clock + 1000 }).points[0]!.requests).toBe(1);
+  });
+});
+
+describe('HistoryStore staging writes', () => {
+  it('addRecentMany writes what addRecent writes row by row, conflicts included', () => {
+    const store = new HistoryStore(tmp.db);
+    const rows: unknown[][] = [];
+    for (let i = 0; i < 3 * RECENT_ROWS_PER_STATEMENT + 5; i++) {
+      const sketch = new LatencySketch();
+      sketch.add(i + 1);
+      sketch.add(2 * i + 3);
+      rows.push(['m', 100 + (i % 7), 1 + (i % 11), i + 1, i % 2, 0, i % 3, 0, 1, encodeSketch(sketch.toWire())]);
+    }
+    for (const r of rows) expect(r).toHaveLength(RECENT_COLUMNS);
+    const read = () => tmp.db.prepare('SELECT mesh, t, series, requests, http5xx, http4xx, connect, timeout, retries, hex(sketch) AS sketch FROM telemetry_recent ORDER BY mesh, t, series').all();
+    for (const r of rows) {
+      store.addRecent('m', r[2] as number, { t: r[1] as number, requests: r[3] as number, http5xx: r[4] as number, http4xx: r[5] as number, connect: r[6] as number, timeout: r[7] as number, retries: r[8] as number, sketch: r[9] as Uint8Array });
+    }
+    const one = read();
+    expect(one).toHaveLength(77); // 7 seconds × 11 series: most rows met a conflict
+    tmp.db.prepare('DELETE FROM telemetry_recent').run();
+    store.addRecentMany(rows.flat());
+    expect(read()).toEqual(one);
+    expect(() => store.addRecentMany(['m', 1])).toThrow(RangeError);
+  });
+});
+
+describe('TelemetryHistory: compaction keeps pace with the mesh, a bounded number of steps per flush', () => {
+  /** 200 callers, one edge each to a callee instance of their own: 600 series (edge, service, instance). */
+  function run(options: Partial<TelemetryHistoryOptions>, seconds: number): { trailS: number; maxSteps: number } {
+    const h = history({ compactSeriesPerStep: 5, compactStepsPerFlush: 1, minFlushIntervalMs: 1000, ...options });
+    let maxSteps = 0;
+    for (let s = 0; s < seconds; s++) {
+      for (let i = 0; i < 200; i++) h.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, clock, [{ peerService: `callee-${i}`, peerInstance: `callee-${i}-1`, values: [5, 7] }]), clock + 1000);
+      clock += 1000;
+      maxSteps = Math.max(maxSteps, h.flush({ consumer: CONSUMER, stream: STREAM, offset: s }).compaction.steps);
+    }
+    return { trailS: (clock - h.compactedThrough) / 1000, maxSteps };
+  }
+
+  it('runs as many steps as the series need (and no more than maxCompactStepsPerFlush), so compaction does not trail', () => {
+    // 600 series in slices of 5: 121 steps a minute; one step per flush (a flush a second) would be 60.
+    const adaptive = run({ maxCompactStepsPerFlush: 8 }, 240);
+    expect(adaptive.maxSteps).toBeLessThanOrEqual(8);
+    expect(adaptive.trailS).toBeLessThanOrEqual(60 + 10 + 60);
+    clock = T0;
+    tmp.cleanup();
+    tmp = tempDb();
+    const fixed = run({ maxCompactStepsPerFlush: 1 }, 240);
+    expect(fixed.maxSteps).toBe(1);
+    expect(fixed.trailS).toBeGreaterThan(adaptive.trailS + 60);
   });
 });

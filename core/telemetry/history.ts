@@ -21,7 +21,7 @@ import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
 import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
-import { DenseSketch, encodeSketch } from './sketch-codec.js';
+import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 
 export interface StreamOffset {
   consumer: string;
@@ -40,8 +40,15 @@ export interface TelemetryHistoryOptions {
   minFlushIntervalMs?: number;
   /** Series per compaction transaction (≈ 60 staged rows each). Default 50. */
   compactSeriesPerStep?: number;
-  /** Compaction transactions run by one flush(). Default 2. */
+  /**
+   * Compaction transactions run by one flush() at least. Default 2. A flush runs more when the
+   * mesh has more series than that keeps up with — as many as the minute's slices need at the
+   * time since the last flush, with a margin, or all of maxCompactStepsPerFlush while
+   * compaction trails by more than a minute — never more than maxCompactStepsPerFlush.
+   */
   compactStepsPerFlush?: number;
+  /** Compaction transactions one flush() runs at most. Default 16. */
+  maxCompactStepsPerFlush?: number;
   /** Batches whose window starts further than this ahead of their arrival are dropped (ms). Default 10 min. */
   maxFutureMs?: number;
   now?: () => number;
@@ -99,6 +106,8 @@ interface PendingSeries {
   windows: Delta[];
   /** Listed in `dirty` (has windows to write). */
   dirty: boolean;
+  /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
+  known: KnownSeries | null;
 }
 
 interface KnownSeries {
@@ -135,10 +144,13 @@ export class TelemetryHistory {
   private readonly minFlushIntervalMs: number;
   private readonly seriesPerStep: number;
   private readonly stepsPerFlush: number;
+  private readonly maxStepsPerFlush: number;
   private readonly maxFutureMs: number;
   private readonly now: () => number;
   /** Every series seen since start (or since it was forgotten), by seriesKey. */
   private readonly pending = new Map<string, PendingSeries>();
+  /** The same series by kind, then a, then b: ingest looks them up without building a key string. */
+  private readonly pendingByKind: Record<SeriesKind, Map<string, Map<string, PendingSeries>>> = { edge: new Map(), service: new Map(), instance: new Map() };
   /** The series among them with windows to write. */
   private dirty: PendingSeries[] = [];
   /** Deltas of earlier writes, for reuse. */
@@ -164,6 +176,7 @@ export class TelemetryHistory {
     this.minFlushIntervalMs = options.minFlushIntervalMs ?? 1000;
     this.seriesPerStep = Math.max(1, options.compactSeriesPerStep ?? 50);
     this.stepsPerFlush = Math.max(0, options.compactStepsPerFlush ?? 2);
+    this.maxStepsPerFlush = Math.max(this.stepsPerFlush, options.maxCompactStepsPerFlush ?? 16);
     this.maxFutureMs = options.maxFutureMs ?? 600_000;
     this.now = options.now ?? Date.now;
     for (const s of this.store.seriesOf(this.mesh)) {
@@ -216,12 +229,12 @@ export class TelemetryHistory {
     const t = Math.floor(batch.windowStart / 1000);
     for (const edge of batch.edges) {
       if (edge.direction === 'outbound') {
-        const blob = encodeSketch(edge.latency);
+        const blob = sketchBlobOf(edge.latency);
         this.add('edge', batch.service, edge.peerService, t, edge, blob);
         this.add('service', '', edge.peerService, t, edge, blob);
         if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge, blob);
       } else if (edge.peerService === 'external') {
-        const blob = encodeSketch(edge.latency);
+        const blob = sketchBlobOf(edge.latency);
         this.add('edge', 'external', batch.service, t, edge, blob);
         this.add('service', '', batch.service, t, edge, blob);
         this.add('instance', batch.service, batch.instanceId, t, edge, blob);
@@ -230,11 +243,14 @@ export class TelemetryHistory {
   }
 
   private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
-    const key = seriesKey(kind, a, b);
-    let series = this.pending.get(key);
+    let byB = this.pendingByKind[kind].get(a);
+    if (!byB) this.pendingByKind[kind].set(a, (byB = new Map()));
+    let series = byB.get(b);
     if (!series) {
-      series = { key, kind, a, b, windows: [], dirty: false };
+      const key = seriesKey(kind, a, b);
+      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null };
       this.pending.set(key, series);
+      byB.set(b, series);
     }
     if (!series.dirty) {
       series.dirty = true;
@@ -289,10 +305,27 @@ export class TelemetryHistory {
     if (!options.force && now - this.lastFlushAt < this.minFlushIntervalMs) {
       return { written: false, skipped: 'throttled', windows: 0, late: 0, compaction: idle };
     }
+    const sinceLast = now - this.lastFlushAt;
     this.lastFlushAt = now;
     const { written, windows, late } = this.write(now);
-    const compaction = this.compact(now, this.stepsPerFlush);
+    const compaction = this.compact(now, this.compactionSteps(sinceLast, now));
     return { written, windows, late, compaction };
+  }
+
+  /**
+   * Compaction steps for a flush `sinceLastMs` after the previous one: enough for every series'
+   * slice of a minute per minute (with half again as margin), all of maxStepsPerFlush while
+   * compaction trails by more than a minute; never fewer than stepsPerFlush nor more than
+   * maxStepsPerFlush, so a flush's work stays bounded whatever the mesh's size.
+   */
+  compactionSteps(sinceLastMs: number, now = this.now()): number {
+    if (this.stepsPerFlush === 0) return 0;
+    const lastDue = Math.floor((Math.floor(now / 1000) - this.graceSec) / MINUTE) * MINUTE;
+    if (this.through < lastDue - MINUTE && this.through > 0) return this.maxStepsPerFlush;
+    const slices = Math.ceil(this.ids.length / this.seriesPerStep) + 1;
+    const span = Number.isFinite(sinceLastMs) ? Math.max(0, sinceLastMs) : this.minFlushIntervalMs;
+    const keepUp = Math.ceil((1.5 * slices * span) / 60_000);
+    return Math.min(this.maxStepsPerFlush, Math.max(this.stepsPerFlush, keepUp));
   }
 
   private write(now: number): { written: boolean; windows: number; late: number } {
@@ -300,20 +333,20 @@ export class TelemetryHistory {
     const offsetMoved = anchor !== null && anchor.offset !== this.persistedOffset;
     if (this.dirty.length === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
     const nowSec = Math.floor(now / 1000);
-    const created: Array<[string, number, number]> = [];
+    const created: Array<[PendingSeries, number, number]> = [];
     const touched: Array<[KnownSeries, number]> = [];
     let windows = 0;
     let late = 0;
+    const recent: unknown[] = [];
     this.store.transaction(() => {
       for (const p of this.dirty) {
-        const key = p.key;
         let first = Infinity;
         let last = -Infinity;
         for (const { t } of p.windows) {
           if (t < first) first = t;
           if (t > last) last = t;
         }
-        const known = this.known.get(key);
+        const known = p.known;
         let id: number;
         if (known) {
           id = known.id;
@@ -323,32 +356,25 @@ export class TelemetryHistory {
           }
         } else {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
-          created.push([key, id, last]);
+          created.push([p, id, last]);
         }
         for (const d of p.windows) {
           const t = d.t;
-          const row: WindowRow = {
-            t,
-            requests: d.requests,
-            http5xx: d.http5xx,
-            http4xx: d.http4xx,
-            connect: d.connect,
-            timeout: d.timeout,
-            retries: d.retries,
-            sketch: this.encodeDelta(d.blobs),
-          };
           if (this.isCompacted(id, t)) {
+            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d.blobs) };
             this.addToResolutions(id, row, nowSec);
             late++;
-          } else this.store.addRecent(this.mesh, id, row);
+          } else recent.push(this.mesh, t, id, d.requests, d.http5xx, d.http4xx, d.connect, d.timeout, d.retries, this.encodeDelta(d.blobs));
           windows++;
         }
       }
+      this.store.addRecentMany(recent);
       if (anchor && offsetMoved) this.store.putOffset(anchor.consumer, anchor.stream, anchor.offset, now);
     });
     // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
-    for (const [key, id, lastSeen] of created) {
-      this.known.set(key, { id, lastSeen });
+    for (const [p, id, lastSeen] of created) {
+      p.known = { id, lastSeen };
+      this.known.set(p.key, p.known);
       this.ids.push(id);
     }
     for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
@@ -535,7 +561,11 @@ export class TelemetryHistory {
         for (const key of forgotten) {
           gone.add(this.known.get(key)!.id);
           this.known.delete(key);
-          this.pending.delete(key);
+          const p = this.pending.get(key);
+          if (p) {
+            this.pending.delete(key);
+            this.pendingByKind[p.kind].get(p.a)?.delete(p.b);
+          }
         }
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;

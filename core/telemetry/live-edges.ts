@@ -7,7 +7,7 @@
  * (History, rollups and persistence build on this in core/telemetry.)
  */
 import type { CircuitReport, EdgeStats, TelemetryBatch } from '../protocol/messages.js';
-import { DenseSketch, encodeSketch } from './sketch-codec.js';
+import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, TIMEOUT, COARSE_SECONDS, type WindowTotals } from './edge-windows.js';
 
 const WINDOW_MS = 1000;
@@ -146,7 +146,7 @@ export class LiveEdges {
       c[REFUSED] = edge.refused ?? 0;
       const fine = second > series.newest - FINE_SECONDS;
       const caller = edge.direction === 'outbound' && fine ? series.callerIndex(batch.instanceId, second) : -1;
-      series.windows.add(second, { counters: c, caller, callerCount: edge.requests + (edge.refused ?? 0), blob: encodeSketch(edge.latency) });
+      series.windows.add(second, { counters: c, caller, callerCount: edge.requests + (edge.refused ?? 0), blob: sketchBlobOf(edge.latency) });
       if (second > series.newest) series.newest = second;
       if (edge.direction === 'outbound' && edge.circuit) series.setCircuit(batch.instanceId, edge.circuit, receivedAt);
       series.lastSeen = receivedAt;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LatencySketch, SKETCH_MAX_INDEX, type SketchWire } from '../protocol/sketch.js';
-import { decodeSketch, DenseSketch, encodeSketch, mergeSketchBlobs, readSketchBlob } from './sketch-codec.js';
+import { addBlobPart, blobOfParts, decodeSketch, DenseSketch, encodeSketch, MAX_BLOB_PARTS, mergeSketchBlobs, quantilesOfParts, readSketchBlob, sketchBlobOf } from './sketch-codec.js';
 import { logNormal, prng } from './test-support.js';
 
 function sketchOf(values: number[]): LatencySketch {
@@ -90,5 +90,27 @@ describe('DenseSketch', () => {
     dense.addWire({ zero: 9, buckets: [[100, 1]] });
     expect(dense.quantile(0.5)).toBe(0);
     expect(dense.quantile(1)).toBeCloseTo(2 * (101 / 99) ** 100 / (1 + 101 / 99), 9);
+  });
+});
+
+describe('sketches kept as blob parts', () => {
+  it('hold at most MAX_BLOB_PARTS blobs however many are added, and read back as one sketch fed with every part', () => {
+    const random = prng(7);
+    const all = new LatencySketch();
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 500; i++) {
+      const one = sketchOf(Array.from({ length: 1 + (i % 13) }, () => logNormal(random, 20, 1)));
+      all.merge(one);
+      addBlobPart(parts, encodeSketch(one.toWire()));
+      expect(parts.length).toBeLessThanOrEqual(MAX_BLOB_PARTS);
+    }
+    expect(decodeSketch(blobOfParts(parts))).toEqual(all.toWire());
+    expect(quantilesOfParts(parts, [0.5, 0.99])).toEqual([all.quantile(0.5), all.quantile(0.99)]);
+  });
+
+  it('encode a wire sketch once however many consumers ask for its blob', () => {
+    const wire = sketchOf([1, 2, 3]).toWire();
+    expect(sketchBlobOf(wire)).toBe(sketchBlobOf(wire));
+    expect(decodeSketch(sketchBlobOf(wire))).toEqual(wire);
   });
 });

@@ -126,6 +126,57 @@ export function encodeSketch(wire: SketchWire): Buffer {
   }, 8 + sorted.length * 2);
 }
 
+const encoded = new WeakMap<SketchWire, Buffer>();
+
+/**
+ * encodeSketch() of a wire sketch, once per sketch object: the ingest path hands the same
+ * batch edge to the live view, the history, the incident signals and the failover engine, and
+ * each wants its blob. Blobs are shared and never written to.
+ */
+export function sketchBlobOf(wire: SketchWire): Buffer {
+  let blob = encoded.get(wire);
+  if (!blob) encoded.set(wire, (blob = encodeSketch(wire)));
+  return blob;
+}
+
+/**
+ * A sketch kept as the blobs added to it (shared, not copied), merged into one whenever
+ * MAX_BLOB_PARTS pile up: adding is a push, and percentiles read back exactly as from one
+ * sketch fed with every part. A few hundred bytes where a LatencySketch holds a Map.
+ */
+export const MAX_BLOB_PARTS = 8;
+
+export function addBlobPart(parts: Uint8Array[], blob: Uint8Array): void {
+  parts.push(blob);
+  if (parts.length < MAX_BLOB_PARTS) return;
+  const merged = blobOfParts(parts);
+  parts.length = 1;
+  parts[0] = merged;
+}
+
+let partsScratch: DenseSketch | null = null;
+
+/** The blobs merged into one (the single part as it is). */
+export function blobOfParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const dense = (partsScratch ??= new DenseSketch());
+  dense.reset();
+  for (const part of parts) dense.addBlob(part);
+  const blob = dense.toBlob();
+  dense.reset();
+  return blob;
+}
+
+/** Quantiles of the sketch the blobs make together (docs/protocol.md §7, as LatencySketch). */
+export function quantilesOfParts(parts: readonly Uint8Array[], qs: readonly number[]): Array<number | null> {
+  const dense = (partsScratch ??= new DenseSketch());
+  dense.reset();
+  for (const part of parts) dense.addBlob(part);
+  const out = dense.quantiles(qs);
+  dense.reset();
+  return out;
+}
+
 export function decodeSketch(blob: Uint8Array): SketchWire {
   const buckets: Array<[number, number]> = [];
   const zero = readSketchBlob(blob, (index, count) => buckets.push([index, count]));

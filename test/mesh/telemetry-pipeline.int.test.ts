@@ -14,7 +14,8 @@
  * around them (agents' windows have their own phase), and within 10 % of its rate. Latency: the
  * sidecar times the upstream call, the generator adds the proxying, the socket and its own event
  * loop's delays (all share this process and a busy machine), so the console's p50 and p99 lie
- * between the service's own (known from its latency mix, less the sketch's 1 %) and the
+ * between the service's own (known from its latency mix, less the sketch's 1 %; for the p99, the
+ * lowest a sample of that size gives but with odds under 0.2 %: serviceP99Floor) and the
  * generator's plus the sketch's 1 % and 1 ms; the p50 also within 3 ms + 10 % of the generator's.
  */
 import { randomUUID } from 'node:crypto';
@@ -71,6 +72,21 @@ const sum = (list: Point[]) => list.reduce((n, p) => n + p.requests, 0);
  */
 const SERVICE_P50 = 4 + (6 * 0.5) / 0.9;
 const SERVICE_P99 = 40 + 20 * 0.9;
+
+/**
+ * The p99 of n requests of that mix is SERVICE_P99 only on average: it lies below x when fewer
+ * than 1 % of the n took longer than x, and the number that did is binomial (n, 0.1 · (60 − x) / 20).
+ * The highest x with that count's mean 3 standard deviations above 1 % of n: the sample's p99 is
+ * below it with odds under ~0.2 %. (At 500 requests that is ~53 ms; timer lateness on a busy
+ * process used to hide the spread, a quieter one shows it.)
+ */
+function serviceP99Floor(n: number): number {
+  for (let x = SERVICE_P99; x > 40; x -= 0.05) {
+    const m = (n * 0.1 * (60 - x)) / 20;
+    if (m - 3 * Math.sqrt(m) >= 0.01 * n) return x;
+  }
+  return 40;
+}
 
 function slowService(): Promise<Server> {
   const server = createServer((_req, res) => {
@@ -151,7 +167,7 @@ describe('telemetry pipeline against the load generator', () => {
       expect(live.p50!).toBeGreaterThanOrEqual(SERVICE_P50 * 0.99);
       expect(live.p50!).toBeGreaterThanOrEqual(measured.p50! - (3 + 0.1 * measured.p50!));
       expect(live.p99!).toBeLessThanOrEqual(measured.p99! * 1.01 + 1);
-      expect(live.p99!).toBeGreaterThanOrEqual(SERVICE_P99 * 0.99);
+      expect(live.p99!).toBeGreaterThanOrEqual(serviceP99Floor(live.requests) * 0.99);
 
       // Restart mid-stream: the console goes away while the load goes on, and comes back.
       await core!.close();

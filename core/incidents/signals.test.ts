@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { telemetryBatch } from '../telemetry/test-support.js';
+import { Trace, TrafficSignals } from './signals.js';
+
+const T0 = 1_800_000_000_000;
+
+describe('TrafficSignals', () => {
+  it('sums callers and dependencies per edge over the seconds asked, listing edges that reported even with no requests', () => {
+    const signals = new TrafficSignals();
+    for (let s = 0; s < 3; s++) {
+      const at = T0 + s * 1000;
+      signals.ingest(telemetryBatch('web', 'web-1', at, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5, 5], errors: { http5xx: 1 } }]));
+      signals.ingest(telemetryBatch('shop', 'shop-1', at, [{ peerService: 'pay', peerInstance: 'pay-2', values: [7], errors: { timeout: 1 } }]));
+      signals.ingest(telemetryBatch('pay', 'pay-1', at, [{ peerService: 'db', peerInstance: 'db-1', values: [1, 1, 1], errors: { connect: 2 } }]));
+      // Traffic from outside the mesh into pay, reported by pay itself.
+      signals.ingest(telemetryBatch('pay', 'pay-1', at, [{ direction: 'inbound', peerService: 'external', values: [2] }]));
+      // The callee's own view of a mesh call is not counted.
+      signals.ingest(telemetryBatch('pay', 'pay-2', at, [{ direction: 'inbound', peerService: 'web', values: [9, 9, 9] }]));
+    }
+    // An edge that reported a window without requests, in the last second only.
+    signals.ingest(telemetryBatch('ops', 'ops-1', T0 + 2000, [{ peerService: 'pay', peerInstance: 'pay-1', values: [], requests: 0 }]));
+
+    const b = signals.breakdown(new Trace('pay', T0), T0 + 3000);
+    expect(Object.fromEntries([...b.callers].map(([k, t]) => [k, [t.requests, t.failed]]))).toEqual({ web: [6, 3], shop: [3, 3], external: [3, 0], ops: [0, 0] });
+    expect(Object.fromEntries([...b.dependencies].map(([k, t]) => [k, [t.requests, t.failed]]))).toEqual({ db: [9, 6] });
+    expect(b.service).toMatchObject({ requests: 12, failed: 6 });
+    expect(Object.fromEntries([...b.instances].map(([k, t]) => [k, t.requests]))).toEqual({ 'pay-1': 9, 'pay-2': 3 });
+
+    // Only the first second: the edge that reported later is not listed.
+    const first = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    expect([...first.callers.keys()].sort()).toEqual(['external', 'shop', 'web']);
+    expect(first.callers.get('web')).toMatchObject({ requests: 2, failed: 1 });
+    expect(signals.traffic('pay', 3, T0 + 3000)).toMatchObject({ requests: 12, failed: 6 });
+  });
+
+  it('packs a settled second into one blob per cell with the same percentiles, and still takes late batches into it', () => {
+    const signals = new TrafficSignals();
+    for (let i = 0; i < 20; i++) {
+      signals.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, T0, [{ peerService: 'pay', peerInstance: `pay-${i % 3}`, values: [1 + i, 10 * (i + 1), 100 + i] }]));
+    }
+    const before = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    // A batch SETTLE_MS and more later: the first second is packed.
+    signals.ingest(telemetryBatch('web', 'web-1', T0 + 5000, [{ peerService: 'pay', peerInstance: 'pay-0', values: [3] }]));
+    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; services: Map<string, { latency: Uint8Array[] | null }> }> }).seconds;
+    const first = seconds.find((x) => x.start === T0)!;
+    expect(first.packed).toBe(true);
+    expect(first.services.get('pay')!.latency).toBeNull();
+    expect(signals.breakdown(new Trace('pay', T0), T0 + 1000)).toEqual(before);
+    // A late batch for the packed second still counts.
+    signals.ingest(telemetryBatch('late', 'late-1', T0, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5000] }]));
+    const after = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    expect(after.service.requests).toBe(before.service.requests + 1);
+    expect(after.service.p99).toBeGreaterThan(before.service.p99!);
+  });
+});
