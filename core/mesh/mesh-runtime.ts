@@ -489,7 +489,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private planZones(service: string, now: number): void {
     let change: ZoneStepChange | null;
     try {
-      change = this.zones.update(service, this.failoverEndpoints(service).endpoints, this.policies.get(service).policy, now, this.zoneFailovers.zones(service));
+      const probing = new Set(this.failover.health(service).filter((h) => h.state === 'probing').map((h) => h.instanceId));
+      const endpoints = this.failoverEndpoints(service).endpoints.map((e) => ({ ...e, probing: probing.has(e.instanceId) }));
+      change = this.zones.update(service, endpoints, this.policies.get(service).policy, now, this.zoneFailovers.zones(service));
     } catch (err) {
       this.logger.error('zone plan failed; the set is pushed with the last admitted health', { err, service });
       return;
