@@ -452,6 +452,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private applyFailover(steps: FailoverStep[]): void {
     const leading = this.control.leadership().isLeader;
     for (const step of steps) {
+      for (const h of step.spared) {
+        this.logger.info('latency outlier spared', { service: step.service, instanceId: h.instanceId, reason: h.reason, own: h.samples.own, outbound: h.samples.outbound });
+      }
       for (const t of step.transitions) {
         this.logger.warn('failover', { service: t.service, instanceId: t.instanceId, from: t.from, to: t.to, reason: t.reason, leading });
         if (!leading) continue;
