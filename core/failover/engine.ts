@@ -29,6 +29,8 @@ export interface FailoverStep {
   status: ServiceHealthStatus;
   /** Latency outliers of a sweep made in this step that were not ejected: their callees explain them. */
   spared: SparedHost[];
+  /** When the step was evaluated. */
+  sweptAt: number;
 }
 
 export interface FailoverEngineOptions {
@@ -167,6 +169,6 @@ export class FailoverEngine {
     const step = this.tracker.apply(service, instances, decisions, policy, now);
     const report = this.detector.sweepReport(service);
     const spared = report?.at === now && 'spared' in report.latency ? (report.latency.spared ?? []) : [];
-    return { service, transitions: step.transitions, decisions, status: step.status, spared };
+    return { service, transitions: step.transitions, decisions, status: step.status, spared, sweptAt: now };
   }
 }
