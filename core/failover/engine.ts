@@ -5,7 +5,7 @@
  *
  * Per instance, observations are the merge of every caller's outbound edge to that instance in
  * one evaluation window (policy.intervalMs), so every caller's view counts. With them goes the
- * instance's own outbound calls (its sidecar's outbound edges to any callee, merged) in the same
+ * instance's own outbound calls (its sidecar's outbound edges, merged per callee service) in the same
  * window: the latency rule spares a host whose slowness its callees explain.
  */
 import { OutlierDetector, type OutlierDecision, type SparedHost } from '../health/detector.js';
@@ -46,7 +46,7 @@ export class FailoverEngine {
   readonly tracker = new EjectionTracker();
   private windows = new Map<string, Map<string, Window>>();
   /** Per caller service → caller instance: its outbound calls in the current window. */
-  private outbound = new Map<string, Map<string, { requests: number; latency: LatencySketch }>>();
+  private outbound = new Map<string, Map<string, Record<string, { requests: number; latency: LatencySketch }>>>();
   private readonly lastEvaluation = new Map<string, number>();
   private readonly now: () => number;
   private readonly policyFor: (service: string) => OutlierPolicy;
@@ -65,11 +65,12 @@ export class FailoverEngine {
           callers = new Map();
           this.outbound.set(batch.service, callers);
         }
-        let out = callers.get(batch.instanceId);
-        if (!out) {
-          out = { requests: 0, latency: new LatencySketch() };
-          callers.set(batch.instanceId, out);
+        let calls = callers.get(batch.instanceId);
+        if (!calls) {
+          calls = {};
+          callers.set(batch.instanceId, calls);
         }
+        const out = (calls[edge.peerService] ??= { requests: 0, latency: new LatencySketch() });
         out.requests += edge.requests;
         out.latency.mergeWire(edge.latency);
       }
@@ -141,7 +142,7 @@ export class FailoverEngine {
     const policy = this.policyFor(service);
     const windows = this.windows.get(service) ?? new Map<string, Window>();
     this.windows.delete(service);
-    const outbound = this.outbound.get(service) ?? new Map<string, { requests: number; latency: LatencySketch }>();
+    const outbound = this.outbound.get(service) ?? new Map<string, Record<string, { requests: number; latency: LatencySketch }>>();
     this.outbound.delete(service);
     for (const instanceId of new Set([...windows.keys(), ...outbound.keys()])) {
       if (!instances.includes(instanceId)) continue;

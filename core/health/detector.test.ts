@@ -600,7 +600,7 @@ describe('latency: a host slow because its callee is slow is spared', () => {
   /** One sweep interval: per host [own inbound latency, requests, outbound latency or null]. */
   function tick(d: OutlierDetector, at: number, hosts: Record<string, [ms: number, requests: number, outMs: number | null]>, p: OutlierPolicy) {
     for (const [id, [value, requests, out]] of Object.entries(hosts)) {
-      d.observe(SVC, id, { ...win(requests, {}, sketch(value, requests)), ...(out === null ? {} : { outbound: { requests, latency: sketch(out, requests).toWire() } }) }, at);
+      d.observe(SVC, id, { ...win(requests, {}, sketch(value, requests)), ...(out === null ? {} : { outbound: { payments: { requests, latency: sketch(out, requests).toWire() } } }) }, at);
     }
     return d.evaluate(SVC, Object.keys(hosts), p, at);
   }
@@ -616,10 +616,10 @@ describe('latency: a host slow because its callee is slow is spared', () => {
     const [s] = spared(d2);
     expect(s).toMatchObject({
       instanceId: 'a',
-      samples: { requests: 60, intervals: 1, p99: p99Of(110), outbound: { requests: 60, p99: p99Of(100) }, own: { p99: p99Of(110) - p99Of(100), medianP99: p99Of(20) - p99Of(10) } },
+      samples: { requests: 60, intervals: 1, p99: p99Of(110), outbound: { requests: 60, p99: p99Of(100), callees: [{ service: 'payments', requests: 60, p99: p99Of(100) }] }, own: { p99: p99Of(110) - p99Of(100), medianP99: p99Of(20) - p99Of(10) } },
       thresholds: { threshold: 3 * p99Of(20) },
     });
-    expect(s!.reason).toMatch(/^spared: p99 .* but its outbound calls \(60, p99 .*\) explain it: own p99 .* <= /);
+    expect(s!.reason).toMatch(/^spared: p99 .* but its outbound calls explain it \(payments: 60, p99 .*\): own p99 .* <= /);
     // Its window is kept: over several intervals it is still judged, and still spared.
     expect(tick(d2, 2000, { a: [110, 10, 100], b: [20, 10, 10] }, lp())).toEqual([]);
     expect(spared(d2).map((h) => h.instanceId)).toEqual(['a']);
@@ -665,5 +665,18 @@ describe('latency: a host slow because its callee is slow is spared', () => {
     tick(d, 1000, { a: [110, 60, 100], b: [20, 60, 10], c: [20, 60, 10] }, lp());
     expect(spared(d).map((h) => h.instanceId)).toEqual(['a']);
     expect(d.sweepReport(SVC)?.latency).toMatchObject({ medianP99: p99Of(20), threshold: 3 * p99Of(20) });
+  });
+
+  it('with several callees, the slowest one explains the wait (a fast callee called as often does not dilute it)', () => {
+    const d = new OutlierDetector();
+    const at = 1000;
+    const observe = (id: string, ms: number, pay: number) =>
+      d.observe(SVC, id, { ...win(60, {}, sketch(ms, 60)), outbound: { payments: { requests: 60, latency: sketch(pay, 60) }, inventory: { requests: 120, latency: sketch(5, 120) } } }, at);
+    observe('a', 110, 100);
+    observe('b', 20, 10);
+    expect(d.evaluate(SVC, ['a', 'b'], lp(), at)).toEqual([]);
+    const [s] = spared(d);
+    expect(s!.samples.outbound).toMatchObject({ requests: 180, p99: p99Of(100), callees: [{ service: 'inventory', requests: 120 }, { service: 'payments', requests: 60 }] });
+    expect(s!.samples.own.p50).toBeCloseTo(p99Of(110) - p99Of(100), 9);
   });
 });

@@ -55,9 +55,10 @@
  *   is their slowest one or two). A host's window is emptied when the rule fires on it and while
  *   it is ejected or probing, so it is judged again on samples taken after that.
  *   A slow callee makes its callers slow by the same delay. When the core also passes a host's
- *   own outbound calls (`observe(…, { outbound })`: the latency of its calls to its callees,
+ *   own outbound calls (`observe(…, { outbound })`: the latency of its calls per callee service,
  *   merged over the same intervals), an outlier is ejected only if it is still one on its own
- *   latency: each host's p99 and p50 minus those of its outbound calls (at least 0; a host
+ *   latency: each host's p99 and p50 minus the largest p99 and p50 among its callees (at least
+ *   0: a request that calls each callee waits at least for the slowest one; a host
  *   without outbound samples counts whole), against the same bars over the other hosts' own
  *   latencies. One that is not is spared (its slowness is its callees'), kept in the sweep
  *   report's `latency.spared` with its samples and the bars, and its window is kept: it is
@@ -89,10 +90,10 @@ export interface WindowObservation {
   timeout: number;
   latency?: LatencySketch | SketchWire;
   /**
-   * The instance's own outbound calls in the same window (as a caller, to any callee): what it
-   * waited on. Lets the latency rule tell a slow host from the caller of one.
+   * The instance's own outbound calls in the same window (as a caller), per callee service: what
+   * it waited on. Lets the latency rule tell a slow host from the caller of one.
    */
-  outbound?: { requests: number; latency?: LatencySketch | SketchWire };
+  outbound?: Record<string, { requests: number; latency?: LatencySketch | SketchWire }>;
 }
 
 export interface WindowCounts {
@@ -149,12 +150,20 @@ export interface HostLatency {
   /** Sweep intervals its window spans (absent from evidence recorded before the rule had windows: 1). */
   intervals?: number;
   /** Its own outbound calls over the same intervals (absent: none observed). */
-  outbound?: { requests: number; p99: number; p50: number };
+  outbound?: OutboundLatency;
+}
+
+/** A host's outbound calls: per callee service, and the largest p99 and p50 among them. */
+export interface OutboundLatency {
+  requests: number;
+  p99: number;
+  p50: number;
+  callees: Array<{ service: string; requests: number; p99: number; p50: number }>;
 }
 
 /**
- * A host's latency with its callees' taken out: p99 and p50 minus those of its outbound calls
- * (at least 0), and the bars over the other hosts' own latencies (p50 only when judged over more
+ * A host's latency with its callees' taken out: p99 and p50 minus the largest p99 and p50 among
+ * its callees (at least 0), and the bars over the other hosts' own latencies (p50 only when judged over more
  * than one interval).
  */
 export interface OwnLatency {
@@ -170,7 +179,7 @@ export interface OwnLatency {
 export interface SparedHost {
   instanceId: string;
   reason: string;
-  samples: { requests: number; intervals: number; p99: number; p50: number; outbound: { requests: number; p99: number; p50: number }; own: OwnLatency };
+  samples: { requests: number; intervals: number; p99: number; p50: number; outbound: OutboundLatency; own: OwnLatency };
   thresholds: { threshold: number; p50Threshold?: number };
 }
 
@@ -296,12 +305,22 @@ interface Streak {
   windows: WindowCounts[];
 }
 
+/** Outbound calls per callee service. */
+type Calls = Map<string, { requests: number; latency: LatencySketch }>;
+
+function addCalls(into: Calls, callee: string, requests: number, latency: LatencySketch): void {
+  const c = into.get(callee) ?? { requests: 0, latency: new LatencySketch() };
+  c.requests += requests;
+  c.latency.merge(latency);
+  into.set(callee, c);
+}
+
 interface LatencyInterval {
   requests: number;
   /** null for an interval without requests. */
   latency: LatencySketch | null;
-  /** The host's own outbound calls in the interval (null: none). */
-  outbound: { requests: number; latency: LatencySketch } | null;
+  /** The host's own outbound calls in the interval, per callee service (null: none). */
+  outbound: Calls | null;
 }
 
 interface PendingWindow extends WindowCounts {
@@ -313,7 +332,7 @@ interface InstanceSignals {
   streak: Streak;
   gatewayStreak: Streak;
   /** Totals since the last statistical sweep. */
-  sweep: { requests: number; failures: number; latency: LatencySketch; outRequests: number; outLatency: LatencySketch };
+  sweep: { requests: number; failures: number; latency: LatencySketch; outbound: Calls };
   /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
   latencyWindow: LatencyInterval[];
   pending: PendingWindow[];
@@ -366,9 +385,9 @@ export class OutlierDetector {
       windowSketch = window.latency instanceof LatencySketch ? window.latency : LatencySketch.fromWire(window.latency);
       s.sweep.latency.merge(windowSketch);
     }
-    if (window.outbound && count(window.outbound.requests) > 0 && window.outbound.latency) {
-      s.sweep.outRequests += count(window.outbound.requests);
-      s.sweep.outLatency.merge(window.outbound.latency instanceof LatencySketch ? window.outbound.latency : LatencySketch.fromWire(window.outbound.latency));
+    for (const [callee, out] of Object.entries(window.outbound ?? {})) {
+      if (count(out.requests) === 0 || !out.latency) continue;
+      addCalls(s.sweep.outbound, callee, count(out.requests), out.latency instanceof LatencySketch ? out.latency : LatencySketch.fromWire(out.latency));
     }
     s.sweep.requests += requests;
     s.sweep.failures += failures;
@@ -427,8 +446,8 @@ export class OutlierDetector {
           continue;
         }
         // An interval without requests keeps its place (it ages the others) but no sketch.
-        const outbound = s.sweep.outRequests > 0 ? { requests: s.sweep.outRequests, latency: s.sweep.outLatency } : null;
-        if (outbound) s.sweep.outLatency = new LatencySketch();
+        const outbound = s.sweep.outbound.size > 0 ? s.sweep.outbound : null;
+        if (outbound) s.sweep.outbound = new Map();
         if (s.sweep.requests > 0) {
           s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency, outbound });
           s.sweep.latency = new LatencySketch();
@@ -452,8 +471,7 @@ export class OutlierDetector {
         s.sweep.requests = 0;
         s.sweep.failures = 0;
         s.sweep.latency.clear();
-        s.sweep.outRequests = 0;
-        s.sweep.outLatency.clear();
+        s.sweep.outbound = new Map();
       }
     }
 
@@ -667,9 +685,7 @@ export class OutlierDetector {
       const p99 = window.latency.quantile(0.99);
       const p50 = window.latency.quantile(0.5);
       if (p99 === null || p50 === null) continue;
-      const outP99 = window.outbound?.latency.quantile(0.99) ?? null;
-      const outP50 = window.outbound?.latency.quantile(0.5) ?? null;
-      const outbound = window.outbound && outP99 !== null && outP50 !== null ? { requests: window.outbound.requests, p99: outP99, p50: outP50 } : null;
+      const outbound = outboundLatency(window.outbound);
       hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals, ...(outbound ? { outbound } : {}) });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
@@ -720,7 +736,7 @@ export class OutlierDetector {
       const bar = own.p99 <= own.threshold ? `own p99 ${ms(own.p99)} <= ${ms(own.threshold)}` : `own p50 ${ms(own.p50)} <= ${ms(own.p50Threshold!)}`;
       spared.push({
         instanceId: h.instanceId,
-        reason: `spared: p99 ${ms(h.p99)} > ${ms(j.threshold)}, but its outbound calls (${out.requests}, p99 ${ms(out.p99)}, p50 ${ms(out.p50)}) explain it: ${bar} (${rule.factor} × the other hosts' own latency); its callee is slow, not it`,
+        reason: `spared: p99 ${ms(h.p99)} > ${ms(j.threshold)}, but its outbound calls explain it (${out.callees.map((c) => `${c.service}: ${c.requests}, p99 ${ms(c.p99)}, p50 ${ms(c.p50)}`).join('; ')}): ${bar} (${rule.factor} × the other hosts' own latency); its callee is slow, not it`,
         samples: { requests: h.requests, intervals: h.intervals ?? 1, p99: h.p99, p50: h.p50 ?? h.p99, outbound: out, own },
         thresholds: { threshold: j.threshold, ...(j.p50 ? { p50Threshold: j.p50.threshold } : {}) },
       });
@@ -745,7 +761,7 @@ export class OutlierDetector {
       svc.instances.get(h.instanceId)!.latencyWindow = [];
       const over = (h.intervals ?? 1) > 1 ? ` over the last ${h.intervals} intervals` : '';
       const median50 = p50 ? `; p50 ${ms(h.p50 ?? h.p99)} > ${ms(p50.threshold)} (${rule.factor} × their median p50 ${ms(p50.peersMedian)})` : '';
-      const ownText = own ? `; own p99 ${ms(own.p99)} > ${ms(own.threshold)} without its outbound calls' p99 ${ms(h.outbound!.p99)}` : '';
+      const ownText = own ? `; own p99 ${ms(own.p99)} > ${ms(own.threshold)} without its slowest callee's p99 ${ms(h.outbound!.p99)}` : '';
       out.push({
         kind: 'eject',
         service,
@@ -832,7 +848,7 @@ export class OutlierDetector {
       s = {
         streak: { failures: 0, windows: [] },
         gatewayStreak: { failures: 0, windows: [] },
-        sweep: { requests: 0, failures: 0, latency: new LatencySketch(), outRequests: 0, outLatency: new LatencySketch() },
+        sweep: { requests: 0, failures: 0, latency: new LatencySketch(), outbound: new Map() },
         latencyWindow: [],
         pending: [],
         signals: [],
@@ -855,22 +871,18 @@ export class OutlierDetector {
 function latencyWindow(
   intervals: readonly LatencyInterval[],
   volume: number,
-): { requests: number; intervals: number; latency: LatencySketch; outbound: { requests: number; latency: LatencySketch } | null } | null {
+): { requests: number; intervals: number; latency: LatencySketch; outbound: Calls | null } | null {
   let requests = 0;
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
   const first = intervals.length - n;
-  // The host's outbound calls over the same intervals.
-  let outRequests = 0;
-  const outLatency = new LatencySketch();
+  // The host's outbound calls over the same intervals, per callee.
+  const calls: Calls = new Map();
   for (let i = first; i < intervals.length; i++) {
-    const out = intervals[i]!.outbound;
-    if (!out) continue;
-    outRequests += out.requests;
-    outLatency.merge(out.latency);
+    for (const [callee, c] of intervals[i]!.outbound ?? []) addCalls(calls, callee, c.requests, c.latency);
   }
-  const outbound = outRequests > 0 ? { requests: outRequests, latency: outLatency } : null;
+  const outbound = calls.size > 0 ? calls : null;
   const newest = intervals[intervals.length - 1]!.latency;
   if (n === 1 && newest) return { requests, intervals: 1, latency: newest, outbound };
   const latency = new LatencySketch();
@@ -879,6 +891,23 @@ function latencyWindow(
     if (sketch) latency.merge(sketch);
   }
   return { requests, intervals: n, latency, outbound };
+}
+
+/** Per callee its p99 and p50, and the largest of each (null: no outbound samples). */
+function outboundLatency(calls: Calls | null): OutboundLatency | null {
+  const callees: OutboundLatency['callees'] = [];
+  for (const [service, c] of [...(calls ?? [])].sort(([a], [b]) => a.localeCompare(b))) {
+    const p99 = c.latency.quantile(0.99);
+    const p50 = c.latency.quantile(0.5);
+    if (p99 !== null && p50 !== null) callees.push({ service, requests: c.requests, p99, p50 });
+  }
+  if (callees.length === 0) return null;
+  return {
+    requests: callees.reduce((n, c) => n + c.requests, 0),
+    p99: Math.max(...callees.map((c) => c.p99)),
+    p50: Math.max(...callees.map((c) => c.p50)),
+    callees,
+  };
 }
 
 /** The latest refusal reported about the instance after its last heartbeat, when the rule uses refusals; else null. */
