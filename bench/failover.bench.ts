@@ -66,7 +66,9 @@
  * Latency fault: the time from the fault command until the attempts its callers make over a
  * one-second window fall below SHED_SHARE of their baseline rate for the rest of the fault (or
  * "not shed"), whether and when the core ejected it, and the client p99 over the fault next to
- * the baseline p99.
+ * the baseline p99; every automatic ejection during the fault (any instance), and the latency
+ * outliers the rule spared because their outbound calls explain them (the slowed instance's
+ * callers: core/failover/README.md, latency rule).
  *
  * Goals (the issue): traffic stop p99 ≤ 1 s and failed share ≤ 0.1 % with retries on, per
  * policy; exit code 1 if the Meshdeck default misses one (the Envoy preset is reported for
@@ -619,6 +621,8 @@ interface LatencyRecord {
   ejectedBy: string | null;
   /** Automatic ejections of any instance during the fault. */
   ejections: string[];
+  /** Latency outliers the rule spared during the fault (their callees explain them): instance, sweeps, first. */
+  spared: string[];
 }
 
 async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec, policy: string): Promise<LatencyRecord> {
@@ -646,6 +650,16 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
     .failoverTransitions()
     .filter((t) => t.at >= faultAt && t.at < faultAt + FAULT_MS && t.to === 'ejected')
     .map((t) => `${t.instanceId} at +${((t.at - faultAt) / 1000).toFixed(1)} s (${t.evidence.rule}: ${t.reason})`);
+  // Hosts above the latency bars that the rule spared because their outbound calls explain them
+  // (the slowed instance's callers), per instance: how many sweeps, the first with its reason.
+  const sparedBy = new Map<string, Array<{ at: number; reason: string }>>();
+  for (const h of ctx.mesh.sparedLatencyOutliers()) {
+    if (h.at < faultAt || h.at >= faultAt + FAULT_MS) continue;
+    sparedBy.set(h.instanceId, [...(sparedBy.get(h.instanceId) ?? []), { at: h.at, reason: h.reason }]);
+  }
+  const spared = [...sparedBy].map(
+    ([id, list]) => `${id} in ${list.length} sweep(s) from +${((list[0]!.at - faultAt) / 1000).toFixed(1)} s to +${((list[list.length - 1]!.at - faultAt) / 1000).toFixed(1)} s (first: ${list[0]!.reason})`,
+  );
   const during = await ctx.bench.attempts(spec.port, faultAt, faultAt + FAULT_MS);
   // Shed: from the first 1-s window (on a 50-ms grid) after the command from which on callers
   // tried it less than SHED_SHARE as often as in the baseline, in that window and every later one
@@ -680,6 +694,7 @@ async function latencyFault(ctx: Context, router: MeshCore['router'], spec: Spec
     ejectedMs: mark.downAt === null ? null : mark.downAt - faultAt,
     ejectedBy: mark.how,
     ejections,
+    spared,
   };
 }
 
@@ -830,6 +845,7 @@ async function parent(): Promise<void> {
           `rate at the end ${(fault.endShare * 100).toFixed(0)} % of baseline, ejected ${fault.ejectedMs === null ? 'no' : `after ${fault.ejectedMs} ms (${fault.ejectedBy})`}`,
       );
       console.log(`  automatic ejections during the fault: ${fault.ejections.length ? fault.ejections.join('; ') : 'none'}`);
+      console.log(`  latency outliers spared during the fault (callees explain them): ${fault.spared.length ? fault.spared.join('; ') : 'none'}`);
     }
 
     await loadgen.request({ type: 'drain' }, 'drained', 30_000);

@@ -93,4 +93,36 @@ describe('FailoverEngine', () => {
     expect(transitions).toEqual([expect.objectContaining({ instanceId: 'p3', to: 'ejected' })]);
     expect(transitions[0]!.evidence).toMatchObject({ rule: 'heartbeat', samples: { refusedAt: T0 + 600 } });
   });
+
+  it('latency: ejects the slowed callee and spares its caller, whose outbound calls carry the same delay', () => {
+    const clock = { now: T0 };
+    const members: Record<string, string[]> = { checkout: ['ch-a', 'ch-b'], payments: ['pa', 'pb'] };
+    const e = new FailoverEngine({ services: () => Object.keys(members), instancesOf: (s) => members[s] ?? [], now: () => clock.now });
+    /** One sidecar's window: its outbound calls to `peerService`'s instances (requests at one latency). */
+    const calls = (service: string, instanceId: string, peerService: string, per: Record<string, [requests: number, ms: number]>): TelemetryBatch => ({
+      service,
+      instanceId,
+      zone: 'zone-a',
+      windowStart: clock.now - 1000,
+      windowMs: 1000,
+      events: { published: [], consumed: [] },
+      edges: Object.entries(per).map(([peer, [requests, ms]]) => {
+        const latency = new LatencySketch();
+        latency.add(ms, requests);
+        return { direction: 'outbound' as const, peerService, peerInstance: peer, requests, errors: { http5xx: 0, http4xx: 0, connect: 0, timeout: 0 }, retries: 0, latency: latency.toWire() };
+      }),
+    });
+    const transitions = [];
+    for (let i = 1; i <= 3; i++) {
+      clock.now = T0 + i * 1000;
+      // pa slowed ×10 (10 → 100 ms); ch-a waits on it for every order and spends 10 ms itself.
+      e.observeBatch(calls('front', 'front-1', 'checkout', { 'ch-a': [20, 110], 'ch-b': [20, 20] }));
+      e.observeBatch(calls('checkout', 'ch-a', 'payments', { pa: [20, 100] }));
+      e.observeBatch(calls('checkout', 'ch-b', 'payments', { pb: [20, 10] }));
+      transitions.push(...e.tick().flatMap((s) => s.transitions));
+    }
+    expect(transitions.map((t) => `${t.service}/${t.instanceId} → ${t.to}`)).toEqual(['payments/pa → ejected']);
+    const checkout = e.detector.sweepReport('checkout')?.latency;
+    expect(checkout && 'spared' in checkout ? checkout.spared?.map((h) => h.instanceId) : null).toEqual(['ch-a']);
+  });
 });

@@ -4,9 +4,11 @@
  * endpoint-set changes. It owns no I/O: the mesh runtime feeds it and applies its output.
  *
  * Per instance, observations are the merge of every caller's outbound edge to that instance in
- * one evaluation window (policy.intervalMs), so every caller's view counts.
+ * one evaluation window (policy.intervalMs), so every caller's view counts. With them goes the
+ * instance's own outbound calls (its sidecar's outbound edges, merged per callee service) in the same
+ * window: the latency rule spares a host whose slowness its callees explain.
  */
-import { OutlierDetector, type OutlierDecision } from '../health/detector.js';
+import { OutlierDetector, type OutlierDecision, type SparedHost } from '../health/detector.js';
 import type { HealthSignal, TelemetryBatch } from '../protocol/messages.js';
 import { addBlobPart, blobOfParts, decodeSketch, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import { EjectionTracker, type EjectionTransition, type InstanceHealth, type ServiceHealthStatus } from './ejections.js';
@@ -26,6 +28,10 @@ export interface FailoverStep {
   transitions: EjectionTransition[];
   decisions: OutlierDecision[];
   status: ServiceHealthStatus;
+  /** Latency outliers of a sweep made in this step that were not ejected: their callees explain them. */
+  spared: SparedHost[];
+  /** When the step was evaluated. */
+  sweptAt: number;
 }
 
 export interface FailoverEngineOptions {
@@ -40,6 +46,8 @@ export class FailoverEngine {
   readonly detector = new OutlierDetector();
   readonly tracker = new EjectionTracker();
   private windows = new Map<string, Map<string, Window>>();
+  /** Per caller service → caller instance: its outbound calls in the current window. */
+  private outbound = new Map<string, Map<string, Record<string, { requests: number; latency: Uint8Array[] }>>>();
   private readonly lastEvaluation = new Map<string, number>();
   private readonly now: () => number;
   private readonly policyFor: (service: string) => OutlierPolicy;
@@ -52,6 +60,21 @@ export class FailoverEngine {
   /** Folds a batch's outbound edges into the callee instances' current windows. */
   observeBatch(batch: TelemetryBatch): void {
     for (const edge of batch.edges) {
+      if (edge.direction === 'outbound' && edge.requests > 0) {
+        let callers = this.outbound.get(batch.service);
+        if (!callers) {
+          callers = new Map();
+          this.outbound.set(batch.service, callers);
+        }
+        let calls = callers.get(batch.instanceId);
+        if (!calls) {
+          calls = {};
+          callers.set(batch.instanceId, calls);
+        }
+        const out = (calls[edge.peerService] ??= { requests: 0, latency: [] });
+        out.requests += edge.requests;
+        addBlobPart(out.latency, sketchBlobOf(edge.latency));
+      }
       if (edge.direction !== 'outbound' || !edge.peerInstance || edge.peerService === 'external') continue;
       let service = this.windows.get(edge.peerService);
       if (!service) {
@@ -110,6 +133,7 @@ export class FailoverEngine {
     this.tracker.forget(service);
     this.detector.forget(service);
     this.windows.delete(service);
+    this.outbound.delete(service);
     this.lastEvaluation.delete(service);
   }
 
@@ -117,12 +141,27 @@ export class FailoverEngine {
     const instances = this.options.instancesOf(service);
     if (instances.length === 0) return null;
     const policy = this.policyFor(service);
-    const windows = this.windows.get(service);
+    const windows = this.windows.get(service) ?? new Map<string, Window>();
     this.windows.delete(service);
-    for (const [instanceId, w] of windows ?? []) {
+    const outbound = this.outbound.get(service) ?? new Map<string, Record<string, { requests: number; latency: Uint8Array[] }>>();
+    this.outbound.delete(service);
+    for (const instanceId of new Set([...windows.keys(), ...outbound.keys()])) {
       if (!instances.includes(instanceId)) continue;
-      const latency = w.latency.length ? decodeSketch(blobOfParts(w.latency)) : { zero: 0, buckets: [] };
-      this.detector.observe(service, instanceId, { requests: w.requests, http5xx: w.http5xx, connect: w.connect, timeout: w.timeout, latency }, now);
+      const w = windows.get(instanceId);
+      const out = outbound.get(instanceId);
+      this.detector.observe(
+        service,
+        instanceId,
+        {
+          requests: w?.requests ?? 0,
+          http5xx: w?.http5xx ?? 0,
+          connect: w?.connect ?? 0,
+          timeout: w?.timeout ?? 0,
+          ...(w ? { latency: w.latency.length ? decodeSketch(blobOfParts(w.latency)) : { zero: 0, buckets: [] } } : {}),
+          ...(out ? { outbound: Object.fromEntries(Object.entries(out).map(([callee, c]) => [callee, { requests: c.requests, latency: decodeSketch(blobOfParts(c.latency)) }])) } : {}),
+        },
+        now,
+      );
     }
     this.lastEvaluation.set(service, now);
     const decisions = this.detector.evaluate(service, instances, policy, now, {
@@ -130,6 +169,8 @@ export class FailoverEngine {
       probing: this.tracker.inState(service, 'probing'),
     });
     const step = this.tracker.apply(service, instances, decisions, policy, now);
-    return { service, transitions: step.transitions, decisions, status: step.status };
+    const report = this.detector.sweepReport(service);
+    const spared = report?.at === now && 'spared' in report.latency ? (report.latency.spared ?? []) : [];
+    return { service, transitions: step.transitions, decisions, status: step.status, spared, sweptAt: now };
   }
 }

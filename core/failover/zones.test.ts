@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBalancer, createLocalityAware, type Endpoint } from '../balancer/index.js';
 import { DEFAULT_OUTLIER_POLICY, ENVOY_DEFAULTS } from './policy.js';
-import { ZoneFailback, countZones, type ZoneEndpoint } from './zones.js';
+import { ZoneFailback, countZones, probingZones, type ZoneEndpoint } from './zones.js';
 
 const policy = DEFAULT_OUTLIER_POLICY; // failback: 0.25 every 5 000 ms, overprovisioning 1.4
 
@@ -113,5 +113,87 @@ describe('ZoneFailback', () => {
     const back = zones.update('pay', [...zone('a', 2, 2), ...zone('b', 2, 2)], ENVOY_DEFAULTS, 1)!;
     expect(back.to).toEqual({ a: 1, b: 1 });
     expect(zones.zonesField('pay')).toBeUndefined();
+  });
+
+  describe('a zone whose every healthy instance is probing', () => {
+    // The core's set: a probing instance is `healthy` at weight × probe.share (100 → 5).
+    const probe = (zone: string): ZoneEndpoint => ({ zone, weight: 5, state: 'healthy', probing: true });
+    const ejected = (zone: string): ZoneEndpoint => ({ zone, weight: 100, state: 'ejected' });
+    const share = policy.probe.share; // 0.05
+
+    it('probingZones: only zones with a healthy instance, all of them probing', () => {
+      expect([...probingZones([probe('a'), ...zone('b', 1, 1), probe('c'), ...zone('c', 1, 1), probe('d'), ejected('d'), ...zone('e', 1, 0)])].sort()).toEqual(['a', 'd']);
+    });
+
+    it('alone in its zone: admitted the probe share of its zone’s health, the rest spills to the next zone; the ramp waits; restored, it fails back from there', () => {
+      const zones = new ZoneFailback();
+      const up = [...zone('a', 1, 1), ...zone('b', 1, 1)];
+      zones.update('pay', up, policy, 0);
+      expect(zones.update('pay', [ejected('a'), ...zone('b', 1, 1)], policy, 1000)!.to).toEqual({ a: 0, b: 1 });
+
+      // Half-open: without the cap the ramp's first step (25 %) would reach it after one interval.
+      const probing = [probe('a'), ...zone('b', 1, 1)];
+      const change = zones.update('pay', probing, policy, 11_000)!;
+      expect(change.to).toEqual({ a: share, b: 1 });
+      expect(change.probing).toEqual(['a']);
+      expect(change.reason).toMatch(/zone a probing \(1\/1 healthy, every healthy instance probing\): admitted 5 %/);
+      expect(change.evidence).toMatchObject({ probing: ['a'], probeShare: share, loads: [{ zone: 'a', load: share }, { zone: 'b', load: 1 - share }] });
+      expect(zones.zonesField('pay')).toEqual({ a: { admitted: share } });
+      expect(localLoad(probing, zones.zonesField('pay'))).toBeCloseTo(share, 12);
+      // No ramp step while it probes, however long.
+      expect(zones.view('pay')!.nextStepAt).toBeNull();
+      expect(zones.due(1e12)).toEqual([]);
+      for (const t of [16_000, 21_000, 60_000]) expect(zones.update('pay', probing, policy, t)).toBeNull();
+      expect(localLoad(probing, zones.zonesField('pay'))).toBeCloseTo(share, 12);
+
+      // Restored: the zone keeps the probe share for one interval, then ramps by 25 % per interval.
+      expect(zones.update('pay', up, policy, 61_000)).toBeNull();
+      expect(zones.zonesField('pay')).toEqual({ a: { admitted: share } });
+      expect(zones.view('pay')!.nextStepAt).toBe(66_000);
+      const admitted: number[] = [];
+      for (let t = 66_000; t <= 81_000; t += 5000) admitted.push(zones.update('pay', up, policy, t)!.to.a!);
+      expect(admitted.map((a) => Math.round(a * 1e9) / 1e9)).toEqual([0.3, 0.55, 0.8, 1]);
+      expect(zones.zonesField('pay')).toBeUndefined();
+    });
+
+    it('with only ejected peers: the probe share of the zone’s health (1 of 2 healthy: 5 % of 70 %)', () => {
+      const zones = new ZoneFailback();
+      zones.update('pay', [...zone('a', 2, 2), ...zone('b', 2, 2)], policy, 0);
+      zones.update('pay', [ejected('a'), ejected('a'), ...zone('b', 2, 2)], policy, 1000);
+      const set = [probe('a'), ejected('a'), ...zone('b', 2, 2)];
+      expect(zones.update('pay', set, policy, 11_000)!.to.a).toBeCloseTo(share * 0.7, 12);
+      expect(localLoad(set, zones.zonesField('pay'))).toBeCloseTo(share * 0.7, 12);
+    });
+
+    it('with a healthy peer in its zone: no cap (its weight × probe.share already keeps it to its share)', () => {
+      const zones = new ZoneFailback();
+      zones.update('pay', [...zone('a', 2, 2), ...zone('b', 1, 1)], policy, 0);
+      zones.update('pay', [ejected('a'), ...zone('a', 1, 1), ...zone('b', 1, 1)], policy, 1000);
+      const set = [probe('a'), ...zone('a', 1, 1), ...zone('b', 1, 1)];
+      zones.update('pay', set, policy, 11_000);
+      expect(zones.view('pay')!.probing).toEqual([]);
+      // Health 0.7 → 1: held at 0.7 by the ramp like any recovering zone, not at the probe share.
+      expect(zones.view('pay')!.capped.a).toBeCloseTo(0.7, 12);
+    });
+
+    it('re-ejected while probing: admitted 0 at once; an operator’s failover wins over probing', () => {
+      const zones = new ZoneFailback();
+      zones.update('pay', [...zone('a', 1, 1), ...zone('b', 1, 1)], policy, 0);
+      zones.update('pay', [probe('a'), ...zone('b', 1, 1)], policy, 10);
+      expect(zones.view('pay')!.admitted.a).toBeCloseTo(share, 12);
+      const lost = zones.update('pay', [ejected('a'), ...zone('b', 1, 1)], policy, 20)!;
+      expect(lost.to.a).toBe(0);
+      expect(lost.reason).toMatch(/zone a lost health/);
+      zones.update('pay', [probe('a'), ...zone('b', 1, 1)], policy, 30, new Set(['a']));
+      expect(zones.zonesField('pay')).toEqual({ a: { admitted: 0 } });
+    });
+
+    it('the only zone of a service: capped at the probe share, but with nowhere to spill the caller still sends it everything (loads normalised)', () => {
+      const zones = new ZoneFailback();
+      zones.update('pay', zone('a', 1, 1), policy, 0);
+      zones.update('pay', [probe('a')], policy, 10);
+      expect(zones.zonesField('pay')).toEqual({ a: { admitted: share } });
+      expect(localLoad([probe('a')], zones.zonesField('pay'))).toBe(1);
+    });
   });
 });

@@ -13,11 +13,17 @@
  *   healthy: admitted 0. When it is restored it fails back like any recovering zone.
  * - The first plan of a service (a core that just started) admits the real health at once:
  *   there is no earlier state to ramp from.
+ * - A zone whose every healthy instance is probing (half-open after an ejection) is admitted
+ *   `probe.share` × its real health, whatever the ramp: within a zone a probing instance takes
+ *   `probe.share` of its weight, but an instance alone in its zone (or with only ejected peers)
+ *   has no healthy peer to weigh against and would take all the zone's load. The rest spills to
+ *   the next priority. The ramp does not advance while the zone probes; once an instance is
+ *   restored, the zone fails back from the probe share (defaults: 5 → 30 → 55 → 80 → 100 %).
  *
  * `zonesField` is what the endpoint set carries: only zones held below their real health, and
  * nothing when none is, so a set in the steady state is exactly what it was before the field.
  */
-import { planZoneFailover, type ZoneCounts, type ZoneFailoverPlan } from './locality.js';
+import { planZoneFailover, zoneLoads, type ZoneCounts, type ZoneFailoverPlan } from './locality.js';
 import type { OutlierPolicy } from './policy.js';
 
 const EPSILON = 1e-9;
@@ -27,6 +33,8 @@ export interface ZoneEndpoint {
   weight: number;
   /** State in the endpoint set: only `healthy` endpoints take traffic. */
   state: string;
+  /** Half-open after an ejection (state `healthy`, weight × probe.share). */
+  probing?: boolean;
 }
 
 /** Counts per zone as the sidecar's balancer makes them: weight > 0, of those the healthy ones. */
@@ -50,12 +58,14 @@ export interface ZoneStepChange {
   to: Record<string, number>;
   /** Zones failed over by an operator at the time. */
   failedOver: string[];
+  /** Zones whose every healthy instance was probing (admitted probe.share × health). */
+  probing: string[];
   /** When the next ramp step is due (null: none pending). */
   nextStepAt: number | null;
   /** Why, in words: which zones fail over, fail back or are held. */
   reason: string;
   /** The plan's evidence: counts, health, actions per zone, step, interval, factor, threshold. */
-  evidence: ZoneFailoverPlan['evidence'] & { counts: ZoneCounts[]; loads: Array<{ zone: string; load: number }> };
+  evidence: ZoneFailoverPlan['evidence'] & { counts: ZoneCounts[]; probing: string[]; probeShare: number; loads: Array<{ zone: string; load: number }> };
 }
 
 export interface ZoneView {
@@ -65,6 +75,7 @@ export interface ZoneView {
   capped: Record<string, number>;
   nextStepAt: number | null;
   failedOver: string[];
+  probing: string[];
   plan: ZoneFailoverPlan;
 }
 
@@ -74,7 +85,17 @@ interface ServiceState {
   view: ZoneView;
 }
 
-type Policy = Pick<OutlierPolicy, 'overprovisioningFactor' | 'panicThreshold' | 'failback'>;
+type Policy = Pick<OutlierPolicy, 'overprovisioningFactor' | 'panicThreshold' | 'failback'> & { probe: Pick<OutlierPolicy['probe'], 'share'> };
+
+/** Zones with at least one healthy instance, every one of them probing. */
+export function probingZones(endpoints: readonly ZoneEndpoint[]): Set<string> {
+  const healthy = new Map<string, boolean>();
+  for (const e of endpoints) {
+    if (!(e.weight > 0) || e.state !== 'healthy') continue;
+    healthy.set(e.zone, (healthy.get(e.zone) ?? true) && e.probing === true);
+  }
+  return new Set([...healthy].filter(([, all]) => all).map(([zone]) => zone));
+}
 
 export class ZoneFailback {
   private readonly services = new Map<string, ServiceState>();
@@ -85,7 +106,10 @@ export class ZoneFailback {
    */
   update(service: string, endpoints: readonly ZoneEndpoint[], policy: Policy, now: number, failedOver: ReadonlySet<string> = new Set()): ZoneStepChange | null {
     const real = countZones(endpoints);
-    const planned = real.map((z) => (failedOver.has(z.zone) ? { ...z, healthy: 0 } : z));
+    const probing = probingZones(endpoints);
+    for (const zone of failedOver) probing.delete(zone);
+    // Probing zones are planned with no healthy instance (no ramp) and admitted their probe share below.
+    const planned = real.map((z) => (failedOver.has(z.zone) || probing.has(z.zone) ? { ...z, healthy: 0 } : z));
     const state = this.services.get(service);
     const plan = planZoneFailover({ zones: planned, ...(state ? { admitted: state.admitted } : {}), policy, now });
     let step = plan.steps[0]!;
@@ -102,14 +126,17 @@ export class ZoneFailback {
     // A zone that left the set (every instance gone) counts as admitted 0: when it comes back it fails back.
     const admitted = { ...step.admitted };
     for (const zone of Object.keys(state?.admitted ?? {})) admitted[zone] ??= 0;
+    const health = new Map(real.map((z) => [z.zone, realHealth(z, policy.overprovisioningFactor)]));
+    for (const zone of probing) admitted[zone] = policy.probe.share * health.get(zone)!;
     const capped: Record<string, number> = {};
-    for (const z of plan.target.zones) {
-      const a = admitted[z.zone] ?? z.health;
-      if (a < z.health - EPSILON) capped[z.zone] = a;
+    for (const z of real) {
+      const a = admitted[z.zone] ?? health.get(z.zone)!;
+      if (a < health.get(z.zone)! - EPSILON) capped[z.zone] = a;
     }
     // A failed-over zone is planned with health 0, so its real health is above the cap: list it.
     for (const zone of failedOver) if (real.some((z) => z.zone === zone && z.total > 0)) capped[zone] = admitted[zone] ?? 0;
-    const view: ZoneView = { service, admitted, capped, nextStepAt, failedOver: [...failedOver].sort(), plan };
+    const loads = probing.size > 0 ? zoneLoads(real, { overprovisioningFactor: policy.overprovisioningFactor, panicThreshold: policy.panicThreshold }, admitted) : step.report;
+    const view: ZoneView = { service, admitted, capped, nextStepAt, failedOver: [...failedOver].sort(), probing: [...probing].sort(), plan };
     const previous = state?.admitted;
     this.services.set(service, { admitted, nextStepAt, view });
     if (previous && sameAdmitted(previous, admitted)) return null;
@@ -120,9 +147,10 @@ export class ZoneFailback {
       from: previous ?? {},
       to: admitted,
       failedOver: view.failedOver,
+      probing: view.probing,
       nextStepAt,
-      reason: describe(real, plan, failedOver, previous ?? {}, admitted),
-      evidence: { ...plan.evidence, counts: real, loads: step.report.zones.map((z) => ({ zone: z.zone, load: z.load })) },
+      reason: describe(real, plan, failedOver, probing, policy.probe.share, previous ?? {}, admitted),
+      evidence: { ...plan.evidence, counts: real, probing: view.probing, probeShare: policy.probe.share, loads: loads.zones.map((z) => ({ zone: z.zone, load: z.load })) },
     };
   }
 
@@ -182,6 +210,10 @@ export function zoneState(
   };
 }
 
+function realHealth(z: ZoneCounts, overprovisioning: number): number {
+  return z.total > 0 ? Math.min(1, (overprovisioning * z.healthy) / z.total) : 0;
+}
+
 function sameAdmitted(a: Record<string, number>, b: Record<string, number>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] !== undefined && Math.abs(a[k]! - b[k]!) <= EPSILON);
@@ -189,7 +221,15 @@ function sameAdmitted(a: Record<string, number>, b: Record<string, number>): boo
 
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
 
-function describe(real: readonly ZoneCounts[], plan: ZoneFailoverPlan, failedOver: ReadonlySet<string>, from: Record<string, number>, to: Record<string, number>): string {
+function describe(
+  real: readonly ZoneCounts[],
+  plan: ZoneFailoverPlan,
+  failedOver: ReadonlySet<string>,
+  probing: ReadonlySet<string>,
+  share: number,
+  from: Record<string, number>,
+  to: Record<string, number>,
+): string {
   const parts: string[] = [];
   for (const e of plan.evidence.zones) {
     const before = from[e.zone];
@@ -197,6 +237,7 @@ function describe(real: readonly ZoneCounts[], plan: ZoneFailoverPlan, failedOve
     if (before !== undefined && Math.abs(before - after) <= EPSILON) continue;
     const counts = `${real.find((z) => z.zone === e.zone)?.healthy ?? e.healthy}/${e.total} healthy`;
     if (failedOver.has(e.zone)) parts.push(`zone ${e.zone} failed over by an operator (${counts}): admitted ${pct(after)}`);
+    else if (probing.has(e.zone)) parts.push(`zone ${e.zone} probing (${counts}, every healthy instance probing): admitted ${pct(after)}, the probe share ${pct(share)} of its health`);
     else if (before !== undefined && after < before) parts.push(`zone ${e.zone} lost health (${counts}, health ${pct(e.health)}): admitted ${pct(before)} → ${pct(after)} at once`);
     else if (before !== undefined) parts.push(`zone ${e.zone} fails back (${counts}): admitted ${pct(before)} → ${pct(after)} of ${pct(e.health)}`);
     else parts.push(`zone ${e.zone} (${counts}): admitted ${pct(after)}`);

@@ -593,3 +593,90 @@ describe('bookkeeping', () => {
     expect(ejects(d.evaluate(SVC, ['a'], p, 1000))).toEqual(['a']);
   });
 });
+
+describe('latency: a host slow because its callee is slow is spared', () => {
+  const lp = (o: Partial<OutlierPolicyInput['latency'] & object> = {}) =>
+    policy({ latency: { enabled: true, minimumHosts: 2, requestVolume: 50, factor: 3, floorMs: 0, maxIntervals: 4, ...o } });
+  /** One sweep interval: per host [own inbound latency, requests, outbound latency or null]. */
+  function tick(d: OutlierDetector, at: number, hosts: Record<string, [ms: number, requests: number, outMs: number | null]>, p: OutlierPolicy) {
+    for (const [id, [value, requests, out]] of Object.entries(hosts)) {
+      d.observe(SVC, id, { ...win(requests, {}, sketch(value, requests)), ...(out === null ? {} : { outbound: { payments: { requests, latency: sketch(out, requests).toWire() } } }) }, at);
+    }
+    return d.evaluate(SVC, Object.keys(hosts), p, at);
+  }
+  const spared = (d: OutlierDetector) => {
+    const l = d.sweepReport(SVC)?.latency;
+    return l && 'spared' in l ? (l.spared ?? []) : [];
+  };
+
+  it('a caller whose outbound calls carry its delay is not ejected; the sweep report says why, and it is judged again next sweep', () => {
+    // a waits 100 ms on its callee (slowed ×10) and spends 10 ms itself; b waits 10 ms and spends 10.
+    const d2 = new OutlierDetector();
+    expect(tick(d2, 1000, { a: [110, 60, 100], b: [20, 60, 10] }, lp())).toEqual([]);
+    const [s] = spared(d2);
+    expect(s).toMatchObject({
+      instanceId: 'a',
+      samples: { requests: 60, intervals: 1, p99: p99Of(110), outbound: { requests: 60, p99: p99Of(100), callees: [{ service: 'payments', requests: 60, p99: p99Of(100) }] }, own: { p99: p99Of(110) - p99Of(100), medianP99: p99Of(20) - p99Of(10) } },
+      thresholds: { threshold: 3 * p99Of(20) },
+    });
+    expect(s!.reason).toMatch(/^spared: p99 .* but its outbound calls explain it \(payments: 60, p99 .*\): own p99 .* <= /);
+    // Its window is kept: over several intervals it is still judged, and still spared.
+    expect(tick(d2, 2000, { a: [110, 10, 100], b: [20, 10, 10] }, lp())).toEqual([]);
+    expect(spared(d2).map((h) => h.instanceId)).toEqual(['a']);
+    // Without outbound telemetry the rule is what it was: a is ejected.
+    expect(ejects(tick(new OutlierDetector(), 1000, { a: [110, 60, null], b: [20, 60, null] }, lp()))).toEqual(['a']);
+  });
+
+  it('a host slow on its own is ejected even though it calls a slow callee too; its evidence carries its own latency', () => {
+    const d = new OutlierDetector();
+    const decisions = tick(d, 1000, { a: [300, 60, 100], b: [20, 60, 10] }, lp());
+    expect(ejects(decisions)).toEqual(['a']);
+    const e = decisions[0]!.evidence;
+    if (e.rule !== 'latency') throw new Error('unexpected evidence');
+    expect(e.samples.own).toMatchObject({ p99: p99Of(300) - p99Of(100), medianP99: p99Of(20) - p99Of(10), threshold: 3 * (p99Of(20) - p99Of(10)) });
+    expect(decisions[0]!.reason).toContain('own p99');
+    expect(spared(d)).toEqual([]);
+  });
+
+  it('the callee itself (no outbound calls) is judged whole and ejected', () => {
+    const d = new OutlierDetector();
+    expect(ejects(tick(d, 1000, { 'pay-a': [100, 60, null], 'pay-b': [10, 60, null] }, lp()))).toEqual(['pay-a']);
+  });
+
+  it('at the own bar it is spared, just above it ejected (the bar: max(floorMs, factor × the peers’ own p99))', () => {
+    const own = p99Of(110) - p99Of(100);
+    // b's own latency 0 (all of it outbound): the bar is the floor.
+    const at = (floorMs: number) => tick(new OutlierDetector(), 1000, { a: [110, 60, 100], b: [10, 60, 10] }, lp({ floorMs }));
+    expect(p99Of(110)).toBeGreaterThan(own + 1); // above the total bar in both cases
+    expect(ejects(at(own))).toEqual([]);
+    expect(ejects(at(own - 0.001))).toEqual(['a']);
+  });
+
+  it('over several intervals: spared when its own median is under the p50 bar', () => {
+    const d = new OutlierDetector();
+    for (const at of [1000, 2000, 3000]) expect(tick(d, at, { a: [110, 13, 100], b: [20, 13, 10] }, lp())).toEqual([]);
+    expect(tick(d, 4000, { a: [110, 13, 100], b: [20, 13, 10] }, lp())).toEqual([]);
+    const [s] = spared(d);
+    expect(s).toMatchObject({ instanceId: 'a', samples: { intervals: 4, requests: 52, own: { p50Threshold: expect.any(Number) } }, thresholds: { p50Threshold: 3 * p99Of(20) } });
+  });
+
+  it('probe windows are judged against the hosts not above the bars: a spared slow caller does not raise the bar', () => {
+    const d = new OutlierDetector();
+    tick(d, 1000, { a: [110, 60, 100], b: [20, 60, 10], c: [20, 60, 10] }, lp());
+    expect(spared(d).map((h) => h.instanceId)).toEqual(['a']);
+    expect(d.sweepReport(SVC)?.latency).toMatchObject({ medianP99: p99Of(20), threshold: 3 * p99Of(20) });
+  });
+
+  it('with several callees, the slowest one explains the wait (a fast callee called as often does not dilute it)', () => {
+    const d = new OutlierDetector();
+    const at = 1000;
+    const observe = (id: string, ms: number, pay: number) =>
+      d.observe(SVC, id, { ...win(60, {}, sketch(ms, 60)), outbound: { payments: { requests: 60, latency: sketch(pay, 60) }, inventory: { requests: 120, latency: sketch(5, 120) } } }, at);
+    observe('a', 110, 100);
+    observe('b', 20, 10);
+    expect(d.evaluate(SVC, ['a', 'b'], lp(), at)).toEqual([]);
+    const [s] = spared(d);
+    expect(s!.samples.outbound).toMatchObject({ requests: 180, p99: p99Of(100), callees: [{ service: 'inventory', requests: 120 }, { service: 'payments', requests: 60 }] });
+    expect(s!.samples.own.p50).toBeCloseTo(p99Of(110) - p99Of(100), 9);
+  });
+});

@@ -54,6 +54,15 @@
  *   above max(floorMs, factor × median of the other hosts' p50s) (the p99 of a few dozen requests
  *   is their slowest one or two). A host's window is emptied when the rule fires on it and while
  *   it is ejected or probing, so it is judged again on samples taken after that.
+ *   A slow callee makes its callers slow by the same delay. When the core also passes a host's
+ *   own outbound calls (`observe(…, { outbound })`: the latency of its calls per callee service,
+ *   merged over the same intervals), an outlier is ejected only if it is still one on its own
+ *   latency: each host's p99 and p50 minus the largest p99 and p50 among its callees (at least
+ *   0: a request that calls each callee waits at least for the slowest one; a host
+ *   without outbound samples counts whole), against the same bars over the other hosts' own
+ *   latencies. One that is not is spared (its slowness is its callees'), kept in the sweep
+ *   report's `latency.spared` with its samples and the bars, and its window is kept: it is
+ *   judged again next sweep, when the callee is ejected or its caller has been slow on its own.
  *   Probe windows are judged against max(floorMs, factor × median of the non-outliers), by
  *   their p99 when they hold latency.requestVolume requests, else by their p50.
  *
@@ -80,6 +89,11 @@ export interface WindowObservation {
   connect: number;
   timeout: number;
   latency?: LatencySketch | SketchWire;
+  /**
+   * The instance's own outbound calls in the same window (as a caller), per callee service: what
+   * it waited on. Lets the latency rule tell a slow host from the caller of one.
+   */
+  outbound?: Record<string, { requests: number; latency?: LatencySketch | SketchWire }>;
 }
 
 export interface WindowCounts {
@@ -135,6 +149,38 @@ export interface HostLatency {
   p50?: number;
   /** Sweep intervals its window spans (absent from evidence recorded before the rule had windows: 1). */
   intervals?: number;
+  /** Its own outbound calls over the same intervals (absent: none observed). */
+  outbound?: OutboundLatency;
+}
+
+/** A host's outbound calls: per callee service, and the largest p99 and p50 among them. */
+export interface OutboundLatency {
+  requests: number;
+  p99: number;
+  p50: number;
+  callees: Array<{ service: string; requests: number; p99: number; p50: number }>;
+}
+
+/**
+ * A host's latency with its callees' taken out: p99 and p50 minus the largest p99 and p50 among
+ * its callees (at least 0), and the bars over the other hosts' own latencies (p50 only when judged over more
+ * than one interval).
+ */
+export interface OwnLatency {
+  p99: number;
+  p50: number;
+  medianP99: number;
+  threshold: number;
+  medianP50?: number;
+  p50Threshold?: number;
+}
+
+/** A host above the latency bars whose own latency is not: not ejected this sweep. */
+export interface SparedHost {
+  instanceId: string;
+  reason: string;
+  samples: { requests: number; intervals: number; p99: number; p50: number; outbound: OutboundLatency; own: OwnLatency };
+  thresholds: { threshold: number; p50Threshold?: number };
 }
 
 export interface LatencyEvidence {
@@ -142,7 +188,8 @@ export interface LatencyEvidence {
   at: number;
   /** medianP99: the median p99 of the other hosts (the host's peers). */
   /** p50 and medianP50 (the other hosts' median p50): only for a host judged over more than one interval. */
-  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number; p50?: number; medianP50?: number };
+  /** own: its latency without its callees' (only when its outbound calls were observed): still above the bars. */
+  samples: { requests: number; p99: number; medianP99: number; hosts: HostLatency[]; intervals?: number; p50?: number; medianP50?: number; own?: OwnLatency };
   thresholds: {
     /** max(floorMs, factor × medianP99). */
     threshold: number;
@@ -232,7 +279,8 @@ export interface EvaluateContext {
 export interface SweepReport {
   at: number;
   successRate: { hosts: number; mean: number; stdev: number; threshold: number } | { skipped: string };
-  latency: { hosts: number; medianP99: number; threshold: number } | { skipped: string };
+  /** spared: outliers whose slowness their callees explain (see the latency rule). */
+  latency: { hosts: number; medianP99: number; threshold: number; spared?: SparedHost[] } | { skipped: string };
 }
 
 export interface DetectorOptions {
@@ -257,10 +305,22 @@ interface Streak {
   windows: WindowCounts[];
 }
 
+/** Outbound calls per callee service. */
+type Calls = Map<string, { requests: number; latency: LatencySketch }>;
+
+function addCalls(into: Calls, callee: string, requests: number, latency: LatencySketch): void {
+  const c = into.get(callee) ?? { requests: 0, latency: new LatencySketch() };
+  c.requests += requests;
+  c.latency.merge(latency);
+  into.set(callee, c);
+}
+
 interface LatencyInterval {
   requests: number;
   /** null for an interval without requests. */
   latency: LatencySketch | null;
+  /** The host's own outbound calls in the interval, per callee service (null: none). */
+  outbound: Calls | null;
 }
 
 interface PendingWindow extends WindowCounts {
@@ -272,7 +332,7 @@ interface InstanceSignals {
   streak: Streak;
   gatewayStreak: Streak;
   /** Totals since the last statistical sweep. */
-  sweep: { requests: number; failures: number; latency: LatencySketch };
+  sweep: { requests: number; failures: number; latency: LatencySketch; outbound: Calls };
   /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
   latencyWindow: LatencyInterval[];
   pending: PendingWindow[];
@@ -324,6 +384,10 @@ export class OutlierDetector {
     if (window.latency) {
       windowSketch = window.latency instanceof LatencySketch ? window.latency : LatencySketch.fromWire(window.latency);
       s.sweep.latency.merge(windowSketch);
+    }
+    for (const [callee, out] of Object.entries(window.outbound ?? {})) {
+      if (count(out.requests) === 0 || !out.latency) continue;
+      addCalls(s.sweep.outbound, callee, count(out.requests), out.latency instanceof LatencySketch ? out.latency : LatencySketch.fromWire(out.latency));
     }
     s.sweep.requests += requests;
     s.sweep.failures += failures;
@@ -382,11 +446,13 @@ export class OutlierDetector {
           continue;
         }
         // An interval without requests keeps its place (it ages the others) but no sketch.
+        const outbound = s.sweep.outbound.size > 0 ? s.sweep.outbound : null;
+        if (outbound) s.sweep.outbound = new Map();
         if (s.sweep.requests > 0) {
-          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency });
+          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency, outbound });
           s.sweep.latency = new LatencySketch();
         } else {
-          s.latencyWindow.push({ requests: 0, latency: null });
+          s.latencyWindow.push({ requests: 0, latency: null, outbound });
         }
         const keep = policy.latency.enabled ? policy.latency.maxIntervals : 0;
         if (s.latencyWindow.length > keep) s.latencyWindow.splice(0, s.latencyWindow.length - keep);
@@ -405,6 +471,7 @@ export class OutlierDetector {
         s.sweep.requests = 0;
         s.sweep.failures = 0;
         s.sweep.latency.clear();
+        s.sweep.outbound = new Map();
       }
     }
 
@@ -618,7 +685,8 @@ export class OutlierDetector {
       const p99 = window.latency.quantile(0.99);
       const p50 = window.latency.quantile(0.5);
       if (p99 === null || p50 === null) continue;
-      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals });
+      const outbound = outboundLatency(window.outbound);
+      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals, ...(outbound ? { outbound } : {}) });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
       const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
@@ -637,12 +705,45 @@ export class OutlierDetector {
       const p50 = (h.intervals ?? 1) > 1 ? { peersMedian: median(peers.map((o) => o.p50 ?? o.p99)), threshold: thresholdOf(median(peers.map((o) => o.p50 ?? o.p99))) } : null;
       return { host: h, peersMedian, threshold: thresholdOf(peersMedian), p50 };
     });
-    const outliers = judged
+    const above = judged
       .filter((j) => j.host.p99 > j.threshold && (j.p50 === null || (j.host.p50 ?? j.host.p99) > j.p50.threshold))
       .sort((a, b) => b.host.p99 - a.host.p99 || a.host.instanceId.localeCompare(b.host.instanceId));
-    // Probe windows are judged against the hosts that are not outliers (all of them if every
+    // A host above the bars whose own latency (its callees' taken out) is not: the slowness is a
+    // callee's, which its own service's rule judges. Ejecting the caller would move the traffic
+    // to a peer that calls the same slow callee, or cut a zone off for nothing.
+    const ownOf = (h: HostLatency) => ({ p99: Math.max(0, h.p99 - (h.outbound?.p99 ?? 0)), p50: Math.max(0, (h.p50 ?? h.p99) - (h.outbound?.p50 ?? 0)) });
+    const ownJudged = (h: HostLatency, twoBars: boolean): OwnLatency => {
+      const peers = hosts.filter((o) => o !== h).map(ownOf);
+      const own = ownOf(h);
+      const medianP99 = median(peers.map((o) => o.p99));
+      const out: OwnLatency = { ...own, medianP99, threshold: thresholdOf(medianP99) };
+      if (twoBars) {
+        out.medianP50 = median(peers.map((o) => o.p50));
+        out.p50Threshold = thresholdOf(out.medianP50);
+      }
+      return out;
+    };
+    const spared: SparedHost[] = [];
+    const outliers: Array<(typeof judged)[number] & { own: OwnLatency | null }> = [];
+    for (const j of above) {
+      const own = j.host.outbound ? ownJudged(j.host, j.p50 !== null) : null;
+      if (!own || (own.p99 > own.threshold && (own.p50Threshold === undefined || own.p50 > own.p50Threshold))) {
+        outliers.push({ ...j, own });
+        continue;
+      }
+      const h = j.host;
+      const out = h.outbound!;
+      const bar = own.p99 <= own.threshold ? `own p99 ${ms(own.p99)} <= ${ms(own.threshold)}` : `own p50 ${ms(own.p50)} <= ${ms(own.p50Threshold!)}`;
+      spared.push({
+        instanceId: h.instanceId,
+        reason: `spared: p99 ${ms(h.p99)} > ${ms(j.threshold)}, but its outbound calls explain it (${out.callees.map((c) => `${c.service}: ${c.requests}, p99 ${ms(c.p99)}, p50 ${ms(c.p50)}`).join('; ')}): ${bar} (${rule.factor} × the other hosts' own latency); its callee is slow, not it`,
+        samples: { requests: h.requests, intervals: h.intervals ?? 1, p99: h.p99, p50: h.p50 ?? h.p99, outbound: out, own },
+        thresholds: { threshold: j.threshold, ...(j.p50 ? { p50Threshold: j.p50.threshold } : {}) },
+      });
+    }
+    // Probe windows are judged against the hosts that are not above the bars, spared or not (all of them if every
     // host is one, which cannot happen with factor >= 1 and two or more hosts).
-    const normal = hosts.filter((h) => !outliers.some((o) => o.host === h));
+    const normal = hosts.filter((h) => !above.some((o) => o.host === h));
     const medianP99 = median((normal.length > 0 ? normal : hosts).map((h) => h.p99));
     const threshold = thresholdOf(medianP99);
     svc.latencyThreshold = threshold;
@@ -655,27 +756,36 @@ export class OutlierDetector {
       maxIntervals: rule.maxIntervals,
       enforcingPercent: rule.enforcingPercent,
     };
-    for (const { host: h, peersMedian, threshold: t, p50 } of outliers) {
+    for (const { host: h, peersMedian, threshold: t, p50, own } of outliers) {
       // The rule fired: the host is judged again on samples taken after this sweep.
       svc.instances.get(h.instanceId)!.latencyWindow = [];
       const over = (h.intervals ?? 1) > 1 ? ` over the last ${h.intervals} intervals` : '';
       const median50 = p50 ? `; p50 ${ms(h.p50 ?? h.p99)} > ${ms(p50.threshold)} (${rule.factor} × their median p50 ${ms(p50.peersMedian)})` : '';
+      const ownText = own ? `; own p99 ${ms(own.p99)} > ${ms(own.threshold)} without its slowest callee's p99 ${ms(h.outbound!.p99)}` : '';
       out.push({
         kind: 'eject',
         service,
         instanceId: h.instanceId,
         at: now,
         enforced: this.enforce(rule.enforcingPercent),
-        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)${median50}`,
+        reason: `p99 ${ms(h.p99)}${over} > threshold ${ms(t)} (max(${rule.floorMs} ms, ${rule.factor} × the other hosts' median p99 ${ms(peersMedian)}), ${hosts.length} hosts)${median50}${ownText}`,
         evidence: {
           rule: 'latency',
           at: now,
-          samples: { requests: h.requests, p99: h.p99, medianP99: peersMedian, hosts, intervals: h.intervals ?? 1, ...(p50 ? { p50: h.p50 ?? h.p99, medianP50: p50.peersMedian } : {}) },
+          samples: {
+            requests: h.requests,
+            p99: h.p99,
+            medianP99: peersMedian,
+            hosts,
+            intervals: h.intervals ?? 1,
+            ...(p50 ? { p50: h.p50 ?? h.p99, medianP50: p50.peersMedian } : {}),
+            ...(own ? { own } : {}),
+          },
           thresholds: { threshold: t, ...base, ...(p50 ? { p50Threshold: p50.threshold } : {}) },
         },
       });
     }
-    return { hosts: hosts.length, medianP99, threshold };
+    return { hosts: hosts.length, medianP99, threshold, ...(spared.length > 0 ? { spared } : {}) };
   }
 
   private probeRule(service: string, id: string, s: InstanceSignals, svc: ServiceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
@@ -738,7 +848,7 @@ export class OutlierDetector {
       s = {
         streak: { failures: 0, windows: [] },
         gatewayStreak: { failures: 0, windows: [] },
-        sweep: { requests: 0, failures: 0, latency: new LatencySketch() },
+        sweep: { requests: 0, failures: 0, latency: new LatencySketch(), outbound: new Map() },
         latencyWindow: [],
         pending: [],
         signals: [],
@@ -758,19 +868,46 @@ export class OutlierDetector {
  * The latency rule's sample of one host: its intervals merged newest first until they hold
  * `volume` requests; null when all of them together hold fewer.
  */
-function latencyWindow(intervals: readonly LatencyInterval[], volume: number): { requests: number; intervals: number; latency: LatencySketch } | null {
+function latencyWindow(
+  intervals: readonly LatencyInterval[],
+  volume: number,
+): { requests: number; intervals: number; latency: LatencySketch; outbound: Calls | null } | null {
   let requests = 0;
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
+  const first = intervals.length - n;
+  // The host's outbound calls over the same intervals, per callee.
+  const calls: Calls = new Map();
+  for (let i = first; i < intervals.length; i++) {
+    for (const [callee, c] of intervals[i]!.outbound ?? []) addCalls(calls, callee, c.requests, c.latency);
+  }
+  const outbound = calls.size > 0 ? calls : null;
   const newest = intervals[intervals.length - 1]!.latency;
-  if (n === 1 && newest) return { requests, intervals: 1, latency: newest };
+  if (n === 1 && newest) return { requests, intervals: 1, latency: newest, outbound };
   const latency = new LatencySketch();
-  for (let i = intervals.length - n; i < intervals.length; i++) {
+  for (let i = first; i < intervals.length; i++) {
     const sketch = intervals[i]!.latency;
     if (sketch) latency.merge(sketch);
   }
-  return { requests, intervals: n, latency };
+  return { requests, intervals: n, latency, outbound };
+}
+
+/** Per callee its p99 and p50, and the largest of each (null: no outbound samples). */
+function outboundLatency(calls: Calls | null): OutboundLatency | null {
+  const callees: OutboundLatency['callees'] = [];
+  for (const [service, c] of [...(calls ?? [])].sort(([a], [b]) => a.localeCompare(b))) {
+    const p99 = c.latency.quantile(0.99);
+    const p50 = c.latency.quantile(0.5);
+    if (p99 !== null && p50 !== null) callees.push({ service, requests: c.requests, p99, p50 });
+  }
+  if (callees.length === 0) return null;
+  return {
+    requests: callees.reduce((n, c) => n + c.requests, 0),
+    p99: Math.max(...callees.map((c) => c.p99)),
+    p50: Math.max(...callees.map((c) => c.p50)),
+    callees,
+  };
 }
 
 /** The latest refusal reported about the instance after its last heartbeat, when the rule uses refusals; else null. */

@@ -26,6 +26,7 @@ import { ZoneFailovers } from '../failover/zone-failovers.js';
 import { ZoneFailback, countZones, zoneState, type ZoneStateInfo, type ZoneStepChange } from '../failover/zones.js';
 import { zoneOrder, zoneLoads } from '../failover/locality.js';
 import type { EjectionTransition } from '../failover/ejections.js';
+import type { SparedHost } from '../health/detector.js';
 import type { CommandRecord } from '../control/outbox.js';
 import { CONTENT_TYPE, EXCHANGES, HEARTBEAT_BINDING_KEY, QUEUES, SIGNAL_BINDING_KEY, routingKeys } from '../protocol/topology.js';
 import { Registry, type Instance, type RegistryChange } from '../registry/registry.js';
@@ -111,6 +112,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, telemetryDuplicates: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
   private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
   private readonly failoverHistory: EjectionTransition[] = [];
+  /** Latency outliers the rule spared (their callees explain them), newest last (the last 1 000). */
+  private readonly sparedHistory: Array<SparedHost & { service: string; at: number }> = [];
 
   constructor(private readonly options: MeshRuntimeOptions) {
     super();
@@ -464,6 +467,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private applyTransitions(steps: FailoverStep[]): void {
     const leading = this.control.leadership().isLeader;
     for (const step of steps) {
+      for (const h of step.spared) {
+        this.logger.info('latency outlier spared', { service: step.service, instanceId: h.instanceId, reason: h.reason, own: h.samples.own, outbound: h.samples.outbound });
+        this.sparedHistory.push({ ...h, service: step.service, at: step.sweptAt });
+        if (this.sparedHistory.length > 1000) this.sparedHistory.shift();
+      }
       for (const t of step.transitions) {
         this.logger.warn('failover', { service: t.service, instanceId: t.instanceId, from: t.from, to: t.to, reason: t.reason, leading });
         if (!leading) continue;
@@ -500,7 +508,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private planZones(service: string, now: number): void {
     let change: ZoneStepChange | null;
     try {
-      change = this.zones.update(service, this.failoverEndpoints(service).endpoints, this.policies.get(service).policy, now, this.zoneFailovers.zones(service));
+      const probing = new Set(this.failover.health(service).filter((h) => h.state === 'probing').map((h) => h.instanceId));
+      const endpoints = this.failoverEndpoints(service).endpoints.map((e) => ({ ...e, probing: probing.has(e.instanceId) }));
+      change = this.zones.update(service, endpoints, this.policies.get(service).policy, now, this.zoneFailovers.zones(service));
     } catch (err) {
       this.logger.error('zone plan failed; the set is pushed with the last admitted health', { err, service });
       return;
@@ -567,6 +577,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** The last automatic transitions (newest last), with their evidence. */
   failoverTransitions(): readonly EjectionTransition[] {
     return this.failoverHistory;
+  }
+
+  /** The last latency outliers the rule spared because their outbound calls explain them (newest last). */
+  sparedLatencyOutliers(): ReadonlyArray<SparedHost & { service: string; at: number }> {
+    return this.sparedHistory;
   }
 
   private async onDiscoveryRequest(message: AsyncMessage): Promise<void> {

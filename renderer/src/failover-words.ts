@@ -75,7 +75,7 @@ export function evidenceSentence(e: FailoverEvidence): string {
     case 'latency': {
       const s = e.samples;
       const t = e.thresholds;
-      return `p99 ${formatMs(s.p99)} above the threshold ${formatMs(t.threshold)} (max of ${formatMs(t.floorMs)} and ${t.factor} × the median p99 ${formatMs(s.medianP99)} of the other ${plural(s.hosts.length - 1, 'host')}; ${s.requests} requests${(s.intervals ?? 1) > 1 ? ` over its last ${s.intervals} intervals` : ''})${s.p50 !== undefined && t.p50Threshold !== undefined ? `, and its p50 ${formatMs(s.p50)} above ${formatMs(t.p50Threshold)} too` : ''}`;
+      return `p99 ${formatMs(s.p99)} above the threshold ${formatMs(t.threshold)} (max of ${formatMs(t.floorMs)} and ${t.factor} × the median p99 ${formatMs(s.medianP99)} of the other ${plural(s.hosts.length - 1, 'host')}; ${s.requests} requests${(s.intervals ?? 1) > 1 ? ` over its last ${s.intervals} intervals` : ''})${s.p50 !== undefined && t.p50Threshold !== undefined ? `, and its p50 ${formatMs(s.p50)} above ${formatMs(t.p50Threshold)} too` : ''}${s.own ? `; without its outbound calls (its callees' time) still ${formatMs(s.own.p99)}, above ${formatMs(s.own.threshold)}` : ''}`;
     }
     case 'direct-signal': {
       const kinds = [...new Set(e.samples.signals.map((x) => (x.kind === 'connect-refused' ? 'connection refusals' : 'connection resets')))].join(' and ') || 'reports';
