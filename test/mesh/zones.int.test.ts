@@ -34,7 +34,9 @@ let front: Sidecar;
 const ctx = { transport: 'internal' as const, actor: 'alice' };
 
 const mesh = () => core.meshes.get('cli')!;
-const zoneOf = (id: string) => (id.includes('-a') ? 'zone-a' : 'zone-b');
+/** By the instance's suffix (`-a1`): the run id in the service name may itself contain "-a". */
+const inZoneA = (id: string) => /-a\d+$/.test(id);
+const zoneOf = (id: string) => (inZoneA(id) ? 'zone-a' : 'zone-b');
 const CALLEES = [`${target}-a1`, `${target}-a2`, `${target}-b1`, `${target}-b2`];
 
 async function startCallee(instanceId: string): Promise<void> {
@@ -64,7 +66,7 @@ async function zoneAShare(n: number): Promise<number> {
         return res.headers.get('x-meshdeck-upstream') ?? '';
       }),
     );
-    a += ups.filter((u) => u.includes('-a')).length;
+    a += ups.filter(inZoneA).length;
   }
   return a / n;
 }
