@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshTopology, MeshTraffic, type EdgeSummary, type MeshSummary, type ServiceSummary } from './contract.js';
-import { joinLive, MeshLiveSplitter, roundLatency, serviceEdges, type LiveMesh } from './mesh-live.js';
+import { expectedLive as expected } from '../../test/support/live-mesh.js';
+import { joinLive, MeshLiveSplitter, serviceEdges } from './mesh-live.js';
 
 const SPAN_S = 10;
 
@@ -19,18 +20,6 @@ const CIRCUIT: EdgeSummary['circuit'] = { state: 'open', instances: [{ instanceI
 
 function summary(at: number, services: ServiceSummary[], edges: EdgeSummary[]): MeshSummary {
   return { profileId: 'p', at, services, edges, events: [{ type: 'shop.order.v1', producers: [{ service: 'web', exchange: 'x', perSecond: 1, total: 10 }], consumers: [] }], ingest: { state: 'live', reachedOffset: 1, tailOffset: 1, behind: 0, lagMs: 0, processedPerSecond: 1, arrivingPerSecond: 1, etaSeconds: null, tailReadAt: 1 } };
-}
-
-/** What the live topics promise to carry of a summary: these fields, latencies to the microsecond. */
-function expected(s: MeshSummary): LiveMesh {
-  return {
-    profileId: s.profileId,
-    at: s.at,
-    services: s.services,
-    edges: s.edges.map((e) => ({ from: e.from, to: e.to, rps: e.rps, requests: e.requests, errorRate: e.errorRate, p50: roundLatency(e.p50), p99: roundLatency(e.p99), refused: e.refused ?? 0, ...(e.circuit ? { circuit: e.circuit } : {}) })),
-    events: s.events,
-    ...(s.ingest ? { ingest: s.ingest } : {}),
-  };
 }
 
 describe('the live topics (mesh.topology + mesh.traffic)', () => {
