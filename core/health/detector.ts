@@ -531,29 +531,11 @@ export class OutlierDetector {
     }
     if (s.lastHeartbeat === null || s.silentSince !== null) return;
     const silentMs = now - s.lastHeartbeat;
+    // A caller's refused connection after the last heartbeat shortens the TTL (refusedIntervals).
     const refusedAt = refusedSince(s, rule);
-    if (refusedAt !== null) {
-      const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs;
-      if (refusedTtlMs < ttlMs && silentMs > refusedTtlMs) {
-        s.silentSince = s.lastHeartbeat;
-        out.push({
-          kind: 'eject',
-          service,
-          instanceId: id,
-          at: now,
-          enforced: true,
-          reason: `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`,
-          evidence: {
-            rule: 'heartbeat',
-            at: now,
-            samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs, refusedAt },
-            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals },
-          },
-        });
-        return;
-      }
-    }
-    if (silentMs <= ttlMs) return;
+    const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs;
+    const byRefusal = refusedAt !== null && refusedTtlMs < ttlMs && silentMs > refusedTtlMs;
+    if (!byRefusal && silentMs <= ttlMs) return;
     s.silentSince = s.lastHeartbeat;
     out.push({
       kind: 'eject',
@@ -561,8 +543,17 @@ export class OutlierDetector {
       instanceId: id,
       at: now,
       enforced: true,
-      reason: `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
-      evidence: { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
+      reason: byRefusal
+        ? `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`
+        : `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
+      evidence: byRefusal
+        ? {
+            rule: 'heartbeat',
+            at: now,
+            samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs, refusedAt },
+            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals },
+          }
+        : { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
     });
   }
 
