@@ -67,8 +67,12 @@ export class QueueFeed {
     const fresh = snapshot.at > this.lastAt;
     if (fresh) this.lastAt = snapshot.at;
     const consumersOf = consumerServices(snapshot);
-    // The consumer list is live; a queue's own count is refreshed with its statistics (every stats
-    // interval). A user that sees every connection (monitoring tag) gets the list's count.
+    // Two sources: the consumer list (seen sooner) and the queue's own count (refreshed with its
+    // statistics, every stats interval). Under load the broker can answer the list short (its
+    // management database drops a node's part that times out, logging only), so a consumer either
+    // source shows counts, and "gone" needs both to say so: at most one stats interval later than
+    // the list alone. A user without the monitoring tag sees only its own consumers in the list,
+    // so it gets the queue's count.
     const listed = snapshot.capabilities.some((c) => c.area === 'monitoring') ? null : consumerCounts(snapshot);
     const publishersOf = publisherServices(snapshot);
     const out: QueueInput[] = [];
@@ -77,7 +81,7 @@ export class QueueFeed {
       present.add(q.name);
       const h = this.history.get(q.name) ?? { readings: [], rising: 0, falling: false, consumerServices: [] };
       this.history.set(q.name, h);
-      const consumers = listed ? (listed.get(q.name) ?? 0) : q.consumers;
+      const consumers = listed ? Math.max(listed.get(q.name) ?? 0, q.consumers) : q.consumers;
       const now = consumersOf.get(q.name) ?? [];
       if (now.length > 0) h.consumerServices = now;
       if (q.ready === null) {

@@ -24,6 +24,8 @@ let publisher: Publisher;
 let consumer: Consumer | null = null;
 /** Lets the stuck consumer of the first test go (a consumer closes only once its handler returns). */
 let release: () => void = () => undefined;
+/** Connections made by the test's client: more than one means the broker dropped it (its consumers left for a moment). */
+let connects = 0;
 
 const incidents = (status: 'open' | 'all') => core.router.call('incidents.list', { profileId: 'cli', status }, ctx) as Promise<IncidentSummary[]>;
 const detail = (id: number) => core.router.call('incidents.get', { profileId: 'cli', id }, ctx) as Promise<IncidentDetail>;
@@ -49,6 +51,7 @@ beforeAll(async () => {
   core = fixture.core;
   // A service "billing" (instance billing-1), as a Meshdeck agent names its connection.
   amqp = new Connection({ url: fixture.vhost.url, connectionName: 'meshdeck-sdk:billing/billing-1', retryLow: 100, retryHigh: 500 });
+  amqp.on('connection', () => connects++);
   await amqp.queueDeclare({ queue: QUEUE, durable: true });
   publisher = amqp.createPublisher({ confirm: true });
 }, 60_000);
@@ -78,8 +81,9 @@ describe('queue rules on the real broker', () => {
       publishing = false;
       await flood;
     }
-    expect(incident).toMatchObject({ service: 'billing', severity: 'degraded', topSuspect: QUEUE });
     const opened = await detail(incident.id);
+    // On a mismatch, the message carries the incident's rules and timeline (what raised it).
+    expect(incident, JSON.stringify({ connects, rules: opened.rules, timeline: opened.timeline })).toMatchObject({ service: 'billing', severity: 'degraded', topSuspect: QUEUE });
     expect(opened.suspects[0]).toMatchObject({ kind: 'queue', target: QUEUE, service: 'billing' });
     expect(opened.suspects.map((s) => `${s.kind}:${s.target}`)).toContain('consumer:billing');
     const rule = opened.timeline.find((e) => e.kind === 'rule' && (e.evidence as { rule?: string }).rule === 'queue-backlog')!;
