@@ -45,10 +45,19 @@ const ConsecutiveGatewayFailures = z
 const SuccessRate = z
   .object({
     enabled: z.boolean().default(true),
-    /** Hosts with at least `requestVolume` requests in the interval needed to run the rule at all. */
+    /** Hosts with at least `requestVolume` requests (within `maxIntervals`) needed to run the rule at all. */
     minimumHosts: Count.default(3),
-    /** Requests a host needs in one interval to be part of the statistics. */
+    /**
+     * Requests a host needs to be part of the statistics: gathered over its most recent intervals
+     * (newest first) until there are this many, over at most `maxIntervals` of them.
+     */
     requestVolume: Count.default(20),
+    /**
+     * How many of its most recent intervals a host's success rate may span to reach
+     * `requestVolume`: 1 is Envoy's rule (the last interval alone); 10 lets a host with 2
+     * requests/s be judged on its last 10 s.
+     */
+    maxIntervals: z.number().int().min(1).max(60).default(10),
     /** Envoy's success_rate_stdev_factor / 1000 (1900 → 1.9). */
     stdevFactor: z.number().min(0).max(100).default(1.9),
     enforcingPercent: Percent.default(100),
@@ -234,7 +243,7 @@ export const ENVOY_DEFAULTS: Readonly<OutlierPolicy> = deepFreeze(
     consecutiveFailures: { enabled: true, threshold: 5, enforcingPercent: 100 },
     // Envoy's enforcing_consecutive_gateway_failure defaults to 0: detected and logged, not enforced.
     consecutiveGatewayFailures: { enabled: true, threshold: 5, enforcingPercent: 0 },
-    successRate: { enabled: true, minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9, enforcingPercent: 100 },
+    successRate: { enabled: true, minimumHosts: 5, requestVolume: 100, maxIntervals: 1, stdevFactor: 1.9, enforcingPercent: 100 },
     latency: { enabled: false },
     directSignal: { enabled: false },
     heartbeat: { enabled: true, missedIntervals: 3, refusedIntervals: 0 },

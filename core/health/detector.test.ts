@@ -164,7 +164,62 @@ describe('success rate (Envoy: mean − factor × stdev over hosts with enough v
     expect(ejects(run([0, 0, 0, 0, 0, 50], sr({ minimumHosts: 6 })).decisions)).toEqual(['f']);
     const short = run([0, 0, 0, 0, 0, 50], sr({ minimumHosts: 7 }));
     expect(short.decisions).toEqual([]);
-    expect(short.report?.successRate).toEqual({ skipped: '6 host(s) with >= 100 requests; 7 needed' });
+    expect(short.report?.successRate).toEqual({ skipped: '6 host(s) with >= 100 requests within the last 10 intervals; 7 needed' });
+  });
+
+  describe('sliding window: a host is judged on its newest intervals until they hold requestVolume, at most maxIntervals', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    /** Sweeps once a second; each host sends `requests` per interval, e failing half of them. */
+    function sweeps(p: OutlierPolicy, n: number, requests: number) {
+      const d = new OutlierDetector();
+      const out: Array<ReturnType<OutlierDetector['evaluate']>> = [];
+      for (let i = 1; i <= n; i++) {
+        const at = i * 1000;
+        for (const id of ids) d.observe(SVC, id, win(requests, { http5xx: id === 'e' ? requests / 2 : 0 }), at);
+        out.push(d.evaluate(SVC, ids, p, at));
+      }
+      return { d, out };
+    }
+
+    it('26 requests per interval and a volume of 100: judged at the 4th interval (not before), over 4 intervals', () => {
+      const { d, out } = sweeps(sr({ maxIntervals: 10 }), 4, 26);
+      expect(out.slice(0, 3).every((x) => x.length === 0)).toBe(true);
+      expect(ejects(out[3]!)).toEqual(['e']);
+      const evidence = out[3]![0]!.evidence;
+      if (evidence.rule !== 'success-rate') throw new Error('unexpected evidence');
+      expect(evidence.samples).toMatchObject({ requests: 104, failures: 52, successRate: 50, intervals: 4 });
+      expect(evidence.samples.hosts.map((h) => h.intervals)).toEqual([4, 4, 4, 4, 4]);
+      expect(evidence.thresholds).toMatchObject({ requestVolume: 100, maxIntervals: 10 });
+      // Its window was emptied when the rule fired: the next interval alone does not judge it again.
+      expect(d.sweepReport(SVC)?.successRate).toMatchObject({ hosts: 5 });
+    });
+
+    it('maxIntervals bounds the window: 3 intervals of 26 never reach 100 (the sweep says so); maxIntervals 1 is Envoy’s rule', () => {
+      const three = sweeps(sr({ maxIntervals: 3 }), 8, 26);
+      expect(three.out.every((x) => x.length === 0)).toBe(true);
+      expect(three.d.sweepReport(SVC)?.successRate).toEqual({ skipped: '0 host(s) with >= 100 requests within the last 3 intervals; 5 needed' });
+      const envoy = sweeps(sr({ maxIntervals: 1 }), 8, 26);
+      expect(envoy.out.every((x) => x.length === 0)).toBe(true);
+      expect(envoy.d.sweepReport(SVC)?.successRate).toEqual({ skipped: '0 host(s) with >= 100 requests in the last interval; 5 needed' });
+      expect(ejects(sweeps(sr({ maxIntervals: 1 }), 1, 100).out[0]!)).toEqual(['e']);
+    });
+
+    it('a busy host is judged on its newest interval alone: failures of older intervals no longer count', () => {
+      // Interval 1: 50 requests each (under the volume), e failing 25. Interval 2: 100 each, none failing.
+      // Over both intervals e would be at 83.3 % against a threshold of 84.2 % (ejected); its newest interval alone holds 100.
+      const d = new OutlierDetector();
+      for (const id of ids) d.observe(SVC, id, win(50, { http5xx: id === 'e' ? 25 : 0 }), 1000);
+      expect(d.evaluate(SVC, ids, sr(), 1000)).toEqual([]);
+      for (const id of ids) d.observe(SVC, id, win(100), 2000);
+      expect(d.evaluate(SVC, ids, sr(), 2000)).toEqual([]);
+      expect(d.sweepReport(SVC)?.successRate).toMatchObject({ hosts: 5, mean: 100, stdev: 0 });
+    });
+
+    it('after firing, the host needs a full volume of new requests before it is judged again', () => {
+      // Not enforced, so e stays in the population: it fires at 4, 8, 12 — every 4 intervals, not every interval.
+      const { out } = sweeps(sr({ maxIntervals: 10, enforcingPercent: 0 }), 12, 26);
+      expect(out.map((x, i) => (x.length > 0 ? i + 1 : 0)).filter(Boolean)).toEqual([4, 8, 12]);
+    });
   });
 
   it('with factor 1.9 a single outlier cannot be found among 3 or 4 hosts (max z = √(n − 1))', () => {

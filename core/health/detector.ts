@@ -37,11 +37,14 @@
  *   at high fan-in; and a run spread over windows that each also contain a success is missed.
  *   The gateway variant counts connect + timeout only; a window with any 5xx or success
  *   resets it (Envoy resets it on a non-gateway 5xx too).
- * - success-rate (Envoy's algorithm, once per `intervalMs`, over the windows observed since the
- *   previous sweep): only hosts with >= requestVolume requests and not ejected/probing count;
- *   with fewer than minimumHosts such hosts nothing is decided. Rates are in percent, mean and
- *   population stdev over those hosts, threshold = mean − stdevFactor × stdev, and a host
- *   strictly below the threshold is an outlier. Note: one outlier among n otherwise equal hosts
+ * - success-rate (Envoy's algorithm, once per `intervalMs`): each host's sample is a sliding
+ *   window of its most recent sweep intervals, newest first, until they hold requestVolume
+ *   requests, over at most successRate.maxIntervals of them (1: the interval since the previous
+ *   sweep alone, as Envoy); hosts whose window holds >= requestVolume and that are neither
+ *   ejected nor probing count; with fewer than minimumHosts such hosts nothing is decided. Rates
+ *   are in percent, mean and population stdev over those hosts, threshold = mean − stdevFactor ×
+ *   stdev, and a host strictly below the threshold is an outlier. A host's window is emptied
+ *   when the rule fires on it and while it is ejected or probing. Note: one outlier among n otherwise equal hosts
  *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
  *   can only fire with 5 or more hosts, whatever minimumHosts says.
  * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts, but each
@@ -123,6 +126,8 @@ export interface HostRate {
   requests: number;
   /** Percent, 0..100. */
   successRate: number;
+  /** Sweep intervals its requests span (absent from evidence recorded before the rule had windows: 1). */
+  intervals?: number;
 }
 
 export interface SuccessRateEvidence {
@@ -133,12 +138,14 @@ export interface SuccessRateEvidence {
     failures: number;
     /** Percent, 0..100 (as Envoy). */
     successRate: number;
+    /** Sweep intervals the host's requests span (absent from evidence recorded before the rule had windows: 1). */
+    intervals?: number;
     mean: number;
     stdev: number;
     /** Every host that met the request volume (the statistics' population). */
     hosts: HostRate[];
   };
-  thresholds: { ejectionThreshold: number; stdevFactor: number; minimumHosts: number; requestVolume: number; enforcingPercent: number };
+  thresholds: { ejectionThreshold: number; stdevFactor: number; minimumHosts: number; requestVolume: number; maxIntervals?: number; enforcingPercent: number };
 }
 
 export interface HostLatency {
@@ -323,6 +330,11 @@ interface LatencyInterval {
   outbound: Calls | null;
 }
 
+interface RateInterval {
+  requests: number;
+  failures: number;
+}
+
 interface PendingWindow extends WindowCounts {
   p99: number | null;
   p50: number | null;
@@ -335,6 +347,8 @@ interface InstanceSignals {
   sweep: { requests: number; failures: number; latency: LatencySketch; outbound: Calls };
   /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
   latencyWindow: LatencyInterval[];
+  /** The success-rate rule's sliding window: requests and failures of the last sweeps' intervals, newest last (at most successRate.maxIntervals). */
+  rateWindow: RateInterval[];
   pending: PendingWindow[];
   signals: Array<{ kind: DirectSignalKind; at: number }>;
   /** The latest connect-refused report about it (kept apart from `signals`, which the direct-signal rule clears). */
@@ -443,8 +457,11 @@ export class OutlierDetector {
         if (!judged.has(id)) {
           // Ejected or probing: what it did before or meanwhile is not what it will do when back.
           s.latencyWindow = [];
+          s.rateWindow = [];
           continue;
         }
+        s.rateWindow.push({ requests: s.sweep.requests, failures: s.sweep.failures });
+        trimWindow(s.rateWindow, policy.successRate.enabled ? policy.successRate.maxIntervals : 0, policy.successRate.requestVolume);
         // An interval without requests keeps its place (it ages the others) but no sketch.
         const outbound = s.sweep.outbound.size > 0 ? s.sweep.outbound : null;
         if (outbound) s.sweep.outbound = new Map();
@@ -454,13 +471,7 @@ export class OutlierDetector {
         } else {
           s.latencyWindow.push({ requests: 0, latency: null, outbound });
         }
-        const keep = policy.latency.enabled ? policy.latency.maxIntervals : 0;
-        if (s.latencyWindow.length > keep) s.latencyWindow.splice(0, s.latencyWindow.length - keep);
-        // Intervals older than the newest ones that already hold requestVolume are never read
-        // again (the window takes the newest first): a busy host keeps one sketch, as before.
-        let from = s.latencyWindow.length;
-        for (let need = policy.latency.requestVolume; from > 0 && need > 0; ) need -= s.latencyWindow[--from]!.requests;
-        if (from > 0) s.latencyWindow.splice(0, from);
+        trimWindow(s.latencyWindow, policy.latency.enabled ? policy.latency.maxIntervals : 0, policy.latency.requestVolume);
       }
       const report: SweepReport = { at: now, successRate: { skipped: 'disabled' }, latency: { skipped: 'disabled' } };
       if (policy.successRate.enabled) report.successRate = this.successRateRule(service, svc, population, policy, now, decisions);
@@ -627,14 +638,22 @@ export class OutlierDetector {
     const hosts: HostRate[] = [];
     const failuresOf = new Map<string, number>();
     for (const id of population) {
-      const s = svc.instances.get(id)!;
-      if (s.sweep.requests < rule.requestVolume) continue;
+      // Its newest intervals until they hold requestVolume requests (trimWindow kept no more).
+      let requests = 0;
+      let failures = 0;
+      const window = svc.instances.get(id)!.rateWindow;
+      for (const w of window) {
+        requests += w.requests;
+        failures += w.failures;
+      }
+      if (requests < rule.requestVolume) continue;
       // As Envoy: success × 100 / total.
-      hosts.push({ instanceId: id, requests: s.sweep.requests, successRate: ((s.sweep.requests - s.sweep.failures) * 100) / s.sweep.requests });
-      failuresOf.set(id, s.sweep.failures);
+      hosts.push({ instanceId: id, requests, successRate: ((requests - failures) * 100) / requests, intervals: window.length });
+      failuresOf.set(id, failures);
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
-      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests; ${rule.minimumHosts} needed` };
+      const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${over}; ${rule.minimumHosts} needed` };
     }
     const mean = hosts.reduce((sum, h) => sum + h.successRate, 0) / hosts.length;
     const variance = hosts.reduce((sum, h) => sum + (h.successRate - mean) ** 2, 0) / hosts.length;
@@ -645,6 +664,7 @@ export class OutlierDetector {
       stdevFactor: rule.stdevFactor,
       minimumHosts: rule.minimumHosts,
       requestVolume: rule.requestVolume,
+      maxIntervals: rule.maxIntervals,
       enforcingPercent: rule.enforcingPercent,
     };
     const outliers = hosts.filter((h) => h.successRate < threshold).sort((a, b) => a.successRate - b.successRate || a.instanceId.localeCompare(b.instanceId));
@@ -659,10 +679,12 @@ export class OutlierDetector {
         evidence: {
           rule: 'success-rate',
           at: now,
-          samples: { requests: h.requests, failures: failuresOf.get(h.instanceId) ?? 0, successRate: h.successRate, mean, stdev, hosts },
+          samples: { requests: h.requests, failures: failuresOf.get(h.instanceId) ?? 0, successRate: h.successRate, intervals: h.intervals ?? 1, mean, stdev, hosts },
           thresholds,
         },
       });
+      // Judged again on requests after this decision, not on the same ones next sweep.
+      svc.instances.get(h.instanceId)!.rateWindow = [];
     }
     return { hosts: hosts.length, mean, stdev, threshold };
   }
@@ -841,6 +863,7 @@ export class OutlierDetector {
         gatewayStreak: { failures: 0, windows: [] },
         sweep: { requests: 0, failures: 0, latency: new LatencySketch(), outbound: new Map() },
         latencyWindow: [],
+        rateWindow: [],
         pending: [],
         signals: [],
         refusedAt: null,
@@ -853,6 +876,18 @@ export class OutlierDetector {
     }
     return s;
   }
+}
+
+/**
+ * Keeps a sliding window to what its rule can read: at most `maxIntervals` intervals, and none
+ * older than the newest ones that already hold `volume` requests (the rule takes the newest
+ * first, so a busy host keeps its last interval alone).
+ */
+function trimWindow(window: Array<{ requests: number }>, maxIntervals: number, volume: number): void {
+  if (window.length > maxIntervals) window.splice(0, window.length - maxIntervals);
+  let from = window.length;
+  for (let need = volume; from > 0 && need > 0; ) need -= window[--from]!.requests;
+  if (from > 0) window.splice(0, from);
 }
 
 /**

@@ -46,6 +46,9 @@ describe('evidenceSentence, one rule at a time', () => {
       thresholds: { ejectionThreshold: 52, stdevFactor: 1.9, minimumHosts: 3, requestVolume: 20, enforcingPercent: 100 },
     };
     expect(evidenceSentence(e)).toBe('success rate 50.0 % below the threshold 52.0 % (mean 90.0 % − 1.9 × stdev 20.0 over 5 hosts; 50 of 100 requests failed)');
+    // A low-volume host judged over several sweep intervals says so.
+    const windowed: FailoverEvidence = { ...e, samples: { ...e.samples, requests: 24, failures: 12, intervals: 4 } };
+    expect(evidenceSentence(windowed)).toBe('success rate 50.0 % below the threshold 52.0 % (mean 90.0 % − 1.9 × stdev 20.0 over 5 hosts; 12 of 24 requests failed over its last 4 intervals)');
   });
 
   it('latency: p99 against the threshold and how it was derived', () => {

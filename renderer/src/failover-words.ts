@@ -70,7 +70,7 @@ export function evidenceSentence(e: FailoverEvidence): string {
     }
     case 'success-rate': {
       const s = e.samples;
-      return `success rate ${pct100(s.successRate)} below the threshold ${pct100(e.thresholds.ejectionThreshold)} (mean ${pct100(s.mean)} − ${e.thresholds.stdevFactor} × stdev ${s.stdev.toFixed(1)} over ${plural(s.hosts.length, 'host')}; ${s.failures} of ${s.requests} requests failed)`;
+      return `success rate ${pct100(s.successRate)} below the threshold ${pct100(e.thresholds.ejectionThreshold)} (mean ${pct100(s.mean)} − ${e.thresholds.stdevFactor} × stdev ${s.stdev.toFixed(1)} over ${plural(s.hosts.length, 'host')}; ${s.failures} of ${s.requests} requests failed${(s.intervals ?? 1) > 1 ? ` over its last ${s.intervals} intervals` : ''})`;
     }
     case 'latency': {
       const s = e.samples;
