@@ -301,6 +301,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.instances': ({ profileId, service, healthyOnly, zone }) => {
       const mesh = meshOf(profileId);
       const health = new Map(mesh.failover.health(service).map((h) => [h.instanceId, h]));
+      const sparedNow = mesh.sparedNow(service);
       return mesh.registry.instances(service, { healthyOnly, ...(zone ? { zone } : {}) }).map(({ seq: _seq, ...rest }) => {
         const h = health.get(rest.instanceId);
         const held = h && h.state !== 'healthy' ? h : null;
@@ -320,7 +321,19 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         const lastTransition = last
           ? { at: last.at, from: last.from, to: last.to, until: last.until, durationMs: last.durationMs, backoff: last.backoff, ejections: last.ejections, reason: last.reason, evidence: last.evidence }
           : null;
-        return { ...rest, failover, lastTransition };
+        const sp = sparedNow.get(rest.instanceId);
+        const spared = sp
+          ? {
+              at: sp.at,
+              reason: sp.reason,
+              p99: sp.samples.p99,
+              threshold: sp.thresholds.threshold,
+              ownP99: sp.samples.own.p99,
+              ownThreshold: sp.samples.own.threshold,
+              callees: sp.samples.outbound.callees,
+            }
+          : null;
+        return { ...rest, failover, lastTransition, spared };
       });
     },
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),

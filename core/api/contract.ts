@@ -241,6 +241,23 @@ export const InstanceInfo = z.object({
     .nullable(),
   /** The last automatic failover transition of the instance (also after it was restored), with its evidence; null: none since the core started. */
   lastTransition: z.lazy(() => FailoverTransitionInfo).nullable().optional(),
+  /**
+   * The service's latest latency sweep found the instance above the bars but did not eject it:
+   * its calls to other services explain its latency (its own is under the bar). null: not spared.
+   */
+  spared: z
+    .object({
+      at: z.number(),
+      reason: z.string(),
+      p99: z.number(),
+      threshold: z.number(),
+      /** Its p99 with its slowest callee's taken out, and the bar over the other hosts' own latencies. */
+      ownP99: z.number(),
+      ownThreshold: z.number(),
+      callees: z.array(z.object({ service: z.string(), requests: z.number(), p99: z.number(), p50: z.number() })),
+    })
+    .nullable()
+    .optional(),
 });
 export type InstanceInfo = z.infer<typeof InstanceInfo>;
 

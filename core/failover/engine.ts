@@ -30,6 +30,8 @@ export interface FailoverStep {
   status: ServiceHealthStatus;
   /** Latency outliers of a sweep made in this step that were not ejected: their callees explain them. */
   spared: SparedHost[];
+  /** Whether a statistical sweep (success rate, latency) ran in this step. */
+  swept: boolean;
   /** When the step was evaluated. */
   sweptAt: number;
 }
@@ -170,7 +172,8 @@ export class FailoverEngine {
     });
     const step = this.tracker.apply(service, instances, decisions, policy, now);
     const report = this.detector.sweepReport(service);
-    const spared = report?.at === now && 'spared' in report.latency ? (report.latency.spared ?? []) : [];
-    return { service, transitions: step.transitions, decisions, status: step.status, spared, sweptAt: now };
+    const swept = report?.at === now;
+    const spared = swept && 'spared' in report.latency ? (report.latency.spared ?? []) : [];
+    return { service, transitions: step.transitions, decisions, status: step.status, spared, swept, sweptAt: now };
   }
 }

@@ -69,6 +69,8 @@ interface Subscription {
  */
 const LAST_SEEN_PERSIST_MS = 30_000;
 
+const EMPTY_SPARED: ReadonlyMap<string, SparedHost & { at: number }> = new Map();
+
 export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; signal: [HealthSignal]; registry: [readonly RegistryChange[]] }> {
   readonly registry: Registry;
   readonly store: RegistryStore;
@@ -114,6 +116,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private readonly failoverHistory: EjectionTransition[] = [];
   /** Latency outliers the rule spared (their callees explain them), newest last (the last 1 000). */
   private readonly sparedHistory: Array<SparedHost & { service: string; at: number }> = [];
+  /** Per service, the latency outliers its latest sweep spared, by instance. */
+  private readonly sparedLatest = new Map<string, Map<string, SparedHost & { at: number }>>();
 
   constructor(private readonly options: MeshRuntimeOptions) {
     super();
@@ -448,11 +452,29 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   }
 
   /**
+   * The latency outliers each sweep spared (their callees explain them): logged, kept in a short
+   * history, and per service as of its latest sweep (what the console shows on the instance).
+   */
+  private noteSpared(steps: FailoverStep[]): void {
+    for (const step of steps) {
+      if (!step.swept) continue;
+      for (const h of step.spared) {
+        this.logger.info('latency outlier spared', { service: step.service, instanceId: h.instanceId, reason: h.reason, own: h.samples.own, outbound: h.samples.outbound });
+        this.sparedHistory.push({ ...h, service: step.service, at: step.sweptAt });
+        if (this.sparedHistory.length > 1000) this.sparedHistory.shift();
+      }
+      if (step.spared.length) this.sparedLatest.set(step.service, new Map(step.spared.map((h) => [h.instanceId, { ...h, at: step.sweptAt }])));
+      else this.sparedLatest.delete(step.service);
+    }
+  }
+
+  /**
    * Applies the engine's transitions: only the leading core acts (the others keep their view up to
    * date but leave the endpoint sets to the leader). Each transition is pushed, written to the
    * registry history, and audited with its evidence.
    */
   private applyFailover(steps: FailoverStep[]): void {
+    this.noteSpared(steps);
     if (!steps.some((s) => s.transitions.length)) return;
     // One transaction for every audit entry and timeline line of the tick: a commit per
     // transition held the event loop when a whole mesh's instances changed at once.
@@ -467,11 +489,6 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private applyTransitions(steps: FailoverStep[]): void {
     const leading = this.control.leadership().isLeader;
     for (const step of steps) {
-      for (const h of step.spared) {
-        this.logger.info('latency outlier spared', { service: step.service, instanceId: h.instanceId, reason: h.reason, own: h.samples.own, outbound: h.samples.outbound });
-        this.sparedHistory.push({ ...h, service: step.service, at: step.sweptAt });
-        if (this.sparedHistory.length > 1000) this.sparedHistory.shift();
-      }
       for (const t of step.transitions) {
         this.logger.warn('failover', { service: t.service, instanceId: t.instanceId, from: t.from, to: t.to, reason: t.reason, leading });
         if (!leading) continue;
@@ -582,6 +599,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** The last latency outliers the rule spared because their outbound calls explain them (newest last). */
   sparedLatencyOutliers(): ReadonlyArray<SparedHost & { service: string; at: number }> {
     return this.sparedHistory;
+  }
+
+  /** The latency outliers the latest sweep of `service` spared, by instance (empty when none). */
+  sparedNow(service: string): ReadonlyMap<string, SparedHost & { at: number }> {
+    return this.sparedLatest.get(service) ?? EMPTY_SPARED;
   }
 
   private async onDiscoveryRequest(message: AsyncMessage): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FailoverEvidence, FailoverTransitionInfo } from '../../core/api/contract';
-import { auditTransition, evidenceFacts, evidenceSentence, formatDuration, instanceCondition, instanceTimeline, transitionSentence } from './failover-words';
+import { auditTransition, evidenceFacts, evidenceSentence, formatDuration, instanceCondition, instanceTimeline, sparedSentence, transitionSentence } from './failover-words';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 3, 4);
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
@@ -133,6 +133,26 @@ describe('transitionSentence', () => {
     const restored: FailoverEvidence = { rule: 'probe-restored', at: T0, samples: { successes: 3, probeEvidence: consecutive }, thresholds: { successesRequired: 3 } };
     expect(transitionSentence(transition({ from: 'probing', to: 'healthy', until: null, evidence: restored }), { now: T0, clock })).toBe(
       'restored 12:03:04 — 3 successful probe windows (3 required)',
+    );
+  });
+});
+
+describe('sparedSentence', () => {
+  it('slow against its peers, the callees that explain it (slowest first), and its own latency under the bar', () => {
+    const spared = {
+      at: T0,
+      reason: 'spared: …',
+      p99: 812,
+      threshold: 120,
+      ownP99: 12,
+      ownThreshold: 120,
+      callees: [
+        { service: 'ledger', requests: 40, p99: 30, p50: 10 },
+        { service: 'payments', requests: 40, p99: 800, p50: 790 },
+      ],
+    };
+    expect(sparedSentence(spared, clock)).toBe(
+      'slow but not ejected 12:03:04 — p99 812 ms above the bar 120 ms, explained by its calls to payments (p99 800 ms), ledger (p99 30 ms); its own p99 12 ms is under 120 ms',
     );
   });
 });

@@ -124,6 +124,17 @@ export interface SentenceOptions {
 
 export const localClock = (ms: number): string => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 
+/**
+ * A latency outlier the rule spared, in words: slow against its peers, but its calls explain it
+ * ("slow but not ejected 12:03:04 — p99 812 ms above the bar 120 ms, explained by its calls to
+ * payments (p99 800 ms); its own p99 12 ms is under 120 ms").
+ */
+export function sparedSentence(s: NonNullable<InstanceInfo['spared']>, clock: (ms: number) => string = localClock): string {
+  const slowest = [...s.callees].sort((a, b) => b.p99 - a.p99 || a.service.localeCompare(b.service));
+  const calls = slowest.map((c) => `${c.service} (p99 ${formatMs(c.p99)})`).join(', ');
+  return `slow but not ejected ${clock(s.at)} — p99 ${formatMs(s.p99)} above the bar ${formatMs(s.threshold)}, explained by its calls to ${calls || 'other services'}; its own p99 ${formatMs(s.ownP99)} is under ${formatMs(s.ownThreshold)}`;
+}
+
 /** One transition in words: the verb and time, why, and what happens next. */
 export function transitionSentence(t: FailoverTransitionInfo, options: SentenceOptions): string {
   const clock = options.clock ?? localClock;

@@ -6,6 +6,7 @@ import {
   evidenceFacts,
   instanceTimeline,
   localClock,
+  sparedSentence,
   transitionSentence,
   type InstanceCondition,
   type TimelineEntry,
@@ -39,6 +40,11 @@ export function InstanceEvidence({ profileId, instance, condition, probe, now }:
     <div className={`instance-evidence evidence-${condition}`} data-testid="instance-evidence">
       {sentence && <p className="evidence-sentence">{sentence}</p>}
       {also && <p className="evidence-sentence">{also}</p>}
+      {instance.spared && (
+        <p className="evidence-sentence evidence-spared" data-testid="instance-spared">
+          {sparedSentence(instance.spared)}
+        </p>
+      )}
       <div className="evidence-more">
         {t && <EvidenceDetails transition={t} />}
         <InstanceHistory profileId={profileId} instance={instance} now={now} />

@@ -116,6 +116,12 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
                   <td>{i.zone}</td>
                   <td className={`state-${condition}`} title={i.failover?.reason ?? ''}>
                     <span aria-hidden="true">{CONDITION_META[condition].icon}</span> {CONDITION_META[condition].label}
+                    {i.spared && (
+                      <span className="spared-mark" title={i.spared.reason}>
+                        {' '}
+                        · slow (callees)
+                      </span>
+                    )}
                   </td>
                   <td className="num">{i.weight}</td>
                   <td className="muted">{ago(i.lastSeen)}</td>
