@@ -7,6 +7,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 
 export interface Machine {
   nproc: number;
@@ -287,6 +288,13 @@ export function writeResults(entryUrl: string, name: string, data: unknown): str
   const file = `${dir}${name}.json`;
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
+}
+
+/** Writes a V8 heap snapshot of this process to bench/results/profiles/<name>-<time>.heapsnapshot; returns its path. */
+export function writeHeapSnapshot(entryUrl: string, name: string): string {
+  const dir = fileURLToPath(new URL('../../bench/results/profiles/', entryUrl));
+  mkdirSync(dir, { recursive: true });
+  return v8.writeHeapSnapshot(`${dir}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
 }
 
 export interface BenchVhost {

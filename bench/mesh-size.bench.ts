@@ -28,7 +28,9 @@
  * at that size (judged only for runs of 10 minutes or more).
  *
  * Options: `--duration SECONDS` (default 600, the recorded run), `--smoke` (= --duration 30, for
- * development), `--no-heartbeats` (telemetry alone).
+ * development), `--no-heartbeats` (telemetry alone), `--baseline-only` (stop after the baseline),
+ * `--heap-snapshot` (V8 heap snapshots of the core after the baseline and at the end, in
+ * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them by constructor).
  * Profiling the core: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/mesh-size.bench.js --smoke`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,11 +40,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMeshCore } from '../core/app.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
-import { Child, benchVhost, sleep, until, waitForQuiet, writeResults, type Message } from './lib.js';
+import { Child, benchVhost, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
 import { FULL_MESH, LagHistogram, cpuSpan, cpuText, disturbed, option, publisherRole, runContext } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
 const HEARTBEATS = !process.argv.includes('--no-heartbeats');
+const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot');
+const BASELINE_ONLY = process.argv.includes('--baseline-only');
 const INSTANCES = FULL_MESH.services * FULL_MESH.instancesPerService;
 const EDGES = INSTANCES * FULL_MESH.edgesPerInstance;
 const WARMUP_S = Math.min(30, Math.floor(DURATION_S / 5));
@@ -99,6 +103,11 @@ async function parent(): Promise<void> {
     const idleCpu = await cpuSpan(publisher);
     await publisher.request({ type: 'live', seconds: BASELINE_S, heartbeats: HEARTBEATS, telemetry: false }, 'live-done', (BASELINE_S + 60) * 1000);
     const baseline = { cpu: await idleCpu(), rssMB: process.memoryUsage.rss() / MB, heapMB: process.memoryUsage().heapUsed / MB };
+    if (HEAP_SNAPSHOT) say(`heap snapshot after the baseline: ${writeHeapSnapshot(import.meta.url, 'mesh-size-baseline')}`);
+    if (BASELINE_ONLY) {
+      say(`baseline only: ${INSTANCES} instances heartbeating, no telemetry: RSS ${baseline.rssMB.toFixed(0)} MB, heap ${baseline.heapMB.toFixed(0)} MB; ${cpuText(baseline.cpu)}`);
+      return;
+    }
 
     let published = 0;
     publisher.process.on('message', (raw) => {
@@ -126,6 +135,7 @@ async function parent(): Promise<void> {
     clearTimeout(warmTimer);
     sample();
     const atEnd = { rssMB: process.memoryUsage.rss() / MB, heapMB: process.memoryUsage().heapUsed / MB };
+    if (HEAP_SNAPSHOT) say(`heap snapshot at the end: ${writeHeapSnapshot(import.meta.url, 'mesh-size-end')}`);
     // Drain: how long after the last publish until the core has ingested every batch.
     const drainDeadline = Date.now() + DRAIN_WAIT_MS;
     let drainMs: number | null = null;

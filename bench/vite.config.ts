@@ -33,6 +33,7 @@ export default defineConfig({
         'failover.bench': 'bench/failover.bench.ts',
         'startup.bench': 'bench/startup.bench.ts',
         'console.bench': 'bench/console.bench.ts',
+        'heap-summary': 'bench/heap-summary.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
