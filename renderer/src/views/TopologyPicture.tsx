@@ -13,6 +13,9 @@ interface Props {
   live: LivePair;
   selected: string | null;
   select: (service: string | null) => void;
+  /** The selected edge's graph id, and how to select one (null clears). */
+  selectedEdge: string | null;
+  selectEdge: (id: string | null) => void;
 }
 
 /** A comma-separated set kept in the URL (e.g. expanded services). */
@@ -36,7 +39,7 @@ function useHashSet(name: string): [Set<string>, (id: string) => void] {
  * focus on a node's neighbourhood and expanded services, all in the URL so a view can be shared.
  * Re-renders at most once a second whatever the topic rate.
  */
-export function TopologyPicture({ live, selected, select }: Props) {
+export function TopologyPicture({ live, selected, select, selectedEdge, selectEdge }: Props) {
   const api = useApi();
   const { topology, traffic } = useThrottled(live, 1000);
   const profileId = topology.profileId;
@@ -152,10 +155,12 @@ export function TopologyPicture({ live, selected, select }: Props) {
           <TopologyGraph
             model={shown}
             selected={selected}
+            selectedEdge={selectedEdge}
             expanded={expanded}
             animate={animate}
             fitKey={`${zone}|${health}|${text}|${focus}|${hideEvents}`}
             onSelect={select}
+            onSelectEdge={selectEdge}
             onToggleExpand={toggleExpanded}
           />
           <Legend />
