@@ -42,7 +42,7 @@ export function EdgePanel({ live, edge, onSelectService, onClose }: Props) {
       <span>{name === 'external' ? 'external clients' : name}</span>
     );
   return (
-    <aside className="side-panel edge-panel" aria-label={`Edge ${edge.from} to ${edge.to}`} data-testid="edge-panel" data-edge-kind={edge.kind} data-edge-id={edge.id}>
+    <aside className="side-panel edge-panel" aria-label={`Edge ${edge.from} to ${edge.to}`} data-testid="edge-panel" data-edge-kind={edge.kind} data-panel-edge={edge.id}>
       <div className="panel">
         <div className="card-header">
           <h2>

@@ -175,8 +175,8 @@ function Legend() {
     <p className="graph-legend muted" aria-label="Legend">
       <span className="text-healthy">● healthy</span> <span className="text-degraded">▲ degraded</span> <span className="text-failing">✕ failing</span>{' '}
       <span>○ no data</span> · edge width: requests/s (log) · colour: error rate · label: rps · errors · p99 · <span className="legend-event">- - events</span> ·{' '}
-      <span className="legend-break">‖</span> circuit open · ⇶ gateway · ⊘ ejected (struck through) · ◐ draining (dashed) · + expands instances · drag to pan, wheel
-      to zoom
+      <span className="legend-break">‖</span> circuit open · ⇶ gateway · ⊘ ejected (struck through) · ◐ draining (dashed) · + expands instances · click a service or an
+      edge for its panel (Esc closes) · drag to pan, wheel to zoom
     </p>
   );
 }
