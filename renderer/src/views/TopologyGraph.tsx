@@ -87,12 +87,21 @@ export function TopologyGraph({ model, selected, selectedEdge, expanded, animate
   // (the side panel opens) as long as the operator has not panned or zoomed.
   const moved = useRef(false);
   const layoutRef = useRef<LayoutResult | null>(null);
+  // The layout on screen when the filter changed: the filtered graph's own layout comes after it
+  // (from the worker), and is fitted too — else the view kept the scale of the graph before.
+  const fittedBefore = useRef<LayoutResult | null>(null);
   useEffect(() => {
     layoutRef.current = layout;
-    if (!layout || fitted.current === fitKey) return;
-    fitted.current = fitKey;
-    moved.current = false;
-    fit(layout);
+    if (!layout) return;
+    if (fitted.current !== fitKey) {
+      fitted.current = fitKey;
+      fittedBefore.current = layout;
+      moved.current = false;
+      fit(layout);
+    } else if (fittedBefore.current && layout !== fittedBefore.current) {
+      fittedBefore.current = null;
+      if (!moved.current) fit(layout);
+    }
   }, [layout, fitKey, fit]);
   useEffect(() => {
     const svg = svgRef.current;
