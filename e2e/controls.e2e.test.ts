@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../agent/sidecar/sidecar';
 import { silentLogger } from '../core/lib/log';
 import { launchChromium } from '../test/support/chromium';
+import { clickEdge } from '../test/support/graph';
 import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh';
 import { REPO_ROOT, startServe, type ServedConsole } from '../test/support/serve';
 import { createTestVhost, type TestVhost } from '../test/support/vhost';
@@ -212,9 +213,7 @@ describe('failover controls in the console', () => {
     const graph = page.locator('[data-testid="topology-graph"][data-laid-out="true"]');
     const edge = graph.locator(`[data-edge-id="${caller}>${callee}"]`);
     await edge.waitFor({ timeout: 20_000 });
-    // A click on the curve (the middle of a caller → callee curve is the middle of its box).
-    const box = (await edge.locator('path.edge-hit').boundingBox())!;
-    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await clickEdge(page, edge);
     const panel = page.getByTestId('edge-panel');
     await panel.waitFor();
     expect(await edge.getAttribute('aria-pressed')).toBe('true');

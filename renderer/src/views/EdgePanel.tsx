@@ -12,10 +12,17 @@ import { BREAKER_ICON } from './ServicePanel';
 import { HEALTH_ICON } from './TopologyGraph';
 import { TrafficChart } from './TrafficChart';
 
+/** The Broker view's queue columns but the type: the side panel is narrow. */
+const QUEUE_PANEL_COLUMNS = QUEUE_COLUMNS.filter((c) => c.key !== 'type');
+
 const LEG_COLUMNS: Column<EventLeg>[] = [
   { key: 'type', label: 'Event type', value: (l) => l.type, render: (l) => <span className="mono">{l.type}</span> },
-  { key: 'exchange', label: 'Exchange', value: (l) => l.exchanges.join(', '), render: (l) => <span className="mono">{l.exchanges.join(', ')}</span> },
-  { key: 'queue', label: 'Queue', value: (l) => l.queues.join(', '), render: (l) => <span className="mono">{l.queues.join(', ')}</span> },
+  {
+    key: 'route',
+    label: 'Exchange → queue',
+    value: (l) => `${l.exchanges.join(', ')} → ${l.queues.join(', ')}`,
+    render: (l) => <span className="mono">{`${l.exchanges.join(', ')} → ${l.queues.join(', ')}`}</span>,
+  },
   { key: 'published', label: 'Published', value: (l) => l.published, render: (l) => formatRate(l.published), numeric: true },
   { key: 'consumed', label: 'Consumed', value: (l) => l.consumed, render: (l) => formatRate(l.consumed), numeric: true },
   { key: 'failed', label: 'Failed', value: (l) => l.failed, numeric: true },
@@ -227,7 +234,7 @@ function EventEdge({ live, edge }: { live: LivePair; edge: EdgeRef }) {
         <p className="muted">The broker’s figures are not available: {snapshot.capabilities.map((c) => c.message).join(' ') || 'its management API did not answer.'}</p>
       ) : queues && (queues.queues.length > 0 || queues.missing.length > 0) ? (
         <>
-          <SortableTable rows={queues.queues} columns={QUEUE_COLUMNS} rowKey={(q) => q.name} initialSort="name" testId="edge-queues" label="Queues" />
+          <SortableTable rows={queues.queues} columns={QUEUE_PANEL_COLUMNS} rowKey={(q) => q.name} initialSort="name" testId="edge-queues" label="Queues" />
           {queues.missing.length > 0 && (
             <p className="muted">
               Not in the broker’s list (another vhost, or deleted): <span className="mono">{queues.missing.join(', ')}</span>

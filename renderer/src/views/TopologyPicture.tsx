@@ -4,6 +4,7 @@ import { joinLive, type LiveMesh } from '../../../core/api/mesh-live';
 import { useApi, useHashParam, type LivePair } from '../api/hooks';
 import { edgeHealth, formatMs, formatPercent, formatRate } from '../format';
 import { filterGraph, type GraphFilter } from '../graph/filter';
+import { edgeId } from '../graph/edge-panel';
 import { buildLiveGraph, countsHealth } from '../graph/model';
 import { useThrottled } from '../graph/use-layout';
 import { HEALTH_ICON, TopologyGraph } from './TopologyGraph';
@@ -149,7 +150,7 @@ export function TopologyPicture({ live, selected, select, selectedEdge, selectEd
           </p>
         </div>
       ) : mesh ? (
-        <TopologyTables mesh={mesh} shown={new Set(shown.nodes.map((n) => n.id))} selected={selected} select={select} />
+        <TopologyTables mesh={mesh} shown={new Set(shown.nodes.map((n) => n.id))} selected={selected} select={select} selectedEdge={selectedEdge} selectEdge={selectEdge} />
       ) : (
         <>
           <TopologyGraph
@@ -182,7 +183,21 @@ function Legend() {
 }
 
 /** The same mesh as tables: services by zone, HTTP edges and event flows (the filtered services only). */
-function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; shown: ReadonlySet<string>; selected: string | null; select: (s: string | null) => void }) {
+function TopologyTables({
+  mesh,
+  shown,
+  selected,
+  select,
+  selectedEdge,
+  selectEdge,
+}: {
+  mesh: LiveMesh;
+  shown: ReadonlySet<string>;
+  selected: string | null;
+  select: (s: string | null) => void;
+  selectedEdge: string | null;
+  selectEdge: (id: string | null) => void;
+}) {
   const zones = [...new Set(mesh.services.flatMap((s) => s.zones))].sort();
   const edges = mesh.edges.filter((e) => shown.has(e.from) && shown.has(e.to));
   const events = mesh.events.filter((f) => [...f.producers, ...f.consumers].some((p) => shown.has(p.service)));
@@ -234,13 +249,17 @@ function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; sho
                 <th className="num">Errors</th>
                 <th className="num">p50</th>
                 <th className="num">p99</th>
+                <th>
+                  <span className="visually-hidden">Panel</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {edges.map((e) => {
                 const health = edgeHealth(e.errorRate, e.requests);
+                const id = edgeId('http', e.from, e.to);
                 return (
-                  <tr key={`${e.from}>${e.to}`} data-edge={`${e.from}>${e.to}`}>
+                  <tr key={id} data-edge={id} className={selectedEdge === id ? 'selected' : undefined}>
                     <td>{e.from}</td>
                     <td>
                       {e.to}
@@ -261,6 +280,11 @@ function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; sho
                     </td>
                     <td className="num">{formatMs(e.p50)}</td>
                     <td className="num">{formatMs(e.p99)}</td>
+                    <td>
+                      <button className="link" aria-pressed={selectedEdge === id} aria-label={`Open the edge ${e.from} → ${e.to}`} onClick={() => selectEdge(selectedEdge === id ? null : id)}>
+                        Edge ›
+                      </button>
+                    </td>
                   </tr>
                 );
               })}
