@@ -268,13 +268,19 @@ describe('failover controls in the console', () => {
     await page.context().close();
   }, 180_000);
 
-  it('renders an edge\u2019s panel opened by a shared link in the light theme', async () => {
+  it('renders an edge\u2019s panel opened by a shared link in the light theme, and opens one from a service panel\u2019s edge row', async () => {
     const { page, problems } = await openPage('light', `#/topology?edge=${encodeURIComponent(`${caller}>${callee}`)}`);
     const panel = page.getByTestId('edge-panel');
     await panel.locator('[data-testid="traffic-chart"][data-state="ready"]').waitFor({ timeout: 20_000 });
     await expect.poll(() => panel.locator('[data-figure="latency"]').textContent(), { timeout: 15_000 }).toMatch(/^[\d.]+ ms · [\d.]+ ms · [\d.]+ ms$/);
     expect(await page.locator(`[data-edge-id="${caller}>${callee}"]`).getAttribute('aria-pressed')).toBe('true');
     await page.screenshot({ path: join(SHOTS, 'edge-panel-light.png') });
+    // A service panel's edge rows open the edge's panel in its place.
+    await page.goto(`${served.url}/#/topology?service=${caller}`);
+    await page.getByTestId('service-panel').getByRole('button', { name: `Open the edge ${caller} → ${callee}` }).click();
+    await panel.locator('[data-figure="rps"]').waitFor();
+    expect(await page.getByTestId('service-panel').count()).toBe(0);
+    expect(await panel.getAttribute('data-panel-edge')).toBe(`${caller}>${callee}`);
     expect(problems).toEqual([]);
     await page.context().close();
   }, 120_000);

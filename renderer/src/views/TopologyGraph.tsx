@@ -414,7 +414,7 @@ const EdgeView = memo(function EdgeView({ edge, from, to, fromH, toH, showLabel,
       <title>{title}</title>
       {/* A wider invisible stroke along the same curve: a thin edge is still easy to click. */}
       <path className="edge-hit" d={d} />
-      {selected && <path className="edge-halo" d={d} strokeWidth={width + 6} />}
+      {selected && <path className="edge-halo" d={d} strokeWidth={width + 8} />}
       <path d={d} strokeWidth={width} markerEnd="url(#arrow)" />
       {open && (
         <g className="circuit-break" transform={`translate(${mx},${my})`}>
