@@ -339,6 +339,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     'mesh.endpoints': ({ profileId, service }) => meshOf(profileId).endpointsFor(service),
     'mesh.history': ({ profileId, ...filter }) => meshOf(profileId).store.events(filter),
     'mesh.edges': ({ profileId, spanSeconds }) => meshOf(profileId).edges.summaries(Date.now(), spanSeconds * 1000),
+    'mesh.edge': ({ profileId, from, to, spanSeconds }) => meshOf(profileId).edges.summary(from, to, Date.now(), spanSeconds * 1000),
     'telemetry.series': ({ profileId, ...query }) => {
       meshOf(profileId);
       return telemetryQueries.series({ mesh: profileId, ...query });

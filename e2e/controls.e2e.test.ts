@@ -3,6 +3,8 @@
  * broker: the operator sets an instance's weight with the slider, sees the traffic split and the
  * blast radius before confirming, then the agent's ack, and undoes it; trips the circuit on an
  * edge from the caller's panel, sees the breaker open, and resets it; the Audit view lists it all.
+ * Clicking the edge itself on the graph opens the edge's panel: live figures, its chart, its
+ * breaker tripped and reset from there, Escape and the background clearing it, Open in Traffic.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../agent/sidecar/sidecar';
 import { silentLogger } from '../core/lib/log';
 import { launchChromium } from '../test/support/chromium';
+import { clickEdge } from '../test/support/graph';
 import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh';
 import { REPO_ROOT, startServe, type ServedConsole } from '../test/support/serve';
 import { createTestVhost, type TestVhost } from '../test/support/vhost';
@@ -204,4 +207,81 @@ describe('failover controls in the console', () => {
     expect(problems).toEqual([]);
     await page.context().close();
   }, 180_000);
+
+  it('opens an edge\u2019s panel from the graph: live figures and chart, its breaker tripped and reset there, Escape, background and Open in Traffic', async () => {
+    const { page, problems } = await openPage('dark', '#/topology');
+    const graph = page.locator('[data-testid="topology-graph"][data-laid-out="true"]');
+    const edge = graph.locator(`[data-edge-id="${caller}>${callee}"]`);
+    await edge.waitFor({ timeout: 20_000 });
+    await clickEdge(page, edge);
+    const panel = page.getByTestId('edge-panel');
+    await panel.waitFor();
+    expect(await edge.getAttribute('aria-pressed')).toBe('true');
+    expect(await edge.getAttribute('class')).toContain('selected');
+    expect(page.url()).toContain(`edge=${encodeURIComponent(`${caller}>${callee}`)}`);
+
+    // Live figures from the topics, p95 and the error classes from mesh.edge, the chart from the history.
+    await expect.poll(() => panel.locator('[data-figure="rps"]').textContent(), { timeout: 15_000 }).toMatch(/^[1-9][\d.]*k?\/s$/);
+    expect(await panel.locator('[data-figure="errors"]').textContent()).toContain('0 %');
+    await expect.poll(() => panel.locator('[data-figure="latency"]').textContent(), { timeout: 15_000 }).toMatch(/^[\d.]+ ms · [\d.]+ ms · [\d.]+ ms$/);
+    await panel.locator('[data-error-class="5xx"]').waitFor();
+    await panel.locator('[data-testid="traffic-chart"][data-state="ready"]').waitFor({ timeout: 20_000 });
+    expect(await panel.getByTestId('edge-circuit').getAttribute('data-circuit')).toBe('closed');
+    await page.screenshot({ path: join(SHOTS, 'edge-panel-dark.png') });
+
+    await panel.getByRole('button', { name: 'Trip circuit…' }).click();
+    const dialog = page.getByTestId('action-dialog');
+    await dialog.getByTestId('traffic-affected').waitFor();
+    await confirm(dialog, 'ledger is double-booking', caller);
+    await expect.poll(() => dialog.getByTestId('action-progress').textContent(), { timeout: 15_000 }).toMatch(/1\/1 acknowledged · acked/);
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => panel.getByTestId('edge-circuit').getAttribute('data-circuit'), { timeout: 15_000 }).toBe('open');
+    expect(await panel.getByTestId('edge-circuit').textContent()).toContain('tripped by an operator');
+    expect(await panel.locator(`[data-breaker-instance="${caller}-1"]`).getAttribute('data-circuit')).toBe('open');
+    await expect.poll(() => edge.getAttribute('data-circuit'), { timeout: 15_000 }).toBe('open');
+    await expect.poll(() => panel.locator('[data-figure="refused"]').textContent(), { timeout: 15_000 }).not.toBe('0');
+    await page.screenshot({ path: join(SHOTS, 'edge-panel-circuit-open-dark.png') });
+
+    await panel.getByRole('button', { name: 'Reset circuit…' }).click();
+    await confirm(dialog, 'ledger fixed again', caller);
+    await expect.poll(() => dialog.getByTestId('action-progress').textContent(), { timeout: 15_000 }).toMatch(/1\/1 acknowledged · acked/);
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => panel.getByTestId('edge-circuit').getAttribute('data-circuit'), { timeout: 15_000 }).toBe('closed');
+
+    // Escape clears the selection; the keyboard reaches the edge again; the background clears it.
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    expect(await edge.getAttribute('aria-pressed')).toBe('false');
+    await edge.focus();
+    await page.keyboard.press('Enter');
+    await panel.waitFor();
+    const frame = (await graph.boundingBox())!;
+    await graph.click({ position: { x: 5, y: frame.height - 5 } });
+    await panel.waitFor({ state: 'detached' });
+    expect(page.url()).not.toContain('edge=');
+
+    await edge.focus();
+    await page.keyboard.press('Enter');
+    await panel.getByRole('link', { name: 'Open in Traffic ›' }).click();
+    await expect.poll(() => page.locator('select[name="target"]').inputValue(), { timeout: 10_000 }).toBe(`edge:${caller}>${callee}`);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 180_000);
+
+  it('renders an edge\u2019s panel opened by a shared link in the light theme, and opens one from a service panel\u2019s edge row', async () => {
+    const { page, problems } = await openPage('light', `#/topology?edge=${encodeURIComponent(`${caller}>${callee}`)}`);
+    const panel = page.getByTestId('edge-panel');
+    await panel.locator('[data-testid="traffic-chart"][data-state="ready"]').waitFor({ timeout: 20_000 });
+    await expect.poll(() => panel.locator('[data-figure="latency"]').textContent(), { timeout: 15_000 }).toMatch(/^[\d.]+ ms · [\d.]+ ms · [\d.]+ ms$/);
+    expect(await page.locator(`[data-edge-id="${caller}>${callee}"]`).getAttribute('aria-pressed')).toBe('true');
+    await page.screenshot({ path: join(SHOTS, 'edge-panel-light.png') });
+    // A service panel's edge rows open the edge's panel in its place.
+    await page.goto(`${served.url}/#/topology?service=${caller}`);
+    await page.getByTestId('service-panel').getByRole('button', { name: `Open the edge ${caller} → ${callee}` }).click();
+    await panel.locator('[data-figure="rps"]').waitFor();
+    expect(await page.getByTestId('service-panel').count()).toBe(0);
+    expect(await panel.getAttribute('data-panel-edge')).toBe(`${caller}>${callee}`);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 120_000);
 });

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMERS } from '../demo/services';
 import { launchChromium } from '../test/support/chromium';
+import { clickEdge } from '../test/support/graph';
 import { eventually } from '../test/support/mesh';
 import { REPO_ROOT } from '../test/support/serve';
 import { createTestVhost, type TestVhost } from '../test/support/vhost';
@@ -152,6 +154,28 @@ describe('npm run demo', () => {
       await expect.poll(async () => (await graph.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort().join(',')).toBe('checkout,notifications,payments');
       await panel.getByTestId('traffic-chart').waitFor({ timeout: 15_000 });
       await page.screenshot({ path: join(REPO_ROOT, 'test-results', `topology-demo-panel-${scheme}.png`) });
+      // An event edge has a panel too: its event types with their exchange and queue, and the broker's figures for the queue.
+      await page.getByRole('button', { name: 'Show the whole mesh' }).click();
+      await expect.poll(() => graph.locator('[data-node]').count()).toBe(7);
+      const events = graph.locator('[data-event-edge="checkout>inventory"]');
+      await clickEdge(page, events);
+      const edgePanel = page.getByTestId('edge-panel');
+      await edgePanel.waitFor();
+      expect(await edgePanel.getAttribute('data-edge-kind')).toBe('event');
+      expect(await page.getByTestId('service-panel').count()).toBe(0);
+      const types = edgePanel.getByTestId('edge-event-types');
+      await types.getByText('shop.order.placed.v1').waitFor();
+      const queue = CONSUMERS.inventory!.queue;
+      expect(await types.textContent()).toContain(queue);
+      await expect.poll(() => edgePanel.locator('[data-figure="msgs"]').textContent(), { timeout: 15_000 }).toMatch(/^[1-9][\d.]*k?\/s$/);
+      await edgePanel.getByTestId('edge-queues').getByText(queue, { exact: true }).waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `edge-panel-event-demo-${scheme}.png`) });
+      // The table view's edge rows open an HTTP edge's panel.
+      await page.getByRole('button', { name: 'Table', exact: true }).click();
+      await page.getByRole('button', { name: 'Open the edge checkout → payments' }).click();
+      await expect.poll(() => edgePanel.getAttribute('data-edge-kind')).toBe('http');
+      await edgePanel.locator('[data-figure="rps"]').waitFor();
+      await page.getByRole('button', { name: 'Graph', exact: true }).click();
       expect(problems).toEqual([]);
       await context.close();
     }

@@ -819,6 +819,11 @@ export const methods = {
     MeshRef.extend({ spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
     z.array(EdgeSummary),
   ),
+  'mesh.edge': query(
+    'One edge\u2019s live traffic (caller \u2192 callee) over the last span, as in mesh.edges; null when it carried nothing in that span.',
+    MeshRef.extend({ from: z.string().min(1), to: z.string().min(1), spanSeconds: z.number().int().min(1).max(300).default(10) }).strict(),
+    EdgeSummary.nullable(),
+  ),
   'telemetry.series': query(
     'Traffic history of an edge, a service (every edge into it) or an instance: requests/s, errors by class, p50/p95/p99 per point, resolution chosen from the range unless given.',
     z

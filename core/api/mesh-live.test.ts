@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshTopology, MeshTraffic, type EdgeSummary, type MeshSummary, type ServiceSummary } from './contract.js';
 import { expectedLive as expected } from '../../test/support/live-mesh.js';
-import { joinLive, MeshLiveSplitter, serviceEdges } from './mesh-live.js';
+import { joinLive, liveEdgeOf, MeshLiveSplitter, serviceEdges } from './mesh-live.js';
 
 const SPAN_S = 10;
 
@@ -104,6 +104,23 @@ describe('the live topics (mesh.topology + mesh.traffic)', () => {
     const all = joinLive(topology, traffic)!;
     expect(serviceEdges(topology, traffic, 'web')).toEqual({ ...all, edges: all.edges.filter((e) => e.from === 'web' || e.to === 'web') });
     expect(serviceEdges(topology, traffic, 'nobody')!.edges).toEqual([]);
+  });
+
+  it('give an edge panel one edge\u2019s figures, with its circuit, and none for an edge absent, unknown or of another revision', () => {
+    const splitter = new MeshLiveSplitter('p', SPAN_S);
+    const first = splitter.split(steps[0]!);
+    const all = joinLive(first.topology, first.traffic)!;
+    for (const e of all.edges) expect(liveEdgeOf(first.topology, first.traffic, e.from, e.to)).toEqual(e);
+    expect(liveEdgeOf(first.topology, first.traffic, 'web', 'db')).toMatchObject({ requests: 7, errorRate: 1, refused: 4, circuit: CIRCUIT });
+    expect(liveEdgeOf(first.topology, first.traffic, 'db', 'web')).toBeNull();
+    expect(liveEdgeOf(first.topology, first.traffic, 'web', 'nobody')).toBeNull();
+    splitter.split(steps[2]!);
+    splitter.split(steps[3]!);
+    const quiet = splitter.split(steps[4]!);
+    expect(quiet.traffic.absent).toHaveLength(1);
+    expect(liveEdgeOf(quiet.topology, quiet.traffic, 'external', 'web')).toBeNull();
+    expect(liveEdgeOf(quiet.topology, quiet.traffic, 'api', 'db')).toMatchObject({ requests: 2 });
+    expect(liveEdgeOf(first.topology, quiet.traffic, 'web', 'api')).toBeNull();
   });
 
   it('send a second of traffic at 1 000 services and 30 000 edges in a fraction of the summary', () => {

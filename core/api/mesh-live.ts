@@ -186,3 +186,22 @@ export function serviceEdges(topology: MeshTopology, traffic: MeshTraffic, servi
   }
   return liveMesh(topology, traffic, edges);
 }
+
+/**
+ * One edge of the live topics (caller → callee) with the figures `joinLive` gives it; null when
+ * the revisions differ, the topology has no such edge, or it carried nothing this second
+ * (`absent`). An edge side panel's view.
+ */
+export function liveEdgeOf(topology: MeshTopology, traffic: MeshTraffic, from: string, to: string): LiveEdge | null {
+  if (topology.revision !== traffic.revision || topology.profileId !== traffic.profileId) return null;
+  const kf = topology.names.indexOf(from);
+  const kt = topology.names.indexOf(to);
+  if (kf < 0 || kt < 0) return null;
+  for (let i = 0; i < topology.edges.length / 2; i++) {
+    if (topology.edges[2 * i] !== kf || topology.edges[2 * i + 1] !== kt) continue;
+    if (traffic.absent.includes(i)) return null;
+    const x = traffic.extras.find((e) => e.edge === i);
+    return liveEdge(topology, traffic, new Map(x ? [[i, x]] : []), i);
+  }
+  return null;
+}

@@ -118,6 +118,7 @@ function fakeHandlers(overrides: Partial<Record<keyof Handlers, unknown>> = {}):
     'mesh.endpoints': ({ service }) => ({ service, revision: 0, endpoints: [] }),
     'mesh.history': () => [],
     'mesh.edges': () => [],
+    'mesh.edge': () => null,
     'mesh.eventFlows': () => [],
     'failover.policy': () => { throw new Error('unused'); },
     'failover.setPolicy': () => { throw new Error('unused'); },

@@ -46,4 +46,17 @@ describe('LiveEdges: circuit breakers', () => {
     expect(edges.callerRequests('web', 'orders', T + 1500)).toEqual(new Map([['web-1', 5], ['web-2', 5]]));
     expect(edges.callerRequests('web', 'nowhere', T)).toEqual(new Map());
   });
+
+  it('summarises one edge as summaries() does, and none it has not seen within the span', () => {
+    const edges = new LiveEdges();
+    edges.ingest(batch('web-1', T, 10, { refused: 2, circuit: open(T) }), T + 100);
+    const other = telemetryBatch('api', 'api-1', T, [{ peerService: 'orders', peerInstance: 'orders-1', values: [7, 9] }]);
+    edges.ingest(other, T + 100);
+    const all = edges.summaries(T + 500);
+    expect(all).toHaveLength(2);
+    expect(edges.summary('web', 'orders', T + 500)).toEqual(all.find((e) => e.from === 'web'));
+    expect(edges.summary('api', 'orders', T + 500)).toEqual(all.find((e) => e.from === 'api'));
+    expect(edges.summary('web', 'nowhere', T + 500)).toBeNull();
+    expect(edges.summary('web', 'orders', T + 20_000)).toBeNull();
+  });
 });

@@ -157,37 +157,46 @@ export class LiveEdges {
   summaries(now: number, spanMs = 10_000): EdgeSummary[] {
     const since = now - spanMs;
     const forgetBefore = now - (this.keepSeconds + FINE_SECONDS) * 1000;
-    const sinceSecond = Math.floor(since / WINDOW_MS);
     const out: EdgeSummary[] = [];
-    const { counters: t, sketch } = this.totals;
     for (const [key, series] of this.edges) {
       if (series.lastSeen < since) {
         if (series.lastSeen < forgetBefore) this.edges.delete(key);
         continue;
       }
-      t.fill(0);
-      sketch.reset();
-      series.windows.read(sinceSecond, this.totals, false);
-      const [p50, p95, p99] = sketch.quantiles([0.5, 0.95, 0.99]);
-      const failed = t[HTTP5XX]! + t[CONNECT]! + t[TIMEOUT]!;
-      out.push({
-        from: series.from,
-        to: series.to,
-        rps: t[REQUESTS]! / (spanMs / 1000),
-        requests: t[REQUESTS]!,
-        errors: { http5xx: t[HTTP5XX]!, http4xx: t[HTTP4XX]!, connect: t[CONNECT]!, timeout: t[TIMEOUT]! },
-        errorRate: t[REQUESTS] ? failed / t[REQUESTS] : 0,
-        retries: t[RETRIES]!,
-        p50: p50 ?? null,
-        p95: p95 ?? null,
-        p99: p99 ?? null,
-        lastSeen: series.lastSeen,
-        refused: t[REFUSED]!,
-        ...circuitOf(series, now),
-      });
+      out.push(this.summarize(series, now, spanMs));
     }
-    sketch.reset();
     return out.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+  }
+
+  /** One edge summarised as `summaries` does, without reading the others; null when it was not seen within `spanMs`. */
+  summary(from: string, to: string, now: number, spanMs = 10_000): EdgeSummary | null {
+    const series = this.edges.get(`${from}\u0000${to}`);
+    return series && series.lastSeen >= now - spanMs ? this.summarize(series, now, spanMs) : null;
+  }
+
+  private summarize(series: EdgeSeries, now: number, spanMs: number): EdgeSummary {
+    const { counters: t, sketch } = this.totals;
+    t.fill(0);
+    sketch.reset();
+    series.windows.read(Math.floor((now - spanMs) / WINDOW_MS), this.totals, false);
+    const [p50, p95, p99] = sketch.quantiles([0.5, 0.95, 0.99]);
+    sketch.reset();
+    const failed = t[HTTP5XX]! + t[CONNECT]! + t[TIMEOUT]!;
+    return {
+      from: series.from,
+      to: series.to,
+      rps: t[REQUESTS]! / (spanMs / 1000),
+      requests: t[REQUESTS]!,
+      errors: { http5xx: t[HTTP5XX]!, http4xx: t[HTTP4XX]!, connect: t[CONNECT]!, timeout: t[TIMEOUT]! },
+      errorRate: t[REQUESTS] ? failed / t[REQUESTS] : 0,
+      retries: t[RETRIES]!,
+      p50: p50 ?? null,
+      p95: p95 ?? null,
+      p99: p99 ?? null,
+      lastSeen: series.lastSeen,
+      refused: t[REFUSED]!,
+      ...circuitOf(series, now),
+    };
   }
 
   /** Requests (sent or refused by a breaker) per caller instance on the edge over the span (at most the last minute of windows). */

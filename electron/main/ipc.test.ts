@@ -146,6 +146,7 @@ function testRouter() {
     'mesh.endpoints': unused('mesh.endpoints'),
     'mesh.history': unused('mesh.history'),
     'mesh.edges': unused('mesh.edges'),
+    'mesh.edge': unused('mesh.edge'),
     'mesh.eventFlows': unused('mesh.eventFlows'),
     'failover.policy': unused('failover.policy'),
     'failover.setPolicy': unused('failover.setPolicy'),

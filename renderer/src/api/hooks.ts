@@ -77,18 +77,20 @@ export function useHashParam(name: string): [string | null, (value: string | nul
     },
     read,
   );
-  const set = useCallback(
-    (next: string | null) => {
-      const [path, query = ''] = window.location.hash.replace(/^#/, '').split('?');
-      const params = new URLSearchParams(query);
-      if (next === null) params.delete(name);
-      else params.set(name, next);
-      const q = params.toString();
-      window.location.hash = `#${path || '/'}${q ? `?${q}` : ''}`;
-    },
-    [name],
-  );
+  const set = useCallback((next: string | null) => setHashParams({ [name]: next }), [name]);
   return [value, set];
+}
+
+/** Sets (or, with null, removes) several parameters of the hash route in one change: one history entry. */
+export function setHashParams(changes: Readonly<Record<string, string | null>>): void {
+  const [path, query = ''] = window.location.hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  for (const [name, next] of Object.entries(changes)) {
+    if (next === null) params.delete(name);
+    else params.set(name, next);
+  }
+  const q = params.toString();
+  window.location.hash = `#${path || '/'}${q ? `?${q}` : ''}`;
 }
 
 /** A mesh's newest topology and the newest traffic frame of the same revision (mesh.topology, mesh.traffic). */

@@ -7,6 +7,7 @@ import type { EdgeSummary, EventTypeFlow, InstanceInfo, MeshSummary, MeshTopolog
 import { edgeEnds } from '../../../core/api/mesh-live';
 import { edgeHealth, formatMs, formatPercent, formatRate, type Health } from '../format';
 import { instanceCondition, type InstanceCondition } from '../failover-words';
+import { edgeId } from './edge-panel';
 
 export type NodeKind = 'service' | 'gateway' | 'external';
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -121,7 +122,7 @@ class HttpEdge implements GraphEdge {
     readonly health: Health,
     readonly circuit: CircuitState | null,
   ) {
-    this.id = `${from}>${to}`;
+    this.id = edgeId('http', from, to);
   }
 
   get label(): string {
@@ -192,7 +193,7 @@ function eventEdges(flows: readonly EventTypeFlow[]): GraphEdge[] {
     for (const p of flow.producers) {
       for (const c of flow.consumers) {
         if (p.service === c.service) continue;
-        const id = `event:${p.service}>${c.service}`;
+        const id = edgeId('event', p.service, c.service);
         let edge = events.get(id);
         if (!edge) {
           edge = { id, from: p.service, to: c.service, kind: 'event', rps: 0, requests: 0, errorRate: 0, p99: null, health: 'healthy', circuit: null, label: '', eventTypes: [] };
@@ -355,7 +356,7 @@ function structureOf(topology: MeshTopology): LiveStructure {
     from = new Array<string>(n);
     to = new Array<string>(n);
     for (let i = 0; i < n; i++) [from[i], to[i]] = edgeEnds(topology, i);
-    const keys = from.map((f, i) => `${f}>${to[i]}`);
+    const keys = from.map((f, i) => edgeId('http', f, to[i]!));
     ids = keys;
     edgeOrder = Int32Array.from(keys.keys()).sort((a, b) => ordinal(keys[a]!, keys[b]!));
   }

@@ -29,7 +29,7 @@ const nodeText = (id: string) => {
   );
 };
 
-const QUEUE_COLUMNS: Column<Queue>[] = [
+export const QUEUE_COLUMNS: Column<Queue>[] = [
   { key: 'name', label: 'Queue', value: (q) => q.name, render: (q) => <span className="mono">{q.name}</span> },
   { key: 'type', label: 'Type', value: (q) => q.type },
   { key: 'ready', label: 'Ready', value: (q) => q.ready, render: (q) => count(q.ready), numeric: true },

@@ -7,6 +7,7 @@ import { ago, edgeHealth, formatMs, formatPercent, formatRate } from '../format'
 import { FaultDialog } from '../controls/FaultDialog';
 import { WeightsDialog } from '../controls/WeightsDialog';
 import { ZonesPanel } from '../controls/ZonesPanel';
+import { circuitAction, edgeId } from '../graph/edge-panel';
 import { ActionDialog, type OperatorAction } from './ActionDialog';
 import { InstanceEvidence } from './InstanceEvidence';
 import { TrafficChart } from './TrafficChart';
@@ -16,6 +17,8 @@ interface Props {
   service: string;
   mesh: LiveMesh;
   onClose: () => void;
+  /** Opens an edge's own panel (by its graph id). */
+  onOpenEdge?: (id: string) => void;
 }
 
 /** The dialog open on the panel: a plain action, or one with inputs of its own. */
@@ -35,7 +38,7 @@ interface HistoryRow {
 }
 
 /** The side panel for one service: its instances, its traffic in and out, its recent history. */
-export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
+export function ServicePanel({ profileId, service, mesh, onClose, onOpenEdge }: Props) {
   const api = useApi();
   const [instances, setInstances] = useState<InstanceInfo[] | null>(null);
   const [history, setHistory] = useState<HistoryRow[] | null>(null);
@@ -173,16 +176,16 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
           <a href={`#/traffic?service=${encodeURIComponent(service)}&range=1h`}>Open in Traffic ›</a>
         </div>
         <TrafficChart profileId={profileId} target={{ kind: 'service', service }} range="live" compact />
-        <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} />
+        <EdgeList title="Called by" edges={inbound} peer={(e) => e.from} onOpen={onOpenEdge} />
         <EdgeList
           title="Calls"
           edges={outbound}
           peer={(e) => e.to}
-          circuit={(e) =>
-            e.circuit && e.circuit.state !== 'closed'
-              ? act({ service }, { action: 'reset-circuit', callee: e.to }, `Reset the circuit ${service} → ${e.to}`)
-              : act({ service }, { action: 'trip-circuit', callee: e.to }, `Trip the circuit ${service} → ${e.to}`)
-          }
+          onOpen={onOpenEdge}
+          circuit={(e) => {
+            const c = circuitAction(service, e.to, e.circuit?.state);
+            act({ service }, c.action, c.title);
+          }}
         />
         <h3>Recent changes</h3>
         {!history ? (
@@ -205,10 +208,22 @@ export function ServicePanel({ profileId, service, mesh, onClose }: Props) {
   );
 }
 
-const BREAKER_ICON = { closed: '●', open: '⊘', 'half-open': '◐' } as const;
+export const BREAKER_ICON = { closed: '●', open: '⊘', 'half-open': '◐' } as const;
 
 /** Traffic along edges; with `circuit`, the callers' breaker state and Trip/Reset per edge. */
-function EdgeList({ title, edges, peer, circuit }: { title: string; edges: LiveEdge[]; peer: (e: LiveEdge) => string; circuit?: (e: LiveEdge) => void }) {
+function EdgeList({
+  title,
+  edges,
+  peer,
+  onOpen,
+  circuit,
+}: {
+  title: string;
+  edges: LiveEdge[];
+  peer: (e: LiveEdge) => string;
+  onOpen?: (id: string) => void;
+  circuit?: (e: LiveEdge) => void;
+}) {
   return (
     <>
       <h3>{title}</h3>
@@ -219,7 +234,15 @@ function EdgeList({ title, edges, peer, circuit }: { title: string; edges: LiveE
           <tbody>
             {edges.map((e) => (
               <tr key={`${e.from}>${e.to}`} data-edge-row={`${e.from}>${e.to}`} data-circuit={e.circuit?.state ?? 'closed'}>
-                <td>{peer(e)}</td>
+                <td>
+                  {onOpen ? (
+                    <button className="link" onClick={() => onOpen(edgeId('http', e.from, e.to))} aria-label={`Open the edge ${e.from} → ${e.to}`}>
+                      {peer(e)}
+                    </button>
+                  ) : (
+                    peer(e)
+                  )}
+                </td>
                 <td className="num">{formatRate(e.rps)}</td>
                 <td className={`num text-${edgeHealth(e.errorRate, e.requests)}`}>{formatPercent(e.errorRate)}</td>
                 <td className="num">p99 {formatMs(e.p99)}</td>
@@ -244,7 +267,7 @@ function BreakerCell({ edge, onAct }: { edge: LiveEdge; onAct: () => void }) {
         {manual ? ' · operator' : ''}
       </td>
       <td className="row-actions">
-        <button onClick={onAct}>{state === 'closed' ? 'Trip…' : 'Reset…'}</button>
+        <button onClick={onAct}>{circuitAction(edge.from, edge.to, state).button}</button>
       </td>
     </>
   );

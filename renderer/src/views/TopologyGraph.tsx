@@ -29,13 +29,20 @@ export function nodeHeight(n: GraphNode): number {
 interface Props {
   model: GraphModel;
   selected: string | null;
+  /** The selected edge's id (GraphEdge.id: "from>to", or "event:from>to"). */
+  selectedEdge: string | null;
   expanded: ReadonlySet<string>;
   animate: boolean;
   /** Changes when the filter does: the view fits the graph again. */
   fitKey: string;
   onSelect: (id: string | null) => void;
+  onSelectEdge: (id: string | null) => void;
   onToggleExpand: (id: string) => void;
 }
+
+/** The element of an edge (or a node) under an event target: clicks on them select, drags start elsewhere. */
+const EDGE_SELECTOR = '[data-edge-id]';
+const PICKABLE = `[data-node],${EDGE_SELECTOR}`;
 
 /** Layout inputs by model shape: an update that only changes numbers reuses the input (and skips its key). */
 const inputs = new WeakMap<object, LayoutInput>();
@@ -59,7 +66,7 @@ interface View {
 }
 
 /** The topology as an SVG graph with pan (drag), zoom (wheel, buttons) and fit. */
-export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSelect, onToggleExpand }: Props) {
+export function TopologyGraph({ model, selected, selectedEdge, expanded, animate, fitKey, onSelect, onSelectEdge, onToggleExpand }: Props) {
   const input: LayoutInput = useMemo(() => layoutInputOf(model), [model]);
   const layout = useLayout(input);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -80,12 +87,21 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   // (the side panel opens) as long as the operator has not panned or zoomed.
   const moved = useRef(false);
   const layoutRef = useRef<LayoutResult | null>(null);
+  // The layout on screen when the filter changed: the filtered graph's own layout comes after it
+  // (from the worker), and is fitted too — else the view kept the scale of the graph before.
+  const fittedBefore = useRef<LayoutResult | null>(null);
   useEffect(() => {
     layoutRef.current = layout;
-    if (!layout || fitted.current === fitKey) return;
-    fitted.current = fitKey;
-    moved.current = false;
-    fit(layout);
+    if (!layout) return;
+    if (fitted.current !== fitKey) {
+      fitted.current = fitKey;
+      fittedBefore.current = layout;
+      moved.current = false;
+      fit(layout);
+    } else if (fittedBefore.current && layout !== fittedBefore.current) {
+      fittedBefore.current = null;
+      if (!moved.current) fit(layout);
+    }
   }, [layout, fitKey, fit]);
   useEffect(() => {
     const svg = svgRef.current;
@@ -159,6 +175,13 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
   }, [layout, model, virtual, view, frame]);
   const nodesShown = visible ? model.nodes.filter((n) => visible.has(n.id)) : model.nodes;
   const edgesShown = visible ? model.edges.filter((e) => visible.has(e.from) || visible.has(e.to)) : model.edges;
+  // Edges are Tab stops only while few: at more, a service panel's edge rows reach them.
+  const edgesFocusable = model.edges.length <= LABEL_EDGES;
+  // One handler for the whole edge layer: the edge is read from the element hit (each edge is a <g data-edge-id>).
+  const pickEdge = (target: EventTarget) => {
+    const id = (target as Element).closest(EDGE_SELECTOR)?.getAttribute('data-edge-id');
+    if (id) onSelectEdge(id === selectedEdge ? null : id);
+  };
 
   return (
     <div className="graph-frame">
@@ -189,7 +212,7 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
         role="img"
         aria-label={`Topology graph: ${model.nodes.length} nodes, ${model.edges.length} edges`}
         onPointerDown={(e) => {
-          if ((e.target as Element).closest('[data-node]')) return;
+          if ((e.target as Element).closest(PICKABLE)) return;
           drag.current = { px: e.clientX, py: e.clientY, x: view.x, y: view.y };
           (e.currentTarget as SVGSVGElement).setPointerCapture(e.pointerId);
         }}
@@ -223,14 +246,35 @@ export function TopologyGraph({ model, selected, expanded, animate, fitKey, onSe
             {overview ? (
               <OverviewEdges edges={edgesShown} positions={layout.positions} />
             ) : (
-              <g className="edges">
+              <g
+                className="edges"
+                onClick={(e) => pickEdge(e.target)}
+                onKeyDown={(e) => {
+                  if (e.key === 'Enter' || e.key === ' ') {
+                    e.preventDefault();
+                    pickEdge(e.target);
+                  }
+                }}
+              >
                 {edgesShown.map((e) => {
                   const from = byId.get(e.from);
                   const to = byId.get(e.to);
                   const pf = layout.positions[e.from];
                   const pt = layout.positions[e.to];
                   if (!from || !to || !pf || !pt) return null;
-                  return <EdgeView key={e.id} edge={e} from={pf} to={pt} fromH={nodeHeight(from)} toH={nodeHeight(to)} showLabel={showLabels} />;
+                  return (
+                    <EdgeView
+                      key={e.id}
+                      edge={e}
+                      from={pf}
+                      to={pt}
+                      fromH={nodeHeight(from)}
+                      toH={nodeHeight(to)}
+                      showLabel={showLabels}
+                      selected={selectedEdge === e.id}
+                      focusable={edgesFocusable}
+                    />
+                  );
                 })}
               </g>
             )}
@@ -316,32 +360,26 @@ function sameNodeProps<P extends { node: GraphNode }>(a: P, b: P): boolean {
   return x === y || (x.id === y.id && x.kind === y.kind && x.label === y.label && x.health === y.health && x.group === y.group && x.counts === y.counts && x.zones === y.zones && x.instances === y.instances);
 }
 
-/** Edge props equal for drawing: what the edge view shows (label, width, colour, circuit). */
-function sameEdgeProps(
-  a: { edge: GraphEdge; from: { x: number; y: number }; to: { x: number; y: number }; fromH: number; toH: number; showLabel: boolean },
-  b: typeof a,
-): boolean {
-  if (a.from !== b.from || a.to !== b.to || a.fromH !== b.fromH || a.toH !== b.toH || a.showLabel !== b.showLabel) return false;
-  const x = a.edge;
-  const y = b.edge;
-  return x === y || (x.id === y.id && x.kind === y.kind && x.health === y.health && x.circuit === y.circuit && x.rps === y.rps && x.errorRate === y.errorRate && x.p99 === y.p99 && x.label === y.label);
-}
-
-const EdgeView = memo(function EdgeView({
-  edge,
-  from,
-  to,
-  fromH,
-  toH,
-  showLabel,
-}: {
+interface EdgeViewProps {
   edge: GraphEdge;
   from: { x: number; y: number };
   to: { x: number; y: number };
   fromH: number;
   toH: number;
   showLabel: boolean;
-}) {
+  selected: boolean;
+  focusable: boolean;
+}
+
+/** Edge props equal for drawing: what the edge view shows (label, width, colour, circuit, selection). */
+function sameEdgeProps(a: EdgeViewProps, b: EdgeViewProps): boolean {
+  if (a.from !== b.from || a.to !== b.to || a.fromH !== b.fromH || a.toH !== b.toH || a.showLabel !== b.showLabel || a.selected !== b.selected || a.focusable !== b.focusable) return false;
+  const x = a.edge;
+  const y = b.edge;
+  return x === y || (x.id === y.id && x.kind === y.kind && x.health === y.health && x.circuit === y.circuit && x.rps === y.rps && x.errorRate === y.errorRate && x.p99 === y.p99 && x.label === y.label);
+}
+
+const EdgeView = memo(function EdgeView({ edge, from, to, fromH, toH, showLabel, selected, focusable }: EdgeViewProps) {
   const shift = edge.kind === 'event' ? 8 : 0;
   const x1 = from.x + NODE_W;
   const y1 = from.y + Math.min(fromH, NODE_H) / 2 + shift;
@@ -359,15 +397,24 @@ const EdgeView = memo(function EdgeView({
   const width = edge.kind === 'event' ? 1.5 : Math.min(9, 1.2 + 1.6 * Math.log10(1 + edge.rps));
   const open = edge.circuit === 'open';
   const label = `${open ? 'circuit open · ' : edge.circuit === 'half-open' ? 'circuit half-open · ' : ''}${edge.label}`;
+  const title = `${edge.kind === 'event' ? 'events ' : ''}${edge.from} → ${edge.to}: ${label} (${HEALTH_WORD[edge.health]})`;
   return (
     <g
-      className={`edge edge-${edge.kind} edge-${edge.health}${open ? ' circuit-open' : ''}`}
+      className={`edge edge-${edge.kind} edge-${edge.health}${open ? ' circuit-open' : ''}${selected ? ' selected' : ''}`}
       data-edge={edge.kind === 'http' ? `${edge.from}>${edge.to}` : undefined}
       data-event-edge={edge.kind === 'event' ? `${edge.from}>${edge.to}` : undefined}
+      data-edge-id={edge.id}
       data-health={edge.health}
       data-circuit={edge.circuit ?? undefined}
+      tabIndex={focusable ? 0 : undefined}
+      role="button"
+      aria-pressed={selected}
+      aria-label={title}
     >
-      <title>{`${edge.from} → ${edge.to}: ${label} (${HEALTH_WORD[edge.health]})`}</title>
+      <title>{title}</title>
+      {/* A wider invisible stroke along the same curve: a thin edge is still easy to click. */}
+      <path className="edge-hit" d={d} />
+      {selected && <path className="edge-halo" d={d} strokeWidth={width + 8} />}
       <path d={d} strokeWidth={width} markerEnd="url(#arrow)" />
       {open && (
         <g className="circuit-break" transform={`translate(${mx},${my})`}>

@@ -4,6 +4,7 @@ import { joinLive, type LiveMesh } from '../../../core/api/mesh-live';
 import { useApi, useHashParam, type LivePair } from '../api/hooks';
 import { edgeHealth, formatMs, formatPercent, formatRate } from '../format';
 import { filterGraph, type GraphFilter } from '../graph/filter';
+import { edgeId } from '../graph/edge-panel';
 import { buildLiveGraph, countsHealth } from '../graph/model';
 import { useThrottled } from '../graph/use-layout';
 import { HEALTH_ICON, TopologyGraph } from './TopologyGraph';
@@ -13,6 +14,9 @@ interface Props {
   live: LivePair;
   selected: string | null;
   select: (service: string | null) => void;
+  /** The selected edge's graph id, and how to select one (null clears). */
+  selectedEdge: string | null;
+  selectEdge: (id: string | null) => void;
 }
 
 /** A comma-separated set kept in the URL (e.g. expanded services). */
@@ -36,7 +40,7 @@ function useHashSet(name: string): [Set<string>, (id: string) => void] {
  * focus on a node's neighbourhood and expanded services, all in the URL so a view can be shared.
  * Re-renders at most once a second whatever the topic rate.
  */
-export function TopologyPicture({ live, selected, select }: Props) {
+export function TopologyPicture({ live, selected, select, selectedEdge, selectEdge }: Props) {
   const api = useApi();
   const { topology, traffic } = useThrottled(live, 1000);
   const profileId = topology.profileId;
@@ -146,16 +150,18 @@ export function TopologyPicture({ live, selected, select }: Props) {
           </p>
         </div>
       ) : mesh ? (
-        <TopologyTables mesh={mesh} shown={new Set(shown.nodes.map((n) => n.id))} selected={selected} select={select} />
+        <TopologyTables mesh={mesh} shown={new Set(shown.nodes.map((n) => n.id))} selected={selected} select={select} selectedEdge={selectedEdge} selectEdge={selectEdge} />
       ) : (
         <>
           <TopologyGraph
             model={shown}
             selected={selected}
+            selectedEdge={selectedEdge}
             expanded={expanded}
             animate={animate}
             fitKey={`${zone}|${health}|${text}|${focus}|${hideEvents}`}
             onSelect={select}
+            onSelectEdge={selectEdge}
             onToggleExpand={toggleExpanded}
           />
           <Legend />
@@ -170,14 +176,28 @@ function Legend() {
     <p className="graph-legend muted" aria-label="Legend">
       <span className="text-healthy">● healthy</span> <span className="text-degraded">▲ degraded</span> <span className="text-failing">✕ failing</span>{' '}
       <span>○ no data</span> · edge width: requests/s (log) · colour: error rate · label: rps · errors · p99 · <span className="legend-event">- - events</span> ·{' '}
-      <span className="legend-break">‖</span> circuit open · ⇶ gateway · ⊘ ejected (struck through) · ◐ draining (dashed) · + expands instances · drag to pan, wheel
-      to zoom
+      <span className="legend-break">‖</span> circuit open · ⇶ gateway · ⊘ ejected (struck through) · ◐ draining (dashed) · + expands instances · click a service or an
+      edge for its panel (Esc closes) · drag to pan, wheel to zoom
     </p>
   );
 }
 
 /** The same mesh as tables: services by zone, HTTP edges and event flows (the filtered services only). */
-function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; shown: ReadonlySet<string>; selected: string | null; select: (s: string | null) => void }) {
+function TopologyTables({
+  mesh,
+  shown,
+  selected,
+  select,
+  selectedEdge,
+  selectEdge,
+}: {
+  mesh: LiveMesh;
+  shown: ReadonlySet<string>;
+  selected: string | null;
+  select: (s: string | null) => void;
+  selectedEdge: string | null;
+  selectEdge: (id: string | null) => void;
+}) {
   const zones = [...new Set(mesh.services.flatMap((s) => s.zones))].sort();
   const edges = mesh.edges.filter((e) => shown.has(e.from) && shown.has(e.to));
   const events = mesh.events.filter((f) => [...f.producers, ...f.consumers].some((p) => shown.has(p.service)));
@@ -229,13 +249,17 @@ function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; sho
                 <th className="num">Errors</th>
                 <th className="num">p50</th>
                 <th className="num">p99</th>
+                <th>
+                  <span className="visually-hidden">Panel</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {edges.map((e) => {
                 const health = edgeHealth(e.errorRate, e.requests);
+                const id = edgeId('http', e.from, e.to);
                 return (
-                  <tr key={`${e.from}>${e.to}`} data-edge={`${e.from}>${e.to}`}>
+                  <tr key={id} data-edge={id} className={selectedEdge === id ? 'selected' : undefined}>
                     <td>{e.from}</td>
                     <td>
                       {e.to}
@@ -256,6 +280,11 @@ function TopologyTables({ mesh, shown, selected, select }: { mesh: LiveMesh; sho
                     </td>
                     <td className="num">{formatMs(e.p50)}</td>
                     <td className="num">{formatMs(e.p99)}</td>
+                    <td>
+                      <button className="link" aria-pressed={selectedEdge === id} aria-label={`Open the edge ${e.from} → ${e.to}`} onClick={() => selectEdge(selectedEdge === id ? null : id)}>
+                        Edge ›
+                      </button>
+                    </td>
                   </tr>
                 );
               })}

@@ -1,8 +1,10 @@
-import { useEffect, useMemo } from 'react';
+import { useCallback, useEffect, useMemo } from 'react';
 import type { ConnectionState, Profile } from '../../../core/api/contract';
 import { serviceEdges } from '../../../core/api/mesh-live';
-import { useHashParam, useLiveMesh } from '../api/hooks';
+import { setHashParams, useHashParam, useLiveMesh } from '../api/hooks';
+import { parseEdgeId } from '../graph/edge-panel';
 import { prewarmLayout } from '../graph/use-layout';
+import { EdgePanel } from './EdgePanel';
 import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
 import { TopologyPicture } from './TopologyPicture';
@@ -12,16 +14,35 @@ interface Props {
   onOpenConnections: () => void;
 }
 
+/** Escape clears the selection unless something else took it (a dialog, the palette, a field). */
+function escapeClears(e: KeyboardEvent): boolean {
+  if (e.key !== 'Escape' || e.defaultPrevented || document.querySelector('[role="dialog"]')) return false;
+  const target = e.target as Element | null;
+  return !target?.closest?.('input, select, textarea');
+}
+
 /**
  * The mesh as it is now: the topology graph (or its tables) with a side panel for the selected
- * service. Empty and disconnected states say what to do next.
+ * service or edge (one at a time, both in the URL). Empty and disconnected states say what to do next.
  */
 export function TopologyView({ primary, onOpenConnections }: Props) {
   // The compact live topics (mesh.topology + mesh.traffic), not the whole summary every second.
   const live = useLiveMesh(primary?.profile.id);
   // The layout worker starts (and fetches its script) while the mesh is on its way.
   useEffect(() => prewarmLayout(), []);
-  const [selected, select] = useHashParam('service');
+  const [selected] = useHashParam('service');
+  const [edgeParam] = useHashParam('edge');
+  const edge = parseEdgeId(edgeParam);
+  // One selection at a time, changed in one step (one history entry); null clears both.
+  const select = useCallback((service: string | null) => setHashParams({ service, edge: null }), []);
+  const selectEdge = useCallback((id: string | null) => setHashParams({ edge: id, service: null }), []);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (escapeClears(e)) setHashParams({ service: null, edge: null });
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   const connected = primary && (primary.state.status === 'connected' || primary.state.status === 'blocked');
   const mesh = live?.topology;
   // The side panel's view of the mesh: the selected service's edges only.
@@ -71,11 +92,12 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
       </div>
       <div className="topology-main">
         <div className="topology-body">
-          <TopologyPicture live={live!} selected={selected} select={select} />
+          <TopologyPicture live={live} selected={selected} select={select} selectedEdge={edge?.id ?? null} selectEdge={selectEdge} />
         </div>
       {selected && panelMesh && mesh.services.some((s) => s.name === selected) && (
-        <ServicePanel profileId={mesh.profileId} service={selected} mesh={panelMesh} onClose={() => select(null)} />
+        <ServicePanel profileId={mesh.profileId} service={selected} mesh={panelMesh} onClose={() => select(null)} onOpenEdge={selectEdge} />
       )}
+      {edge && !selected && <EdgePanel key={edge.id} live={live} edge={edge} onSelectService={select} onClose={() => selectEdge(null)} />}
       </div>
     </div>
   );
