@@ -4,7 +4,7 @@
  */
 import { jsonDepth, MAX_JSON_DEPTH, serializeJson } from './json-limits.js';
 import { randomUUID } from 'node:crypto';
-import { checkEnvelope, checkTelemetryBatch, type CheckedEnvelope } from './telemetry-check.js';
+import { checkEnvelope, checkHeartbeat, checkTelemetryBatch, type CheckedEnvelope } from './telemetry-check.js';
 import type { z } from 'zod';
 import {
   EnvelopeBase,
@@ -14,7 +14,6 @@ import {
   type MeshDataInput,
   type MeshEvent,
   type MeshMessageType,
-  type TelemetryBatch,
 } from './messages.js';
 
 export type DecodeResult = { ok: true; event: MeshEvent } | { ok: false; reason: string; type: string | null };
@@ -52,11 +51,11 @@ export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageTy
     } catch (err) {
       return { ok: false, reason: `body is not valid JSON (${(err as Error).message.slice(0, 120)})`, type: null };
     }
-    // Telemetry batches, the bulk of all traffic, are accepted by a hand-written check that
-    // agrees with zod (telemetry-check.ts); anything it does not accept goes the zod way below,
-    // from a fresh parse (the check may have filled in defaults), so reasons are zod's.
+    // Telemetry batches and heartbeats, the bulk of all traffic, are accepted by hand-written
+    // checks that agree with zod (telemetry-check.ts); anything they do not accept goes the zod
+    // way below, from a fresh parse (a check may have filled in defaults), so reasons are zod's.
     if (!options?.zodOnly) {
-      const fast = decodeTelemetryFast(parsed, expected);
+      const fast = decodeFast(parsed, expected);
       if (fast) return fast;
       if (fast === null) parsed = JSON.parse(text);
     }
@@ -86,23 +85,29 @@ export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageTy
   return { ok: true, event: { ...envelope.data, type, data: data.data } as MeshEvent };
 }
 
-const TELEMETRY_BATCH = 'io.meshdeck.telemetry.batch.v1' satisfies MeshMessageType;
+/** The message types with a hand-written check of their data (telemetry-check.ts). */
+const FAST_CHECKS: Partial<Record<MeshMessageType, (data: unknown) => boolean>> = {
+  'io.meshdeck.telemetry.batch.v1': checkTelemetryBatch,
+  'io.meshdeck.instance.heartbeat.v1': checkHeartbeat,
+};
 
 /**
- * The fast path: the decoded telemetry batch, or null when it is not sure (`parsed` may then
- * hold defaults written in), or undefined when the message is not a telemetry batch this queue
- * expects (`parsed` untouched).
+ * The fast path: the decoded message, or null when it is not sure (`parsed` may then hold
+ * defaults written in), or undefined when the message is not of a type with a fast check that
+ * this queue expects (`parsed` untouched).
  */
-function decodeTelemetryFast(parsed: unknown, expected: readonly MeshMessageType[] | undefined): DecodeResult | null | undefined {
+function decodeFast(parsed: unknown, expected: readonly MeshMessageType[] | undefined): DecodeResult | null | undefined {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const raw = parsed as Record<string, unknown>;
-  if (raw.type !== TELEMETRY_BATCH || (expected && !expected.includes(TELEMETRY_BATCH))) return undefined;
+  const type = raw.type as MeshMessageType;
+  const check = typeof raw.type === 'string' && Object.hasOwn(FAST_CHECKS, type) ? FAST_CHECKS[type] : undefined;
+  if (!check || (expected && !expected.includes(type))) return undefined;
   const envelope = checkEnvelope(raw);
   if (!envelope) return undefined;
-  if (!checkTelemetryBatch(raw.data)) return null;
+  if (!check(raw.data)) return null;
   // The envelope is a new object of its own (EnvelopeBase's fields only): the event is it, plus data.
-  const event = envelope as CheckedEnvelope & { type: typeof TELEMETRY_BATCH; data?: TelemetryBatch };
-  event.data = raw.data as TelemetryBatch;
+  const event = envelope as CheckedEnvelope & { data?: unknown };
+  event.data = raw.data;
   return { ok: true, event: event as MeshEvent };
 }
 
