@@ -176,6 +176,15 @@ describe('npm run demo', () => {
       await expect.poll(() => edgePanel.getAttribute('data-edge-kind')).toBe('http');
       await edgePanel.locator('[data-figure="rps"]').waitFor();
       await page.getByRole('button', { name: 'Graph', exact: true }).click();
+      // The external clients' node has a panel: their traffic into the mesh, each edge opening its own panel.
+      await graph.locator('[data-node="external"]').click();
+      const external = page.getByTestId('external-panel');
+      await expect.poll(() => external.locator('[data-figure="rps"]').textContent(), { timeout: 15_000 }).toMatch(/^[1-9][\d.]*k?\/s$/);
+      expect(page.url()).toContain('service=external');
+      await page.screenshot({ path: join(REPO_ROOT, 'test-results', `external-panel-demo-${scheme}.png`) });
+      await external.getByRole('button', { name: 'Open the edge external → gateway' }).click();
+      await expect.poll(() => edgePanel.getAttribute('data-edge-kind')).toBe('http');
+      expect(await external.count()).toBe(0);
       expect(problems).toEqual([]);
       await context.close();
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerQueue, EventTypeFlow } from '../../../core/api/contract';
-import { circuitAction, edgeId, errorClasses, eventEdgeDetail, parseEdgeId, queueFigures } from './edge-panel';
+import { circuitAction, edgeId, edgesTotal, errorClasses, eventEdgeDetail, parseEdgeId, queueFigures } from './edge-panel';
 import { buildGraph } from './model';
 
 const flows: EventTypeFlow[] = [
@@ -82,5 +82,20 @@ describe('the edge side panel\u2019s figures', () => {
     expect(circuitAction('till', 'ledger', 'closed').action.action).toBe('trip-circuit');
     expect(circuitAction('till', 'ledger', 'open')).toEqual({ action: { action: 'reset-circuit', callee: 'ledger' }, title: 'Reset the circuit till → ledger', button: 'Reset…' });
     expect(circuitAction('till', 'ledger', 'half-open').action.action).toBe('reset-circuit');
+  });
+});
+
+describe('edgesTotal (the external clients panel: their edges as one)', () => {
+  it('sums rates and requests, weighs the failed share by requests, keeps the worst p99', () => {
+    const total = edgesTotal([
+      { rps: 10, requests: 100, errorRate: 0.1, p99: 20 },
+      { rps: 30, requests: 300, errorRate: 0, p99: 45 },
+      { rps: 0, requests: 0, errorRate: 0, p99: null },
+    ]);
+    expect(total).toEqual({ rps: 40, requests: 400, errorRate: 10 / 400, worstP99: 45 });
+  });
+
+  it('nothing to add: no rate, no errors, no p99', () => {
+    expect(edgesTotal([])).toEqual({ rps: 0, requests: 0, errorRate: 0, worstP99: null });
   });
 });

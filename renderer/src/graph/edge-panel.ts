@@ -4,6 +4,7 @@
  * figures for those queues, an HTTP edge's errors by class. Pure: no DOM, no React.
  */
 import type { BrokerQueue, BrokerSnapshot, EdgeSummary, EventTypeFlow } from '../../../core/api/contract';
+import type { LiveEdge } from '../../../core/api/mesh-live';
 
 export type EdgeKind = 'http' | 'event';
 
@@ -102,4 +103,19 @@ export function circuitAction(from: string, to: string, state: CircuitWord | und
   return !state || state === 'closed'
     ? { action: { action: 'trip-circuit', callee: to }, title: `Trip the circuit ${from} → ${to}`, button: 'Trip…' }
     : { action: { action: 'reset-circuit', callee: to }, title: `Reset the circuit ${from} → ${to}`, button: 'Reset…' };
+}
+
+/** Several edges as one: their rate and requests summed, the failed share over all their requests, the worst p99. */
+export function edgesTotal(edges: ReadonlyArray<Pick<LiveEdge, 'rps' | 'requests' | 'errorRate' | 'p99'>>): { rps: number; requests: number; errorRate: number; worstP99: number | null } {
+  let rps = 0;
+  let requests = 0;
+  let failed = 0;
+  let worstP99: number | null = null;
+  for (const e of edges) {
+    rps += e.rps;
+    requests += e.requests;
+    failed += e.errorRate * e.requests;
+    if (e.p99 !== null) worstP99 = Math.max(worstP99 ?? 0, e.p99);
+  }
+  return { rps, requests, errorRate: requests > 0 ? failed / requests : 0, worstP99 };
 }

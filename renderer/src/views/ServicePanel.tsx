@@ -211,7 +211,7 @@ export function ServicePanel({ profileId, service, mesh, onClose, onOpenEdge }: 
 export const BREAKER_ICON = { closed: '●', open: '⊘', 'half-open': '◐' } as const;
 
 /** Traffic along edges; with `circuit`, the callers' breaker state and Trip/Reset per edge. */
-function EdgeList({
+export function EdgeList({
   title,
   edges,
   peer,

@@ -335,16 +335,15 @@ const OverviewEdges = memo(function OverviewEdges({ edges, positions }: { edges:
 
 /** The overview's node: its box coloured by health, its name as a tooltip; a click selects it. */
 const OverviewNode = memo(function OverviewNode({ node, x, y, selected, onSelect }: { node: GraphNode; x: number; y: number; selected: boolean; onSelect: (id: string | null) => void }) {
-  const selectable = node.kind !== 'external';
   return (
     <g
       className={`node node-${node.kind} node-${node.health}${selected ? ' selected' : ''}`}
       transform={`translate(${x},${y})`}
       data-node={node.id}
-      data-service={selectable ? node.id : undefined}
+      data-service={node.kind !== 'external' ? node.id : undefined}
       data-health={node.health}
       data-kind={node.kind}
-      onClick={() => selectable && onSelect(selected ? null : node.id)}
+      onClick={() => onSelect(selected ? null : node.id)}
     >
       <title>{`${node.label}: ${HEALTH_WORD[node.health]}`}</title>
       <rect className="node-shape" width={NODE_W} height={NODE_H} rx={7} />
@@ -458,23 +457,22 @@ const NodeView = memo(function NodeView({
     c.down ? `✕ ${c.down} down` : '',
   ].filter(Boolean);
   const h = nodeHeight(node);
-  const selectable = node.kind !== 'external';
   const title = node.kind === 'external' ? 'external clients' : `${node.kind === 'gateway' ? 'gateway ' : ''}${node.id}: ${HEALTH_WORD[node.health]}`;
   return (
     <g
       className={`node node-${node.kind} node-${node.health}${selected ? ' selected' : ''}${c.ejected ? ' has-ejected' : ''}${c.draining ? ' has-draining' : ''}`}
       transform={`translate(${x},${y})`}
       data-node={node.id}
-      data-service={selectable ? node.id : undefined}
+      data-service={node.kind !== 'external' ? node.id : undefined}
       data-health={node.health}
       data-kind={node.kind}
-      tabIndex={selectable ? 0 : undefined}
-      role={selectable ? 'button' : undefined}
-      aria-pressed={selectable ? selected : undefined}
+      tabIndex={0}
+      role="button"
+      aria-pressed={selected}
       aria-label={title}
-      onClick={() => selectable && onSelect(selected ? null : node.id)}
+      onClick={() => onSelect(selected ? null : node.id)}
       onKeyDown={(e) => {
-        if (selectable && (e.key === 'Enter' || e.key === ' ')) {
+        if (e.key === 'Enter' || e.key === ' ') {
           e.preventDefault();
           onSelect(selected ? null : node.id);
         }

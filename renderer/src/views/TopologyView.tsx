@@ -5,9 +5,13 @@ import { setHashParams, useHashParam, useLiveMesh } from '../api/hooks';
 import { parseEdgeId } from '../graph/edge-panel';
 import { prewarmLayout } from '../graph/use-layout';
 import { EdgePanel } from './EdgePanel';
+import { ExternalPanel } from './ExternalPanel';
 import { ServicePanel } from './ServicePanel';
 import { StatusPill } from '../components/StatusPill';
 import { TopologyPicture } from './TopologyPicture';
+
+/** The graph's node for callers outside the mesh (its id, as edges name them). */
+const EXTERNAL = 'external';
 
 interface Props {
   primary: { profile: Profile; state: ConnectionState } | null;
@@ -23,7 +27,7 @@ function escapeClears(e: KeyboardEvent): boolean {
 
 /**
  * The mesh as it is now: the topology graph (or its tables) with a side panel for the selected
- * service or edge (one at a time, both in the URL). Empty and disconnected states say what to do next.
+ * service, the external clients, or an edge (one at a time, in the URL). Empty and disconnected states say what to do next.
  */
 export function TopologyView({ primary, onOpenConnections }: Props) {
   // The compact live topics (mesh.topology + mesh.traffic), not the whole summary every second.
@@ -94,6 +98,7 @@ export function TopologyView({ primary, onOpenConnections }: Props) {
         <div className="topology-body">
           <TopologyPicture live={live} selected={selected} select={select} selectedEdge={edge?.id ?? null} selectEdge={selectEdge} />
         </div>
+      {selected === EXTERNAL && panelMesh && <ExternalPanel mesh={panelMesh} onClose={() => select(null)} onOpenEdge={selectEdge} />}
       {selected && panelMesh && mesh.services.some((s) => s.name === selected) && (
         <ServicePanel profileId={mesh.profileId} service={selected} mesh={panelMesh} onClose={() => select(null)} onOpenEdge={selectEdge} />
       )}
