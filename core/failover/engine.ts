@@ -37,6 +37,8 @@ export interface FailoverStep {
 }
 
 export interface FailoverEngineOptions {
+  /** Silence forgiven on top of the heartbeat TTLs because the core itself is behind (default none). */
+  heartbeatGraceMs?: (now: number) => number;
   /** The instances a service has now (listed in the registry, any state but deregistered). */
   instancesOf: (service: string) => string[];
   services: () => string[];
@@ -169,6 +171,7 @@ export class FailoverEngine {
     const decisions = this.detector.evaluate(service, instances, policy, now, {
       ejected: this.tracker.inState(service, 'ejected'),
       probing: this.tracker.inState(service, 'probing'),
+      heartbeatGraceMs: this.options.heartbeatGraceMs?.(now) ?? 0,
     });
     const step = this.tracker.apply(service, instances, decisions, policy, now);
     const report = this.detector.sweepReport(service);

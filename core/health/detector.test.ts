@@ -510,6 +510,20 @@ describe('heartbeat', () => {
     expect(d.evaluate(SVC, ['a'], p, 5001)).toEqual([]);
   });
 
+  it('forgives heartbeatGraceMs of silence while the core is behind (both TTLs), and its evidence says how much', () => {
+    const d = new OutlierDetector();
+    d.heartbeat(SVC, 'a', 0, 1000);
+    d.heartbeat(SVC, 'b', 0, 1000);
+    d.directSignal(SVC, 'b', 'connect-refused', 100);
+    // TTL 3 s (1 s after b's refusal) + 5 s the core did not hear anything: nothing yet at 6 s.
+    expect(d.evaluate(SVC, ['a', 'b'], p, 6000, { heartbeatGraceMs: 5000 })).toEqual([]);
+    const ejects = d.evaluate(SVC, ['a', 'b'], p, 8001, { heartbeatGraceMs: 5000 });
+    expect(ejects.map((x) => x.instanceId)).toEqual(['a', 'b']);
+    expect(ejects[0]).toMatchObject({ evidence: { thresholds: { ttlMs: 8000, missedIntervals: 3, graceMs: 5000 } } });
+    expect(ejects[0]!.reason).toBe('no heartbeat for 8001 ms > TTL 8000 ms (3 × 1000 ms + 5000 ms the core was behind)');
+    expect(ejects[1]).toMatchObject({ evidence: { thresholds: { ttlMs: 6000, refusedIntervals: 1, graceMs: 5000 } } });
+  });
+
   describe('shorter TTL after a refused connection', () => {
     it('ejects after refusedIntervals × interval (strictly more) when a refusal came after the last heartbeat', () => {
       const d = new OutlierDetector();

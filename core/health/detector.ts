@@ -233,8 +233,11 @@ export interface HeartbeatEvidence {
     /** eject after a refusal only: when a caller last reported a refused connection. */
     refusedAt?: number;
   };
-  /** ttlMs: the TTL applied (missedIntervals × interval, or refusedIntervals × interval after a refusal). */
-  thresholds: { ttlMs: number; missedIntervals: number; refusedIntervals?: number };
+  /**
+   * ttlMs: the TTL applied (missedIntervals × interval, or refusedIntervals × interval after a
+   * refusal, plus graceMs); graceMs: silence forgiven because the core itself was behind.
+   */
+  thresholds: { ttlMs: number; missedIntervals: number; refusedIntervals?: number; graceMs?: number };
 }
 
 export interface ProbeWindow {
@@ -280,6 +283,8 @@ export interface EvaluateContext {
   ejected?: Iterable<string>;
   /** Instances in half-open probing: left out of the statistics, judged per probe window. */
   probing?: Iterable<string>;
+  /** Silence forgiven on top of the heartbeat TTLs because the core itself is behind (core/registry/heartbeat-lag.ts). */
+  heartbeatGraceMs?: number;
 }
 
 /** What the last statistical sweep of a service saw, for the console (also when nothing fired). */
@@ -451,7 +456,7 @@ export class OutlierDetector {
     for (const id of ids) {
       const s = svc.instances.get(id);
       if (!s) continue;
-      this.heartbeatRule(service, id, s, policy, now, decisions);
+      this.heartbeatRule(service, id, s, policy, now, decisions, context.heartbeatGraceMs ?? 0);
       this.directSignalRule(service, id, s, policy, now, decisions);
       this.consecutiveRule(service, id, s.streak, 'all', policy.consecutiveFailures, now, decisions);
       this.consecutiveRule(service, id, s.gatewayStreak, 'gateway', policy.consecutiveGatewayFailures, now, decisions);
@@ -521,14 +526,15 @@ export class OutlierDetector {
 
   // --- rules
 
-  private heartbeatRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[]): void {
+  private heartbeatRule(service: string, id: string, s: InstanceSignals, policy: OutlierPolicy, now: number, out: OutlierDecision[], graceMs: number): void {
     const rule = policy.heartbeat;
     if (!rule.enabled) {
       s.resumed = null;
       return;
     }
-    const ttlMs = rule.missedIntervals * s.heartbeatIntervalMs;
-    const thresholds = { ttlMs, missedIntervals: rule.missedIntervals };
+    // The TTLs, plus what the core's own lag excuses (it is the core that did not hear, not the instance that was silent).
+    const ttlMs = rule.missedIntervals * s.heartbeatIntervalMs + graceMs;
+    const thresholds = { ttlMs, missedIntervals: rule.missedIntervals, ...(graceMs > 0 ? { graceMs } : {}) };
     if (s.resumed) {
       const r = s.resumed;
       s.resumed = null;
@@ -551,10 +557,11 @@ export class OutlierDetector {
     const silentMs = now - s.lastHeartbeat;
     // A caller's refused connection after the last heartbeat shortens the TTL (refusedIntervals).
     const refusedAt = refusedSince(s, rule);
-    const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs;
+    const refusedTtlMs = rule.refusedIntervals * s.heartbeatIntervalMs + graceMs;
     const byRefusal = refusedAt !== null && refusedTtlMs < ttlMs && silentMs > refusedTtlMs;
     if (!byRefusal && silentMs <= ttlMs) return;
     s.silentSince = s.lastHeartbeat;
+    const behind = graceMs > 0 ? ` + ${Math.round(graceMs)} ms the core was behind` : '';
     out.push({
       kind: 'eject',
       service,
@@ -562,14 +569,14 @@ export class OutlierDetector {
       at: now,
       enforced: true,
       reason: byRefusal
-        ? `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`
-        : `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms)`,
+        ? `no heartbeat for ${silentMs} ms > ${refusedTtlMs} ms (${rule.refusedIntervals} × ${s.heartbeatIntervalMs} ms${behind}) and a caller's connection was refused ${now - refusedAt} ms ago, after its last heartbeat`
+        : `no heartbeat for ${silentMs} ms > TTL ${ttlMs} ms (${rule.missedIntervals} × ${s.heartbeatIntervalMs} ms${behind})`,
       evidence: byRefusal
         ? {
             rule: 'heartbeat',
             at: now,
             samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs, refusedAt },
-            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals },
+            thresholds: { ttlMs: refusedTtlMs, missedIntervals: rule.missedIntervals, refusedIntervals: rule.refusedIntervals, ...(graceMs > 0 ? { graceMs } : {}) },
           }
         : { rule: 'heartbeat', at: now, samples: { lastHeartbeat: s.lastHeartbeat, heartbeatIntervalMs: s.heartbeatIntervalMs, silentMs }, thresholds },
     });

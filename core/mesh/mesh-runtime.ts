@@ -19,6 +19,7 @@ import { RecentBatchIds } from '../telemetry/batch-dedupe.js';
 import type { ControlAck, ControlCommand, HealthSignal, MeshEvent } from '../protocol/messages.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control/control-plane.js';
 import { FailoverEngine, type FailoverStep } from '../failover/engine.js';
+import { HeartbeatLag } from '../registry/heartbeat-lag.js';
 import { PolicyStore } from '../failover/policy-store.js';
 import { DEFAULT_OUTLIER_POLICY } from '../failover/policy.js';
 import { sameBreakerSettings } from '../failover/circuit-breaker.js';
@@ -106,6 +107,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private pendingChanges: RegistryChange[] = [];
   private pushTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** How far behind this core is in hearing heartbeats: silence on its account is not the instances' (heartbeat-lag.ts). */
+  private readonly heartbeatLag = new HeartbeatLag();
+  /** Since when this core has been behind in hearing heartbeats, and by how much at most (null: it is not). */
+  private behind: { since: number; maxGraceMs: number } | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly registryConsumer: string;
   private sessionActive = false;
@@ -152,6 +157,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
       now: this.now,
+      heartbeatGraceMs: (now) => this.heartbeatLag.graceMs(now),
     });
     // Callers enforce the callee's circuit-breaker settings: a policy change is a new endpoint set.
     this.policies.onChange((service) => {
@@ -353,7 +359,9 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     }
     this.stats.heartbeats += 1;
     const data = event.data as MeshEvent<'io.meshdeck.instance.heartbeat.v1'>['data'];
-    const changes = this.registry.heartbeat(data, this.now());
+    const now = this.now();
+    this.heartbeatLag.heard(Date.parse(event.time), now);
+    const changes = this.registry.heartbeat(data, now);
     const instance = this.registry.get(data.service, data.instanceId);
     if (!instance) return;
     this.failover.heartbeat(data.service, data.instanceId, instance.heartbeatIntervalMs);
@@ -682,8 +690,24 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
 
   private startTimers(): void {
     this.stopTimers();
+    const sweepMs = this.options.sweepIntervalMs ?? 250;
+    let lastSweep = this.now();
     this.sweepTimer = setInterval(() => {
-      const changes = this.registry.sweep(this.now());
+      const now = this.now();
+      // A sweep that runs late says the event loop stood still: heartbeats waited unread meanwhile.
+      this.heartbeatLag.swept(now, now - lastSweep - sweepMs);
+      lastSweep = now;
+      const graceMs = this.heartbeatLag.graceMs(now);
+      if (graceMs > 0 && this.behind === null) {
+        this.behind = { since: now, maxGraceMs: graceMs };
+        this.logger.warn('this core is behind in hearing heartbeats: that much silence is not counted against instances', { graceMs: Math.round(graceMs) });
+      } else if (graceMs > 0) {
+        this.behind!.maxGraceMs = Math.max(this.behind!.maxGraceMs, graceMs);
+      } else if (this.behind !== null) {
+        this.logger.info('this core hears heartbeats in time again', { behindMs: now - this.behind.since, maxGraceMs: Math.round(this.behind.maxGraceMs) });
+        this.behind = null;
+      }
+      const changes = this.registry.sweep(now, graceMs);
       for (const change of changes) {
         const instance = this.registry.get(change.service, change.instanceId);
         if (instance) this.dirtyInstances.set(`${change.service}/${change.instanceId}`, instance);
@@ -691,7 +715,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       this.apply(changes);
       this.applyFailover(this.failover.tick());
       for (const service of this.zones.due(this.now())) this.markDirty(service);
-    }, this.options.sweepIntervalMs ?? 250);
+    }, sweepMs);
     this.flushTimer = setInterval(() => {
       this.flush();
       this.flushHistory(); // writes once the stream goes quiet

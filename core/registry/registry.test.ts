@@ -26,6 +26,15 @@ describe('Registry', () => {
     expect(back).toEqual([expect.objectContaining({ kind: 'state', from: 'down', to: 'healthy', detail: 'heartbeats resumed' })]);
   });
 
+  it('forgives graceMs of silence on top of the TTL while the core is behind, and says so', () => {
+    const r = new Registry({ missedHeartbeats: 3 });
+    r.register(reg('c1', { heartbeatIntervalMs: 1000 }), T0);
+    expect(r.sweep(T0 + 7000, 4000)).toEqual([]); // TTL 3 s + 4 s the core was behind: still healthy
+    const down = r.sweep(T0 + 7001, 4000);
+    expect(down).toEqual([expect.objectContaining({ kind: 'state', from: 'healthy', to: 'down' })]);
+    expect(down[0]!.detail).toBe('no heartbeat for 7001 ms (TTL 3000 ms + 4000 ms the core was behind)');
+  });
+
   it('follows the agent: draining, serving again, weight changes', () => {
     const r = new Registry();
     r.register(reg('c1'), T0);

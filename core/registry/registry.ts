@@ -157,8 +157,11 @@ export class Registry {
     return [this.change(now, instance, 'state', from, `deregistered: ${data.reason}`)];
   }
 
-  /** Marks instances whose heartbeats stopped as down, and sets long-down ones aside. */
-  sweep(now: number): RegistryChange[] {
+  /**
+   * Marks instances whose heartbeats stopped as down, and sets long-down ones aside. `graceMs`:
+   * silence forgiven on top of the TTL because the core itself is behind (core/registry/heartbeat-lag.ts).
+   */
+  sweep(now: number, graceMs = 0): RegistryChange[] {
     const changes: RegistryChange[] = [];
     for (const bucket of this.services.values()) {
       for (const instance of bucket.values()) {
@@ -171,10 +174,11 @@ export class Registry {
           continue;
         }
         const ttl = instance.heartbeatIntervalMs * this.options.missedHeartbeats;
-        if (now - instance.lastSeen > ttl) {
+        if (now - instance.lastSeen > ttl + graceMs) {
           const from = instance.state;
           instance.state = 'down';
-          changes.push(this.change(now, instance, 'state', from, `no heartbeat for ${now - instance.lastSeen} ms (TTL ${ttl} ms)`));
+          const grace = graceMs > 0 ? ` + ${Math.round(graceMs)} ms the core was behind` : '';
+          changes.push(this.change(now, instance, 'state', from, `no heartbeat for ${now - instance.lastSeen} ms (TTL ${ttl} ms${grace})`));
         }
       }
     }

@@ -79,6 +79,9 @@ describe('evidenceSentence, one rule at a time', () => {
     expect(evidenceSentence(lost)).toBe('no heartbeat for 4.2 s (limit 3 s: 3 missed × 1 s)');
     const refused: FailoverEvidence = { rule: 'heartbeat', at: T0, samples: { lastHeartbeat: T0 - 1100, heartbeatIntervalMs: 1000, silentMs: 1100, refusedAt: T0 - 900 }, thresholds: { ttlMs: 1000, missedIntervals: 3, refusedIntervals: 1 } };
     expect(evidenceSentence(refused)).toBe("no heartbeat for 1.1 s after a caller's connection was refused (limit 1 s: 1 × 1 s)");
+    // While the console was behind in hearing heartbeats, the limit carried that much more.
+    const behind: FailoverEvidence = { ...lost, samples: { ...lost.samples, silentMs: 9200 }, thresholds: { ttlMs: 9000, missedIntervals: 3, graceMs: 6000 } };
+    expect(evidenceSentence(behind)).toBe('no heartbeat for 9.2 s (limit 9 s: 3 missed × 1 s + 6 s the console was behind)');
     const back = { ...lost, samples: { ...lost.samples, silentMs: 12_500, resumedAt: T0 } } as Extract<FailoverEvidence, { rule: 'heartbeat' }>;
     expect(evidenceSentence(back)).toBe('heartbeats resumed after 13 s of silence');
     expect(evidenceSentence({ rule: 'heartbeat-resumed', at: T0, samples: { ejectedAt: T0 - 9000, until: null, heartbeatEvidence: back }, thresholds: {} })).toBe(

@@ -84,10 +84,11 @@ export function evidenceSentence(e: FailoverEvidence): string {
     case 'heartbeat': {
       const s = e.samples;
       if (s.resumedAt !== undefined) return `heartbeats resumed after ${formatDuration(s.silentMs)} of silence`;
+      const behind = e.thresholds.graceMs ? ` + ${formatDuration(e.thresholds.graceMs)} the console was behind` : '';
       if (s.refusedAt !== undefined) {
-        return `no heartbeat for ${formatDuration(s.silentMs)} after a caller's connection was refused (limit ${formatDuration(e.thresholds.ttlMs)}: ${e.thresholds.refusedIntervals ?? 1} × ${formatDuration(s.heartbeatIntervalMs)})`;
+        return `no heartbeat for ${formatDuration(s.silentMs)} after a caller's connection was refused (limit ${formatDuration(e.thresholds.ttlMs)}: ${e.thresholds.refusedIntervals ?? 1} × ${formatDuration(s.heartbeatIntervalMs)}${behind})`;
       }
-      return `no heartbeat for ${formatDuration(s.silentMs)} (limit ${formatDuration(e.thresholds.ttlMs)}: ${e.thresholds.missedIntervals} missed × ${formatDuration(s.heartbeatIntervalMs)})`;
+      return `no heartbeat for ${formatDuration(s.silentMs)} (limit ${formatDuration(e.thresholds.ttlMs)}: ${e.thresholds.missedIntervals} missed × ${formatDuration(s.heartbeatIntervalMs)}${behind})`;
     }
     case 'probe': {
       const s = e.samples;
