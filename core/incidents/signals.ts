@@ -15,7 +15,7 @@
  * edge counts as a typed array per second over edges numbered once (EdgeIndex).
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
-import { edgeEnds } from '../telemetry/live-edges.js';
+import { edgeCallee, edgeCaller } from '../telemetry/live-edges.js';
 import { addBlobPart, blobOfParts, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import type { TrafficWindow } from './rules.js';
 
@@ -257,9 +257,9 @@ export class TrafficSignals {
     const s = this.second(start);
     if (!s) return;
     for (const edge of batch.edges) {
-      const ends = edgeEnds(batch.service, edge);
-      if (!ends) continue;
-      const { from, to } = ends;
+      const from = edgeCaller(batch.service, edge);
+      if (from === null) continue;
+      const to = edgeCallee(batch.service, edge);
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
       const latency = sketchBlobOf(edge.latency);
       addCell(s.services, to, edge.requests, failed, latency);

@@ -126,16 +126,30 @@ export function encodeSketch(wire: SketchWire): Buffer {
   }, 8 + sorted.length * 2);
 }
 
-const encoded = new WeakMap<SketchWire, Buffer>();
+/** Sketches sketchBlobOf() encoded last, and their blobs: a ring, newest at `recentAt`. */
+const RECENT_BLOBS = 64;
+const recentWires: Array<SketchWire | null> = new Array<SketchWire | null>(RECENT_BLOBS).fill(null);
+const recentBlobs: Array<Buffer | null> = new Array<Buffer | null>(RECENT_BLOBS).fill(null);
+let recentAt = 0;
 
 /**
  * encodeSketch() of a wire sketch, once per sketch object: the ingest path hands the same
  * batch edge to the live view, the history, the incident signals and the failover engine, and
- * each wants its blob. Blobs are shared and never written to.
+ * each wants its blob. Blobs are shared and never written to. The sketches met last are found
+ * by identity in a small ring (a batch's edges are asked for by each consumer in turn, so a
+ * batch of up to RECENT_BLOBS edges is encoded once); a WeakMap entry per sketch cost more than
+ * the encoding it saved.
  */
 export function sketchBlobOf(wire: SketchWire): Buffer {
-  let blob = encoded.get(wire);
-  if (!blob) encoded.set(wire, (blob = encodeSketch(wire)));
+  for (let n = 0, i = recentAt; n < RECENT_BLOBS; n++, i = i === 0 ? RECENT_BLOBS - 1 : i - 1) {
+    const w = recentWires[i];
+    if (w === wire) return recentBlobs[i]!;
+    if (w === null) break;
+  }
+  const blob = encodeSketch(wire);
+  recentAt = recentAt === RECENT_BLOBS - 1 ? 0 : recentAt + 1;
+  recentWires[recentAt] = wire;
+  recentBlobs[recentAt] = blob;
   return blob;
 }
 
