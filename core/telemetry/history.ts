@@ -19,7 +19,7 @@
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
-import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
+import { HistoryStore, RECENT_COLUMNS, RECENT_ROWS_PER_STATEMENT, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
 import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 
@@ -108,6 +108,13 @@ interface PendingSeries {
   dirty: boolean;
   /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
   known: KnownSeries | null;
+  /**
+   * An edge's: the series of its callee service, and of the callee instance it reported last
+   * (an edge mostly reports the same ones), so that ingest finds them without keyed lookups.
+   * Cleared whenever series are forgotten.
+   */
+  callee: PendingSeries | null;
+  calleeInstance: PendingSeries | null;
 }
 
 interface KnownSeries {
@@ -165,6 +172,8 @@ export class TelemetryHistory {
   private persistedOffset: number | null = null;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private pruneAt = { resolution: 0, index: 0 };
+  /** A statement's worth of staging rows (write()). */
+  private readonly recentRows: unknown[] = new Array<unknown>(RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS).fill(null);
   private readonly acc10 = new DenseSketch();
   private readonly acc1m = new DenseSketch();
 
@@ -228,30 +237,35 @@ export class TelemetryHistory {
     this.stats.batches += 1;
     const t = Math.floor(batch.windowStart / 1000);
     for (const edge of batch.edges) {
-      if (edge.direction === 'outbound') {
-        const blob = sketchBlobOf(edge.latency);
-        this.add('edge', batch.service, edge.peerService, t, edge, blob);
-        this.add('service', '', edge.peerService, t, edge, blob);
-        if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge, blob);
-      } else if (edge.peerService === 'external') {
-        const blob = sketchBlobOf(edge.latency);
-        this.add('edge', 'external', batch.service, t, edge, blob);
-        this.add('service', '', batch.service, t, edge, blob);
-        this.add('instance', batch.service, batch.instanceId, t, edge, blob);
-      }
+      const outbound = edge.direction === 'outbound';
+      if (!outbound && edge.peerService !== 'external') continue;
+      const blob = sketchBlobOf(edge.latency);
+      const callee = outbound ? edge.peerService : batch.service;
+      const series = this.series('edge', outbound ? batch.service : 'external', callee);
+      this.add(series, t, edge, blob);
+      this.add((series.callee ??= this.series('service', '', callee)), t, edge, blob);
+      const instance = outbound ? (edge.peerInstance && edge.peerService !== 'external' ? edge.peerInstance : null) : batch.instanceId;
+      if (instance === null) continue;
+      let into = series.calleeInstance;
+      if (into?.b !== instance) series.calleeInstance = into = this.series('instance', callee, instance);
+      this.add(into, t, edge, blob);
     }
   }
 
-  private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
+  private series(kind: SeriesKind, a: string, b: string): PendingSeries {
     let byB = this.pendingByKind[kind].get(a);
     if (!byB) this.pendingByKind[kind].set(a, (byB = new Map()));
     let series = byB.get(b);
     if (!series) {
       const key = seriesKey(kind, a, b);
-      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null };
+      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null, callee: null, calleeInstance: null };
       this.pending.set(key, series);
       byB.set(b, series);
     }
+    return series;
+  }
+
+  private add(series: PendingSeries, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
     if (!series.dirty) {
       series.dirty = true;
       this.dirty.push(series);
@@ -337,7 +351,10 @@ export class TelemetryHistory {
     const touched: Array<[KnownSeries, number]> = [];
     let windows = 0;
     let late = 0;
-    const recent: unknown[] = [];
+    // Staging rows go out a statement's worth at a time (RECENT_ROWS_PER_STATEMENT) from one
+    // array, refilled: not one array of every row of the write, sliced.
+    const recent = this.recentRows;
+    let filled = 0;
     this.store.transaction(() => {
       for (const p of this.dirty) {
         let first = Infinity;
@@ -364,11 +381,27 @@ export class TelemetryHistory {
             const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d.blobs) };
             this.addToResolutions(id, row, nowSec);
             late++;
-          } else recent.push(this.mesh, t, id, d.requests, d.http5xx, d.http4xx, d.connect, d.timeout, d.retries, this.encodeDelta(d.blobs));
+          } else {
+            recent[filled++] = this.mesh;
+            recent[filled++] = t;
+            recent[filled++] = id;
+            recent[filled++] = d.requests;
+            recent[filled++] = d.http5xx;
+            recent[filled++] = d.http4xx;
+            recent[filled++] = d.connect;
+            recent[filled++] = d.timeout;
+            recent[filled++] = d.retries;
+            recent[filled++] = this.encodeDelta(d.blobs);
+            if (filled === recent.length) {
+              this.store.addRecentMany(recent);
+              filled = 0;
+            }
+          }
           windows++;
         }
       }
-      this.store.addRecentMany(recent);
+      if (filled > 0) this.store.addRecentMany(recent.slice(0, filled));
+      recent.fill(null);
       if (anchor && offsetMoved) this.store.putOffset(anchor.consumer, anchor.stream, anchor.offset, now);
     });
     // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
@@ -567,6 +600,8 @@ export class TelemetryHistory {
             this.pendingByKind[p.kind].get(p.a)?.delete(p.b);
           }
         }
+        // An edge may point at a forgotten service or instance series: found again by key.
+        for (const p of this.pending.values()) p.callee = p.calleeInstance = null;
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;
       }

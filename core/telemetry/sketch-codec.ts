@@ -21,18 +21,29 @@ const SPAN = 2 * SKETCH_MAX_INDEX + 1;
 
 // --- varints ---------------------------------------------------------------------------------
 
+/** The writers' shared buffer (a blob is encoded into it, then copied out once), and whether one is using it. */
+let shared = new Uint8Array(1024);
+let sharedBusy = false;
+
 class Writer {
-  private buf: Buffer;
+  private buf: Uint8Array;
+  private readonly owns: boolean;
   length = 0;
   constructor(capacity = 64) {
-    this.buf = Buffer.allocUnsafe(capacity);
+    this.owns = sharedBusy;
+    if (!this.owns) {
+      sharedBusy = true;
+      if (shared.length < capacity) shared = new Uint8Array(Math.max(capacity, shared.length * 2));
+    }
+    this.buf = this.owns ? new Uint8Array(capacity) : shared;
   }
 
   varint(value: number): void {
     if (this.length + 8 > this.buf.length) {
-      const next = Buffer.allocUnsafe(this.buf.length * 2 + 16);
-      this.buf.copy(next, 0, 0, this.length);
+      const next = new Uint8Array(this.buf.length * 2 + 16);
+      next.set(this.buf.subarray(0, this.length));
       this.buf = next;
+      if (!this.owns) shared = next;
     }
     // Values up to 2^53: arithmetic, not 32-bit bit operations, above 2^31.
     while (value >= 0x80) {
@@ -42,8 +53,16 @@ class Writer {
     this.buf[this.length++] = value;
   }
 
+  /** The blob, in a Buffer of its own (the one allocation of an encoding). */
   finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.length));
+    const out = Buffer.allocUnsafe(this.length);
+    out.set(this.buf.subarray(0, this.length));
+    return out;
+  }
+
+  /** Done with the shared buffer (after finish(), or on a throw). */
+  release(): void {
+    if (!this.owns) sharedBusy = false;
   }
 }
 
@@ -93,21 +112,25 @@ export function readSketchBlob(blob: Uint8Array, bucket: (index: number, count: 
 /** Encodes (index, count) pairs given by ascending index. */
 function encodePairs(zero: number, each: (emit: (index: number, count: number) => void) => void, sizeHint: number): Buffer {
   const w = new Writer(sizeHint);
-  w.varint(zero);
-  let prev = 0;
-  let first = true;
-  each((index, count) => {
-    if (count <= 0) return;
-    const key = first ? zigzag(index) : index - prev - 1;
-    first = false;
-    prev = index;
-    if (count < 16) w.varint(key * 16 + count);
-    else {
-      w.varint(key * 16);
-      w.varint(count - 16);
-    }
-  });
-  return w.finish();
+  try {
+    w.varint(zero);
+    let prev = 0;
+    let first = true;
+    each((index, count) => {
+      if (count <= 0) return;
+      const key = first ? zigzag(index) : index - prev - 1;
+      first = false;
+      prev = index;
+      if (count < 16) w.varint(key * 16 + count);
+      else {
+        w.varint(key * 16);
+        w.varint(count - 16);
+      }
+    });
+    return w.finish();
+  } finally {
+    w.release();
+  }
 }
 
 /** Wire sketch → blob. Buckets in any order; duplicate indices are added. */
