@@ -22,7 +22,7 @@
  * into its 10 s block in the coarse ring; a late window older than the fine ring goes straight
  * to its block. Blocks older than the coarse ring's reach are dropped.
  */
-import { DenseSketch } from './sketch-codec.js';
+import { copyBytes, DenseSketch } from './sketch-codec.js';
 
 export const FINE_SECONDS = 60;
 export const COARSE_SECONDS = 10;
@@ -66,7 +66,7 @@ function putVarint(value: number): void {
 
 function putBytes(bytes: Uint8Array, from: number, to: number): void {
   reserve(to - from);
-  out.set(bytes.subarray(from, to), outLen);
+  copyBytes(bytes, from, to, out, outLen);
   outLen += to - from;
 }
 
@@ -209,7 +209,7 @@ export class EdgeWindows {
         into.callers.set(id, (into.callers.get(id) ?? 0) + scratch.callerCounts[i]!);
       }
     }
-    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
+    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
     return true;
   }
 
@@ -225,7 +225,7 @@ export class EdgeWindows {
       const off = this.offset(slot);
       if (leaving.record.length < len) leaving.record = new Uint8Array(Math.max(len, leaving.record.length * 2));
       const record = leaving.record;
-      record.set(this.data.subarray(off, off + len));
+      copyBytes(this.data, off, off + len, record, 0);
       this.replace(slot, off, len, 0);
       decode(record, 0, len, leaving.decoded);
       const { counters, partFrom, partTo } = leaving.decoded;
@@ -283,8 +283,8 @@ export class EdgeWindows {
     if (newPart && (scratch.partFrom.length + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
       // Merge the parts and the new one into a single blob.
       dense.reset();
-      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
-      dense.addBlob(blob.subarray(blobFrom, blobTo));
+      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
+      dense.addBlob(blob, blobFrom, blobTo);
       const merged = dense.toBlob();
       dense.reset();
       putVarint(merged.length);
@@ -321,7 +321,7 @@ export class EdgeWindows {
       next.set(this.data.subarray(off + len, this.used), off + newLen);
       this.data = next;
     } else if (delta !== 0) this.data.copyWithin(off + newLen, off + len, this.used);
-    if (bytes && newLen) this.data.set(bytes.subarray(0, newLen), off);
+    if (bytes && newLen) copyBytes(bytes, 0, newLen, this.data, off);
     this.used = need;
     this.lengths[slot] = newLen;
   }

@@ -89,8 +89,13 @@ interface Delta {
   connect: number;
   timeout: number;
   retries: number;
-  /** The edges' latency sketches, each encoded once at ingest (shared by the series it adds to); merged when written. */
-  blobs: Buffer[];
+  /**
+   * The edges' latency sketches, each encoded once at ingest (shared by the series it adds to),
+   * the first `n` of them; merged when written. (Counted, not emptied: an array emptied gives up
+   * its storage, and every delta grew a new one after each write.)
+   */
+  blobs: Array<Buffer | null>;
+  n: number;
 }
 
 /**
@@ -102,8 +107,9 @@ interface PendingSeries {
   kind: SeriesKind;
   a: string;
   b: string;
-  /** Windows since the last write, usually one or two (few seconds between writes): a list beats a Map. */
-  windows: Delta[];
+  /** Windows since the last write, the first `size` of the list (usually one or two: a list beats a Map; counted like Delta.blobs). */
+  windows: Array<Delta | null>;
+  size: number;
   /** Listed in `dirty` (has windows to write). */
   dirty: boolean;
   /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
@@ -205,7 +211,7 @@ export class TelemetryHistory {
   /** Series windows held in memory, not yet written. */
   get pendingWindows(): number {
     let n = 0;
-    for (const p of this.dirty) n += p.windows.length;
+    for (const p of this.dirty) n += p.size;
     return n;
   }
 
@@ -258,7 +264,7 @@ export class TelemetryHistory {
     let series = byB.get(b);
     if (!series) {
       const key = seriesKey(kind, a, b);
-      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null, callee: null, calleeInstance: null };
+      series = { key, kind, a, b, windows: [], size: 0, dirty: false, known: this.known.get(key) ?? null, callee: null, calleeInstance: null };
       this.pending.set(key, series);
       byB.set(b, series);
     }
@@ -271,17 +277,17 @@ export class TelemetryHistory {
       this.dirty.push(series);
     }
     const windows = series.windows;
-    let d: Delta | undefined;
-    for (let i = windows.length - 1; i >= 0; i--) {
+    let d: Delta | null = null;
+    for (let i = series.size - 1; i >= 0; i--) {
       if (windows[i]!.t === t) {
-        d = windows[i];
+        d = windows[i]!;
         break;
       }
     }
     if (!d) {
-      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [] };
+      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [], n: 0 };
       d.t = t;
-      windows.push(d);
+      windows[series.size++] = d;
     }
     d.requests += edge.requests;
     d.http5xx += edge.errors.http5xx;
@@ -289,7 +295,7 @@ export class TelemetryHistory {
     d.connect += edge.errors.connect;
     d.timeout += edge.errors.timeout;
     d.retries += edge.retries;
-    d.blobs.push(blob);
+    d.blobs[d.n++] = blob;
     this.ingestedSinceAnchor = true;
   }
 
@@ -356,10 +362,12 @@ export class TelemetryHistory {
     const recent = this.recentRows;
     let filled = 0;
     this.store.transaction(() => {
-      for (const p of this.dirty) {
+      for (let k = 0; k < this.dirty.length; k++) {
+        const p = this.dirty[k]!;
         let first = Infinity;
         let last = -Infinity;
-        for (const { t } of p.windows) {
+        for (let i = 0; i < p.size; i++) {
+          const t = p.windows[i]!.t;
           if (t < first) first = t;
           if (t > last) last = t;
         }
@@ -375,10 +383,11 @@ export class TelemetryHistory {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
           created.push([p, id, last]);
         }
-        for (const d of p.windows) {
+        for (let i = 0; i < p.size; i++) {
+          const d = p.windows[i]!;
           const t = d.t;
           if (this.isCompacted(id, t)) {
-            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d.blobs) };
+            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d) };
             this.addToResolutions(id, row, nowSec);
             late++;
           } else {
@@ -391,7 +400,7 @@ export class TelemetryHistory {
             recent[filled++] = d.connect;
             recent[filled++] = d.timeout;
             recent[filled++] = d.retries;
-            recent[filled++] = this.encodeDelta(d.blobs);
+            recent[filled++] = this.encodeDelta(d);
             if (filled === recent.length) {
               this.store.addRecentMany(recent);
               filled = 0;
@@ -412,12 +421,15 @@ export class TelemetryHistory {
     }
     for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
     for (const p of this.dirty) {
-      for (const d of p.windows) {
+      for (let i = 0; i < p.size; i++) {
+        const d = p.windows[i]!;
+        p.windows[i] = null;
         d.requests = d.http5xx = d.http4xx = d.connect = d.timeout = d.retries = 0;
-        d.blobs.length = 0;
+        d.blobs.fill(null, 0, d.n);
+        d.n = 0;
         if (this.spare.length < MAX_SPARE_DELTAS) this.spare.push(d);
       }
-      p.windows.length = 0;
+      p.size = 0;
       p.dirty = false;
     }
     this.dirty = [];
@@ -428,10 +440,10 @@ export class TelemetryHistory {
     return { written: true, windows, late };
   }
 
-  private encodeDelta(blobs: Buffer[]): Buffer {
-    if (blobs.length === 1) return blobs[0]!;
+  private encodeDelta(d: Delta): Buffer {
+    if (d.n === 1) return d.blobs[0]!;
     this.acc10.reset();
-    for (const b of blobs) this.acc10.addBlob(b);
+    for (let i = 0; i < d.n; i++) this.acc10.addBlob(d.blobs[i]!);
     return this.acc10.toBlob();
   }
 

@@ -21,6 +21,15 @@ const SPAN = 2 * SKETCH_MAX_INDEX + 1;
 
 // --- varints ---------------------------------------------------------------------------------
 
+/**
+ * Copies src[from, to) to dst at `at`: byte by byte when short (blobs and window records mostly
+ * are), which makes no view object; a typed-array set() for longer runs.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  if (to - from < 64) for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  else dst.set(src.subarray(from, to), at);
+}
+
 /** The writers' shared buffer (a blob is encoded into it, then copied out once), and whether one is using it. */
 let shared = new Uint8Array(1024);
 let sharedBusy = false;
@@ -56,7 +65,7 @@ class Writer {
   /** The blob, in a Buffer of its own (the one allocation of an encoding). */
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.length);
-    out.set(this.buf.subarray(0, this.length));
+    copyBytes(this.buf, 0, this.length, out, 0);
     return out;
   }
 
@@ -286,12 +295,12 @@ export class DenseSketch {
     this.total = 0;
   }
 
-  /** Adds a blob (decoded inline: this is the hot loop of rollups and queries). */
-  addBlob(blob: Uint8Array): void {
-    const len = blob.length;
-    if (len === 0) return;
+  /** Adds a blob, or the one in blob[from, to) (decoded inline: this is the hot loop of rollups and queries). */
+  addBlob(blob: Uint8Array, from = 0, to = blob.length): void {
+    const len = to;
+    if (len <= from) return;
     const counts = this.counts;
-    let pos = 0;
+    let pos = from;
     let byte = blob[pos++]!;
     let zero = byte & 0x7f;
     for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
