@@ -192,9 +192,9 @@ export function sketchBlobOf(wire: SketchWire): Buffer {
  */
 export const MAX_BLOB_PARTS = 8;
 
-export function addBlobPart(parts: Uint8Array[], blob: Uint8Array): void {
+export function addBlobPart(parts: Uint8Array[], blob: Uint8Array, maxParts = MAX_BLOB_PARTS): void {
   parts.push(blob);
-  if (parts.length < MAX_BLOB_PARTS) return;
+  if (parts.length < maxParts) return;
   const merged = blobOfParts(parts);
   parts.length = 1;
   parts[0] = merged;
