@@ -73,6 +73,34 @@ class Writer {
   release(): void {
     if (!this.owns) sharedBusy = false;
   }
+
+  private prev = 0;
+  private first = true;
+
+  /** One (index, count) bucket, after the zero count, by ascending index (counts ≤ 0 are skipped). */
+  pair(index: number, count: number): void {
+    if (count <= 0) return;
+    const key = this.first ? zigzag(index) : index - this.prev - 1;
+    this.first = false;
+    this.prev = index;
+    if (count < 16) this.varint(key * 16 + count);
+    else {
+      this.varint(key * 16);
+      this.varint(count - 16);
+    }
+  }
+}
+
+/** A blob: the zero count, then the buckets `write` gives the writer's pair() (called once: no callback per bucket). */
+function encodeBlob(zero: number, sizeHint: number, write: (w: Writer) => void): Buffer {
+  const w = new Writer(sizeHint);
+  try {
+    w.varint(zero);
+    write(w);
+    return w.finish();
+  } finally {
+    w.release();
+  }
 }
 
 class Reader {
@@ -120,26 +148,7 @@ export function readSketchBlob(blob: Uint8Array, bucket: (index: number, count: 
 
 /** Encodes (index, count) pairs given by ascending index. */
 function encodePairs(zero: number, each: (emit: (index: number, count: number) => void) => void, sizeHint: number): Buffer {
-  const w = new Writer(sizeHint);
-  try {
-    w.varint(zero);
-    let prev = 0;
-    let first = true;
-    each((index, count) => {
-      if (count <= 0) return;
-      const key = first ? zigzag(index) : index - prev - 1;
-      first = false;
-      prev = index;
-      if (count < 16) w.varint(key * 16 + count);
-      else {
-        w.varint(key * 16);
-        w.varint(count - 16);
-      }
-    });
-    return w.finish();
-  } finally {
-    w.release();
-  }
+  return encodeBlob(zero, sizeHint, (w) => each((index, count) => w.pair(index, count)));
 }
 
 /** Wire sketch → blob. Buckets in any order; duplicate indices are added. */
@@ -153,9 +162,9 @@ export function encodeSketch(wire: SketchWire): Buffer {
       break;
     }
   }
-  return encodePairs(wire.zero, (emit) => {
-    for (const [index, count] of sorted) emit(index, count);
-  }, 8 + sorted.length * 2);
+  return encodeBlob(wire.zero, 8 + sorted.length * 2, (w) => {
+    for (let i = 0; i < sorted.length; i++) w.pair(sorted[i]![0], sorted[i]![1]);
+  });
 }
 
 /** Sketches sketchBlobOf() encoded last, and their blobs: a ring, newest at `recentAt`. */
@@ -396,12 +405,10 @@ export class DenseSketch {
   }
 
   toBlob(): Buffer {
-    return encodePairs(this.zero, (emit) => {
-      for (let k = this.lo; k <= this.hi; k++) {
-        const c = this.counts[k]!;
-        if (c > 0) emit(k - SKETCH_MAX_INDEX, c);
-      }
-    }, 8 + Math.max(0, this.hi - this.lo + 1) * 2);
+    return encodeBlob(this.zero, 8 + Math.max(0, this.hi - this.lo + 1) * 2, (w) => {
+      const counts = this.counts;
+      for (let k = this.lo; k <= this.hi; k++) if (counts[k]! > 0) w.pair(k - SKETCH_MAX_INDEX, counts[k]!);
+    });
   }
 
   toWire(): SketchWire {
