@@ -23,6 +23,12 @@ interface Window {
   latency: Uint8Array[];
 }
 
+/** An instance's calls to one callee service in the current window. */
+interface Calls {
+  requests: number;
+  latency: Uint8Array[];
+}
+
 export interface FailoverStep {
   service: string;
   transitions: EjectionTransition[];
@@ -51,7 +57,7 @@ export class FailoverEngine {
   readonly tracker = new EjectionTracker();
   private windows = new Map<string, Map<string, Window>>();
   /** Per caller service → caller instance: its outbound calls in the current window. */
-  private outbound = new Map<string, Map<string, Record<string, { requests: number; latency: Uint8Array[] }>>>();
+  private outbound = new Map<string, Map<string, Map<string, Calls>>>();
   private readonly lastEvaluation = new Map<string, number>();
   private readonly now: () => number;
   private readonly policyFor: (service: string) => OutlierPolicy;
@@ -63,23 +69,18 @@ export class FailoverEngine {
 
   /** Folds a batch's outbound edges into the callee instances' current windows. */
   observeBatch(batch: TelemetryBatch): void {
+    // The reporting instance's own calls: looked up once per batch, when it made any.
+    let calls: Map<string, Calls> | undefined;
     for (const edge of batch.edges) {
-      if (edge.direction === 'outbound' && edge.requests > 0) {
-        let callers = this.outbound.get(batch.service);
-        if (!callers) {
-          callers = new Map();
-          this.outbound.set(batch.service, callers);
-        }
-        let calls = callers.get(batch.instanceId);
-        if (!calls) {
-          calls = {};
-          callers.set(batch.instanceId, calls);
-        }
-        const out = (calls[edge.peerService] ??= { requests: 0, latency: [] });
+      if (edge.direction !== 'outbound') continue;
+      if (edge.requests > 0) {
+        calls ??= this.callsOf(batch.service, batch.instanceId);
+        let out = calls.get(edge.peerService);
+        if (!out) calls.set(edge.peerService, (out = { requests: 0, latency: [] }));
         out.requests += edge.requests;
         addBlobPart(out.latency, sketchBlobOf(edge.latency));
       }
-      if (edge.direction !== 'outbound' || !edge.peerInstance || edge.peerService === 'external') continue;
+      if (!edge.peerInstance || edge.peerService === 'external') continue;
       let service = this.windows.get(edge.peerService);
       if (!service) {
         service = new Map();
@@ -96,6 +97,15 @@ export class FailoverEngine {
       w.timeout += edge.errors.timeout;
       addBlobPart(w.latency, sketchBlobOf(edge.latency));
     }
+  }
+
+  /** A caller instance's outbound calls in the current window, per callee service. */
+  private callsOf(service: string, instanceId: string): Map<string, Calls> {
+    let callers = this.outbound.get(service);
+    if (!callers) this.outbound.set(service, (callers = new Map()));
+    let calls = callers.get(instanceId);
+    if (!calls) callers.set(instanceId, (calls = new Map()));
+    return calls;
   }
 
   heartbeat(service: string, instanceId: string, heartbeatIntervalMs: number): void {
@@ -147,7 +157,7 @@ export class FailoverEngine {
     const policy = this.policyFor(service);
     const windows = this.windows.get(service) ?? new Map<string, Window>();
     this.windows.delete(service);
-    const outbound = this.outbound.get(service) ?? new Map<string, Record<string, { requests: number; latency: Uint8Array[] }>>();
+    const outbound = this.outbound.get(service) ?? new Map<string, Map<string, Calls>>();
     this.outbound.delete(service);
     for (const instanceId of new Set([...windows.keys(), ...outbound.keys()])) {
       if (!instances.includes(instanceId)) continue;
@@ -162,7 +172,7 @@ export class FailoverEngine {
           connect: w?.connect ?? 0,
           timeout: w?.timeout ?? 0,
           ...(w ? { latency: w.latency.length ? decodeSketch(blobOfParts(w.latency)) : { zero: 0, buckets: [] } } : {}),
-          ...(out ? { outbound: Object.fromEntries(Object.entries(out).map(([callee, c]) => [callee, { requests: c.requests, latency: decodeSketch(blobOfParts(c.latency)) }])) } : {}),
+          ...(out ? { outbound: Object.fromEntries([...out].map(([callee, c]) => [callee, { requests: c.requests, latency: decodeSketch(blobOfParts(c.latency)) }])) } : {}),
         },
         now,
       );

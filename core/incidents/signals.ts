@@ -15,8 +15,8 @@
  * edge counts as a typed array per second over edges numbered once (EdgeIndex).
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
-import { edgeEnds } from '../telemetry/live-edges.js';
-import { addBlobPart, blobOfParts, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
+import { edgeCallee, edgeCaller } from '../telemetry/live-edges.js';
+import { addBlobPart, blobOfParts, MAX_BLOB_PARTS, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import type { TrafficWindow } from './rules.js';
 
 interface Counts {
@@ -163,12 +163,19 @@ function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
   return m;
 }
 
-function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Uint8Array): void {
+/**
+ * Sketch parts a cell of a second not yet packed holds before they are merged: packSecond()
+ * merges them all once the second settles (a few seconds), so merging every MAX_BLOB_PARTS
+ * re-encoded a service's sketch several times a second (30 edges into it).
+ */
+const UNPACKED_MAX_PARTS = 64;
+
+function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Uint8Array, packed: boolean): void {
   let c = map.get(key);
   if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: null, off: 0, len: 0 }));
   c.requests += requests;
   c.failed += failed;
-  addBlobPart((c.latency ??= []), latency);
+  addBlobPart((c.latency ??= []), latency, packed ? MAX_BLOB_PARTS : UNPACKED_MAX_PARTS);
 }
 
 class Accumulator {
@@ -257,15 +264,15 @@ export class TrafficSignals {
     const s = this.second(start);
     if (!s) return;
     for (const edge of batch.edges) {
-      const ends = edgeEnds(batch.service, edge);
-      if (!ends) continue;
-      const { from, to } = ends;
+      const from = edgeCaller(batch.service, edge);
+      if (from === null) continue;
+      const to = edgeCallee(batch.service, edge);
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
       const latency = sketchBlobOf(edge.latency);
-      addCell(s.services, to, edge.requests, failed, latency);
+      addCell(s.services, to, edge.requests, failed, latency, s.packed);
       addEdge(s, this.edges.id(from, to), edge.requests, failed);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
-      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, latency);
+      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, latency, s.packed);
     }
   }
 

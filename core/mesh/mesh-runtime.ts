@@ -396,7 +396,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       return;
     }
     const batch = event.data as MeshEvent<'io.meshdeck.telemetry.batch.v1'>['data'];
-    if (!this.batchIds.firstSeen(`${batch.service}/${batch.instanceId}`, event.id)) {
+    if (!this.batchIds.firstSeen(batch.service, batch.instanceId, event.id)) {
       // An agent sent it again after losing the confirm: counted once.
       this.stats.telemetryDuplicates += 1;
       this.ingest.processed(offset);

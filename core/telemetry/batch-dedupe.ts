@@ -6,7 +6,10 @@
  * finds every such copy at a fixed cost per instance.
  */
 export class RecentBatchIds {
-  private readonly byInstance = new Map<string, string[]>();
+  /** service → instance → its last ids (a ring) and when it was last heard (a counter). */
+  private readonly byService = new Map<string, Map<string, Heard>>();
+  private size = 0;
+  private clock = 0;
 
   constructor(
     private readonly perInstance = 16,
@@ -14,23 +17,50 @@ export class RecentBatchIds {
     private readonly maxInstances = 100_000,
   ) {}
 
-  /** True unless `id` is among the last ids seen from this instance; records it. */
-  firstSeen(instance: string, id: string): boolean {
-    let ids = this.byInstance.get(instance);
-    if (ids?.includes(id)) return false;
-    if (ids) this.byInstance.delete(instance);
-    else {
-      ids = [];
-      if (this.byInstance.size >= this.maxInstances) this.byInstance.delete(this.byInstance.keys().next().value as string);
+  /**
+   * True unless `id` is among the last ids seen from this instance; records it. Keyed by service,
+   * then instance (no key string built per batch), the ids in a ring.
+   */
+  firstSeen(service: string, instanceId: string, id: string): boolean {
+    let instances = this.byService.get(service);
+    if (!instances) this.byService.set(service, (instances = new Map()));
+    let heard = instances.get(instanceId);
+    if (heard) {
+      if (heard.ids.includes(id)) return false;
+    } else {
+      if (this.size >= this.maxInstances) this.forgetOldest();
+      instances.set(instanceId, (heard = { ids: [], next: 0, at: 0 }));
+      this.size += 1;
     }
-    ids.push(id);
-    if (ids.length > this.perInstance) ids.shift();
-    // Re-inserted: the map's order is least recently heard first.
-    this.byInstance.set(instance, ids);
+    if (heard.ids.length < this.perInstance) heard.ids.push(id);
+    else {
+      heard.ids[heard.next] = id;
+      heard.next = (heard.next + 1) % this.perInstance;
+    }
+    heard.at = ++this.clock;
     return true;
   }
 
   get instances(): number {
-    return this.byInstance.size;
+    return this.size;
   }
+
+  /** Forgets the instances heard from least recently: one, or a sixteenth of them at a large size (one scan). */
+  private forgetOldest(): void {
+    const all: Array<[number, Map<string, Heard>, string]> = [];
+    for (const instances of this.byService.values()) for (const [instanceId, heard] of instances) all.push([heard.at, instances, instanceId]);
+    all.sort((a, b) => a[0] - b[0]);
+    for (const [, instances, instanceId] of all.slice(0, Math.max(1, this.maxInstances >> 4))) {
+      instances.delete(instanceId);
+      this.size -= 1;
+    }
+    for (const [service, instances] of this.byService) if (instances.size === 0) this.byService.delete(service);
+  }
+}
+
+interface Heard {
+  ids: string[];
+  /** Where the next id goes once `ids` is full. */
+  next: number;
+  at: number;
 }

@@ -22,7 +22,7 @@
  * into its 10 s block in the coarse ring; a late window older than the fine ring goes straight
  * to its block. Blocks older than the coarse ring's reach are dropped.
  */
-import { DenseSketch } from './sketch-codec.js';
+import { copyBytes, DenseSketch } from './sketch-codec.js';
 
 export const FINE_SECONDS = 60;
 export const COARSE_SECONDS = 10;
@@ -40,6 +40,8 @@ const MAX_PARTS = 4;
 /** Flag bit of a record that counts requests per caller (bits 0–6: which counters are not 0). */
 const HAS_CALLERS = 0x80;
 const MAX_RECORD = 0xffff;
+/** An arena smaller than this doubles when it grows, from 256 bytes (then it grows by an eighth, at most 256 bytes). */
+const GROW_DOUBLING_BELOW = 1024;
 
 // --- varints over a growable scratch buffer ----------------------------------------------------
 
@@ -64,7 +66,7 @@ function putVarint(value: number): void {
 
 function putBytes(bytes: Uint8Array, from: number, to: number): void {
   reserve(to - from);
-  out.set(bytes.subarray(from, to), outLen);
+  copyBytes(bytes, from, to, out, outLen);
   outLen += to - from;
 }
 
@@ -88,7 +90,10 @@ interface Decoded {
   partTo: number[];
 }
 
-const scratch: Decoded = { counters: new Float64Array(COUNTERS), callerIds: [], callerCounts: [], partFrom: [], partTo: [] };
+const decoded = (): Decoded => ({ counters: new Float64Array(COUNTERS), callerIds: [], callerCounts: [], partFrom: [], partTo: [] });
+const scratch = decoded();
+/** A 1 s record leaving the fine ring for its 10 s block, copied out and decoded (advanceFine). */
+const leaving = { record: new Uint8Array(256), decoded: decoded() };
 const dense = new DenseSketch();
 
 function decode(buf: Uint8Array, from: number, to: number, d: Decoded): void {
@@ -204,7 +209,7 @@ export class EdgeWindows {
         into.callers.set(id, (into.callers.get(id) ?? 0) + scratch.callerCounts[i]!);
       }
     }
-    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
+    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
     return true;
   }
 
@@ -216,16 +221,18 @@ export class EdgeWindows {
       const len = this.lengths[slot]!;
       if (!len) continue;
       // The slot holds the second of the ring's last minute that shares its slot with s: it leaves now.
+      // Copied out (and decoded) into scratch of its own: addCoarse() uses the shared scratch.
       const off = this.offset(slot);
-      const record = this.data.slice(off, off + len);
+      if (leaving.record.length < len) leaving.record = new Uint8Array(Math.max(len, leaving.record.length * 2));
+      const record = leaving.record;
+      copyBytes(this.data, off, off + len, record, 0);
       this.replace(slot, off, len, 0);
-      decode(record, 0, record.length, scratch);
-      const counters = Float64Array.from(scratch.counters);
-      const parts = scratch.partFrom.map((f, i) => [f, scratch.partTo[i]!] as const);
+      decode(record, 0, len, leaving.decoded);
+      const { counters, partFrom, partTo } = leaving.decoded;
       const held = this.fineNewest - mod(this.fineNewest - s, FINE_SECONDS);
       const block = Math.floor(held / COARSE_SECONDS);
-      for (let i = 0; i < parts.length; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, parts[i]![0], parts[i]![1]);
-      if (parts.length === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
+      for (let i = 0; i < partFrom.length; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, partFrom[i]!, partTo[i]!);
+      if (partFrom.length === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
     }
     this.fineNewest = second;
   }
@@ -276,8 +283,8 @@ export class EdgeWindows {
     if (newPart && (scratch.partFrom.length + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
       // Merge the parts and the new one into a single blob.
       dense.reset();
-      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data.subarray(scratch.partFrom[i], scratch.partTo[i]));
-      dense.addBlob(blob.subarray(blobFrom, blobTo));
+      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
+      dense.addBlob(blob, blobFrom, blobTo);
       const merged = dense.toBlob();
       dense.reset();
       putVarint(merged.length);
@@ -307,12 +314,14 @@ export class EdgeWindows {
     const delta = newLen - len;
     const need = this.used + delta;
     if (need > this.data.length || (this.data.length > 64 && need < this.data.length / 4)) {
-      const next = new Uint8Array(need === 0 ? 0 : Math.max(32, need + Math.min(256, need >> 3)));
+      // Room for a few more records while the rings fill (a new array per report otherwise, the
+      // largest cost of ingest while they do); full rings keep at most 256 bytes spare.
+      const next = new Uint8Array(need === 0 ? 0 : need < GROW_DOUBLING_BELOW ? Math.max(256, 2 * need) : need + Math.min(256, need >> 3));
       next.set(this.data.subarray(0, off));
       next.set(this.data.subarray(off + len, this.used), off + newLen);
       this.data = next;
     } else if (delta !== 0) this.data.copyWithin(off + newLen, off + len, this.used);
-    if (bytes && newLen) this.data.set(bytes.subarray(0, newLen), off);
+    if (bytes && newLen) copyBytes(bytes, 0, newLen, this.data, off);
     this.used = need;
     this.lengths[slot] = newLen;
   }

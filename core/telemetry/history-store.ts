@@ -191,6 +191,10 @@ export class HistoryStore {
     if (!Number.isInteger(rows)) throw new RangeError(`addRecentMany: ${values.length} values are not whole rows of ${RECENT_COLUMNS}`);
     let at = 0;
     const full = RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS;
+    if (values.length === full) {
+      this.addRecentRows(RECENT_ROWS_PER_STATEMENT).run(values);
+      return;
+    }
     while (values.length - at >= full) {
       this.addRecentRows(RECENT_ROWS_PER_STATEMENT).run(values.slice(at, at + full));
       at += full;

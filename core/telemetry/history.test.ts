@@ -496,6 +496,8 @@ describe('TelemetryHistory: retention', () => {
     h.ingest(telemetryBatch('a', 'a1', clock, [{ peerService: 'gone', values: [1] }]), clock);
     h.flush(undefined, { force: true });
     expect(queries().series({ mesh: MESH, kind: 'edge', from: 'a', to: 'gone', start: clock, end: clock + 1000 }).points[0]!.requests).toBe(1);
+    // So does its callee service's (an edge finds it through a reference, dropped when series are forgotten).
+    expect(queries().series({ mesh: MESH, kind: 'service', service: 'gone', start: clock, end: clock + 1000 }).points[0]!.requests).toBe(1);
   });
 });
 

@@ -19,7 +19,7 @@
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
-import { HistoryStore, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
+import { HistoryStore, RECENT_COLUMNS, RECENT_ROWS_PER_STATEMENT, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
 import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 
@@ -89,8 +89,13 @@ interface Delta {
   connect: number;
   timeout: number;
   retries: number;
-  /** The edges' latency sketches, each encoded once at ingest (shared by the series it adds to); merged when written. */
-  blobs: Buffer[];
+  /**
+   * The edges' latency sketches, each encoded once at ingest (shared by the series it adds to),
+   * the first `n` of them; merged when written. (Counted, not emptied: an array emptied gives up
+   * its storage, and every delta grew a new one after each write.)
+   */
+  blobs: Array<Buffer | null>;
+  n: number;
 }
 
 /**
@@ -102,12 +107,20 @@ interface PendingSeries {
   kind: SeriesKind;
   a: string;
   b: string;
-  /** Windows since the last write, usually one or two (few seconds between writes): a list beats a Map. */
-  windows: Delta[];
+  /** Windows since the last write, the first `size` of the list (usually one or two: a list beats a Map; counted like Delta.blobs). */
+  windows: Array<Delta | null>;
+  size: number;
   /** Listed in `dirty` (has windows to write). */
   dirty: boolean;
   /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
   known: KnownSeries | null;
+  /**
+   * An edge's: the series of its callee service, and of the callee instance it reported last
+   * (an edge mostly reports the same ones), so that ingest finds them without keyed lookups.
+   * Cleared whenever series are forgotten.
+   */
+  callee: PendingSeries | null;
+  calleeInstance: PendingSeries | null;
 }
 
 interface KnownSeries {
@@ -165,6 +178,8 @@ export class TelemetryHistory {
   private persistedOffset: number | null = null;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private pruneAt = { resolution: 0, index: 0 };
+  /** A statement's worth of staging rows (write()). */
+  private readonly recentRows: unknown[] = new Array<unknown>(RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS).fill(null);
   private readonly acc10 = new DenseSketch();
   private readonly acc1m = new DenseSketch();
 
@@ -196,7 +211,7 @@ export class TelemetryHistory {
   /** Series windows held in memory, not yet written. */
   get pendingWindows(): number {
     let n = 0;
-    for (const p of this.dirty) n += p.windows.length;
+    for (const p of this.dirty) n += p.size;
     return n;
   }
 
@@ -228,46 +243,51 @@ export class TelemetryHistory {
     this.stats.batches += 1;
     const t = Math.floor(batch.windowStart / 1000);
     for (const edge of batch.edges) {
-      if (edge.direction === 'outbound') {
-        const blob = sketchBlobOf(edge.latency);
-        this.add('edge', batch.service, edge.peerService, t, edge, blob);
-        this.add('service', '', edge.peerService, t, edge, blob);
-        if (edge.peerInstance && edge.peerService !== 'external') this.add('instance', edge.peerService, edge.peerInstance, t, edge, blob);
-      } else if (edge.peerService === 'external') {
-        const blob = sketchBlobOf(edge.latency);
-        this.add('edge', 'external', batch.service, t, edge, blob);
-        this.add('service', '', batch.service, t, edge, blob);
-        this.add('instance', batch.service, batch.instanceId, t, edge, blob);
-      }
+      const outbound = edge.direction === 'outbound';
+      if (!outbound && edge.peerService !== 'external') continue;
+      const blob = sketchBlobOf(edge.latency);
+      const callee = outbound ? edge.peerService : batch.service;
+      const series = this.series('edge', outbound ? batch.service : 'external', callee);
+      this.add(series, t, edge, blob);
+      this.add((series.callee ??= this.series('service', '', callee)), t, edge, blob);
+      const instance = outbound ? (edge.peerInstance && edge.peerService !== 'external' ? edge.peerInstance : null) : batch.instanceId;
+      if (instance === null) continue;
+      let into = series.calleeInstance;
+      if (into?.b !== instance) series.calleeInstance = into = this.series('instance', callee, instance);
+      this.add(into, t, edge, blob);
     }
   }
 
-  private add(kind: SeriesKind, a: string, b: string, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
+  private series(kind: SeriesKind, a: string, b: string): PendingSeries {
     let byB = this.pendingByKind[kind].get(a);
     if (!byB) this.pendingByKind[kind].set(a, (byB = new Map()));
     let series = byB.get(b);
     if (!series) {
       const key = seriesKey(kind, a, b);
-      series = { key, kind, a, b, windows: [], dirty: false, known: this.known.get(key) ?? null };
+      series = { key, kind, a, b, windows: [], size: 0, dirty: false, known: this.known.get(key) ?? null, callee: null, calleeInstance: null };
       this.pending.set(key, series);
       byB.set(b, series);
     }
+    return series;
+  }
+
+  private add(series: PendingSeries, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
     if (!series.dirty) {
       series.dirty = true;
       this.dirty.push(series);
     }
     const windows = series.windows;
-    let d: Delta | undefined;
-    for (let i = windows.length - 1; i >= 0; i--) {
+    let d: Delta | null = null;
+    for (let i = series.size - 1; i >= 0; i--) {
       if (windows[i]!.t === t) {
-        d = windows[i];
+        d = windows[i]!;
         break;
       }
     }
     if (!d) {
-      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [] };
+      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [], n: 0 };
       d.t = t;
-      windows.push(d);
+      windows[series.size++] = d;
     }
     d.requests += edge.requests;
     d.http5xx += edge.errors.http5xx;
@@ -275,7 +295,7 @@ export class TelemetryHistory {
     d.connect += edge.errors.connect;
     d.timeout += edge.errors.timeout;
     d.retries += edge.retries;
-    d.blobs.push(blob);
+    d.blobs[d.n++] = blob;
     this.ingestedSinceAnchor = true;
   }
 
@@ -337,12 +357,17 @@ export class TelemetryHistory {
     const touched: Array<[KnownSeries, number]> = [];
     let windows = 0;
     let late = 0;
-    const recent: unknown[] = [];
+    // Staging rows go out a statement's worth at a time (RECENT_ROWS_PER_STATEMENT) from one
+    // array, refilled: not one array of every row of the write, sliced.
+    const recent = this.recentRows;
+    let filled = 0;
     this.store.transaction(() => {
-      for (const p of this.dirty) {
+      for (let k = 0; k < this.dirty.length; k++) {
+        const p = this.dirty[k]!;
         let first = Infinity;
         let last = -Infinity;
-        for (const { t } of p.windows) {
+        for (let i = 0; i < p.size; i++) {
+          const t = p.windows[i]!.t;
           if (t < first) first = t;
           if (t > last) last = t;
         }
@@ -358,17 +383,34 @@ export class TelemetryHistory {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
           created.push([p, id, last]);
         }
-        for (const d of p.windows) {
+        for (let i = 0; i < p.size; i++) {
+          const d = p.windows[i]!;
           const t = d.t;
           if (this.isCompacted(id, t)) {
-            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d.blobs) };
+            const row: WindowRow = { t, requests: d.requests, http5xx: d.http5xx, http4xx: d.http4xx, connect: d.connect, timeout: d.timeout, retries: d.retries, sketch: this.encodeDelta(d) };
             this.addToResolutions(id, row, nowSec);
             late++;
-          } else recent.push(this.mesh, t, id, d.requests, d.http5xx, d.http4xx, d.connect, d.timeout, d.retries, this.encodeDelta(d.blobs));
+          } else {
+            recent[filled++] = this.mesh;
+            recent[filled++] = t;
+            recent[filled++] = id;
+            recent[filled++] = d.requests;
+            recent[filled++] = d.http5xx;
+            recent[filled++] = d.http4xx;
+            recent[filled++] = d.connect;
+            recent[filled++] = d.timeout;
+            recent[filled++] = d.retries;
+            recent[filled++] = this.encodeDelta(d);
+            if (filled === recent.length) {
+              this.store.addRecentMany(recent);
+              filled = 0;
+            }
+          }
           windows++;
         }
       }
-      this.store.addRecentMany(recent);
+      if (filled > 0) this.store.addRecentMany(recent.slice(0, filled));
+      recent.fill(null);
       if (anchor && offsetMoved) this.store.putOffset(anchor.consumer, anchor.stream, anchor.offset, now);
     });
     // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
@@ -379,12 +421,15 @@ export class TelemetryHistory {
     }
     for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
     for (const p of this.dirty) {
-      for (const d of p.windows) {
+      for (let i = 0; i < p.size; i++) {
+        const d = p.windows[i]!;
+        p.windows[i] = null;
         d.requests = d.http5xx = d.http4xx = d.connect = d.timeout = d.retries = 0;
-        d.blobs.length = 0;
+        d.blobs.fill(null, 0, d.n);
+        d.n = 0;
         if (this.spare.length < MAX_SPARE_DELTAS) this.spare.push(d);
       }
-      p.windows.length = 0;
+      p.size = 0;
       p.dirty = false;
     }
     this.dirty = [];
@@ -395,10 +440,10 @@ export class TelemetryHistory {
     return { written: true, windows, late };
   }
 
-  private encodeDelta(blobs: Buffer[]): Buffer {
-    if (blobs.length === 1) return blobs[0]!;
+  private encodeDelta(d: Delta): Buffer {
+    if (d.n === 1) return d.blobs[0]!;
     this.acc10.reset();
-    for (const b of blobs) this.acc10.addBlob(b);
+    for (let i = 0; i < d.n; i++) this.acc10.addBlob(d.blobs[i]!);
     return this.acc10.toBlob();
   }
 
@@ -567,6 +612,8 @@ export class TelemetryHistory {
             this.pendingByKind[p.kind].get(p.a)?.delete(p.b);
           }
         }
+        // An edge may point at a forgotten service or instance series: found again by key.
+        for (const p of this.pending.values()) p.callee = p.calleeInstance = null;
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;
       }

@@ -95,14 +95,19 @@ class EdgeSeries {
 }
 
 /**
- * Caller and callee of an edge a service reported, or null when it is not counted: outbound
- * edges are the caller's view (the callee's own view would count them twice); inbound edges
- * count only traffic from outside the mesh.
+ * The caller of an edge a service reported, or null when it is not counted: outbound edges are
+ * the caller's view (the callee's own view would count them twice); inbound edges count only
+ * traffic from outside the mesh. (Two functions rather than one returning both ends: the ingest
+ * paths call them for every edge of every batch, and an object each time was garbage.)
  */
-export function edgeEnds(service: string, edge: Pick<EdgeStats, 'direction' | 'peerService'>): { from: string; to: string } | null {
-  if (edge.direction === 'outbound') return { from: service, to: edge.peerService };
-  if (edge.peerService === 'external') return { from: 'external', to: service };
-  return null;
+export function edgeCaller(service: string, edge: Pick<EdgeStats, 'direction' | 'peerService'>): string | null {
+  if (edge.direction === 'outbound') return service;
+  return edge.peerService === 'external' ? 'external' : null;
+}
+
+/** The callee of an edge edgeCaller() counts. */
+export function edgeCallee(service: string, edge: Pick<EdgeStats, 'direction' | 'peerService'>): string {
+  return edge.direction === 'outbound' ? edge.peerService : service;
 }
 
 /**
@@ -113,7 +118,9 @@ export function edgeEnds(service: string, edge: Pick<EdgeStats, 'direction' | 'p
  * windows only: callerRequests() covers at most the last minute.
  */
 export class LiveEdges {
-  private readonly edges = new Map<string, EdgeSeries>();
+  /** Caller → callee → series: found without building a key string per edge and batch. */
+  private readonly edges = new Map<string, Map<string, EdgeSeries>>();
+  private edgeCount = 0;
   private readonly coarseSlots: number;
   private readonly totals: WindowTotals = { counters: new Float64Array(COUNTERS), callers: new Map(), sketch: new DenseSketch() };
   private readonly counters = new Float64Array(COUNTERS);
@@ -128,14 +135,16 @@ export class LiveEdges {
     const second = Math.floor(batch.windowStart / WINDOW_MS);
     const c = this.counters;
     for (const edge of batch.edges) {
-      const ends = edgeEnds(batch.service, edge);
-      if (!ends) continue;
-      const { from, to } = ends;
-      const key = `${from}\u0000${to}`;
-      let series = this.edges.get(key);
+      const from = edgeCaller(batch.service, edge);
+      if (from === null) continue;
+      const to = edgeCallee(batch.service, edge);
+      let byTo = this.edges.get(from);
+      if (!byTo) this.edges.set(from, (byTo = new Map()));
+      let series = byTo.get(to);
       if (!series) {
         series = new EdgeSeries(from, to, this.coarseSlots);
-        this.edges.set(key, series);
+        byTo.set(to, series);
+        this.edgeCount += 1;
       }
       c[REQUESTS] = edge.requests;
       c[HTTP5XX] = edge.errors.http5xx;
@@ -158,29 +167,39 @@ export class LiveEdges {
     const since = now - spanMs;
     const forgetBefore = now - (this.keepSeconds + FINE_SECONDS) * 1000;
     const out: EdgeSummary[] = [];
-    for (const [key, series] of this.edges) {
-      if (series.lastSeen < since) {
-        if (series.lastSeen < forgetBefore) this.edges.delete(key);
-        continue;
+    const sinceSecond = Math.floor(since / WINDOW_MS);
+    for (const [from, byTo] of this.edges) {
+      for (const [to, series] of byTo) {
+        if (series.lastSeen < since) {
+          if (series.lastSeen < forgetBefore) {
+            byTo.delete(to);
+            this.edgeCount -= 1;
+          }
+          continue;
+        }
+        out.push(this.summarize(series, sinceSecond, spanMs, now));
       }
-      out.push(this.summarize(series, now, spanMs));
+      if (byTo.size === 0) this.edges.delete(from);
     }
+    this.totals.sketch.reset();
     return out.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
   }
 
   /** One edge summarised as `summaries` does, without reading the others; null when it was not seen within `spanMs`. */
   summary(from: string, to: string, now: number, spanMs = 10_000): EdgeSummary | null {
-    const series = this.edges.get(`${from}\u0000${to}`);
-    return series && series.lastSeen >= now - spanMs ? this.summarize(series, now, spanMs) : null;
+    const series = this.edges.get(from)?.get(to);
+    if (!series || series.lastSeen < now - spanMs) return null;
+    const out = this.summarize(series, Math.floor((now - spanMs) / WINDOW_MS), spanMs, now);
+    this.totals.sketch.reset();
+    return out;
   }
 
-  private summarize(series: EdgeSeries, now: number, spanMs: number): EdgeSummary {
+  private summarize(series: EdgeSeries, sinceSecond: number, spanMs: number, now: number): EdgeSummary {
     const { counters: t, sketch } = this.totals;
     t.fill(0);
     sketch.reset();
-    series.windows.read(Math.floor((now - spanMs) / WINDOW_MS), this.totals, false);
+    series.windows.read(sinceSecond, this.totals, false);
     const [p50, p95, p99] = sketch.quantiles([0.5, 0.95, 0.99]);
-    sketch.reset();
     const failed = t[HTTP5XX]! + t[CONNECT]! + t[TIMEOUT]!;
     return {
       from: series.from,
@@ -202,7 +221,7 @@ export class LiveEdges {
   /** Requests (sent or refused by a breaker) per caller instance on the edge over the span (at most the last minute of windows). */
   callerRequests(from: string, to: string, now: number, spanMs = 10_000): Map<string, number> {
     const out = new Map<string, number>();
-    const series = this.edges.get(`${from}\u0000${to}`);
+    const series = this.edges.get(from)?.get(to);
     if (!series?.callers) return out;
     const since = now - spanMs;
     const totals = this.totals;
@@ -221,7 +240,7 @@ export class LiveEdges {
 
   /** Edges held. */
   get size(): number {
-    return this.edges.size;
+    return this.edgeCount;
   }
 
   /**
@@ -230,7 +249,7 @@ export class LiveEdges {
    */
   retainedBytes(): number {
     let bytes = 0;
-    for (const series of this.edges.values()) bytes += series.windows.byteLength + EDGE_OBJECT_BYTES;
+    for (const byTo of this.edges.values()) for (const series of byTo.values()) bytes += series.windows.byteLength + EDGE_OBJECT_BYTES;
     return bytes;
   }
 }

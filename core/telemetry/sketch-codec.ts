@@ -21,18 +21,38 @@ const SPAN = 2 * SKETCH_MAX_INDEX + 1;
 
 // --- varints ---------------------------------------------------------------------------------
 
+/**
+ * Copies src[from, to) to dst at `at`: byte by byte when short (blobs and window records mostly
+ * are), which makes no view object; a typed-array set() for longer runs.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  if (to - from < 64) for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  else dst.set(src.subarray(from, to), at);
+}
+
+/** The writers' shared buffer (a blob is encoded into it, then copied out once), and whether one is using it. */
+let shared = new Uint8Array(1024);
+let sharedBusy = false;
+
 class Writer {
-  private buf: Buffer;
+  private buf: Uint8Array;
+  private readonly owns: boolean;
   length = 0;
   constructor(capacity = 64) {
-    this.buf = Buffer.allocUnsafe(capacity);
+    this.owns = sharedBusy;
+    if (!this.owns) {
+      sharedBusy = true;
+      if (shared.length < capacity) shared = new Uint8Array(Math.max(capacity, shared.length * 2));
+    }
+    this.buf = this.owns ? new Uint8Array(capacity) : shared;
   }
 
   varint(value: number): void {
     if (this.length + 8 > this.buf.length) {
-      const next = Buffer.allocUnsafe(this.buf.length * 2 + 16);
-      this.buf.copy(next, 0, 0, this.length);
+      const next = new Uint8Array(this.buf.length * 2 + 16);
+      next.set(this.buf.subarray(0, this.length));
       this.buf = next;
+      if (!this.owns) shared = next;
     }
     // Values up to 2^53: arithmetic, not 32-bit bit operations, above 2^31.
     while (value >= 0x80) {
@@ -42,8 +62,44 @@ class Writer {
     this.buf[this.length++] = value;
   }
 
+  /** The blob, in a Buffer of its own (the one allocation of an encoding). */
   finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.length));
+    const out = Buffer.allocUnsafe(this.length);
+    copyBytes(this.buf, 0, this.length, out, 0);
+    return out;
+  }
+
+  /** Done with the shared buffer (after finish(), or on a throw). */
+  release(): void {
+    if (!this.owns) sharedBusy = false;
+  }
+
+  private prev = 0;
+  private first = true;
+
+  /** One (index, count) bucket, after the zero count, by ascending index (counts ≤ 0 are skipped). */
+  pair(index: number, count: number): void {
+    if (count <= 0) return;
+    const key = this.first ? zigzag(index) : index - this.prev - 1;
+    this.first = false;
+    this.prev = index;
+    if (count < 16) this.varint(key * 16 + count);
+    else {
+      this.varint(key * 16);
+      this.varint(count - 16);
+    }
+  }
+}
+
+/** A blob: the zero count, then the buckets `write` gives the writer's pair() (called once: no callback per bucket). */
+function encodeBlob(zero: number, sizeHint: number, write: (w: Writer) => void): Buffer {
+  const w = new Writer(sizeHint);
+  try {
+    w.varint(zero);
+    write(w);
+    return w.finish();
+  } finally {
+    w.release();
   }
 }
 
@@ -92,22 +148,7 @@ export function readSketchBlob(blob: Uint8Array, bucket: (index: number, count: 
 
 /** Encodes (index, count) pairs given by ascending index. */
 function encodePairs(zero: number, each: (emit: (index: number, count: number) => void) => void, sizeHint: number): Buffer {
-  const w = new Writer(sizeHint);
-  w.varint(zero);
-  let prev = 0;
-  let first = true;
-  each((index, count) => {
-    if (count <= 0) return;
-    const key = first ? zigzag(index) : index - prev - 1;
-    first = false;
-    prev = index;
-    if (count < 16) w.varint(key * 16 + count);
-    else {
-      w.varint(key * 16);
-      w.varint(count - 16);
-    }
-  });
-  return w.finish();
+  return encodeBlob(zero, sizeHint, (w) => each((index, count) => w.pair(index, count)));
 }
 
 /** Wire sketch → blob. Buckets in any order; duplicate indices are added. */
@@ -121,21 +162,35 @@ export function encodeSketch(wire: SketchWire): Buffer {
       break;
     }
   }
-  return encodePairs(wire.zero, (emit) => {
-    for (const [index, count] of sorted) emit(index, count);
-  }, 8 + sorted.length * 2);
+  return encodeBlob(wire.zero, 8 + sorted.length * 2, (w) => {
+    for (let i = 0; i < sorted.length; i++) w.pair(sorted[i]![0], sorted[i]![1]);
+  });
 }
 
-const encoded = new WeakMap<SketchWire, Buffer>();
+/** Sketches sketchBlobOf() encoded last, and their blobs: a ring, newest at `recentAt`. */
+const RECENT_BLOBS = 64;
+const recentWires: Array<SketchWire | null> = new Array<SketchWire | null>(RECENT_BLOBS).fill(null);
+const recentBlobs: Array<Buffer | null> = new Array<Buffer | null>(RECENT_BLOBS).fill(null);
+let recentAt = 0;
 
 /**
  * encodeSketch() of a wire sketch, once per sketch object: the ingest path hands the same
  * batch edge to the live view, the history, the incident signals and the failover engine, and
- * each wants its blob. Blobs are shared and never written to.
+ * each wants its blob. Blobs are shared and never written to. The sketches met last are found
+ * by identity in a small ring (a batch's edges are asked for by each consumer in turn, so a
+ * batch of up to RECENT_BLOBS edges is encoded once); a WeakMap entry per sketch cost more than
+ * the encoding it saved.
  */
 export function sketchBlobOf(wire: SketchWire): Buffer {
-  let blob = encoded.get(wire);
-  if (!blob) encoded.set(wire, (blob = encodeSketch(wire)));
+  for (let n = 0, i = recentAt; n < RECENT_BLOBS; n++, i = i === 0 ? RECENT_BLOBS - 1 : i - 1) {
+    const w = recentWires[i];
+    if (w === wire) return recentBlobs[i]!;
+    if (w === null) break;
+  }
+  const blob = encodeSketch(wire);
+  recentAt = recentAt === RECENT_BLOBS - 1 ? 0 : recentAt + 1;
+  recentWires[recentAt] = wire;
+  recentBlobs[recentAt] = blob;
   return blob;
 }
 
@@ -146,9 +201,9 @@ export function sketchBlobOf(wire: SketchWire): Buffer {
  */
 export const MAX_BLOB_PARTS = 8;
 
-export function addBlobPart(parts: Uint8Array[], blob: Uint8Array): void {
+export function addBlobPart(parts: Uint8Array[], blob: Uint8Array, maxParts = MAX_BLOB_PARTS): void {
   parts.push(blob);
-  if (parts.length < MAX_BLOB_PARTS) return;
+  if (parts.length < maxParts) return;
   const merged = blobOfParts(parts);
   parts.length = 1;
   parts[0] = merged;
@@ -249,12 +304,12 @@ export class DenseSketch {
     this.total = 0;
   }
 
-  /** Adds a blob (decoded inline: this is the hot loop of rollups and queries). */
-  addBlob(blob: Uint8Array): void {
-    const len = blob.length;
-    if (len === 0) return;
+  /** Adds a blob, or the one in blob[from, to) (decoded inline: this is the hot loop of rollups and queries). */
+  addBlob(blob: Uint8Array, from = 0, to = blob.length): void {
+    const len = to;
+    if (len <= from) return;
     const counts = this.counts;
-    let pos = 0;
+    let pos = from;
     let byte = blob[pos++]!;
     let zero = byte & 0x7f;
     for (let scale = 0x80; byte >= 0x80; scale *= 0x80) {
@@ -350,12 +405,10 @@ export class DenseSketch {
   }
 
   toBlob(): Buffer {
-    return encodePairs(this.zero, (emit) => {
-      for (let k = this.lo; k <= this.hi; k++) {
-        const c = this.counts[k]!;
-        if (c > 0) emit(k - SKETCH_MAX_INDEX, c);
-      }
-    }, 8 + Math.max(0, this.hi - this.lo + 1) * 2);
+    return encodeBlob(this.zero, 8 + Math.max(0, this.hi - this.lo + 1) * 2, (w) => {
+      const counts = this.counts;
+      for (let k = this.lo; k <= this.hi; k++) if (counts[k]! > 0) w.pair(k - SKETCH_MAX_INDEX, counts[k]!);
+    });
   }
 
   toWire(): SketchWire {
