@@ -52,6 +52,26 @@ describe('FailoverEngine', () => {
     expect(e.health('payments').find((h) => h.instanceId === 'p1')).toMatchObject({ state: 'healthy', weightFactor: 1 });
   });
 
+  it('does not judge a service on telemetry from before the registry listed it (dropped, not kept for its first evaluation)', () => {
+    const clock = { now: T0 };
+    let listed: string[] = [];
+    const e = new FailoverEngine({ services: () => (listed.length ? ['payments'] : []), instancesOf: () => listed, now: () => clock.now });
+    // Every request to p2 fails for three windows while payments is not listed yet.
+    for (let i = 1; i <= 3; i++) {
+      clock.now = T0 + i * 1000;
+      e.observeBatch(batch('checkout-1', { p1: { requests: 10 }, p2: { requests: 10, http5xx: 10 } }));
+      expect(e.tick()).toEqual([]);
+    }
+    // Listed now, and p2 answers: its first evaluation (before any new window) sees nothing of what came before.
+    listed = ['p1', 'p2'];
+    for (let i = 4; i <= 6; i++) {
+      clock.now = T0 + i * 1000;
+      expect(e.tick().flatMap((s) => s.transitions)).toEqual([]);
+      e.observeBatch(batch('checkout-1', { p1: { requests: 10 }, p2: { requests: 10 } }));
+    }
+    expect(e.health('payments').map((h) => h.state)).toEqual(['healthy', 'healthy']);
+  });
+
   it('does not evaluate a service twice within its interval', () => {
     const clock = { now: T0 + 1000 };
     const e = engine(clock);

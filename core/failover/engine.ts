@@ -126,7 +126,15 @@ export class FailoverEngine {
   tick(): FailoverStep[] {
     const now = this.now();
     const steps: FailoverStep[] = [];
-    for (const service of this.options.services()) {
+    const services = this.options.services();
+    // Telemetry about services the registry does not list (not registered yet, or gone) is never
+    // judged: dropped, not merged into what their first evaluation would see later.
+    if (this.windows.size > 0 || this.outbound.size > 0) {
+      const listed = new Set(services);
+      for (const service of this.windows.keys()) if (!listed.has(service)) this.windows.delete(service);
+      for (const service of this.outbound.keys()) if (!listed.has(service)) this.outbound.delete(service);
+    }
+    for (const service of services) {
       const policy = this.policyFor(service);
       const last = this.lastEvaluation.get(service) ?? 0;
       // Early when an instance a caller could not connect to reaches its shorter heartbeat TTL.
@@ -153,12 +161,13 @@ export class FailoverEngine {
 
   private evaluate(service: string, now: number): FailoverStep | null {
     const instances = this.options.instancesOf(service);
-    if (instances.length === 0) return null;
-    const policy = this.policyFor(service);
     const windows = this.windows.get(service) ?? new Map<string, Window>();
     this.windows.delete(service);
     const outbound = this.outbound.get(service) ?? new Map<string, Map<string, Calls>>();
     this.outbound.delete(service);
+    // No instance to judge (all down): what they sent is dropped, as for one instance not listed.
+    if (instances.length === 0) return null;
+    const policy = this.policyFor(service);
     for (const instanceId of new Set([...windows.keys(), ...outbound.keys()])) {
       if (!instances.includes(instanceId)) continue;
       const w = windows.get(instanceId);
