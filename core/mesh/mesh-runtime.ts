@@ -688,6 +688,25 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     }
   }
 
+  /**
+   * The silence forgiven at this sweep because the core itself is behind (heartbeat-lag.ts), the
+   * sweep being `lateMs` late; logged when the core falls behind and when it catches up.
+   */
+  private heartbeatGrace(now: number, lateMs: number): number {
+    this.heartbeatLag.swept(now, lateMs);
+    const graceMs = this.heartbeatLag.graceMs(now);
+    if (graceMs > 0 && this.behind === null) {
+      this.behind = { since: now, maxGraceMs: graceMs };
+      this.logger.warn('this core is behind in hearing heartbeats: that much silence is not counted against instances', { graceMs: Math.round(graceMs) });
+    } else if (graceMs > 0) {
+      this.behind!.maxGraceMs = Math.max(this.behind!.maxGraceMs, graceMs);
+    } else if (this.behind !== null) {
+      this.logger.info('this core hears heartbeats in time again', { behindMs: now - this.behind.since, maxGraceMs: Math.round(this.behind.maxGraceMs) });
+      this.behind = null;
+    }
+    return graceMs;
+  }
+
   private startTimers(): void {
     this.stopTimers();
     const sweepMs = this.options.sweepIntervalMs ?? 250;
@@ -695,18 +714,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.sweepTimer = setInterval(() => {
       const now = this.now();
       // A sweep that runs late says the event loop stood still: heartbeats waited unread meanwhile.
-      this.heartbeatLag.swept(now, now - lastSweep - sweepMs);
+      const graceMs = this.heartbeatGrace(now, now - lastSweep - sweepMs);
       lastSweep = now;
-      const graceMs = this.heartbeatLag.graceMs(now);
-      if (graceMs > 0 && this.behind === null) {
-        this.behind = { since: now, maxGraceMs: graceMs };
-        this.logger.warn('this core is behind in hearing heartbeats: that much silence is not counted against instances', { graceMs: Math.round(graceMs) });
-      } else if (graceMs > 0) {
-        this.behind!.maxGraceMs = Math.max(this.behind!.maxGraceMs, graceMs);
-      } else if (this.behind !== null) {
-        this.logger.info('this core hears heartbeats in time again', { behindMs: now - this.behind.since, maxGraceMs: Math.round(this.behind.maxGraceMs) });
-        this.behind = null;
-      }
       const changes = this.registry.sweep(now, graceMs);
       for (const change of changes) {
         const instance = this.registry.get(change.service, change.instanceId);
