@@ -54,16 +54,15 @@
  * --minify false && vite build --config bench/vite.config.ts && node out/bench/console.bench.js
  * --sizes 1000 --duration 60 --profile`).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Connection } from 'rabbitmq-client';
 import { encodeMeshEvent } from '../core/protocol/codec.js';
 import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
 import { launchChromium } from '../test/support/chromium.js';
 import { startServe, type ServedConsole } from '../test/support/serve.js';
-import { Child, benchVhost, otherLoad, processCpu, sleep, toParent, until, writeResults, type Message } from './lib.js';
+import { Child, benchVhost, otherLoad, processCpu, resultsDir, sleep, toParent, until, writeResults, type Message } from './lib.js';
 import { DISTURBED_CORES, heartbeatTemplate, option, runContext } from './telemetry-load.js';
 
 const SIZES = (option('sizes') ?? '50,500,1000').split(',').map(Number);
@@ -226,9 +225,7 @@ function topSelf(profile: CpuProfile, n = 15): Array<{ fn: string; ms: number }>
 }
 
 function saveProfile(services: number, phase: string, profile: CpuProfile, say: (line: string) => void): void {
-  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const file = `${dir}console-${services}-${phase}.cpuprofile`;
+  const file = `${resultsDir(import.meta.url)}console-${services}-${phase}.cpuprofile`;
   writeFileSync(file, JSON.stringify(profile));
   say(`    CPU profile (${phase}) in ${file}; self time, largest first:`);
   for (const { fn, ms } of topSelf(profile)) say(`      ${ms.toFixed(0).padStart(7)} ms  ${fn}`);

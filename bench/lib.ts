@@ -281,10 +281,16 @@ export function otherLoad(before: ProcessCpu | null, after: ProcessCpu | null, s
   };
 }
 
+/** bench/results/ (gitignored) or a folder in it, made if missing; with its trailing slash. */
+export function resultsDir(entryUrl: string, sub = ''): string {
+  const dir = fileURLToPath(new URL(`../../bench/results/${sub}`, entryUrl));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 /** Writes bench/results/<name>.json (the directory is gitignored); returns the path. */
 export function writeResults(entryUrl: string, name: string, data: unknown): string {
-  const dir = fileURLToPath(new URL('../../bench/results/', entryUrl));
-  mkdirSync(dir, { recursive: true });
+  const dir = resultsDir(entryUrl);
   const file = `${dir}${name}.json`;
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
@@ -292,8 +298,7 @@ export function writeResults(entryUrl: string, name: string, data: unknown): str
 
 /** Writes a V8 heap snapshot of this process to bench/results/profiles/<name>-<time>.heapsnapshot; returns its path. */
 export function writeHeapSnapshot(entryUrl: string, name: string): string {
-  const dir = fileURLToPath(new URL('../../bench/results/profiles/', entryUrl));
-  mkdirSync(dir, { recursive: true });
+  const dir = resultsDir(entryUrl, 'profiles/');
   return v8.writeHeapSnapshot(`${dir}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
 }
 

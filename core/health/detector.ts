@@ -44,9 +44,9 @@
  *   ejected nor probing count; with fewer than minimumHosts such hosts nothing is decided. Rates
  *   are in percent, mean and population stdev over those hosts, threshold = mean − stdevFactor ×
  *   stdev, and a host strictly below the threshold is an outlier. A host's window is emptied
- *   when the rule fires on it and while it is ejected or probing. Note: one outlier among n otherwise equal hosts
- *   is at most √(n − 1) standard deviations below the mean, so with stdevFactor 1.9 the rule
- *   can only fire with 5 or more hosts, whatever minimumHosts says.
+ *   when the rule fires on it and while it is ejected or probing. Note: one outlier among n
+ *   otherwise equal hosts is at most √(n − 1) standard deviations below the mean, so with
+ *   stdevFactor 1.9 the rule can only fire with 5 or more hosts, whatever minimumHosts says.
  * - latency (Meshdeck): same population rules with latency.requestVolume/minimumHosts, but each
  *   host's sample is a sliding window: its most recent sweep intervals, newest first, until they
  *   hold requestVolume requests, over at most latency.maxIntervals of them (a host at 13 req/s
@@ -80,6 +80,7 @@
  */
 import type { OutlierPolicy } from '../failover/policy.js';
 import { LatencySketch, type SketchWire } from '../protocol/sketch.js';
+import { graceText } from '../registry/heartbeat-lag.js';
 
 export type RuleName = 'consecutive-failures' | 'success-rate' | 'latency' | 'direct-signal' | 'heartbeat' | 'probe';
 export type DecisionKind = 'eject' | 'restore-probe' | 'probe-success' | 'probe-failure';
@@ -561,7 +562,7 @@ export class OutlierDetector {
     const byRefusal = refusedAt !== null && refusedTtlMs < ttlMs && silentMs > refusedTtlMs;
     if (!byRefusal && silentMs <= ttlMs) return;
     s.silentSince = s.lastHeartbeat;
-    const behind = graceMs > 0 ? ` + ${Math.round(graceMs)} ms the core was behind` : '';
+    const behind = graceText(graceMs);
     out.push({
       kind: 'eject',
       service,
@@ -666,8 +667,7 @@ export class OutlierDetector {
       failuresOf.set(id, failures);
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
-      const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
-      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${over}; ${rule.minimumHosts} needed` };
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${windowSpan(rule.maxIntervals)}; ${rule.minimumHosts} needed` };
     }
     const mean = hosts.reduce((sum, h) => sum + h.successRate, 0) / hosts.length;
     const variance = hosts.reduce((sum, h) => sum + (h.successRate - mean) ** 2, 0) / hosts.length;
@@ -716,8 +716,7 @@ export class OutlierDetector {
       hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals, ...(outbound ? { outbound } : {}) });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
-      const over = rule.maxIntervals === 1 ? 'in the last interval' : `within the last ${rule.maxIntervals} intervals`;
-      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${over} and latency samples; ${rule.minimumHosts} needed` };
+      return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${windowSpan(rule.maxIntervals)} and latency samples; ${rule.minimumHosts} needed` };
     }
     // Each host is measured against the median of its peers (the other hosts), so that with
     // two busy hosts (one per zone, the demo's shape) a host ten times slower than the other is
@@ -890,6 +889,11 @@ export class OutlierDetector {
     }
     return s;
   }
+}
+
+/** How far back a rule's sliding window reaches, in words: "in the last interval", "within the last 10 intervals". */
+function windowSpan(maxIntervals: number): string {
+  return maxIntervals === 1 ? 'in the last interval' : `within the last ${maxIntervals} intervals`;
 }
 
 /**

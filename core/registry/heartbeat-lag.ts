@@ -8,10 +8,10 @@
  * Two measures, and the grace is the larger of them (capped at `maxGraceMs`):
  * - **backlog**: the smallest (handled − sent) over the heartbeats handled in the last one to two
  *   seconds, `sent` being the agent's own CloudEvents `time`, when it is `backlogFloorMs` or more.
- *   When the core works through a backlog, every heartbeat it handles is that old. The smallest one is taken so that agents
- *   whose clocks run behind the core's cannot create a grace on their own: it takes every
- *   agent heard in that time to be behind by as much (an agent whose clock runs ahead makes it 0,
- *   the plain TTL). No heartbeat heard in that time: 0.
+ *   When the core works through a backlog, every heartbeat it handles is that old. The smallest
+ *   one is taken so that agents whose clocks run behind the core's cannot create a grace on
+ *   their own: it takes every agent heard in that time to be behind by as much (an agent whose
+ *   clock runs ahead makes it 0, the plain TTL). No heartbeat heard in that time: 0.
  * - **stall**: the periodic sweep tells when it ran late; a sweep `late` ms late means the event
  *   loop stood still that long and heartbeats waited unread meanwhile. That much is forgiven for
  *   `settleMs` after the stall, the time to read what queued up (heard then, those heartbeats
@@ -29,6 +29,11 @@ export interface HeartbeatLagOptions {
 }
 
 export const DEFAULT_HEARTBEAT_LAG: HeartbeatLagOptions = { maxGraceMs: 60_000, stallToleranceMs: 1000, settleMs: 3000, backlogFloorMs: 500 };
+
+/** The words a TTL decision adds for its grace: "" when there is none. */
+export function graceText(graceMs: number): string {
+  return graceMs > 0 ? ` + ${Math.round(graceMs)} ms the core was behind` : '';
+}
 
 /** Heartbeats' lags are kept per second: the grace reads this second's and the last one's. */
 const BUCKET_MS = 1000;
@@ -54,9 +59,9 @@ export class HeartbeatLag {
   /** The sweep ran at `now`, `lateMs` after it was due. */
   swept(now: number, lateMs: number): void {
     if (lateMs <= this.options.stallToleranceMs) return;
-    const until = now + this.options.settleMs;
-    const active = this.stall !== null && now <= this.stall.until;
-    this.stall = { ms: Math.max(lateMs, active ? this.stall!.ms : 0), until: Math.max(until, active ? this.stall!.until : 0) };
+    // A stall while an earlier one is still forgiven: the larger, until the later end.
+    const earlier = this.stall !== null && now <= this.stall.until ? this.stall : { ms: 0, until: 0 };
+    this.stall = { ms: Math.max(lateMs, earlier.ms), until: Math.max(now + this.options.settleMs, earlier.until) };
   }
 
   /** Silence to forgive at `now`, on top of a heartbeat TTL (ms, 0 when the core is keeping up). */

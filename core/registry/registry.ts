@@ -4,6 +4,7 @@
  * and pushes endpoint sets for the services those changes touched.
  */
 import type { DiscoveryEndpoints, InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/messages.js';
+import { graceText } from './heartbeat-lag.js';
 
 export type InstanceState = 'healthy' | 'draining' | 'down' | 'deregistered';
 
@@ -177,8 +178,7 @@ export class Registry {
         if (now - instance.lastSeen > ttl + graceMs) {
           const from = instance.state;
           instance.state = 'down';
-          const grace = graceMs > 0 ? ` + ${Math.round(graceMs)} ms the core was behind` : '';
-          changes.push(this.change(now, instance, 'state', from, `no heartbeat for ${now - instance.lastSeen} ms (TTL ${ttl} ms${grace})`));
+          changes.push(this.change(now, instance, 'state', from, `no heartbeat for ${now - instance.lastSeen} ms (TTL ${ttl} ms${graceText(graceMs)})`));
         }
       }
     }
