@@ -77,9 +77,16 @@ afterAll(async () => {
 
 describe('chaos: the core killed with commands in its outbox', () => {
   it('publishes after a restart what was written while the broker was unreachable, applied once', async () => {
-    // The core learns the instance (kept in its database), then is killed.
+    // The core learns the instance and writes it to its database (the registration in the stored
+    // history says the write is committed: instances and history go in one transaction), then is killed.
     served = await serve(vhost.url);
     await eventually(async () => (await api<Array<{ instanceId: string }>>('mesh.instances', { profileId: 'cli', service: svc })).length === 1, 'instance known', 20_000, 200);
+    await eventually(
+      async () => (await api<Array<{ instanceId: string; kind: string }>>('mesh.history', { profileId: 'cli', service: svc })).some((h) => h.instanceId === instanceId && h.kind === 'registered'),
+      'instance written to the database',
+      20_000,
+      200,
+    );
     await kill();
 
     // Restarted against a port where no broker answers: the action is written, not published.
