@@ -31,6 +31,7 @@ export default defineConfig({
         'ingest-hotpath.bench': 'bench/ingest-hotpath.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',
+        'failover-tick.bench': 'bench/failover-tick.bench.ts',
         'startup.bench': 'bench/startup.bench.ts',
         'console.bench': 'bench/console.bench.ts',
         'heap-summary': 'bench/heap-summary.ts',

@@ -10,7 +10,7 @@
  */
 import { OutlierDetector, type OutlierDecision, type SparedHost } from '../health/detector.js';
 import type { HealthSignal, TelemetryBatch } from '../protocol/messages.js';
-import { addBlobPart, blobOfParts, decodeSketch, sketchBlobOf } from '../telemetry/sketch-codec.js';
+import { addBlobPart, blobOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import { EjectionTracker, type EjectionTransition, type InstanceHealth, type ServiceHealthStatus } from './ejections.js';
 import { DEFAULT_OUTLIER_POLICY, type OutlierPolicy } from './policy.js';
 
@@ -168,8 +168,9 @@ export class FailoverEngine {
     // No instance to judge (all down): what they sent is dropped, as for one instance not listed.
     if (instances.length === 0) return null;
     const policy = this.policyFor(service);
-    for (const instanceId of new Set([...windows.keys(), ...outbound.keys()])) {
-      if (!instances.includes(instanceId)) continue;
+    const listed = new Set(instances);
+    const observe = (instanceId: string) => {
+      if (!listed.has(instanceId)) return;
       const w = windows.get(instanceId);
       const out = outbound.get(instanceId);
       this.detector.observe(
@@ -180,12 +181,14 @@ export class FailoverEngine {
           http5xx: w?.http5xx ?? 0,
           connect: w?.connect ?? 0,
           timeout: w?.timeout ?? 0,
-          ...(w ? { latency: w.latency.length ? decodeSketch(blobOfParts(w.latency)) : { zero: 0, buckets: [] } } : {}),
-          ...(out ? { outbound: Object.fromEntries([...out].map(([callee, c]) => [callee, { requests: c.requests, latency: decodeSketch(blobOfParts(c.latency)) }])) } : {}),
+          ...(w ? { latency: w.latency.length ? blobOfParts(w.latency) : { zero: 0, buckets: [] } } : {}),
+          ...(out ? { outbound: Object.fromEntries([...out].map(([callee, c]) => [callee, { requests: c.requests, latency: blobOfParts(c.latency) }])) } : {}),
         },
         now,
       );
-    }
+    };
+    for (const instanceId of windows.keys()) observe(instanceId);
+    for (const instanceId of outbound.keys()) if (!windows.has(instanceId)) observe(instanceId);
     this.lastEvaluation.set(service, now);
     const decisions = this.detector.evaluate(service, instances, policy, now, {
       ejected: this.tracker.inState(service, 'ejected'),

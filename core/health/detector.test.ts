@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutlierPolicy, type OutlierPolicyInput } from '../failover/policy.js';
 import { LatencySketch } from '../protocol/sketch.js';
+import { encodeSketch } from '../telemetry/sketch-codec.js';
 import { median, OutlierDetector, type OutlierDecision, type WindowObservation } from './detector.js';
 
 const SVC = 'orders';
@@ -660,6 +661,35 @@ describe('bookkeeping', () => {
     const p = policy({ consecutiveFailures: { enabled: true, threshold: 3 } });
     d.observe(SVC, 'a', win(0, { connect: 3 }), 1000); // connect errors counted apart from requests
     expect(ejects(d.evaluate(SVC, ['a'], p, 1000))).toEqual(['a']);
+  });
+});
+
+describe('latency sketches in every form the detector takes', () => {
+  it('a LatencySketch, its wire form and its blob give the same decisions, report and evidence over several sweeps', () => {
+    const p = policy({ latency: { enabled: true, minimumHosts: 2, requestVolume: 50, factor: 3, floorMs: 0, maxIntervals: 4 } });
+    const forms = {
+      sketch: (s: LatencySketch) => s,
+      wire: (s: LatencySketch) => s.toWire(),
+      blob: (s: LatencySketch) => encodeSketch(s.toWire()),
+    };
+    const runs = Object.values(forms).map((form) => {
+      const d = new OutlierDetector();
+      const out: unknown[] = [];
+      // Three quiet intervals (20 requests each: a host is judged over several), then c slows down; b also calls a slow callee.
+      for (const [at, cMs] of [[1000, 10], [2000, 10], [3000, 10], [4000, 90], [5000, 90]] as const) {
+        for (const [id, ms] of [['a', 10], ['b', 12], ['c', cMs]] as const) {
+          const latency = new LatencySketch();
+          latency.add(ms, 15);
+          latency.add(ms * 2, 5);
+          d.observe(SVC, id, { ...win(20), latency: form(latency), ...(id === 'b' ? { outbound: { payments: { requests: 20, latency: form(sketch(8, 20)) } } } : {}) }, at);
+        }
+        out.push(d.evaluate(SVC, ['a', 'b', 'c'], p, at), d.sweepReport(SVC));
+      }
+      return out;
+    });
+    expect(ejects(runs[0]!.filter((_, i) => i % 2 === 0).flat() as OutlierDecision[])).toEqual(['c']);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
   });
 });
 

@@ -80,6 +80,7 @@
  */
 import type { OutlierPolicy } from '../failover/policy.js';
 import { LatencySketch, type SketchWire } from '../protocol/sketch.js';
+import { addBlobPart, blobOfParts, encodeSketch, quantilesOfParts } from '../telemetry/sketch-codec.js';
 import { graceText } from '../registry/heartbeat-lag.js';
 
 export type RuleName = 'consecutive-failures' | 'success-rate' | 'latency' | 'direct-signal' | 'heartbeat' | 'probe';
@@ -92,12 +93,12 @@ export interface WindowObservation {
   http5xx: number;
   connect: number;
   timeout: number;
-  latency?: LatencySketch | SketchWire;
+  latency?: LatencySketch | SketchWire | Uint8Array;
   /**
    * The instance's own outbound calls in the same window (as a caller), per callee service: what
    * it waited on. Lets the latency rule tell a slow host from the caller of one.
    */
-  outbound?: Record<string, { requests: number; latency?: LatencySketch | SketchWire }>;
+  outbound?: Record<string, { requests: number; latency?: LatencySketch | SketchWire | Uint8Array }>;
 }
 
 export interface WindowCounts {
@@ -318,20 +319,33 @@ interface Streak {
   windows: WindowCounts[];
 }
 
-/** Outbound calls per callee service. */
-type Calls = Map<string, { requests: number; latency: LatencySketch }>;
+/**
+ * Outbound calls per callee service; latency as sketch blobs (core/telemetry/sketch-codec.ts),
+ * merged when read: a sweep of 10 000 hosts merged Map-based sketches for about a third of the
+ * core's CPU (npm run bench:console at 1 000 services).
+ */
+type Calls = Map<string, { requests: number; latency: Uint8Array[] }>;
 
-function addCalls(into: Calls, callee: string, requests: number, latency: LatencySketch): void {
-  const c = into.get(callee) ?? { requests: 0, latency: new LatencySketch() };
+function addCalls(into: Calls, callee: string, requests: number, latency: Uint8Array): void {
+  let c = into.get(callee);
+  if (!c) into.set(callee, (c = { requests: 0, latency: [] }));
   c.requests += requests;
-  c.latency.merge(latency);
-  into.set(callee, c);
+  addBlobPart(c.latency, latency);
 }
+
+/** A sketch in any form the detector is given, as a blob. */
+function blobOf(latency: LatencySketch | SketchWire | Uint8Array): Uint8Array {
+  if (latency instanceof Uint8Array) return latency;
+  return encodeSketch(latency instanceof LatencySketch ? latency.toWire() : latency);
+}
+
+/** p50 and p99, in the order quantilesOfParts() answers them. */
+const QUANTILES = [0.5, 0.99] as const;
 
 interface LatencyInterval {
   requests: number;
-  /** null for an interval without requests. */
-  latency: LatencySketch | null;
+  /** The interval's sketch as a blob; null for an interval without requests. */
+  latency: Uint8Array | null;
   /** The host's own outbound calls in the interval, per callee service (null: none). */
   outbound: Calls | null;
 }
@@ -348,16 +362,16 @@ interface RateInterval {
 const NO_LATENCY: Readonly<LatencyInterval> = Object.freeze({ requests: 0, latency: null, outbound: null });
 const NO_RATE: Readonly<RateInterval> = Object.freeze({ requests: 0, failures: 0 });
 
+/** A window observed since the last evaluate: judged by the probe rule when the host is probing (its percentiles read then). */
 interface PendingWindow extends WindowCounts {
-  p99: number | null;
-  p50: number | null;
+  latency: Uint8Array | null;
 }
 
 interface InstanceSignals {
   streak: Streak;
   gatewayStreak: Streak;
   /** Totals since the last statistical sweep. */
-  sweep: { requests: number; failures: number; latency: LatencySketch; outbound: Calls };
+  sweep: { requests: number; failures: number; latency: Uint8Array[]; outbound: Calls };
   /** The latency rule's sliding window: the last sweeps' intervals, newest last (at most latency.maxIntervals). */
   latencyWindow: LatencyInterval[];
   /** The success-rate rule's sliding window: requests and failures of the last sweeps' intervals, newest last (at most successRate.maxIntervals). */
@@ -407,18 +421,15 @@ export class OutlierDetector {
       else reset(s.gatewayStreak);
     }
 
-    let windowSketch: LatencySketch | null = null;
-    if (window.latency) {
-      windowSketch = window.latency instanceof LatencySketch ? window.latency : LatencySketch.fromWire(window.latency);
-      s.sweep.latency.merge(windowSketch);
-    }
+    const latency = window.latency ? blobOf(window.latency) : null;
+    if (latency) addBlobPart(s.sweep.latency, latency);
     for (const [callee, out] of Object.entries(window.outbound ?? {})) {
       if (count(out.requests) === 0 || !out.latency) continue;
-      addCalls(s.sweep.outbound, callee, count(out.requests), out.latency instanceof LatencySketch ? out.latency : LatencySketch.fromWire(out.latency));
+      addCalls(s.sweep.outbound, callee, count(out.requests), blobOf(out.latency));
     }
     s.sweep.requests += requests;
     s.sweep.failures += failures;
-    s.pending.push({ ...counts, p99: windowSketch?.quantile(0.99) ?? null, p50: windowSketch?.quantile(0.5) ?? null });
+    s.pending.push({ ...counts, latency });
     if (s.pending.length > MAX_PENDING_WINDOWS) s.pending.shift();
   }
 
@@ -479,8 +490,8 @@ export class OutlierDetector {
         const outbound = s.sweep.outbound.size > 0 ? s.sweep.outbound : null;
         if (outbound) s.sweep.outbound = new Map();
         if (s.sweep.requests > 0) {
-          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency, outbound });
-          s.sweep.latency = new LatencySketch();
+          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency.length > 0 ? blobOfParts(s.sweep.latency) : null, outbound });
+          s.sweep.latency = [];
         } else {
           s.latencyWindow.push(outbound ? { requests: 0, latency: null, outbound } : NO_LATENCY);
         }
@@ -494,7 +505,7 @@ export class OutlierDetector {
       for (const s of svc.instances.values()) {
         s.sweep.requests = 0;
         s.sweep.failures = 0;
-        s.sweep.latency.clear();
+        if (s.sweep.latency.length > 0) s.sweep.latency = [];
         if (s.sweep.outbound.size > 0) s.sweep.outbound = new Map();
       }
     }
@@ -709,8 +720,7 @@ export class OutlierDetector {
     for (const id of population) {
       const window = latencyWindow(svc.instances.get(id)!.latencyWindow, rule.requestVolume);
       if (!window) continue;
-      const p99 = window.latency.quantile(0.99);
-      const p50 = window.latency.quantile(0.5);
+      const { p99, p50 } = window;
       if (p99 === null || p50 === null) continue;
       const outbound = outboundLatency(window.outbound);
       hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals, ...(outbound ? { outbound } : {}) });
@@ -823,9 +833,10 @@ export class OutlierDetector {
       const failures = w.http5xx + w.connect + w.timeout;
       const failureRate = failures / w.requests;
       const judged = w.requests >= policy.latency.requestVolume ? 'p99' : 'p50';
-      const latency = judged === 'p99' ? w.p99 : w.p50;
+      const [p50 = null, p99 = null] = w.latency ? quantilesOfParts([w.latency], QUANTILES) : [];
+      const latency = judged === 'p99' ? p99 : p50;
       const slow = latencyThreshold !== null && latency !== null && latency > latencyThreshold;
-      windows.push({ at: w.at, requests: w.requests, failures, failureRate, p99: w.p99, p50: w.p50, judged, ok: failureRate <= rule.maxFailureRate && !slow });
+      windows.push({ at: w.at, requests: w.requests, failures, failureRate, p99, p50, judged, ok: failureRate <= rule.maxFailureRate && !slow });
     }
     if (windows.length === 0) return;
     const failed = windows.filter((w) => !w.ok).length;
@@ -874,7 +885,7 @@ export class OutlierDetector {
       s = {
         streak: { failures: 0, windows: [] },
         gatewayStreak: { failures: 0, windows: [] },
-        sweep: { requests: 0, failures: 0, latency: new LatencySketch(), outbound: new Map() },
+        sweep: { requests: 0, failures: 0, latency: [], outbound: new Map() },
         latencyWindow: [],
         rateWindow: [],
         pending: [],
@@ -915,34 +926,36 @@ function trimWindow(window: Array<{ requests: number }>, maxIntervals: number, v
 function latencyWindow(
   intervals: readonly LatencyInterval[],
   volume: number,
-): { requests: number; intervals: number; latency: LatencySketch; outbound: Calls | null } | null {
+): { requests: number; intervals: number; p99: number | null; p50: number | null; outbound: Calls | null } | null {
   let requests = 0;
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
   const first = intervals.length - n;
-  // The host's outbound calls over the same intervals, per callee.
-  const calls: Calls = new Map();
+  // The host's outbound calls over the same intervals, per callee (their blobs gathered, not merged).
+  let outbound: Calls | null = null;
+  const sketches: Uint8Array[] = [];
   for (let i = first; i < intervals.length; i++) {
-    for (const [callee, c] of intervals[i]!.outbound ?? []) addCalls(calls, callee, c.requests, c.latency);
+    const interval = intervals[i]!;
+    if (interval.latency) sketches.push(interval.latency);
+    for (const [callee, c] of interval.outbound ?? []) {
+      outbound ??= new Map();
+      const into = outbound.get(callee);
+      if (into) {
+        into.requests += c.requests;
+        into.latency.push(...c.latency);
+      } else outbound.set(callee, { requests: c.requests, latency: [...c.latency] });
+    }
   }
-  const outbound = calls.size > 0 ? calls : null;
-  const newest = intervals[intervals.length - 1]!.latency;
-  if (n === 1 && newest) return { requests, intervals: 1, latency: newest, outbound };
-  const latency = new LatencySketch();
-  for (let i = first; i < intervals.length; i++) {
-    const sketch = intervals[i]!.latency;
-    if (sketch) latency.merge(sketch);
-  }
-  return { requests, intervals: n, latency, outbound };
+  const [p50 = null, p99 = null] = quantilesOfParts(sketches, QUANTILES);
+  return { requests, intervals: n, p99, p50, outbound };
 }
 
 /** Per callee its p99 and p50, and the largest of each (null: no outbound samples). */
 function outboundLatency(calls: Calls | null): OutboundLatency | null {
   const callees: OutboundLatency['callees'] = [];
   for (const [service, c] of [...(calls ?? [])].sort(([a], [b]) => a.localeCompare(b))) {
-    const p99 = c.latency.quantile(0.99);
-    const p50 = c.latency.quantile(0.5);
+    const [p50 = null, p99 = null] = quantilesOfParts(c.latency, QUANTILES);
     if (p99 !== null && p50 !== null) callees.push({ service, requests: c.requests, p99, p50 });
   }
   if (callees.length === 0) return null;

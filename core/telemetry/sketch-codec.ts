@@ -391,15 +391,18 @@ export class DenseSketch {
     const out: Array<number | null> = new Array<number | null>(qs.length).fill(null);
     if (this.total === 0) return out;
     let i = 0;
-    const rank = (q: number) => Math.max(0, Math.min(this.total - 1, Math.floor(Math.min(1, Math.max(0, q)) * (this.total - 1))));
-    while (i < qs.length && rank(qs[i]!) < this.zero) out[i++] = 0;
+    const last = this.total - 1;
+    const ranks = qs.map((q) => Math.max(0, Math.min(last, Math.floor(Math.min(1, Math.max(0, q)) * last))));
+    while (i < qs.length && ranks[i]! < this.zero) out[i++] = 0;
     let seen = this.zero;
+    let next = ranks[i] ?? Infinity;
     const counts = this.counts;
     for (let k = this.lo; k <= this.hi && i < qs.length; k++) {
-      const c = counts[k]!;
-      if (c === 0) continue;
-      seen += c;
-      while (i < qs.length && seen > rank(qs[i]!)) out[i++] = bucketValue(k - SKETCH_MAX_INDEX);
+      seen += counts[k]!;
+      if (seen <= next) continue;
+      const value = bucketValue(k - SKETCH_MAX_INDEX);
+      while (i < qs.length && seen > ranks[i]!) out[i++] = value;
+      next = ranks[i] ?? Infinity;
     }
     return out;
   }

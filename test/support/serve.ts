@@ -34,7 +34,8 @@ export async function startServe(options: { args?: string[]; env?: Record<string
   const token = options.token ?? `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', String(options.port ?? 0), '--db', dbPath, '--broker', options.broker ?? BROKER_URL, ...(options.args ?? [])],
+    // MESHDECK_SERVE_NODE_ARGS: extra Node flags for the served console (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it in a bench).
+    [...(process.env.MESHDECK_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(REPO_ROOT, 'bin/meshdeck.js'), 'serve', '--port', String(options.port ?? 0), '--db', dbPath, '--broker', options.broker ?? BROKER_URL, ...(options.args ?? [])],
     { env: { ...process.env, MESHDECK_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
