@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
-import { FailoverEngine } from './engine.js';
+import { FailoverEngine, SPREAD_MIN_SERVICES } from './engine.js';
 
 const T0 = 1_800_000_000_000;
 const INSTANCES = ['p1', 'p2', 'p3'];
@@ -144,5 +144,44 @@ describe('FailoverEngine', () => {
     expect(transitions.map((t) => `${t.service}/${t.instanceId} → ${t.to}`)).toEqual(['payments/pa → ejected']);
     const checkout = e.detector.sweepReport('checkout')?.latency;
     expect(checkout && 'spared' in checkout ? checkout.spared?.map((h) => h.instanceId) : null).toEqual(['ch-a']);
+  });
+
+  describe('a large mesh is judged over the interval, not in one tick', () => {
+    const SERVICES = Array.from({ length: 400 }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
+    function spread(tickIntervalMs: number | undefined) {
+      const clock = { now: T0 };
+      const e = new FailoverEngine({ services: () => SERVICES, instancesOf: () => INSTANCES, now: () => clock.now, ...(tickIntervalMs ? { tickIntervalMs } : {}) });
+      // Every service has an instance to judge; each tick, 250 ms apart, says which services it evaluated.
+      const perTick: string[][] = [];
+      for (let t = 0; t < 16; t++) {
+        clock.now = T0 + t * 250;
+        for (const s of SERVICES) e.heartbeat(s, 'p1', 10_000);
+        perTick.push(e.tick().map((step) => step.service));
+      }
+      return perTick;
+    }
+
+    it('each tick evaluates at most the services’ share of it (with slack), the most overdue first, and every service once a second after the first round', () => {
+      const perTick = spread(250);
+      // 400 services × 250 ms / 1 000 ms = 100 a tick, 125 with the slack.
+      expect(perTick.map((t) => t.length).every((n) => n <= 125)).toBe(true);
+      expect(perTick[0]).toEqual(SERVICES.slice(0, 125));
+      expect(perTick[1]).toEqual(SERVICES.slice(125, 250));
+      // After the first round (4 ticks: 125 + 125 + 125 + 25) every service is evaluated once in every 4 ticks.
+      for (let t = 4; t + 4 <= perTick.length; t++) {
+        const window = perTick.slice(t, t + 4).flat();
+        expect(new Set(window).size).toBe(window.length);
+        expect(window.length).toBe(SERVICES.length);
+      }
+    });
+
+    it('without tickIntervalMs, or with fewer services than SPREAD_MIN_SERVICES, a tick evaluates every due service', () => {
+      expect(spread(undefined)[0]).toHaveLength(SERVICES.length);
+      const clock = { now: T0 };
+      const few = SERVICES.slice(0, SPREAD_MIN_SERVICES);
+      const e = new FailoverEngine({ services: () => few, instancesOf: () => INSTANCES, now: () => clock.now, tickIntervalMs: 250 });
+      for (const s of few) e.heartbeat(s, 'p1', 10_000);
+      expect(e.tick()).toHaveLength(SPREAD_MIN_SERVICES);
+    });
   });
 });

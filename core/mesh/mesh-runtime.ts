@@ -61,6 +61,9 @@ interface Subscription {
   close(): Promise<void> | void;
 }
 
+/** How often the registry and the failover engine sweep (ms), unless options.sweepIntervalMs says otherwise. */
+const SWEEP_INTERVAL_MS = 250;
+
 /**
  * Last-seen times of heartbeats that changed nothing are written at most this often. With every
  * 2-s flush, 10 000 instances meant 5 000 row updates a second and commits of 65-130 ms holding
@@ -158,6 +161,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
       now: this.now,
       heartbeatGraceMs: (now) => this.heartbeatLag.graceMs(now),
+      // The sweep timer's period: a large mesh's services are judged over several sweeps, not in one block.
+      tickIntervalMs: this.options.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
     });
     // Callers enforce the callee's circuit-breaker settings: a policy change is a new endpoint set.
     this.policies.onChange((service) => {
@@ -709,7 +714,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
 
   private startTimers(): void {
     this.stopTimers();
-    const sweepMs = this.options.sweepIntervalMs ?? 250;
+    const sweepMs = this.options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
     let lastSweep = this.now();
     this.sweepTimer = setInterval(() => {
       const now = this.now();

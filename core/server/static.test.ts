@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resolveStaticFile, serveStatic } from './static.js';
+import { MAX_CACHED_FILE_BYTES, resolveStaticFile, serveStatic } from './static.js';
 
 let dir: string;
 let root: string;
@@ -158,5 +158,28 @@ describe('serveStatic', () => {
     const { res } = await serve('/../secret.txt');
     expect(res.status).toBe(404);
     expect(res.body()).not.toContain('outside the web root');
+  });
+
+  it('answers from memory with a length, and reads a file again once it changed on disk (size or mtime)', async () => {
+    const first = await serve('/assets/app-123.js');
+    expect(first.res.headers['content-length']).toBe(String('console.log(1)'.length));
+    // Same size, newer mtime: read again, not the old contents.
+    writeFileSync(join(root, 'assets', 'app-123.js'), 'console.log(2)');
+    utimesSync(join(root, 'assets', 'app-123.js'), new Date(), new Date(Date.now() + 5000));
+    expect((await serve('/assets/app-123.js')).res.body()).toBe('console.log(2)');
+    // Another size.
+    writeFileSync(join(root, 'assets', 'app-123.js'), 'console.log("three")');
+    const third = await serve('/assets/app-123.js');
+    expect(third.res.body()).toBe('console.log("three")');
+    expect(third.res.headers['content-length']).toBe(String('console.log("three")'.length));
+  });
+
+  it('streams a file too large to keep in memory, whole', async () => {
+    const big = Buffer.alloc(MAX_CACHED_FILE_BYTES + 1, 'a');
+    writeFileSync(join(root, 'assets', 'big.txt'), big);
+    const { res } = await serve('/assets/big.txt');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe(String(big.length));
+    expect(res.body().length).toBe(big.length);
   });
 });
