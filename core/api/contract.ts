@@ -11,7 +11,7 @@ import { ControlAction, InstanceId, ServiceName } from '../protocol/messages.js'
 import { IncidentDetail, IncidentSummary, IncidentsView } from '../incidents/schema.js';
 import { IncidentRules } from '../incidents/rules.js';
 import { TailBatch } from '../events/schema.js';
-import type { Evidence as DetectorEvidence } from '../health/detector.js';
+import type { Evidence as DetectorEvidence } from '../health/evidence.js';
 import type { TrackerEvidence } from '../failover/ejections.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@
  *   ejected ones included; the status says so, so a console can explain why ejected instances
  *   still get traffic.
  */
-import type { DecisionKind, Evidence, OutlierDecision } from '../health/detector.js';
+import type { DecisionKind, Evidence, OutlierDecision } from '../health/evidence.js';
 import type { OutlierPolicy } from './policy.js';
 import { priorityLevels } from './locality.js';
 
