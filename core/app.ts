@@ -57,6 +57,8 @@ export interface MeshCore {
 
 /** The span of the live edges' numbers (mesh.summary, mesh.traffic): LiveEdges' default. */
 const LIVE_SPAN_S = 10;
+/** The events behind the mesh.summary, mesh.topology and mesh.traffic topics. */
+const LIVE_TOPICS = ['summary', 'topology', 'traffic'] as const;
 
 function topicFrom<T>(emitter: EventEmitter, event: string, current: () => T): TopicSource<T> {
   return {
@@ -90,6 +92,12 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     // Coalesced: at most one mesh.summary per second, however busy the registry is.
     summaryTimer ??= setTimeout(() => {
       summaryTimer = null;
+      // Nobody watches the live views (no console page is open): the second's summaries are not
+      // computed (about 90 ms at 30 000 edges); a watcher's first read computes them afresh.
+      if (!watchingLive()) {
+        live.clear();
+        return;
+      }
       const summaries = meshSummaries();
       meshEvents.emit('summary', summaries);
       splitLive(summaries);
@@ -236,6 +244,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
     if (changed) meshEvents.emit('topology', liveTopologies());
     meshEvents.emit('traffic', liveTraffic());
   };
+  const watchingLive = () => LIVE_TOPICS.some((event) => meshEvents.listenerCount(event) > 0);
   const ensureLive = () => {
     if ([...meshes.keys()].some((id) => !live.has(id))) splitLive(meshSummaries());
   };

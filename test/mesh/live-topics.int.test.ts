@@ -98,4 +98,50 @@ describe('mesh.topology + mesh.traffic', () => {
     expect(topologies.length).toBeLessThanOrEqual(revisions.size + 1);
     expect(traffic.length).toBeGreaterThan(revisions.size);
   }, 60_000);
+
+  it('are not computed while nobody watches them; a watcher gets them at once and every second', async () => {
+    const runtime = core.meshes.get('cli')!;
+    let computed = 0;
+    const summaries = runtime.edges.summaries.bind(runtime.edges);
+    runtime.edges.summaries = (...args: Parameters<typeof summaries>) => {
+      computed += 1;
+      return summaries(...args);
+    };
+    const mesh = new SyntheticMesh({ services: 3, instancesPerService: 1, edgesPerInstance: 1, prefix: `lt-idle-${randomUUID().slice(0, 6)}` });
+    const connection = new Connection({ url: vhost.url, connectionName: 'live-topics-idle-test' });
+    const publisher = connection.createPublisher({ confirm: true });
+    try {
+      // Telemetry for 3 s with no subscriber: the core's live timer runs each second, nothing is computed.
+      const until = Date.now() + 3000;
+      for (let w = 0; Date.now() < until; w++) {
+        const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
+        await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `lt-idle-${w}-${n}`))));
+        const next = windowStart + 2000;
+        await eventually(() => Date.now() >= next, 'the next second', 3000, 20);
+      }
+      // The last second's timer has had its turn.
+      const settled = Date.now() + 1500;
+      await eventually(() => Date.now() >= settled, 'the live timer of the last second', 3000, 20);
+      expect(computed).toBe(0);
+      // A watcher: the current value at once, then a frame each second while the mesh changes.
+      const traffic: MeshTraffic[] = [];
+      const off = core.router.subscribe('mesh.traffic', (p) => traffic.push(...(p as MeshTraffic[])));
+      try {
+        await eventually(() => traffic.length >= 1, 'the current traffic', 5000, 20);
+        expect(computed).toBeGreaterThan(0);
+        for (let w = 0; traffic.length < 3; w++) {
+          const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
+          await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `lt-watched-${w}-${n}`))));
+          await eventually(() => Date.now() >= windowStart + 2000, 'the next second', 3000, 20);
+          if (w > 10) expect.fail(`only ${traffic.length} traffic frames in 10 s with a watcher`);
+        }
+      } finally {
+        off();
+      }
+    } finally {
+      runtime.edges.summaries = summaries;
+      await publisher.close();
+      await connection.close();
+    }
+  }, 60_000);
 });
