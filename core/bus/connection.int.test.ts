@@ -119,6 +119,37 @@ describe('BrokerConnection on the real broker', () => {
     expect(cleanups).toBe(1);
   });
 
+  it('starts the next session only once the previous one has cleaned up, however long that takes', async () => {
+    // A session's cleanup that takes longer than the reconnection (a core flushing its history,
+    // closing consumers) must not run over the next session's setup: it would stop the new
+    // session's timers and clear its publisher.
+    const proxy = await startTcpProxy();
+    proxies.push(proxy);
+    const connection = make(options({ port: proxy.port }));
+    const log: string[] = [];
+    let finishCleanup: () => void = () => undefined;
+    const cleanupHeld = new Promise<void>((resolve) => (finishCleanup = resolve));
+    connection.onSession(() => {
+      const n = log.filter((e) => e.startsWith('start')).length + 1;
+      log.push(`start ${n}`);
+      return async () => {
+        log.push(`cleanup ${n} begins`);
+        if (n === 1) await cleanupHeld;
+        log.push(`cleanup ${n} done`);
+      };
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    proxy.cutAll();
+    // Reconnected (FAST backoff: tens of ms) while the first session is still cleaning up.
+    await until(connection, (s) => s.status === 'connected' && log.includes('cleanup 1 begins'), 'connected again');
+    // Sessions used to start in the same turn as the 'connected' state: the second would be here.
+    expect(log).toEqual(['start 1', 'cleanup 1 begins']);
+    finishCleanup();
+    await eventually(() => log.includes('start 2'), 'second session started', 5000, 10);
+    expect(log).toEqual(['start 1', 'cleanup 1 begins', 'cleanup 1 done', 'start 2']);
+  });
+
   it('starts a session whose setup failed again on the same connection, after cleaning up the failed run', async () => {
     // A restarted broker refuses declares for a moment ("home node … is down") while its queues
     // start. Here the refusal is real too: a passive declare of a queue that does not exist yet.

@@ -96,6 +96,13 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly sessionHandlers = new Set<SessionHandler>();
   private runs = new Set<SessionRun>();
+  /**
+   * The cleanups of the sessions of connections let go of, in order: a new connection's sessions
+   * start after them, so a slow cleanup (a core flushing history) never undoes a newer session's setup.
+   */
+  private cleaning: Promise<void> = Promise.resolve();
+  /** Teardowns whose session cleanups have not finished. */
+  private cleaningCount = 0;
   private readonly sessionRetries = new Set<NodeJS.Timeout>();
   /** Sessions whose setup failed and were started again on the same connection, since construction. */
   sessionRestarts = 0;
@@ -218,9 +225,14 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
         nextRetryAt: null,
         connectedAt: Date.now(),
       });
-      // A listener of the state change may have stopped us already: no sessions on a closing connection.
-      if (this.connection !== connection) return;
-      for (const handler of this.sessionHandlers) this.runSession(handler, connection);
+      // After the previous connection's sessions have cleaned up. A listener of the state change,
+      // or anything meanwhile, may have let this connection go: no sessions on it then.
+      const runSessions = () => {
+        if (this.connection !== connection || this.amqp !== connection) return;
+        for (const handler of this.sessionHandlers) this.runSession(handler, connection);
+      };
+      if (this.cleaningCount === 0) runSessions();
+      else void this.cleaning.then(runSessions);
     });
     connection.on('connection.blocked', (reason: string) => {
       if (this.connection !== connection) return;
@@ -313,14 +325,23 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
     this.sessionRetries.clear();
     const runs = [...this.runs];
     this.runs = new Set();
-    for (const run of runs) {
-      run.over = true;
-      try {
-        await run.cleanup?.();
-      } catch (err) {
-        this.logger.warn('session cleanup failed', { err });
+    for (const run of runs) run.over = true;
+    const cleanUp = async () => {
+      for (const run of runs) {
+        try {
+          await run.cleanup?.();
+        } catch (err) {
+          this.logger.warn('session cleanup failed', { err });
+        }
       }
-    }
+    };
+    this.cleaningCount += 1;
+    // Nothing to wait for: the cleanups start now, as they always did.
+    const cleaned = (this.cleaningCount === 1 ? cleanUp() : this.cleaning.then(cleanUp)).finally(() => {
+      this.cleaningCount -= 1;
+    });
+    this.cleaning = cleaned;
+    await cleaned;
     if (!connection) return;
     connection.removeAllListeners();
     connection.on('error', () => undefined); // late errors from a connection we already let go of

@@ -159,7 +159,15 @@ describe('chaos: the broker drops every connection', () => {
     try {
       await eventually(async () => (counted = await totalRequests(start)) === handled, `${handled} requests in the history`, 30_000, 250);
     } catch (err) {
-      throw new Error(`${(err as Error).message}: ${counted} counted; statuses ${JSON.stringify(Object.fromEntries(statuses))}; cuts ${JSON.stringify(cuts)}`, { cause: err });
+      // Where the telemetry stopped: the agents' sends, the core's ingest, the stored offset.
+      const runtime = core.meshes.get('cli')!;
+      const trail = {
+        agents: sidecars.map((s) => ({ service: s.agent.service, ...s.agent.stats })),
+        core: runtime.stats,
+        ingest: runtime.ingest.view(Date.now()),
+        historyOffset: runtime.history.offset(),
+      };
+      throw new Error(`${(err as Error).message}: ${counted} counted; statuses ${JSON.stringify(Object.fromEntries(statuses))}; cuts ${JSON.stringify(cuts)}; telemetry ${JSON.stringify(trail)}`, { cause: err });
     }
     console.info(
       `chaos cut: ${CUTS} cuts of ${cuts.map((c) => c.closed).join('/')} connections; reconnect ms ${JSON.stringify(cuts.map((c) => c.reconnectMs))}; requests ${JSON.stringify(Object.fromEntries(statuses))}`,
