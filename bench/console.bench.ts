@@ -31,11 +31,13 @@
  *   long tasks     PerformanceObserver('longtask') from an init script; during the live phase
  *                  (DURATION s after first render, with the live topics the topology view reads
  *                  pushed: mesh.traffic once a second, mesh.topology when it changes):
- *                  the count over 50 ms and the longest. Tasks overlapping our own forced GCs are
- *                  left out.
+ *                  the count over 50 ms, the longest, and when each one over 50 ms started (s
+ *                  into the live phase, printed). Tasks overlapping our own forced GCs are left out.
  *   heap           every SAMPLE_S s: CDP HeapProfiler.collectGarbage, then Performance.getMetrics
  *                  JSHeapUsedSize; the last value and the least-squares slope (MB/min) over the
- *                  live phase.
+ *                  live phase after its first WARMUP_S s (the sample at 0 s is taken before the
+ *                  view holds the edges' numbers: 11 → 14.5 MB in the first 6 s at 1 000 services,
+ *                  which made a 60-s run's slope +1.6 MB/min with the heap level from 6 s on).
  *   WebSocket      bytes and frames received per topic (Playwright's frame events).
  * Also the machine's load average (os.loadavg) at the start and the end, and the CPU other
  * processes took (bench/lib.ts), which flags a disturbed run.
@@ -74,6 +76,8 @@ const HEARTBEAT_S = 5;
 const HEARTBEAT_INTERVAL_MS = 10_000;
 const PROFILE = process.argv.includes('--profile');
 const SAMPLE_S = Math.min(30, Math.max(5, Math.floor(DURATION_S / 10)));
+/** The heap slope leaves out the live phase's first seconds, while the view fills with the edges' numbers. */
+const WARMUP_S = 30;
 const GOALS = { firstRenderMs: 2000, longTaskMs: 50, heapMB: 300, heapMinS: 600 };
 const MB = 2 ** 20;
 
@@ -176,11 +180,29 @@ async function post<T>(served: ServedConsole, method: string, body: unknown): Pr
 
 const INIT_SCRIPT = `
   window.__longTasks = [];
+  window.__frames = [];
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+      for (const e of list.getEntries()) {
+        // The frames that arrived while it ran (or just before): what it was handling, if a frame.
+        const during = e.duration > 50 ? window.__frames.filter(([at]) => at >= e.startTime - 5 && at <= e.startTime + e.duration).map(([, text]) => text) : [];
+        window.__longTasks.push([e.startTime, e.duration, during]);
+      }
     }).observe({ type: 'longtask', buffered: true });
   } catch (err) { window.__longTaskError = String(err); }
+  // When each WebSocket frame reached the page, and the start of its text (the newest 400 or more
+  // kept): names what a long task was handling.
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const frames = window.__frames;
+        frames.push([performance.now(), typeof e.data === 'string' ? e.data.slice(0, 120) : 'binary']);
+        if (frames.length > 800) frames.splice(0, 400);
+      });
+    }
+  };
 `;
 
 interface SizeResult {
@@ -194,7 +216,7 @@ interface SizeResult {
   /** Navigation → the app shell shows the broker connected (page loaded, API answering). */
   shellMs: number | null;
   drawn: { nodes: number; edges: number; svgElements: number };
-  live: { seconds: number; longTasks: number; over50: number; maxMs: number; totalMs: number };
+  live: { seconds: number; longTasks: number; over50: number; over50At: Array<{ s: number; ms: number }>; maxMs: number; totalMs: number };
   heapMB: { samples: Array<{ s: number; mb: number }>; first: number; last: number; max: number; slopeMBPerMin: number };
   ws: Record<string, { frames: number; bytes: number }>;
   loadavg: { start: number[]; end: number[] };
@@ -384,9 +406,13 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
     const seconds = (Date.now() - started) / 1000;
     const load = otherLoad(machineBefore, processCpu(), seconds, [process.pid, publisher.process.pid ?? -1, served.process.pid ?? -1]);
     if (PROFILE) saveProfile(services, 'live', (await cdp.send('Profiler.stop')).profile as CpuProfile, say);
-    const tasks = (await page.evaluate(() => (window as unknown as { __longTasks: Array<[number, number]> }).__longTasks)) as Array<[number, number]>;
+    const tasks = (await page.evaluate(() => (window as unknown as { __longTasks: Array<[number, number, string[]]> }).__longTasks)) as Array<[number, number, string[]]>;
     const liveTasks = tasks.filter(([start, duration]) => start >= liveStart && !gcWindows.some(([a, b]) => start < b + 5 && start + duration > a - 5));
     const over = liveTasks.filter(([, d]) => d > GOALS.longTaskMs);
+    for (const [start, duration, frames] of over) {
+      const topics = frames.map((text) => /"topic":"([^"]+)"/.exec(text)?.[1] ?? /"t":"([^"]+)"/.exec(text)?.[1] ?? text.slice(0, 40));
+      say(`    long task ${duration.toFixed(0)} ms at ${((start - liveStart) / 1000).toFixed(1)} s live; frames received meanwhile: ${topics.length ? topics.join(', ') : 'none'}`);
+    }
     if (problems.length) say(`    page errors: ${problems.slice(0, 3).join(' | ')}`);
     await context.close();
     const fed = { published: progress.published - pub0.published, heartbeats: progress.heartbeats - pub0.heartbeats };
@@ -401,8 +427,15 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
       firstRenderError,
       shellMs,
       drawn,
-      live: { seconds, longTasks: liveTasks.length, over50: over.length, maxMs: Math.max(0, ...liveTasks.map(([, d]) => d)), totalMs: liveTasks.reduce((a, [, d]) => a + d, 0) },
-      heapMB: { samples: heap, first: mbs[0]!, last: mbs.at(-1)!, max: Math.max(...mbs), slopeMBPerMin: slope(heap) },
+      live: {
+        seconds,
+        longTasks: liveTasks.length,
+        over50: over.length,
+        over50At: over.map(([start, duration]) => ({ s: (start - liveStart) / 1000, ms: duration })),
+        maxMs: Math.max(0, ...liveTasks.map(([, d]) => d)),
+        totalMs: liveTasks.reduce((a, [, d]) => a + d, 0),
+      },
+      heapMB: { samples: heap, first: mbs[0]!, last: mbs.at(-1)!, max: Math.max(...mbs), slopeMBPerMin: slope(heap.filter((h) => h.s >= Math.min(WARMUP_S, seconds / 2))) },
       ws,
       loadavg: { start: loadStart, end: os.loadavg() },
       otherCores: load ? load.otherCores - load.brokerCores : null,
@@ -449,7 +482,7 @@ async function parent(): Promise<void> {
       `${String(r.services).padStart(8)} ${String(r.edgesInCore).padStart(6)} ${`${f(r.feed.batchesPerS)}+${f(r.feed.heartbeatsPerS)}`.padStart(12)} ${`${f(r.firstRenderMs)} ms`.padStart(10)} ${String(r.drawn.svgElements).padStart(8)} ${String(r.live.over50).padStart(8)} ${`${f(r.live.maxMs)} ms`.padStart(8)} ${f(r.heapMB.last, 1).padStart(8)} ${f(r.heapMB.max, 1).padStart(7)} ${f(r.heapMB.slopeMBPerMin, 2).padStart(7)} ${f(wsBytes / 1024 / r.live.seconds, 0).padStart(8)} ${`${f(r.loadavg.start[0]!, 1)}→${f(r.loadavg.end[0]!, 1)}`.padStart(10)} ${r.disturbed ? 'disturbed' : ''}${r.services === SIZES[0] ? ' (baseline)' : ''}`,
     );
   }
-  say('fed/s: telemetry batches + heartbeats published per second; tasks>50: main-thread long tasks over 50 ms while live; heap: JSHeapUsedSize after a forced GC, at the end; MB/min: least-squares slope over the live phase; load: 1-min load average at the start → end of that size.');
+  say(`fed/s: telemetry batches + heartbeats published per second; tasks>50: main-thread long tasks over 50 ms while live; heap: JSHeapUsedSize after a forced GC, at the end; MB/min: least-squares slope over the live phase after its first ${WARMUP_S} s (half of a shorter run); load: 1-min load average at the start → end of that size.`);
   const big = results.find((r) => r.services === 1000) ?? results.at(-1);
   if (big) {
     const render = big.firstRenderMs !== null && big.firstRenderMs <= GOALS.firstRenderMs;
