@@ -150,6 +150,26 @@ describe('BrokerConnection on the real broker', () => {
     expect(log).toEqual(['start 1', 'cleanup 1 begins', 'cleanup 1 done', 'start 2']);
   });
 
+  it('starts the next session anyway when the previous cleanup never ends, after sessionCleanupWaitMs', async () => {
+    const proxy = await startTcpProxy();
+    proxies.push(proxy);
+    const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => options({ port: proxy.port }), logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000, sessionCleanupWaitMs: 300 });
+    open.push(connection);
+    const log: string[] = [];
+    connection.onSession(() => {
+      const n = log.filter((e) => e.startsWith('start')).length + 1;
+      log.push(`start ${n}`);
+      // The first session's cleanup hangs for good (until the test's end).
+      return n === 1 ? () => new Promise<void>(() => log.push('cleanup 1 hangs')) : undefined;
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    proxy.cutAll();
+    await until(connection, (s) => s.status === 'connected' && log.includes('cleanup 1 hangs'), 'connected again');
+    expect(log).toEqual(['start 1', 'cleanup 1 hangs']);
+    await eventually(() => log.includes('start 2'), 'second session started after the bound', 5000, 10);
+  });
+
   it('starts a session whose setup failed again on the same connection, after cleaning up the failed run', async () => {
     // A restarted broker refuses declares for a moment ("home node … is down") while its queues
     // start. Here the refusal is real too: a passive declare of a queue that does not exist yet.

@@ -9,6 +9,7 @@ import { Connection } from 'rabbitmq-client';
 import type { ConnectionState, ConnectionStatus } from '../api/contract.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { settleWithin } from '../lib/settle.js';
 import type { ConnectOptions } from './profiles.js';
 import { CERT_VERIFY_CODES, connectWarning, explainTlsError } from './tls.js';
 
@@ -89,7 +90,12 @@ export interface BrokerConnectionOptions {
   backoff?: BackoffPolicy;
   /** Max wait for one attempt (TCP + AMQP handshake). */
   connectTimeoutMs?: number;
+  /** Max wait of a new connection's sessions for the previous connection's session cleanups (SESSION_CLEANUP_WAIT_MS). */
+  sessionCleanupWaitMs?: number;
 }
+
+/** How long a new connection's sessions wait for the previous connection's session cleanups, at most (ms). */
+export const SESSION_CLEANUP_WAIT_MS = 15_000;
 
 export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }> {
   private connection: Connection | null = null;
@@ -129,6 +135,10 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       connectedAt: null,
       warning: null,
     };
+  }
+
+  private get cleanupWaitMs(): number {
+    return this.options.sessionCleanupWaitMs ?? SESSION_CLEANUP_WAIT_MS;
   }
 
   get state(): ConnectionState {
@@ -231,8 +241,17 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
         if (this.connection !== connection || this.amqp !== connection) return;
         for (const handler of this.sessionHandlers) this.runSession(handler, connection);
       };
-      if (this.cleaningCount === 0) runSessions();
-      else void this.cleaning.then(runSessions);
+      if (this.cleaningCount === 0) {
+        runSessions();
+        return;
+      }
+      // Bounded: a cleanup that never ends must not keep the mesh down for good.
+      let cleaned = false;
+      const waitMs = this.cleanupWaitMs;
+      void settleWithin(this.cleaning.then(() => (cleaned = true)), waitMs).then(() => {
+        if (!cleaned) this.logger.warn('the previous sessions are still cleaning up; starting the new ones anyway', { waitedMs: waitMs });
+        runSessions();
+      });
     });
     connection.on('connection.blocked', (reason: string) => {
       if (this.connection !== connection) return;
@@ -336,8 +355,9 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       }
     };
     this.cleaningCount += 1;
-    // Nothing to wait for: the cleanups start now, as they always did.
-    const cleaned = (this.cleaningCount === 1 ? cleanUp() : this.cleaning.then(cleanUp)).finally(() => {
+    // The cleanups start now when no earlier teardown's are running; else after those, waiting for
+    // them as long as a new connection's sessions would.
+    const cleaned = (this.cleaningCount === 1 ? cleanUp() : settleWithin(this.cleaning, this.cleanupWaitMs).then(cleanUp)).finally(() => {
       this.cleaningCount -= 1;
     });
     this.cleaning = cleaned;
