@@ -145,9 +145,14 @@ describe('BrokerConnection on the real broker', () => {
     await until(connection, (s) => s.status === 'connected' && log.includes('cleanup 1 begins'), 'connected again');
     // Sessions used to start in the same turn as the 'connected' state: the second would be here.
     expect(log).toEqual(['start 1', 'cleanup 1 begins']);
+    // A handler registered meanwhile starts with the others, once, not before the cleanup.
+    connection.onSession(() => {
+      log.push('late handler');
+    });
+    expect(log).toEqual(['start 1', 'cleanup 1 begins']);
     finishCleanup();
     await eventually(() => log.includes('start 2'), 'second session started', 5000, 10);
-    expect(log).toEqual(['start 1', 'cleanup 1 begins', 'cleanup 1 done', 'start 2']);
+    expect(log).toEqual(['start 1', 'cleanup 1 begins', 'cleanup 1 done', 'start 2', 'late handler']);
   });
 
   it('starts the next session anyway when the previous cleanup never ends, after sessionCleanupWaitMs', async () => {

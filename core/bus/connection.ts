@@ -109,6 +109,8 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private cleaning: Promise<void> = Promise.resolve();
   /** Teardowns whose session cleanups have not finished. */
   private cleaningCount = 0;
+  /** The connection whose sessions have started (null until they do: they may wait for cleanups). */
+  private sessionsOn: Connection | null = null;
   private readonly sessionRetries = new Set<NodeJS.Timeout>();
   /** Sessions whose setup failed and were started again on the same connection, since construction. */
   sessionRestarts = 0;
@@ -153,7 +155,8 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   /** Registers a handler that runs now (if connected) and on every reconnection. */
   onSession(handler: SessionHandler): () => void {
     this.sessionHandlers.add(handler);
-    if (this.amqp) this.runSession(handler, this.amqp);
+    // Not before the connection's other sessions: while they wait for cleanups, it starts with them.
+    if (this.amqp && this.sessionsOn === this.amqp) this.runSession(handler, this.amqp);
     return () => this.sessionHandlers.delete(handler);
   }
 
@@ -239,6 +242,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       // or anything meanwhile, may have let this connection go: no sessions on it then.
       const runSessions = () => {
         if (this.connection !== connection || this.amqp !== connection) return;
+        this.sessionsOn = connection;
         for (const handler of this.sessionHandlers) this.runSession(handler, connection);
       };
       if (this.cleaningCount === 0) {
