@@ -722,15 +722,24 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     return Math.min(this.options.sweepIntervalMs ?? SWEEP_INTERVAL_MS, FAILOVER_TICK_MS);
   }
 
+  /**
+   * setInterval whose callback also gets how late it ran (ms past its period): a timer that runs
+   * late says the event loop stood still, and heartbeats waited unread meanwhile.
+   */
+  private everyWithLateness(periodMs: number, run: (now: number, lateMs: number) => void): NodeJS.Timeout {
+    let last = this.now();
+    return setInterval(() => {
+      const now = this.now();
+      const lateMs = now - last - periodMs;
+      last = now;
+      run(now, lateMs);
+    }, periodMs);
+  }
+
   private startTimers(): void {
     this.stopTimers();
-    const sweepMs = this.options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
-    let lastSweep = this.now();
-    this.sweepTimer = setInterval(() => {
-      const now = this.now();
-      // A sweep that runs late says the event loop stood still: heartbeats waited unread meanwhile.
-      const graceMs = this.heartbeatGrace(now, now - lastSweep - sweepMs);
-      lastSweep = now;
+    this.sweepTimer = this.everyWithLateness(this.options.sweepIntervalMs ?? SWEEP_INTERVAL_MS, (now, lateMs) => {
+      const graceMs = this.heartbeatGrace(now, lateMs);
       const changes = this.registry.sweep(now, graceMs);
       for (const change of changes) {
         const instance = this.registry.get(change.service, change.instanceId);
@@ -738,16 +747,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       }
       this.apply(changes);
       for (const service of this.zones.due(this.now())) this.markDirty(service);
-    }, sweepMs);
-    const tickMs = this.failoverTickMs();
-    let lastTick = this.now();
-    this.failoverTimer = setInterval(() => {
-      const now = this.now();
+    });
+    this.failoverTimer = this.everyWithLateness(this.failoverTickMs(), (now, lateMs) => {
       // Late too after a stall, and maybe first: the engine's heartbeat rule must see the grace the sweep would set.
-      this.heartbeatGrace(now, now - lastTick - tickMs);
-      lastTick = now;
+      this.heartbeatGrace(now, lateMs);
       this.applyFailover(this.failover.tick());
-    }, tickMs);
+    });
     this.flushTimer = setInterval(() => {
       this.flush();
       this.flushHistory(); // writes once the stream goes quiet

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Connection } from 'rabbitmq-client';
+import { Connection, type Publisher } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
 import type { MeshSummary, MeshTopology, MeshTraffic } from '../../core/api/contract.js';
@@ -32,6 +32,14 @@ beforeAll(async () => {
   core = createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
   await eventually(() => core.meshes.get('cli')?.active, 'core running', 20_000);
 }, 60_000);
+
+/** One telemetry batch per instance for the last whole second, then waits for the next second. */
+async function sendSecond(publisher: Publisher, mesh: SyntheticMesh, tag: string): Promise<void> {
+  const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
+  await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `${tag}-${n}`))));
+  const next = windowStart + 2000;
+  await eventually(() => Date.now() >= next, 'the next second', 3000, 20);
+}
 
 afterAll(async () => {
   await core?.close();
@@ -68,10 +76,7 @@ describe('mesh.topology + mesh.traffic', () => {
       );
       // Telemetry for a few seconds: one batch per instance per second.
       for (let w = 0; w < 4; w++) {
-        const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
-        await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `lt-${w}-${n}`))));
-        const next = windowStart + 2000;
-        await eventually(() => Date.now() >= next, 'the next second', 3000, 20);
+        await sendSecond(publisher, mesh, `lt-${w}`);
       }
       const edges = 20 * 6;
       // Seconds with the whole mesh, as every topic saw it.
@@ -114,10 +119,7 @@ describe('mesh.topology + mesh.traffic', () => {
       // Telemetry for 3 s with no subscriber: the core's live timer runs each second, nothing is computed.
       const until = Date.now() + 3000;
       for (let w = 0; Date.now() < until; w++) {
-        const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
-        await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `lt-idle-${w}-${n}`))));
-        const next = windowStart + 2000;
-        await eventually(() => Date.now() >= next, 'the next second', 3000, 20);
+        await sendSecond(publisher, mesh, `lt-idle-${w}`);
       }
       // The last second's timer has had its turn.
       const settled = Date.now() + 1500;
@@ -130,9 +132,7 @@ describe('mesh.topology + mesh.traffic', () => {
         await eventually(() => traffic.length >= 1, 'the current traffic', 5000, 20);
         expect(computed).toBeGreaterThan(0);
         for (let w = 0; traffic.length < 3; w++) {
-          const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
-          await Promise.all(mesh.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `lt-watched-${w}-${n}`))));
-          await eventually(() => Date.now() >= windowStart + 2000, 'the next second', 3000, 20);
+          await sendSecond(publisher, mesh, `lt-watched-${w}`);
           if (w > 10) expect.fail(`only ${traffic.length} traffic frames in 10 s with a watcher`);
         }
       } finally {
