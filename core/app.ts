@@ -40,6 +40,8 @@ export interface MeshCoreOptions {
   broker?: { statsIntervalMs?: number; fetch?: typeof fetch };
   /** Incident thresholds for services without saved ones, and for queues (core/incidents). */
   incidentRules?: MeshRuntimeOptions['incidentRules'];
+  /** Every mesh's housekeeping interval (ms, default 2000): registry and idle history writes. */
+  housekeepingIntervalMs?: MeshRuntimeOptions['housekeepingIntervalMs'];
 }
 
 export interface MeshCore {
@@ -130,6 +132,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       source: `meshdeck://console/${options.host}-${process.pid}`,
       control: { ...options.control, secrets },
       ...(options.incidentRules ? { incidentRules: options.incidentRules } : {}),
+      ...(options.housekeepingIntervalMs ? { housekeepingIntervalMs: options.housekeepingIntervalMs } : {}),
       storeWrites: {
         failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
         succeeded: () => storeHealth.succeeded(),

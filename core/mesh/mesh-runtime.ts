@@ -48,6 +48,12 @@ export interface MeshRuntimeOptions {
   source: string;
   missedHeartbeats?: number;
   sweepIntervalMs?: number;
+  /**
+   * Housekeeping (ms, default HOUSEKEEPING_INTERVAL_MS): registry writes, and history writes
+   * that no stream batch triggered (an offset to store once the stream is quiet is written
+   * sooner, by flushHistory's own retry).
+   */
+  housekeepingIntervalMs?: number;
   now?: () => number;
   /** Control plane settings: leader tick, outbox limit, command TTL, core identity (core/control). */
   control?: Pick<ControlPlaneOptions, 'identity' | 'tickMs' | 'leaseTicks' | 'outbox' | 'defaultTtlMs' | 'loopMs' | 'retentionMs' | 'auditRetentionMs' | 'secrets'>;
@@ -60,6 +66,9 @@ export interface MeshRuntimeOptions {
 interface Subscription {
   close(): Promise<void> | void;
 }
+
+/** Default of MeshRuntimeOptions.housekeepingIntervalMs. */
+export const HOUSEKEEPING_INTERVAL_MS = 2000;
 
 /** How often the registry sweeps (ms), unless options.sweepIntervalMs says otherwise. */
 const SWEEP_INTERVAL_MS = 250;
@@ -122,6 +131,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Since when this core has been behind in hearing heartbeats, and by how much at most (null: it is not). */
   private behind: { since: number; maxGraceMs: number } | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** The history write scheduled after a throttled one (flushHistory). */
+  private historyRetry: NodeJS.Timeout | null = null;
   private readonly registryConsumer: string;
   private sessionActive = false;
   /** Counters for the console and tests. */
@@ -426,7 +437,19 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Writes telemetry history; a failed write is logged and retried with the next batch. */
   private flushHistory(offset?: { consumer: string; stream: string; offset: number }, force = false): void {
     try {
-      if (this.history.flush(offset, force ? { force: true } : {}).written) this.options.storeWrites?.succeeded();
+      const result = this.history.flush(offset, force ? { force: true } : {});
+      if (result.written) this.options.storeWrites?.succeeded();
+      // Too soon after the last write: write again as soon as allowed, so the stored offset
+      // reaches the last message within the interval once the stream goes quiet (not at the next
+      // 2-s housekeeping tick). The write then has the offset of the last batch; if more came
+      // meanwhile, their own onBatch wrote or scheduled again.
+      if (result.skipped === 'throttled' && !this.historyRetry && this.flushTimer) {
+        this.historyRetry = setTimeout(() => {
+          this.historyRetry = null;
+          this.flushHistory();
+        }, result.retryInMs ?? 0);
+        this.historyRetry.unref();
+      }
     } catch (err) {
       this.logger.error('telemetry history not saved; retrying with the next batch', { err });
       this.options.storeWrites?.failed(err, 'telemetry history');
@@ -755,8 +778,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     });
     this.flushTimer = setInterval(() => {
       this.flush();
-      this.flushHistory(); // writes once the stream goes quiet
-    }, 2000);
+      this.flushHistory(); // writes what nothing else wrote (no stream batch came since)
+    }, this.options.housekeepingIntervalMs ?? HOUSEKEEPING_INTERVAL_MS);
     this.pruneTimer = setInterval(() => {
       try {
         for (let i = 0; i < 20 && !this.history.prune().done; i++);
@@ -781,7 +804,8 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (this.incidentTimer) clearInterval(this.incidentTimer);
     this.pruneTimer = this.incidentTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
-    this.sweepTimer = this.flushTimer = this.pushTimer = null;
+    if (this.historyRetry) clearTimeout(this.historyRetry);
+    this.sweepTimer = this.flushTimer = this.pushTimer = this.historyRetry = null;
     this.flush(undefined, true);
   }
 }

@@ -59,6 +59,8 @@ export interface FlushResult {
   written: boolean;
   /** Why nothing was written: too soon after the last write, or data ingested after the last offset given. */
   skipped?: 'throttled' | 'unanchored';
+  /** When skipped as 'throttled': in how many ms a write is allowed again. */
+  retryInMs?: number;
   /** Series windows written (staging or late). */
   windows: number;
   /** Of those, windows of already compacted minutes, added straight to the resolution tables. */
@@ -323,7 +325,7 @@ export class TelemetryHistory {
       return { written: false, skipped: 'unanchored', windows: 0, late: 0, compaction: idle };
     }
     if (!options.force && now - this.lastFlushAt < this.minFlushIntervalMs) {
-      return { written: false, skipped: 'throttled', windows: 0, late: 0, compaction: idle };
+      return { written: false, skipped: 'throttled', retryInMs: this.lastFlushAt + this.minFlushIntervalMs - now, windows: 0, late: 0, compaction: idle };
     }
     const sinceLast = now - this.lastFlushAt;
     this.lastFlushAt = now;
