@@ -65,7 +65,7 @@ import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
 import { launchChromium } from '../test/support/chromium.js';
 import { startServe, type ServedConsole } from '../test/support/serve.js';
 import { Child, benchVhost, otherLoad, processCpu, resultsDir, sleep, toParent, until, writeResults, type Message } from './lib.js';
-import { DISTURBED_CORES, heartbeatTemplate, option, runContext } from './telemetry-load.js';
+import { DISTURBED_CORES, ENCODING, heartbeatTemplate, option, runContext, telemetryBody } from './telemetry-load.js';
 
 const SIZES = (option('sizes') ?? '50,500,1000').split(',').map(Number);
 const DURATION_S = Number(option('duration') ?? 600);
@@ -135,7 +135,8 @@ async function publisherRole(): Promise<void> {
       for (let n = slot; n < mesh.size; n += 10) {
         const inst = mesh.instances[n]!;
         if (Math.floor(n / 10) % period === second % period) {
-          pending.push(fast.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, due - 1000, `c${id++}`)));
+          const { body, contentType } = telemetryBody(mesh, n, due - 1000, `c${id++}`);
+          pending.push(fast.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType }, body));
           published += 1;
         }
         if (Math.floor(n / 10) % HEARTBEAT_S === second % HEARTBEAT_S) {
@@ -288,7 +289,7 @@ async function measureSize(services: number, ctx: ReturnType<typeof runContext>,
   let publisher: Child | null = null;
   let stopping = false;
   try {
-    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--services', String(services), '--prefix', `c${run}-${services}`, '--period', String(period)]);
+    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--services', String(services), '--prefix', `c${run}-${services}`, '--period', String(period), '--encoding', ENCODING]);
     await publisher.next('ready', 30_000);
     await until(async () => (await post<Array<{ id: string }>>(served, 'profiles.list', {}).catch(() => [])).length > 0, 'the command-line profile', 30_000, 200);
     const profileId = 'cli';

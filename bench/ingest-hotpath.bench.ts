@@ -1,6 +1,7 @@
 /**
  * CPU per telemetry batch of the core's ingest path, in-process and without a broker:
  * `npm run bench:ingest-hotpath` (options `--messages N`, default 50 000; `--stage all|decode`;
+ * `--encoding binary|json`, default binary as agents send it;
  * `--without edges,events,failover,incidents,history` leaves those consumers out, to attribute the cost).
  *
  * The bodies are the ingest benchmark's (core/telemetry/synthetic-mesh.ts, full mesh: 1 000
@@ -26,7 +27,7 @@ import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { openDatabase } from '../core/store/database.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
-import { FULL_MESH, option } from './telemetry-load.js';
+import { ENCODING, FULL_MESH, option, telemetryBody } from './telemetry-load.js';
 
 const MESSAGES = Number(option('messages') ?? 50_000);
 const STAGE = option('stage') ?? 'all';
@@ -52,7 +53,7 @@ function main(): void {
     for (let i = from; i < to; i++) {
       const n = i % mesh.size;
       const windowStart = t0 + Math.floor(i / mesh.size) * 1000;
-      out.push({ body: mesh.body(n, windowStart, `h${i}`), routingKey: mesh.instances[n]!.routingKey, deliveryTag: i + 1, headers: { 'x-stream-offset': i } } as unknown as AsyncMessage);
+      out.push({ body: telemetryBody(mesh, n, windowStart, `h${i}`).body, routingKey: mesh.instances[n]!.routingKey, deliveryTag: i + 1, headers: { 'x-stream-offset': i } } as unknown as AsyncMessage);
     }
     return out;
   };
@@ -71,7 +72,7 @@ function main(): void {
       const used = process.cpuUsage(cpu);
       if (from >= warm) cpuUs += used.user + used.system;
     }
-    console.log(`decode only: ${(cpuUs / (MESSAGES - warm)).toFixed(1)} µs CPU per batch (${MESSAGES - warm} batches)`);
+    console.log(`decode only (${ENCODING} bodies): ${(cpuUs / (MESSAGES - warm)).toFixed(1)} µs CPU per batch (${MESSAGES - warm} batches)`);
     return;
   }
 
@@ -120,7 +121,7 @@ function main(): void {
     const counted = MESSAGES - warm;
     if (runtime.stats.telemetryBatches !== MESSAGES) throw new Error(`ingested ${runtime.stats.telemetryBatches} of ${MESSAGES} batches (dead-lettered ${runtime.stats.deadLettered})`);
     console.log(
-      `pipeline without AMQP${without.size ? ` and without ${[...without].join(', ')}` : ''}: ${((used.user + used.system) / counted).toFixed(1)} µs CPU per batch (user ${(used.user / counted).toFixed(1)}, system ${(used.system / counted).toFixed(1)}), ` +
+      `pipeline without AMQP (${ENCODING} bodies)${without.size ? ` and without ${[...without].join(', ')}` : ''}: ${((used.user + used.system) / counted).toFixed(1)} µs CPU per batch (user ${(used.user / counted).toFixed(1)}, system ${(used.system / counted).toFixed(1)}), ` +
         `${counted} batches in ${ms.toFixed(0)} ms wall; history writes ${runtime.history.stats.writes - writesBefore.writes} (late windows ${runtime.history.stats.lateWindows}); registry commits ${registryCommits}; stored offset ${runtime.history.offset()}`,
     );
     db.close();

@@ -41,7 +41,7 @@ import { openDatabase } from '../core/store/database.js';
 import { HistoryStore } from '../core/telemetry/history-store.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
 import { Child, benchVhost, median, pad, until, waitForQuiet, writeResults, type Message } from './lib.js';
-import { FULL_MESH, cpuSpan, cpuText, disturbed, option, publisherRole, runContext, type CpuSpan } from './telemetry-load.js';
+import { ENCODING, FULL_MESH, cpuSpan, cpuText, disturbed, option, publisherRole, runContext, type CpuSpan } from './telemetry-load.js';
 
 const MESSAGES = Number(option('messages') ?? 200_000);
 const ROUNDS = Number(option('rounds') ?? 2);
@@ -153,7 +153,7 @@ function pipelineReader(url: string): (done: (first: number, last: number) => vo
 
 async function parent(): Promise<void> {
   const { script, host, run, lines, say } = runContext(import.meta.url);
-  say(`Ingest: ${MESSAGES} telemetry batches from the stream — bare rabbitmq-client vs the full pipeline (${FULL_MESH.services * FULL_MESH.instancesPerService} instances, ${FULL_MESH.edgesPerInstance} edges each)`);
+  say(`Ingest: ${MESSAGES} telemetry batches from the stream — bare rabbitmq-client vs the full pipeline (${FULL_MESH.services * FULL_MESH.instancesPerService} instances, ${FULL_MESH.edgesPerInstance} edges each; ${ENCODING} bodies)`);
   say(host.text);
   const vhost = benchVhost('meshdeck-bench-ingest');
   const connection = new Connection({ url: vhost.url, connectionName: 'meshdeck-bench-ingest' });
@@ -162,7 +162,7 @@ async function parent(): Promise<void> {
   try {
     await connection.onConnect(10_000);
     await declareCoreTopology(connection);
-    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--run', run]);
+    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--run', run, '--encoding', ENCODING]);
     await publisher.next('ready', 30_000);
     const filled = await publisher.request<Message & { ms: number }>({ type: 'fill', count: MESSAGES }, 'filled', 600_000);
     say(`broker 127.0.0.1:5672, vhost ${vhost.name}: ${MESSAGES} batches in the stream (published in ${(filled.ms / 1000).toFixed(1)} s)`);

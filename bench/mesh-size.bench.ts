@@ -41,7 +41,7 @@ import { createMeshCore } from '../core/app.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { Child, benchVhost, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
-import { FULL_MESH, LagHistogram, cpuSpan, cpuText, disturbed, option, publisherRole, runContext } from './telemetry-load.js';
+import { ENCODING, FULL_MESH, LagHistogram, cpuSpan, cpuText, disturbed, option, publisherRole, runContext } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
 const HEARTBEATS = !process.argv.includes('--no-heartbeats');
@@ -69,7 +69,7 @@ async function parent(): Promise<void> {
   let exitCode = 0;
   try {
     const mesh = await until(() => (core.meshes.get('cli')?.active ? core.meshes.get('cli') : null), 'the core mesh session', 30_000);
-    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--run', run]);
+    publisher = new Child('publisher', script, ['--role', 'publisher', '--broker', vhost.url, '--run', run, '--encoding', ENCODING]);
     await publisher.next('ready', 30_000);
     const registered = await publisher.request<Message & { ms: number }>({ type: 'register' }, 'registered', 120_000);
     await until(() => mesh.stats.registered >= INSTANCES, `all ${INSTANCES} instances registered`, 120_000, 20);

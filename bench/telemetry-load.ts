@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
+import { BINARY_TELEMETRY_CONTENT_TYPE } from '../core/protocol/binary-telemetry.js';
 import { encodeMeshEvent } from '../core/protocol/codec.js';
 import { CONTENT_TYPE, EXCHANGES, routingKeys } from '../core/protocol/topology.js';
 import { SyntheticMesh, type SyntheticMeshShape } from '../core/telemetry/synthetic-mesh.js';
@@ -46,6 +47,17 @@ export function runContext(entryUrl: string): { script: string; host: ReturnType
 export function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * How the synthetic agents encode telemetry: `--encoding binary` (the default, as Meshdeck's
+ * agents send it: docs/protocol.md §6.4.1) or `--encoding json`. Passed on to the publisher.
+ */
+export const ENCODING: 'binary' | 'json' = option('encoding') === 'json' ? 'json' : 'binary';
+
+/** Batch n of `mesh` for windowStart, in ENCODING, with its content type. */
+export function telemetryBody(mesh: SyntheticMesh, n: number, windowStart: number, id: string): { body: Buffer; contentType: string } {
+  return ENCODING === 'json' ? { body: mesh.body(n, windowStart, id), contentType: CONTENT_TYPE } : { body: mesh.binaryBody(n, windowStart, id), contentType: BINARY_TELEMETRY_CONTENT_TYPE };
 }
 
 export function shapeFor(run: string): SyntheticMeshShape {
@@ -83,7 +95,8 @@ export async function publisherRole(): Promise<void> {
     for (let i = 0; i < count && !stopping; i++) {
       const n = i % mesh.size;
       const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
-      pending.push(confirmed.send({ exchange: EXCHANGES.telemetry, routingKey: mesh.instances[n]!.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, windowStart, `f${id++}`)));
+      const { body, contentType } = telemetryBody(mesh, n, windowStart, `f${id++}`);
+      pending.push(confirmed.send({ exchange: EXCHANGES.telemetry, routingKey: mesh.instances[n]!.routingKey, contentType }, body));
       if (pending.length >= 2000) {
         await Promise.all(pending);
         pending = [];
@@ -135,7 +148,10 @@ export async function publisherRole(): Promise<void> {
         const pending: Array<Promise<void>> = [];
         for (let n = slot * perSlot; n < Math.min(mesh.size, (slot + 1) * perSlot); n++) {
           const inst = mesh.instances[n]!;
-          if (telemetry) pending.push(fast.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, mesh.body(n, due - 1000, `l${id++}`)));
+          if (telemetry) {
+            const { body, contentType } = telemetryBody(mesh, n, due - 1000, `l${id++}`);
+            pending.push(fast.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType }, body));
+          }
           if (heartbeats) pending.push(fast.send({ exchange: EXCHANGES.registry, routingKey: routingKeys.heartbeat(inst.service, inst.instanceId), contentType: CONTENT_TYPE }, heartbeat(n, second + 1)));
         }
         await Promise.all(pending);

@@ -15,6 +15,7 @@ import { settleWithin } from '../../core/lib/settle.js';
 import { createDeadLetterer, type DeadLetterer } from '../../core/bus/dead-letter.js';
 import { declareCoreTopology } from '../../core/bus/mesh-topology.js';
 import type { Logger } from '../../core/lib/log.js';
+import { BINARY_TELEMETRY_CONTENT_TYPE, isBinaryTelemetry } from '../../core/protocol/binary-telemetry.js';
 import { EncodeError, decodeMeshEvent, encodeMeshEvent } from '../../core/protocol/codec.js';
 import type { ControlAck, ControlCommand, DiscoveryEndpoints, MeshEvent } from '../../core/protocol/messages.js';
 import { CONTENT_TYPE, EXCHANGES, agentControlDecls, routingKeys } from '../../core/protocol/topology.js';
@@ -35,6 +36,12 @@ export interface MeshAgentOptions {
   agent?: 'sidecar' | 'gateway' | 'sdk';
   heartbeatIntervalMs?: number;
   telemetryIntervalMs?: number;
+  /**
+   * How telemetry batches travel (docs/protocol.md §6.4): 'binary' (default; §6.4.1, about a
+   * third of the JSON size, read by cores without JSON parsing) or 'json' (for cores that predate
+   * the binary form).
+   */
+  telemetryEncoding?: 'binary' | 'json';
   logger: Logger;
   backoff?: BackoffPolicy;
   /**
@@ -411,7 +418,8 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
         if (!publisher) return;
         const body = this.unsentTelemetry[0]!;
         try {
-          await publisher.send({ exchange: EXCHANGES.telemetry, routingKey: routingKeys.telemetry(this.service, this.instanceId), contentType: CONTENT_TYPE }, body);
+          const contentType = isBinaryTelemetry(body) ? BINARY_TELEMETRY_CONTENT_TYPE : CONTENT_TYPE;
+          await publisher.send({ exchange: EXCHANGES.telemetry, routingKey: routingKeys.telemetry(this.service, this.instanceId), contentType }, body);
         } catch (err) {
           this.logger.warn('telemetry not confirmed; kept to send again', { err, unsent: this.unsentTelemetry.length });
           return;
@@ -429,7 +437,7 @@ export class MeshAgent extends EventEmitter<{ endpoints: [DiscoveryEndpoints]; c
   /** One batch, or several for the same window when one would exceed the message size limit. */
   private encodeTelemetry(window: ReturnType<TelemetryRecorder['drain']>): Buffer[] {
     const encode = (part: typeof window): Buffer =>
-      encodeMeshEvent('io.meshdeck.telemetry.batch.v1', { service: this.service, instanceId: this.instanceId, zone: this.options.zone, ...part }, { source: this.source });
+      encodeMeshEvent('io.meshdeck.telemetry.batch.v1', { service: this.service, instanceId: this.instanceId, zone: this.options.zone, ...part }, { source: this.source, encoding: this.options.telemetryEncoding ?? 'binary' });
     const split = (part: typeof window): Buffer[] => {
       try {
         return [encode(part)];

@@ -5,6 +5,7 @@
 import { jsonDepth, MAX_JSON_DEPTH, serializeJson } from './json-limits.js';
 import { randomUUID } from 'node:crypto';
 import { checkEnvelope, checkHeartbeat, checkTelemetryBatch, type CheckedEnvelope } from './telemetry-check.js';
+import { isBinaryTelemetry, readBinaryTelemetry, TELEMETRY_TYPE, writeBinaryTelemetry } from './binary-telemetry.js';
 import type { z } from 'zod';
 import {
   EnvelopeBase,
@@ -44,6 +45,18 @@ export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageTy
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
     if (bytes.length > MAX_MESSAGE_BYTES) return { ok: false, reason: `message is ${bytes.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`, type: null };
     if (bytes.length === 0) return { ok: false, reason: 'empty body', type: null };
+    if (isBinaryTelemetry(bytes)) {
+      // Binary telemetry (docs/protocol.md §6.4.1): read by its layout, then held to the same
+      // rules as JSON — the hand-written checks, and for anything they refuse, zod on its JSON form.
+      const read = readBinaryTelemetry(bytes);
+      if (!read.ok) return { ok: false, reason: read.reason, type: TELEMETRY_TYPE };
+      if (expected && !expected.includes(TELEMETRY_TYPE)) return { ok: false, reason: `${TELEMETRY_TYPE} is not expected on this queue`, type: TELEMETRY_TYPE };
+      const envelope = options?.zodOnly ? null : checkEnvelope(read.envelope);
+      if (envelope && checkTelemetryBatch(read.data)) return { ok: true, event: { ...envelope, data: read.data } as MeshEvent };
+      // BlobSketch writes itself as { zero, buckets }: zod sees what the JSON form would carry.
+      parsed = JSON.parse(JSON.stringify({ ...read.envelope, data: read.data }));
+      return decodeParsed(parsed, expected);
+    }
     if (jsonDepth(bytes) > MAX_JSON_DEPTH) return { ok: false, reason: `body nests deeper than ${MAX_JSON_DEPTH} levels`, type: null };
     const text = bytes.toString();
     try {
@@ -66,6 +79,11 @@ export function decodeMeshEvent(body: unknown, expected?: readonly MeshMessageTy
     if (!text.ok) return { ok: false, reason: `body refused: ${text.reason === `over ${MAX_MESSAGE_BYTES} bytes` ? `over the ${MAX_MESSAGE_BYTES}-byte limit` : text.reason}`, type: null };
     parsed = body;
   }
+  return decodeParsed(parsed, expected);
+}
+
+/** The zod path: `parsed` (JSON's values) held to the envelope's and the type's schemas, with zod's reasons. */
+function decodeParsed(parsed: unknown, expected: readonly MeshMessageType[] | undefined): DecodeResult {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { ok: false, reason: 'body is not a JSON object (expected a CloudEvents 1.0 envelope)', type: null };
   }
@@ -117,6 +135,11 @@ export interface EncodeOptions {
   id?: string;
   time?: Date;
   subject?: string;
+  /**
+   * 'binary': the binary layout of docs/protocol.md §6.4.1 (telemetry batches only; cores read
+   * it since it was added to v1). Default 'json'.
+   */
+  encoding?: 'json' | 'binary';
 }
 
 /** Validates the data against its schema (applying defaults) and returns the encoded body. */
@@ -137,8 +160,11 @@ export function encodeMeshEvent<T extends MeshMessageType>(type: T, data: MeshDa
   // What decode would refuse must not be sent (empty or over-long source, id or subject).
   const envelopeCheck = EnvelopeBase.safeParse(envelope);
   if (!envelopeCheck.success) throw new EncodeError(`refusing to send ${type} with an invalid envelope: ${describe(envelopeCheck.error)}`);
-  const event = { ...envelope, data: checked.data };
-  const body = Buffer.from(JSON.stringify(event));
+  let body: Buffer;
+  if (options.encoding === 'binary') {
+    if (type !== TELEMETRY_TYPE) throw new EncodeError(`${type} has no binary form (only ${TELEMETRY_TYPE})`);
+    body = writeBinaryTelemetry({ id: envelope.id, source: envelope.source, time: time.getTime(), ...(options.subject ? { subject: options.subject } : {}) }, checked.data as MeshEvent<typeof TELEMETRY_TYPE>['data']);
+  } else body = Buffer.from(JSON.stringify({ ...envelope, data: checked.data }));
   if (body.length > MAX_MESSAGE_BYTES) throw new EncodeError(`${type} is ${body.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit`);
   return body;
 }

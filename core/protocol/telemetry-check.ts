@@ -11,8 +11,11 @@
  * defaults are appended, zod lists keys in schema order). It says nothing about why a batch is
  * invalid: the decoder asks zod again for anything refused here, so reasons and error paths are
  * zod's, unchanged. Both checks run on values JSON.parse made (no undefined, no Dates, no
- * symbols); a value the caller does not own must not be given to it (defaults are written in).
+ * symbols), or that binary telemetry's reader made, whose sketches are BlobSketch (accepted as
+ * sketches: their blobs were checked as they were read); a value the caller does not own must not
+ * be given to it (defaults are written in).
  */
+import { BlobSketch } from '../telemetry/sketch-codec.js';
 import { EnvelopeBase, EVENT_TYPE_NAME_PATTERN, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN, ZONE_PATTERN } from './messages.js';
 
 /** zod's own RFC 3339 pattern of `time` (z.string().datetime({ offset: true })), so the two cannot differ. */
@@ -108,8 +111,9 @@ function defaultCount(o: Obj, key: string): boolean {
   return isCount(v);
 }
 
-/** SketchWireSchema. */
+/** SketchWireSchema; a BlobSketch (binary telemetry) is one whose blob was checked when it was read. */
 function checkSketch(v: unknown): boolean {
+  if (v instanceof BlobSketch) return true;
   if (!isObject(v) || !onlyKeys(v, SKETCH_KEYS) || !isCount(v.zero)) return false;
   const buckets = v.buckets;
   if (!Array.isArray(buckets) || buckets.length > 4096) return false;

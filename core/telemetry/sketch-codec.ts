@@ -167,6 +167,75 @@ export function encodeSketch(wire: SketchWire): Buffer {
   });
 }
 
+// --- blobs on the wire -------------------------------------------------------------------------
+
+/** At most this many buckets in a sketch on the wire (SketchWireSchema's `.max(4096)`). */
+export const MAX_WIRE_BUCKETS = 4096;
+
+/**
+ * Whether buf[from, to) is exactly one valid sketch blob as a wire sketch must be (what
+ * SketchWireSchema accepts): the zero count and every bucket's count a safe integer, indices
+ * within ±SKETCH_MAX_INDEX, at most MAX_WIRE_BUCKETS buckets, no byte left over. Indices need no
+ * check of their order: the format can only encode them ascending, each once, counts ≥ 1.
+ */
+export function checkSketchBlob(buf: Uint8Array, from: number, to: number): boolean {
+  let pos = from;
+  let index = 0;
+  let buckets = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (pos >= to) return -1;
+      const byte = buf[pos++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value <= Number.MAX_SAFE_INTEGER ? value : -1;
+      scale *= 0x80;
+      if (scale > 2 ** 56) return -1;
+    }
+  };
+  if (pos >= to || varint() < 0) return false;
+  while (pos < to) {
+    const v = varint();
+    if (v < 0 || ++buckets > MAX_WIRE_BUCKETS) return false;
+    const key = Math.floor(v / 16);
+    index = buckets === 1 ? unzigzag(key) : index + key + 1;
+    if (index > SKETCH_MAX_INDEX || index < -SKETCH_MAX_INDEX) return false;
+    if (v % 16 === 0) {
+      const more = varint();
+      if (more < 0 || more + 16 > Number.MAX_SAFE_INTEGER) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A wire sketch that arrived as a blob (binary telemetry, docs/protocol.md §6.4.1): what
+ * sketchBlobOf() wants is the blob itself, so `zero` and `buckets` are decoded only when
+ * something reads them (once, then kept), and JSON.stringify writes the wire form. The blob must
+ * have passed checkSketchBlob(); it is never written to.
+ */
+export class BlobSketch implements SketchWire {
+  private wire: SketchWire | null = null;
+  constructor(readonly blob: Buffer) {}
+
+  private decoded(): SketchWire {
+    return (this.wire ??= decodeSketch(this.blob));
+  }
+
+  get zero(): number {
+    return this.decoded().zero;
+  }
+
+  get buckets(): Array<[number, number]> {
+    return this.decoded().buckets;
+  }
+
+  toJSON(): SketchWire {
+    return { zero: this.zero, buckets: this.buckets };
+  }
+}
+
 /** Sketches sketchBlobOf() encoded last, and their blobs: a ring, newest at `recentAt`. */
 const RECENT_BLOBS = 64;
 const recentWires: Array<SketchWire | null> = new Array<SketchWire | null>(RECENT_BLOBS).fill(null);
@@ -182,6 +251,7 @@ let recentAt = 0;
  * the encoding it saved.
  */
 export function sketchBlobOf(wire: SketchWire): Buffer {
+  if (wire instanceof BlobSketch) return wire.blob;
   for (let n = 0, i = recentAt; n < RECENT_BLOBS; n++, i = i === 0 ? RECENT_BLOBS - 1 : i - 1) {
     const w = recentWires[i];
     if (w === wire) return recentBlobs[i]!;

@@ -11,6 +11,9 @@ describe('SyntheticMesh', () => {
       const decoded = decodeMeshEvent(mesh.body(n, t, `id-${n}`), ['io.meshdeck.telemetry.batch.v1']);
       expect(decoded.ok).toBe(true);
       if (decoded.ok) expect(decoded.event.data).toEqual(mesh.batch(n, t));
+      // The binary body: the same batch, sketches as blobs (compared in their JSON form).
+      const binary = decodeMeshEvent(mesh.binaryBody(n, t, `id-${n}`), ['io.meshdeck.telemetry.batch.v1']);
+      expect(binary.ok && JSON.parse(JSON.stringify(binary.event.data))).toEqual(mesh.batch(n, t));
     }
   });
 

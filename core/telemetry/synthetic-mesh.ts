@@ -12,6 +12,7 @@
  * log-normal sketches, picked deterministically from (instance, edge, window), so a test can
  * compute the exact totals it sent.
  */
+import { writeBinaryTelemetry } from '../protocol/binary-telemetry.js';
 import { encodeMeshEvent } from '../protocol/codec.js';
 import type { EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch, type SketchWire } from '../protocol/sketch.js';
@@ -74,7 +75,7 @@ export class SyntheticMesh {
     }
     this.source = `meshdeck://bench/${prefix}`;
     // One schema pass, so what the fast path builds is known to be valid.
-    if (this.instances.length > 0) encodeMeshEvent('io.meshdeck.telemetry.batch.v1', this.batch(0, 1_800_000_000_000), { source: this.source });
+    if (this.instances.length > 0) encodeMeshEvent('io.meshdeck.telemetry.batch.v1', this.batch(0, 1_800_000_000_000), { source: this.source, encoding: 'binary' });
   }
 
   get size(): number {
@@ -101,7 +102,15 @@ export class SyntheticMesh {
     return { service: inst.service, instanceId: inst.instanceId, zone: 'zone-a', windowStart, windowMs: 1000, edges, events: { published: [], consumed: [] } };
   }
 
-  /** The encoded CloudEvent of batch(n, windowStart), built by string concatenation (no schema pass). */
+  /**
+   * The binary body (docs/protocol.md §6.4.1) of batch(n, windowStart), as agents send it: no
+   * schema pass (the constructor checked one batch; the batches differ only in values).
+   */
+  binaryBody(n: number, windowStart: number, id: string, time = new Date(windowStart + 1000)): Buffer {
+    return writeBinaryTelemetry({ id, source: this.source, time: time.getTime() }, this.batch(n, windowStart));
+  }
+
+  /** The encoded CloudEvent of batch(n, windowStart) in JSON, built by string concatenation (no schema pass). */
   body(n: number, windowStart: number, id: string, time = new Date(windowStart + 1000)): Buffer {
     const inst = this.instances[n]!;
     let edges = '';

@@ -12,7 +12,8 @@ import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
 import { silentLogger } from '../../core/lib/log.js';
-import { CONTENT_TYPE, EXCHANGES } from '../../core/protocol/topology.js';
+import { BINARY_TELEMETRY_CONTENT_TYPE } from '../../core/protocol/binary-telemetry.js';
+import { EXCHANGES } from '../../core/protocol/topology.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { SyntheticMesh } from '../../core/telemetry/synthetic-mesh.js';
 import { eventually } from '../support/mesh.js';
@@ -43,7 +44,7 @@ describe('telemetry history offset', () => {
     const publisher = connection.createPublisher({ confirm: true });
     const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
     const send = (tag: string) =>
-      Promise.all(synthetic.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: CONTENT_TYPE }, synthetic.body(n, windowStart, `${tag}-${n}`))));
+      Promise.all(synthetic.instances.map((inst, n) => publisher.send({ exchange: EXCHANGES.telemetry, routingKey: inst.routingKey, contentType: BINARY_TELEMETRY_CONTENT_TYPE }, synthetic.binaryBody(n, windowStart, `${tag}-${n}`))));
     try {
       // The first burst is written at once (no write yet this second)...
       await send('a');

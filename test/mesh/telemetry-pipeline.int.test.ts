@@ -30,7 +30,8 @@ import { Sidecar } from '../../agent/sidecar/sidecar.js';
 import { createMeshCore, type MeshCore } from '../../core/app.js';
 import type { MeshSummary } from '../../core/api/contract.js';
 import { silentLogger } from '../../core/lib/log.js';
-import { CONTENT_TYPE, EXCHANGES } from '../../core/protocol/topology.js';
+import { BINARY_TELEMETRY_CONTENT_TYPE } from '../../core/protocol/binary-telemetry.js';
+import { EXCHANGES } from '../../core/protocol/topology.js';
 import { memorySecretStore } from '../../core/secrets/secret-store.js';
 import { SyntheticMesh } from '../../core/telemetry/synthetic-mesh.js';
 import { LoadGenerator } from '../../demo/loadgen.js';
@@ -228,7 +229,8 @@ describe('telemetry backfill progress', () => {
       const windowStart = Math.floor(Date.now() / 1000) * 1000 - 1000;
       for (let n = 0; n < synthetic.size; n++) {
         for (let k = 0; k < 3; k++) expected += synthetic.requests(n, k, windowStart);
-        pending.push(publisher.send({ exchange: EXCHANGES.telemetry, routingKey: synthetic.instances[n]!.routingKey, contentType: CONTENT_TYPE }, synthetic.body(n, windowStart, `${w}-${n}`)));
+        // Binary bodies, as agents send them (docs/protocol.md §6.4.1); live-topics sends JSON.
+        pending.push(publisher.send({ exchange: EXCHANGES.telemetry, routingKey: synthetic.instances[n]!.routingKey, contentType: BINARY_TELEMETRY_CONTENT_TYPE }, synthetic.binaryBody(n, windowStart, `${w}-${n}`)));
       }
       if (pending.length >= 2000) {
         await Promise.all(pending);
