@@ -1,7 +1,8 @@
 /**
  * CPU per telemetry batch of the core's ingest path, in-process and without a broker:
  * `npm run bench:ingest-hotpath` (options `--messages N`, default 50 000; `--stage all|decode`;
- * `--encoding binary|json`, default binary as agents send it;
+ * `--encoding binary|json`, default binary as agents send it; `--backlog S`, windows starting S s
+ * further back, as a console catching up reads them;
  * `--without edges,events,failover,incidents,history` leaves those consumers out, to attribute the cost).
  *
  * The bodies are the ingest benchmark's (core/telemetry/synthetic-mesh.ts, full mesh: 1 000
@@ -31,6 +32,7 @@ import { ENCODING, FULL_MESH, option, telemetryBody } from './telemetry-load.js'
 
 const MESSAGES = Number(option('messages') ?? 50_000);
 const STAGE = option('stage') ?? 'all';
+const BACKLOG_S = Number(option('backlog') ?? 0);
 const ACK_BATCH = 1000;
 
 /** The stream consumer's view of the runtime (its handlers are private: the broker calls them). */
@@ -45,7 +47,8 @@ function main(): void {
   // as fast as the core takes them in, as a live mesh sends them. (They started a minute back
   // before: whether that minute's compaction fell inside the run, sending the rest of its windows
   // down the late path at three upserts each, then depended on the clock: ±10 % run to run.)
-  const t0 = Math.floor(Date.now() / 1000) * 1000 - 1000;
+  // With `--backlog S`, S seconds further back: a console catching up on what it missed.
+  const t0 = Math.floor(Date.now() / 1000) * 1000 - 1000 - BACKLOG_S * 1000;
   // Bodies are made a prefetch window at a time, outside the measured CPU: the core holds at most
   // that many (prefetch 2 000), and 50 000 bodies kept at once would slow the collector down.
   const chunk = (from: number, to: number): AsyncMessage[] => {

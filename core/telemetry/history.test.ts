@@ -166,6 +166,33 @@ describe('TelemetryHistory: ingest, flush, query', () => {
     expect(service.points[0]).toMatchObject({ requests: 6, p99: at1m.points[0]!.p99 });
   });
 
+  it('catching up on a backlog, compacts each minute once the stream has moved past it: no window takes the late path', () => {
+    // A console that was away 5 minutes reads them from the stream, 20 s of windows per wall second.
+    const h = history();
+    const away = 300;
+    clock = T0 + away * 1000;
+    let sent = 0;
+    for (let s = 0; s < away; s++) {
+      const at = T0 + s * 1000;
+      h.ingest(telemetryBatch('a', 'a1', at, [{ peerService: 'b', peerInstance: 'b1', values: [10, 20] }]), clock);
+      sent += 2;
+      if (s % 20 === 19) {
+        h.flush();
+        clock += 1000;
+      }
+    }
+    h.flush();
+    expect(h.stats.lateWindows).toBe(0);
+    // The stream has gone quiet: the clock governs again and everything due is compacted.
+    clock += 20_000;
+    for (let i = 0; i < 10 && !h.compact().done; i++);
+    expect(h.compactedThrough).toBe(T0 + 300_000);
+    const q = queries();
+    const points = q.series({ mesh: MESH, kind: 'instance', service: 'b', instance: 'b1', start: T0, end: T0 + away * 1000, resolution: '1s' }).points;
+    expect(sum(points)).toBe(sent);
+    expect(count('telemetry_recent')).toBe(0);
+  });
+
   it('drops batches from too far in the future or older than the longest retention', () => {
     const h = history();
     h.ingest(telemetryBatch('a', 'a1', T0 + 11 * 60_000, [{ peerService: 'b', values: [1] }]), T0);

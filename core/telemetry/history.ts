@@ -179,6 +179,9 @@ export class TelemetryHistory {
   private ingestedSinceAnchor = false;
   private persistedOffset: number | null = null;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  /** The newest window ingested (s) and when it was (the receivedAt given, ms): compactionHorizon(). */
+  private newestWindowSec = Number.NEGATIVE_INFINITY;
+  private lastIngestAt = Number.NEGATIVE_INFINITY;
   private pruneAt = { resolution: 0, index: 0 };
   /** A statement's worth of staging rows (write()). */
   private readonly recentRows: unknown[] = new Array<unknown>(RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS).fill(null);
@@ -244,6 +247,8 @@ export class TelemetryHistory {
     }
     this.stats.batches += 1;
     const t = Math.floor(batch.windowStart / 1000);
+    if (t > this.newestWindowSec) this.newestWindowSec = t;
+    this.lastIngestAt = receivedAt;
     for (const edge of batch.edges) {
       const outbound = edge.direction === 'outbound';
       if (!outbound && edge.peerService !== 'external') continue;
@@ -342,7 +347,7 @@ export class TelemetryHistory {
    */
   compactionSteps(sinceLastMs: number, now = this.now()): number {
     if (this.stepsPerFlush === 0) return 0;
-    const lastDue = Math.floor((Math.floor(now / 1000) - this.graceSec) / MINUTE) * MINUTE;
+    const lastDue = Math.floor((this.compactionHorizon(Math.floor(now / 1000)) - this.graceSec) / MINUTE) * MINUTE;
     if (this.through < lastDue - MINUTE && this.through > 0) return this.maxStepsPerFlush;
     const slices = Math.ceil(this.ids.length / this.seriesPerStep) + 1;
     const span = Number.isFinite(sinceLastMs) ? Math.max(0, sinceLastMs) : this.minFlushIntervalMs;
@@ -467,6 +472,19 @@ export class TelemetryHistory {
 
   // --- compaction ------------------------------------------------------------------------------
 
+  /**
+   * The time (s) up to which minutes may be compacted: the clock, except while batches are coming
+   * in (one ingested within the grace) — then the newest window ingested, never past the clock.
+   * A core working through a backlog (a console that was away, or one that fell behind) so
+   * compacts a minute only once the stream has moved past it. By the clock alone it compacted
+   * minutes whose windows were still to come, and each of those took the late path (three
+   * series-major upserts instead of one staging row), slowing down the catching up itself.
+   */
+  private compactionHorizon(nowSec: number): number {
+    if (this.lastIngestAt < (nowSec - this.graceSec) * 1000) return nowSec;
+    return Math.min(nowSec, this.newestWindowSec + 1);
+  }
+
   /** Runs up to `maxSteps` compaction transactions that are due at `now`. */
   compact(now = this.now(), maxSteps = Infinity): CompactResult {
     const nowSec = Math.floor(now / 1000);
@@ -485,8 +503,8 @@ export class TelemetryHistory {
 
   /** One slice of series of the oldest due minute; null when no minute is due. */
   private compactStep(nowSec: number): number | null {
-    // Minute M is due when M + 60 + grace ≤ now, i.e. M < lastDue.
-    const lastDue = Math.floor((nowSec - this.graceSec) / MINUTE) * MINUTE;
+    // Minute M is due when M + 60 + grace ≤ the horizon (now, unless a backlog is coming in), i.e. M < lastDue.
+    const lastDue = Math.floor((this.compactionHorizon(nowSec) - this.graceSec) / MINUTE) * MINUTE;
     let through = this.through;
     if (this.cursor === 0) {
       // Skip minutes without staged data (staging never holds a window before `through`).
