@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LatencySketch } from '../protocol/sketch.js';
 import { telemetryBatch } from '../telemetry/test-support.js';
 import { Trace, TrafficSignals } from './signals.js';
 
@@ -31,6 +32,24 @@ describe('TrafficSignals', () => {
     expect([...first.callers.keys()].sort()).toEqual(['external', 'shop', 'web']);
     expect(first.callers.get('web')).toMatchObject({ requests: 2, failed: 1 });
     expect(signals.traffic('pay', 3, T0 + 3000)).toMatchObject({ requests: 12, failed: 6 });
+  });
+
+  it('traffic(): the p99 of every sample in the window, packed and unpacked seconds alike (the ranking’s breakdown agrees)', () => {
+    const signals = new TrafficSignals();
+    const all = new LatencySketch();
+    // 12 s of 30 callers each (a service's 30 edges, as in the benchmarks): the first seconds settle and are packed.
+    for (let s = 0; s < 12; s++) {
+      for (let i = 0; i < 30; i++) {
+        const values = [1 + ((s * 7 + i) % 40), 5 * (i + 1), s === 3 && i === 0 ? 900 : 2];
+        for (const v of values) all.add(v);
+        signals.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, T0 + s * 1000, [{ peerService: 'pay', peerInstance: `pay-${i % 3}`, values }]));
+      }
+    }
+    const window = signals.traffic('pay', 12, T0 + 12_000);
+    expect(window.requests).toBe(12 * 30 * 3);
+    expect(window.p99).toBe(all.quantile(0.99));
+    expect(window.p99).toBe(signals.breakdown(new Trace('pay', T0), T0 + 12_000).service.p99);
+    expect(signals.traffic('nobody', 12, T0 + 12_000)).toEqual({ requests: 0, failed: 0, p99: null });
   });
 
   it('packs a settled second into one blob per cell with the same percentiles, and still takes late batches into it', () => {
