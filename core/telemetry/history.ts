@@ -148,6 +148,8 @@ export class TelemetryHistory {
     droppedFuture: 0,
     droppedOld: 0,
     writes: 0,
+    /** flush() calls that wrote nothing, too soon after the last write. */
+    throttled: 0,
     windowsWritten: 0,
     lateWindows: 0,
     compactionSteps: 0,
@@ -330,6 +332,7 @@ export class TelemetryHistory {
       return { written: false, skipped: 'unanchored', windows: 0, late: 0, compaction: idle };
     }
     if (!options.force && now - this.lastFlushAt < this.minFlushIntervalMs) {
+      this.stats.throttled += 1;
       return { written: false, skipped: 'throttled', retryInMs: this.lastFlushAt + this.minFlushIntervalMs - now, windows: 0, late: 0, compaction: idle };
     }
     const sinceLast = now - this.lastFlushAt;
