@@ -175,6 +175,34 @@ describe('BrokerConnection on the real broker', () => {
     await eventually(() => log.includes('start 2'), 'second session started after the bound', 5000, 10);
   });
 
+  it('closes a connection that failed before its sessions clean up: what a cleanup asks of it fails at once, and the next session starts', async () => {
+    // A session's cleanup closes its consumers and publishers: on a failed connection not yet
+    // closed those waited for it to come back, which it never does (this class owns retries), so
+    // the next connection's sessions waited for the cleanup bound (here 20 s).
+    const proxy = await startTcpProxy();
+    proxies.push(proxy);
+    const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => options({ port: proxy.port }), logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000, sessionCleanupWaitMs: 20_000 });
+    open.push(connection);
+    const log: string[] = [];
+    connection.onSession((amqp) => {
+      const n = log.filter((e) => e.startsWith('start')).length + 1;
+      log.push(`start ${n}`);
+      return async () => {
+        // A channel of its own connection, as closing a consumer or publisher asks for.
+        await amqp.acquire().then(
+          (ch) => ch.close(),
+          () => log.push(`cleanup ${n}: the connection is closed`),
+        );
+        log.push(`cleanup ${n} done`);
+      };
+    });
+    connection.start();
+    await until(connection, (s) => s.status === 'connected', 'connected');
+    proxy.cutAll();
+    await eventually(() => log.includes('start 2'), 'second session started', 10_000, 10);
+    expect(log).toEqual(['start 1', 'cleanup 1: the connection is closed', 'cleanup 1 done', 'start 2']);
+  });
+
   it('starts a session whose setup failed again on the same connection, after cleaning up the failed run', async () => {
     // A restarted broker refuses declares for a moment ("home node … is down") while its queues
     // start. Here the refusal is real too: a passive declare of a queue that does not exist yet.

@@ -277,7 +277,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private fail(err: unknown, attempt: number, beforeOpen = true): void {
     const code = errorCodeOf(err);
     const text = explainTlsError(code, brokerErrorText(err), this.tls, beforeOpen);
-    void this.teardown();
+    void this.teardown(true);
     if (isFatalConnectError(code)) {
       this.logger.error('connection refused; not retrying', { code, error: text, attempt });
       this.setState({ status: 'failed', attempt, error: text, errorCode: code, nextRetryAt: null, connectedAt: null });
@@ -341,7 +341,15 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
     entry.cleanup = cleanup;
   }
 
-  private async teardown(): Promise<void> {
+  /**
+   * Lets the current connection go: its sessions' cleanups run (in order with earlier teardowns'),
+   * and the connection is closed. A connection that failed (`dead`) is closed first: what the
+   * cleanups still ask of it (closing consumers and publishers) then fails at once, where it
+   * waited for a connection that was never coming back, and the next connection's sessions
+   * waited for those cleanups (up to SESSION_CLEANUP_WAIT_MS). On stop(), the cleanups come
+   * first, while the connection can still carry them out.
+   */
+  private async teardown(dead = false): Promise<void> {
     const connection = this.connection;
     this.connection = null;
     for (const timer of this.sessionRetries) clearTimeout(timer);
@@ -358,15 +366,25 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
         }
       }
     };
+    // Counted at once: a new connection's sessions wait for these cleanups from this moment.
     this.cleaningCount += 1;
-    // The cleanups start now when no earlier teardown's are running; else after those, waiting for
-    // them as long as a new connection's sessions would.
-    const cleaned = (this.cleaningCount === 1 ? cleanUp() : settleWithin(this.cleaning, this.cleanupWaitMs).then(cleanUp)).finally(() => {
+    const earlier = this.cleaningCount === 1 ? null : this.cleaning;
+    const cleaned = (async () => {
+      if (dead && connection) await this.closeConnection(connection);
+      // The cleanups start now when no earlier teardown's are running; else after those, waiting
+      // for them as long as a new connection's sessions would.
+      if (earlier) await settleWithin(earlier, this.cleanupWaitMs);
+      await cleanUp();
+    })().finally(() => {
       this.cleaningCount -= 1;
     });
     this.cleaning = cleaned;
     await cleaned;
-    if (!connection) return;
+    if (!dead && connection) await this.closeConnection(connection);
+  }
+
+  /** Closes a connection let go of, ignoring its late errors. */
+  private async closeConnection(connection: Connection): Promise<void> {
     connection.removeAllListeners();
     connection.on('error', () => undefined); // late errors from a connection we already let go of
     try {
