@@ -36,10 +36,17 @@ function until(connection: BrokerConnection, predicate: (s: ConnectionState) => 
 
 const open: BrokerConnection[] = [];
 const proxies: TcpProxy[] = [];
-function make(opts: ConnectOptions): BrokerConnection {
-  const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => opts, logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000 });
+function make(opts: ConnectOptions, sessionCleanupWaitMs?: number): BrokerConnection {
+  const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => opts, logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000, ...(sessionCleanupWaitMs ? { sessionCleanupWaitMs } : {}) });
   open.push(connection);
   return connection;
+}
+
+/** A connection through a TCP proxy of its own (cut, paused and resumed by the test). */
+async function proxied(sessionCleanupWaitMs?: number): Promise<{ proxy: TcpProxy; connection: BrokerConnection }> {
+  const proxy = await startTcpProxy();
+  proxies.push(proxy);
+  return { proxy, connection: make(options({ port: proxy.port }), sessionCleanupWaitMs) };
 }
 
 afterEach(async () => {
@@ -94,9 +101,7 @@ describe('BrokerConnection on the real broker', () => {
   });
 
   it('reconnects on its own after the connection is cut, running session handlers again', async () => {
-    const proxy = await startTcpProxy();
-    proxies.push(proxy);
-    const connection = make(options({ port: proxy.port }));
+    const { proxy, connection } = await proxied();
     let sessions = 0;
     let cleanups = 0;
     connection.onSession(() => {
@@ -123,9 +128,7 @@ describe('BrokerConnection on the real broker', () => {
     // A session's cleanup that takes longer than the reconnection (a core flushing its history,
     // closing consumers) must not run over the next session's setup: it would stop the new
     // session's timers and clear its publisher.
-    const proxy = await startTcpProxy();
-    proxies.push(proxy);
-    const connection = make(options({ port: proxy.port }));
+    const { proxy, connection } = await proxied();
     const log: string[] = [];
     let finishCleanup: () => void = () => undefined;
     const cleanupHeld = new Promise<void>((resolve) => (finishCleanup = resolve));
@@ -156,10 +159,7 @@ describe('BrokerConnection on the real broker', () => {
   });
 
   it('starts the next session anyway when the previous cleanup never ends, after sessionCleanupWaitMs', async () => {
-    const proxy = await startTcpProxy();
-    proxies.push(proxy);
-    const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => options({ port: proxy.port }), logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000, sessionCleanupWaitMs: 300 });
-    open.push(connection);
+    const { proxy, connection } = await proxied(300);
     const log: string[] = [];
     connection.onSession(() => {
       const n = log.filter((e) => e.startsWith('start')).length + 1;
@@ -179,10 +179,7 @@ describe('BrokerConnection on the real broker', () => {
     // A session's cleanup closes its consumers and publishers: on a failed connection not yet
     // closed those waited for it to come back, which it never does (this class owns retries), so
     // the next connection's sessions waited for the cleanup bound (here 20 s).
-    const proxy = await startTcpProxy();
-    proxies.push(proxy);
-    const connection = new BrokerConnection({ profileId: 'p1', resolveOptions: () => options({ port: proxy.port }), logger: silentLogger, backoff: FAST, connectTimeoutMs: 3000, sessionCleanupWaitMs: 20_000 });
-    open.push(connection);
+    const { proxy, connection } = await proxied(20_000);
     const log: string[] = [];
     connection.onSession((amqp) => {
       const n = log.filter((e) => e.startsWith('start')).length + 1;
