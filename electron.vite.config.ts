@@ -16,7 +16,8 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       externalizeDeps: true,
-      rollupOptions: { input: { index: 'electron/main/index.ts' } },
+      // The telemetry history's worker thread is an entry of its own (core/telemetry/history-worker.ts).
+      rollupOptions: { input: { index: 'electron/main/index.ts', 'history-worker': 'core/telemetry/history-worker.ts' } },
     },
   },
   preload: {

@@ -38,10 +38,9 @@ const ACK_BATCH = 1000;
 /** The stream consumer's view of the runtime (its handlers are private: the broker calls them). */
 interface TelemetryHandlers {
   onTelemetryMessage(message: AsyncMessage, offset: number): void;
-  flushHistory(offset?: { consumer: string; stream: string; offset: number }, force?: boolean): void;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const mesh = new SyntheticMesh({ ...FULL_MESH, prefix: 'hot' });
   // Windows start at the one that just ended and advance a second per round of the mesh, about
   // as fast as the core takes them in, as a live mesh sends them. (They started a minute back
@@ -110,8 +109,9 @@ function main(): void {
       const cpu = process.cpuUsage();
       const started = performance.now();
       for (let i = from; i < to; i++) handlers.onTelemetryMessage(messages[i - from]!, i);
-      // As the stream consumer does after each acked batch; the last one forced, as at shutdown.
-      handlers.flushHistory({ consumer, stream: QUEUES.telemetryStream, offset: to - 1 }, to === MESSAGES);
+      // As the stream consumer does after each acked batch; the last one drained, as at shutdown.
+      runtime.history.commit({ consumer, stream: QUEUES.telemetryStream, offset: to - 1 });
+      if (to === MESSAGES) await runtime.history.drain();
       const used = process.cpuUsage(cpu);
       if (from >= warm) {
         user += used.user;
@@ -133,4 +133,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

@@ -40,13 +40,14 @@ import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { openDatabase } from '../core/store/database.js';
 import { HistoryStore } from '../core/telemetry/history-store.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
-import { Child, benchVhost, median, pad, until, waitForQuiet, writeResults, type Message } from './lib.js';
+import { Child, benchVhost, historyWorkerNextTo, median, pad, until, waitForQuiet, writeResults, type Message } from './lib.js';
 import { ENCODING, FULL_MESH, cpuSpan, cpuText, disturbed, option, publisherRole, runContext, type CpuSpan } from './telemetry-load.js';
 
 const MESSAGES = Number(option('messages') ?? 200_000);
 const ROUNDS = Number(option('rounds') ?? 2);
 const PREFETCH = 2000;
 const GOAL = 0.8;
+const HISTORY_WORKER = historyWorkerNextTo(import.meta.url);
 
 interface ReaderResult {
   messages: number;
@@ -115,7 +116,7 @@ function rawReader(connection: Connection): (done: (first: number, last: number)
   };
 }
 
-function pipelineReader(url: string): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
+function pipelineReader(url: string, history: 'inline' | 'worker'): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
   return async (done) => {
     const dir = mkdtempSync(join(tmpdir(), 'meshdeck-bench-ingest-'));
     const path = join(dir, 'meshdeck.db');
@@ -123,20 +124,14 @@ function pipelineReader(url: string): (done: (first: number, last: number) => vo
     const db = openDatabase({ path, logger: silentLogger });
     new HistoryStore(db).putOffset(telemetryConsumer('cli'), QUEUES.telemetryStream, -1, Date.now());
     db.close();
-    const core = createMeshCore({ databasePath: path, secrets: memorySecretStore('bench'), logger: silentLogger, host: 'headless', commandLineBroker: url });
+    const core = createMeshCore({ databasePath: path, secrets: memorySecretStore('bench'), logger: silentLogger, host: 'headless', commandLineBroker: url, ...(history === 'worker' ? { historyWorker: HISTORY_WORKER } : {}) });
     let first = 0;
     let stopped = false;
     flushes.length = 0;
     const poll = async () => {
       const mesh = await until(() => core.meshes.get('cli'), 'the core mesh', 30_000, 1);
-      // Diagnostics: time in history writes (the method wrapped with a timer).
-      const flush = mesh.history.flush.bind(mesh.history);
-      mesh.history.flush = (...args) => {
-        const t = performance.now();
-        const result = flush(...args);
-        if (result.written) flushes.push({ ms: performance.now() - t, windows: result.windows, compacted: result.compaction.rows });
-        return result;
-      };
+      // Diagnostics: time in history writes (on the worker thread, or inline).
+      mesh.history.onWrite((w) => flushes.push({ ms: w.ms, windows: w.windows, compacted: w.compactedRows }));
       while (!stopped && mesh.stats.telemetryBatches === 0) await new Promise((r) => setTimeout(r, 1));
       first = performance.now();
       while (!stopped && (mesh.history.offset() ?? -1) < MESSAGES - 1) await new Promise((r) => setTimeout(r, 5));
@@ -169,7 +164,7 @@ async function parent(): Promise<void> {
     const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
     say(gate.quiet ? `machine quiet (other processes ${gate.busyCores.toFixed(2)} cores)` : `machine still busy after ${(gate.waitedMs / 1000).toFixed(0)} s (other processes ${gate.busyCores.toFixed(2)} cores): measuring anyway`);
     say('');
-    const rounds: Array<{ client: ReaderResult; raw: ReaderResult; pipeline: ReaderResult }> = [];
+    const rounds: Array<{ client: ReaderResult; raw: ReaderResult; inline: ReaderResult; pipeline: ReaderResult }> = [];
     const row = (label: string, r: ReaderResult, note = '') =>
       say(`${pad(label, 44, true)}${pad(`${(r.rate / 1000).toFixed(1)} k/s`, 11)}${pad(`${r.seconds.toFixed(2)} s`, 10)}${pad(`${cpuPerMessage(r).toFixed(0)} µs/msg`, 13)}   ${cpuText(r.cpu, 'this process')}${disturbed(r.cpu) ? ' [disturbed]' : ''}${note}`);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -178,22 +173,27 @@ async function parent(): Promise<void> {
       row('  client: createConsumer, ack per message', client);
       const raw = await timed(publisher, rawReader(connection));
       row('  raw: stream-consumer, batched acks', raw);
-      const pipeline = await timed(publisher, pipelineReader(vhost.url));
-      row('  pipeline: decode+validate+aggregate+persist', pipeline, `   = ${((pipeline.rate / client.rate) * 100).toFixed(0)} % of client, ${((pipeline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
+      const inline = await timed(publisher, pipelineReader(vhost.url, 'inline'));
+      row('  pipeline, history on the main thread', inline, `   = ${((inline.rate / client.rate) * 100).toFixed(0)} % of client, ${((inline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
       say(`    ${flushText()}`);
-      rounds.push({ client, raw, pipeline });
+      const pipeline = await timed(publisher, pipelineReader(vhost.url, 'worker'));
+      row('  pipeline, history on its worker thread', pipeline, `   = ${((pipeline.rate / client.rate) * 100).toFixed(0)} % of client, ${((pipeline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
+      say(`    ${flushText()} (worker thread)`);
+      rounds.push({ client, raw, inline, pipeline });
     }
     const med = (pick: (r: (typeof rounds)[number]) => ReaderResult) => median(rounds.map((r) => pick(r).rate));
     const client = med((r) => r.client);
     const raw = med((r) => r.raw);
+    const inline = med((r) => r.inline);
     const pipeline = med((r) => r.pipeline);
     const ratio = pipeline / client;
-    const anyDisturbed = rounds.some((r) => disturbed(r.client.cpu) || disturbed(r.raw.cpu) || disturbed(r.pipeline.cpu));
+    const anyDisturbed = rounds.some((r) => disturbed(r.client.cpu) || disturbed(r.raw.cpu) || disturbed(r.inline.cpu) || disturbed(r.pipeline.cpu));
     say('');
-    say(`median of ${ROUNDS} rounds: client ${(client / 1000).toFixed(1)} k/s, raw ${(raw / 1000).toFixed(1)} k/s, pipeline ${(pipeline / 1000).toFixed(1)} k/s`);
+    say(`median of ${ROUNDS} rounds: client ${(client / 1000).toFixed(1)} k/s, raw ${(raw / 1000).toFixed(1)} k/s, pipeline ${(inline / 1000).toFixed(1)} k/s with the history inline, ${(pipeline / 1000).toFixed(1)} k/s with its worker thread`);
     const cpuMed = (pick: (r: (typeof rounds)[number]) => ReaderResult) => median(rounds.map((r) => cpuPerMessage(pick(r))));
-    say(`CPU per message (this process, median): client ${cpuMed((r) => r.client).toFixed(0)} µs, raw ${cpuMed((r) => r.raw).toFixed(0)} µs, pipeline ${cpuMed((r) => r.pipeline).toFixed(0)} µs`);
-    say(`pipeline = ${(ratio * 100).toFixed(0)} % of the bare client (goal >= ${GOAL * 100} %): ${ratio >= GOAL ? 'MET' : 'MISSED'}; ${((pipeline / raw) * 100).toFixed(0)} % of the raw transport`);
+    say(`CPU per message (this process, median): client ${cpuMed((r) => r.client).toFixed(0)} µs, raw ${cpuMed((r) => r.raw).toFixed(0)} µs, pipeline ${cpuMed((r) => r.inline).toFixed(0)} µs inline, ${cpuMed((r) => r.pipeline).toFixed(0)} µs with the worker (both threads)`);
+    say(`history inline: ${((inline / client) * 100).toFixed(0)} % of the bare client`);
+    say(`pipeline (history on its worker thread, as the hosts run it) = ${(ratio * 100).toFixed(0)} % of the bare client (goal >= ${GOAL * 100} %): ${ratio >= GOAL ? 'MET' : 'MISSED'}; ${((pipeline / raw) * 100).toFixed(0)} % of the raw transport`);
     if (anyDisturbed) say('WARNING: other work took more than 0.25 cores (besides the broker) in at least one reader: figures include its interference');
     const file = writeResults(import.meta.url, 'ingest', {
       benchmark: 'ingest',
@@ -201,7 +201,7 @@ async function parent(): Promise<void> {
       machine: host,
       method: { messages: MESSAGES, rounds: ROUNDS, prefetch: PREFETCH, mesh: FULL_MESH },
       rounds,
-      median: { client, raw, pipeline },
+      median: { client, raw, inline, pipeline },
       goal: { text: `pipeline >= ${GOAL * 100} % of the bare client`, ratio, met: ratio >= GOAL },
       disturbed: anyDisturbed,
       lines,

@@ -288,6 +288,14 @@ export function resultsDir(entryUrl: string, sub = ''): string {
   return dir;
 }
 
+/**
+ * The telemetry history's worker thread as built next to a benchmark (bench/vite.config.ts):
+ * pass `historyWorker: historyWorkerNextTo(import.meta.url)` to createMeshCore, as the hosts do.
+ */
+export function historyWorkerNextTo(entryUrl: string): string {
+  return fileURLToPath(new URL('./history-worker.js', entryUrl));
+}
+
 /** Writes bench/results/<name>.json (the directory is gitignored); returns the path. */
 export function writeResults(entryUrl: string, name: string, data: unknown): string {
   const dir = resultsDir(entryUrl);

@@ -29,7 +29,8 @@
  *
  * Options: `--duration SECONDS` (default 600, the recorded run), `--smoke` (= --duration 30, for
  * development), `--no-heartbeats` (telemetry alone), `--baseline-only` (stop after the baseline),
- * `--heap-snapshot` (V8 heap snapshots of the core after the baseline and at the end, in
+ * `--history inline` (the history written on the core's main thread, not its worker thread as the
+ * hosts run it), `--heap-snapshot` (V8 heap snapshots of the core after the baseline and at the end, in
  * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them by constructor).
  * Profiling the core: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/mesh-size.bench.js --smoke`.
  */
@@ -40,13 +41,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMeshCore } from '../core/app.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
-import { Child, benchVhost, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
+import { Child, benchVhost, historyWorkerNextTo, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
 import { ENCODING, FULL_MESH, LagHistogram, cpuSpan, cpuText, disturbed, option, publisherRole, runContext } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
 const HEARTBEATS = !process.argv.includes('--no-heartbeats');
 const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot');
 const BASELINE_ONLY = process.argv.includes('--baseline-only');
+const HISTORY = option('history') === 'inline' ? 'inline' : 'worker';
 const INSTANCES = FULL_MESH.services * FULL_MESH.instancesPerService;
 const EDGES = INSTANCES * FULL_MESH.edgesPerInstance;
 const WARMUP_S = Math.min(30, Math.floor(DURATION_S / 5));
@@ -60,11 +62,11 @@ const MB = 2 ** 20;
 
 async function parent(): Promise<void> {
   const { script, host, run, lines, say } = runContext(import.meta.url);
-  say(`Mesh size: ${FULL_MESH.services} services, ${INSTANCES} instances, ${EDGES} edges kept live at 1 s for ${DURATION_S} s${HEARTBEATS ? ' (with heartbeats)' : ' (telemetry only)'}`);
+  say(`Mesh size: ${FULL_MESH.services} services, ${INSTANCES} instances, ${EDGES} edges kept live at 1 s for ${DURATION_S} s${HEARTBEATS ? ' (with heartbeats)' : ' (telemetry only)'}; history written ${HISTORY === 'worker' ? 'on its worker thread' : 'on the main thread'}`);
   say(host.text);
   const vhost = benchVhost('meshdeck-bench-mesh-size');
   const dir = mkdtempSync(join(tmpdir(), 'meshdeck-bench-mesh-size-'));
-  const core = createMeshCore({ databasePath: join(dir, 'meshdeck.db'), secrets: memorySecretStore('bench'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
+  const core = createMeshCore({ databasePath: join(dir, 'meshdeck.db'), secrets: memorySecretStore('bench'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url, ...(HISTORY === 'worker' ? { historyWorker: historyWorkerNextTo(import.meta.url) } : {}) });
   let publisher: Child | null = null;
   let exitCode = 0;
   try {
@@ -75,27 +77,21 @@ async function parent(): Promise<void> {
     await until(() => mesh.stats.registered >= INSTANCES, `all ${INSTANCES} instances registered`, 120_000, 20);
     say(`broker 127.0.0.1:5672, vhost ${vhost.name}; ${INSTANCES} instances registered (published in ${(registered.ms / 1000).toFixed(1)} s)`);
 
-    // Lag per batch, at the moment the core ingests it (the history's ingest, wrapped with a timer).
+    // Lag per batch, at the moment the core's main thread takes it (the history's ingest, wrapped with a timer).
     const lag = new LagHistogram();
     const lagAfterWarmup = new LagHistogram();
     let warm = false;
     let ingested = 0;
     const ingest = mesh.history.ingest.bind(mesh.history);
-    mesh.history.ingest = (batch, at) => {
+    mesh.history.ingest = (batch, body, at) => {
       const ms = Date.now() - (batch.windowStart + batch.windowMs);
       lag.add(ms);
       if (warm) lagAfterWarmup.add(ms);
       ingested += 1;
-      ingest(batch, at);
+      ingest(batch, body, at);
     };
     const writes: number[] = [];
-    const flush = mesh.history.flush.bind(mesh.history);
-    mesh.history.flush = (...args) => {
-      const t = performance.now();
-      const result = flush(...args);
-      if (result.written) writes.push(performance.now() - t);
-      return result;
-    };
+    const offWrite = mesh.history.onWrite((w) => writes.push(w.ms));
 
     // Baseline: the same core with the same 10 000 instances heartbeating, no telemetry.
     const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
@@ -150,7 +146,7 @@ async function parent(): Promise<void> {
     clearInterval(sampler);
     loop.disable();
     mesh.history.ingest = ingest;
-    mesh.history.flush = flush;
+    offWrite();
 
     const stall = (ns: number) => Math.max(0, ns / 1e6 - 1);
     const all = lag.summary();

@@ -35,6 +35,7 @@ export default defineConfig({
         'startup.bench': 'bench/startup.bench.ts',
         'console.bench': 'bench/console.bench.ts',
         'heap-summary': 'bench/heap-summary.ts',
+        'history-worker': 'core/telemetry/history-worker.ts',
       },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
       output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

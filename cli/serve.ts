@@ -1,6 +1,7 @@
 /**
  * `meshdeck serve`: the headless console — the mesh control core plus the web UI and the API.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMeshCore } from '../core/app.js';
@@ -12,6 +13,9 @@ import { headlessSecretStore } from '../core/secrets/secret-store.js';
 import { DEFAULT_PORT, startHost } from '../core/server/host.js';
 import { generateToken } from '../core/server/security.js';
 import { DEFAULT_BROKER, UsageError, parseOptions, parsePort, reportFailure, untilSignal } from './common.js';
+
+/** The telemetry history's worker thread (core/telemetry/history-worker.ts), as built. */
+const HISTORY_WORKER = fileURLToPath(new URL('./history-worker.js', import.meta.url));
 
 export const SERVE_USAGE = `Usage: meshdeck serve [--broker URL] [--db FILE] [--port N] [--host H]
 
@@ -68,6 +72,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
       secrets: headlessSecretStore(env),
       logger,
       host: 'headless',
+      // Built next to this bundle (cli/vite.config.ts); run from source, the history is written inline.
+      ...(existsSync(HISTORY_WORKER) ? { historyWorker: HISTORY_WORKER } : {}),
       ...(broker === 'none' ? {} : { commandLineBroker: broker }),
       ...(management ? { commandLineManagementUrl: management } : {}),
     });

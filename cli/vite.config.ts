@@ -1,4 +1,7 @@
-/** Bundles the `meshdeck` command line into out/cli/meshdeck.js. */
+/**
+ * Bundles the `meshdeck` command line into out/cli/meshdeck.js, and the telemetry history's worker
+ * thread into out/cli/history-worker.js (code both use in out/cli/chunks/).
+ */
 import { builtinModules, createRequire } from 'node:module';
 import { defineConfig } from 'vite';
 
@@ -15,9 +18,9 @@ export default defineConfig({
     target: 'node20',
     sourcemap: true,
     rollupOptions: {
-      input: { meshdeck: 'cli/meshdeck.ts' },
+      input: { meshdeck: 'cli/meshdeck.ts', 'history-worker': 'core/telemetry/history-worker.ts' },
       external: (id) => external.some((dep) => id === dep || id.startsWith(`${dep}/`)),
-      output: { format: 'esm', entryFileNames: '[name].js' },
+      output: { format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
     },
   },
 });

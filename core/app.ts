@@ -42,6 +42,8 @@ export interface MeshCoreOptions {
   incidentRules?: MeshRuntimeOptions['incidentRules'];
   /** Every mesh's housekeeping interval (ms, default 2000): registry and idle history writes. */
   housekeepingIntervalMs?: MeshRuntimeOptions['housekeepingIntervalMs'];
+  /** The built history-worker.js: each mesh's telemetry history is written on a worker thread (MeshRuntimeOptions.historyWorker). */
+  historyWorker?: MeshRuntimeOptions['historyWorker'];
 }
 
 export interface MeshCore {
@@ -133,6 +135,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       control: { ...options.control, secrets },
       ...(options.incidentRules ? { incidentRules: options.incidentRules } : {}),
       ...(options.housekeepingIntervalMs ? { housekeepingIntervalMs: options.housekeepingIntervalMs } : {}),
+      ...(options.historyWorker ? { historyWorker: options.historyWorker } : {}),
       storeWrites: {
         failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
         succeeded: () => storeHealth.succeeded(),
@@ -485,6 +488,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
         if (incidentsTimer) clearTimeout(incidentsTimer);
         for (const mesh of meshes.values()) mesh.control.close();
         await connections.closeAll();
+        await Promise.all([...meshes.values()].map((mesh) => mesh.close()));
         db.close();
         logger.info('core closed');
       })();

@@ -35,7 +35,7 @@ import { RegistryStore } from '../registry/registry-store.js';
 import type { Db } from '../store/database.js';
 import { LiveEdges } from '../telemetry/live-edges.js';
 import { LiveEvents } from '../telemetry/live-events.js';
-import { TelemetryHistory } from '../telemetry/history.js';
+import { InlineHistoryWriter, WorkerHistoryWriter, type HistoryWriter } from '../telemetry/history-writer.js';
 import { IngestProgress } from '../telemetry/ingest-progress.js';
 import { telemetryConsumer } from '../telemetry/resolutions.js';
 import { IncidentMonitor, type IncidentMonitorOptions } from '../incidents/monitor.js';
@@ -51,7 +51,7 @@ export interface MeshRuntimeOptions {
   /**
    * Housekeeping (ms, default HOUSEKEEPING_INTERVAL_MS): registry writes, and history writes
    * that no stream batch triggered (an offset to store once the stream is quiet is written
-   * sooner, by flushHistory's own retry).
+   * sooner, by the history writer's own retry).
    */
   housekeepingIntervalMs?: number;
   now?: () => number;
@@ -61,6 +61,12 @@ export interface MeshRuntimeOptions {
   storeWrites?: { failed(err: unknown, operation: string): void; succeeded(): void };
   /** Incident rule thresholds for services without saved ones (core/incidents). */
   incidentRules?: IncidentMonitorOptions['rules'];
+  /**
+   * The built history-worker.js (core/telemetry/history-worker.ts): the telemetry history is then
+   * written by a worker thread with a connection of its own (history-writer.ts). Without it, or
+   * with an in-memory database or a clock of the caller's (`now`), on this thread.
+   */
+  historyWorker?: string | URL;
 }
 
 interface Subscription {
@@ -102,7 +108,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Per-service failover policies (default, or a saved preset with overrides). */
   readonly policies: PolicyStore;
   /** Telemetry history in SQLite (1 s, 10 s, 1 min), written with the stream offset it reached. */
-  readonly history: TelemetryHistory;
+  readonly history: HistoryWriter;
   /** Zone fail-back ramps: the admitted health per zone that endpoint sets carry. */
   readonly zones = new ZoneFailback();
   /** Zones failed over by an operator (control action failover-zone), persisted. */
@@ -131,8 +137,6 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   /** Since when this core has been behind in hearing heartbeats, and by how much at most (null: it is not). */
   private behind: { since: number; maxGraceMs: number } | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
-  /** The history write scheduled after a throttled one (flushHistory). */
-  private historyRetry: NodeJS.Timeout | null = null;
   private readonly registryConsumer: string;
   private sessionActive = false;
   /** Counters for the console and tests. */
@@ -163,7 +167,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       ...(options.now ? { now: options.now } : {}),
     });
     this.control.on('ack', (ack) => this.emit('ack', ack));
-    this.history = new TelemetryHistory({ db: options.db, mesh: options.mesh, ...(options.now ? { now: options.now } : {}) });
+    const historyOptions = { db: options.db, mesh: options.mesh, logger: this.logger, ...(options.storeWrites ? { storeWrites: options.storeWrites } : {}), ...(options.now ? { now: options.now } : {}) };
+    this.history =
+      options.historyWorker && !options.now && options.db.name !== ':memory:' && !options.db.memory
+        ? new WorkerHistoryWriter({ ...historyOptions, script: options.historyWorker })
+        : new InlineHistoryWriter(historyOptions);
     this.policies = new PolicyStore(options.db, options.mesh);
     this.zoneFailovers = new ZoneFailovers(options.db, options.mesh);
     this.control.actions.setHooks({
@@ -200,6 +208,11 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       ...(options.incidentRules ? { rules: options.incidentRules } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
+  }
+
+  /** Ends the history writer (a worker thread's writes and the thread): once the sessions have ended. */
+  close(): Promise<void> {
+    return this.history.close();
   }
 
   /** True once a session's consumers are all running (false while disconnected). */
@@ -279,6 +292,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     // no gap and no double count: the offset is written in the same transaction as the rows);
     // a console without history starts at the stream's tail.
     const telemetryConsumerName = telemetryConsumer(this.options.mesh);
+    this.history.start();
     const telemetry = await consumeStream(amqp, {
       stream: QUEUES.telemetryStream,
       start: () => {
@@ -288,14 +302,14 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
         return start;
       },
       onMessage: (message, offset) => this.onTelemetryMessage(message, offset),
-      onBatch: (lastOffset) => this.flushHistory({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
+      onBatch: (lastOffset) => this.history.commit({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
       logger: this.logger,
       prefetch: 2000,
     });
     const telemetrySub = {
       close: async () => {
         await telemetry.stop();
-        this.flushHistory(undefined, true);
+        await this.history.drain();
       },
     };
     if (!(await keep(telemetrySub))) return;
@@ -428,32 +442,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
-    this.history.ingest(batch, now);
+    this.history.ingest(batch, message.body as Buffer, now);
     this.failover.observeBatch(batch);
     this.incidents.ingest(batch);
     this.ingest.processed(offset, batch.windowStart + batch.windowMs, now);
-  }
-
-  /** Writes telemetry history; a failed write is logged and retried with the next batch. */
-  private flushHistory(offset?: { consumer: string; stream: string; offset: number }, force = false): void {
-    try {
-      const result = this.history.flush(offset, force ? { force: true } : {});
-      if (result.written) this.options.storeWrites?.succeeded();
-      // Too soon after the last write: write again as soon as allowed, so the stored offset
-      // reaches the last message within the interval once the stream goes quiet (not at the next
-      // 2-s housekeeping tick). The write then has the offset of the last batch; if more came
-      // meanwhile, their own onBatch wrote or scheduled again.
-      if (result.skipped === 'throttled' && !this.historyRetry && this.flushTimer) {
-        this.historyRetry = setTimeout(() => {
-          this.historyRetry = null;
-          this.flushHistory();
-        }, result.retryInMs ?? 0);
-        this.historyRetry.unref();
-      }
-    } catch (err) {
-      this.logger.error('telemetry history not saved; retrying with the next batch', { err });
-      this.options.storeWrites?.failed(err, 'telemetry history');
-    }
   }
 
   // --- automatic failover -------------------------------------------------------------------
@@ -778,14 +770,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     });
     this.flushTimer = setInterval(() => {
       this.flush();
-      this.flushHistory(); // writes what nothing else wrote (no stream batch came since)
+      this.history.housekeep();
     }, this.options.housekeepingIntervalMs ?? HOUSEKEEPING_INTERVAL_MS);
     this.pruneTimer = setInterval(() => {
-      try {
-        for (let i = 0; i < 20 && !this.history.prune().done; i++);
-      } catch (err) {
-        this.logger.error('telemetry retention could not prune', { err });
-      }
+      this.history.prune();
     }, 60_000);
     this.incidentTimer = setInterval(() => this.incidents.tick(), 1000);
     this.incidentTimer.unref();
@@ -804,8 +792,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     if (this.incidentTimer) clearInterval(this.incidentTimer);
     this.pruneTimer = this.incidentTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
-    if (this.historyRetry) clearTimeout(this.historyRetry);
-    this.sweepTimer = this.flushTimer = this.pushTimer = this.historyRetry = null;
+    this.sweepTimer = this.flushTimer = this.pushTimer = null;
     this.flush(undefined, true);
   }
 }

@@ -139,11 +139,9 @@ const MAX_SPARE_DELTAS = 100_000;
 
 const seriesKey = (kind: SeriesKind, a: string, b: string) => `${kind}\u0000${a}\u0000${b}`;
 
-export class TelemetryHistory {
-  readonly store: HistoryStore;
-  readonly mesh: string;
-  readonly retention: Retention;
-  readonly stats = {
+/** The counters of a TelemetryHistory, all zero. */
+export function historyStats() {
+  return {
     batches: 0,
     droppedFuture: 0,
     droppedOld: 0,
@@ -157,6 +155,13 @@ export class TelemetryHistory {
     prunedRows: 0,
     seriesForgotten: 0,
   };
+}
+
+export class TelemetryHistory {
+  readonly store: HistoryStore;
+  readonly mesh: string;
+  readonly retention: Retention;
+  readonly stats = historyStats();
   private readonly graceSec: number;
   private readonly minFlushIntervalMs: number;
   private readonly seriesPerStep: number;

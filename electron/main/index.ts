@@ -31,6 +31,8 @@ const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 const origin = rendererOrigin(devServerUrl);
 const rendererDir = fileURLToPath(new URL('../renderer/', import.meta.url));
 const preloadPath = fileURLToPath(new URL('../preload/index.cjs', import.meta.url));
+/** The telemetry history's worker thread, built next to this file (electron.vite.config.ts). */
+const historyWorker = fileURLToPath(new URL('./history-worker.js', import.meta.url));
 const trayIconDir = app.isPackaged ? join(process.resourcesPath, 'tray') : join(app.getAppPath(), 'resources', 'tray');
 const windowStateFile = join(app.getPath('userData'), 'window-state.json');
 
@@ -94,6 +96,7 @@ if (!app.requestSingleInstanceLock()) {
       secrets: safeStorageSecretStore(safeStorage, process.platform),
       logger,
       host: 'electron',
+      historyWorker,
       ...(process.env.MESHDECK_BROKER ? { commandLineBroker: process.env.MESHDECK_BROKER } : {}),
     });
     registerApiBridge(core.router, origin, logger);

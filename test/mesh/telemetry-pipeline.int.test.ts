@@ -17,13 +17,17 @@
  * between the service's own (known from its latency mix, less the sketch's 1 %; for the p50 and p99,
  * the lowest a sample of that size gives but with odds under 0.2 %: serviceP50Floor, serviceP99Floor) and the
  * generator's plus the sketch's 1 % and 1 ms; the p50 also within 3 ms + 10 % of the generator's.
+ *
+ * The console writes its history as the hosts do, on the worker thread built into out/cli
+ * (core/telemetry/history-writer.ts; needs `npm run build` first, which `npm test` does).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
@@ -47,8 +51,10 @@ let core: MeshCore | null = null;
 let upstream: Server;
 let sidecar: Sidecar;
 
+const historyWorker = fileURLToPath(new URL('../../out/cli/history-worker.js', import.meta.url));
+
 function startCore(): MeshCore {
-  return createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url });
+  return createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url, historyWorker });
 }
 
 async function coreRunning(): Promise<void> {
@@ -116,10 +122,12 @@ function slowService(): Promise<Server> {
 }
 
 beforeAll(async () => {
+  if (!existsSync(historyWorker)) throw new Error('out/cli/history-worker.js is missing: run `npm run build` first');
   vhost = createTestVhost('meshdeck-pipeline');
   dir = mkdtempSync(join(tmpdir(), 'meshdeck-pipeline-'));
   core = startCore();
   await coreRunning();
+  expect(core.meshes.get('cli')!.history.kind).toBe('worker');
   upstream = await slowService();
   const port = (upstream.address() as AddressInfo).port;
   sidecar = new Sidecar({ service, zone: 'zone-a', broker: vhost.url, upstream: `http://127.0.0.1:${port}`, listenPort: await freePort(), heartbeatIntervalMs: 250, logger: silentLogger });
