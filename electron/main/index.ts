@@ -6,6 +6,7 @@
  * in the modules beside it, each unit-tested with Electron replaced at the module boundary.
  */
 import { app, dialog, Menu, safeStorage, screen, session, shell, type BrowserWindow } from 'electron';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMeshCore, type MeshCore } from '../../core/app';
@@ -31,7 +32,7 @@ const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 const origin = rendererOrigin(devServerUrl);
 const rendererDir = fileURLToPath(new URL('../renderer/', import.meta.url));
 const preloadPath = fileURLToPath(new URL('../preload/index.cjs', import.meta.url));
-/** The telemetry history's worker thread, built next to this file (electron.vite.config.ts). */
+/** The telemetry history's worker thread, built next to this file (electron.vite.config.ts); run from source (tests), the history is written inline. */
 const historyWorker = fileURLToPath(new URL('./history-worker.js', import.meta.url));
 const trayIconDir = app.isPackaged ? join(process.resourcesPath, 'tray') : join(app.getAppPath(), 'resources', 'tray');
 const windowStateFile = join(app.getPath('userData'), 'window-state.json');
@@ -96,7 +97,7 @@ if (!app.requestSingleInstanceLock()) {
       secrets: safeStorageSecretStore(safeStorage, process.platform),
       logger,
       host: 'electron',
-      historyWorker,
+      ...(existsSync(historyWorker) ? { historyWorker } : {}),
       ...(process.env.MESHDECK_BROKER ? { commandLineBroker: process.env.MESHDECK_BROKER } : {}),
     });
     registerApiBridge(core.router, origin, logger);
