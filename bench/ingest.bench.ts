@@ -6,7 +6,7 @@
  * (`--role publisher`, bench/telemetry-load.ts) fills the telemetry stream with MESSAGES batches
  * of the synthetic mesh (1 000 services × 10 instances × 3 edges, core/telemetry/synthetic-mesh.ts;
  * each batch ~1 KB, 3 edges, the window that had just ended when it was sent). Then, in this
- * process, ROUNDS rounds of three readers of the same stream from its first offset, in turn:
+ * process, ROUNDS rounds of four readers of the same stream from its first offset, in turn:
  *
  *   client     rabbitmq-client's createConsumer (prefetch 2 000, acks one by one): the bare
  *              client as an application would use it; the handler does nothing
@@ -14,13 +14,16 @@
  *              1 000 messages): the pipeline's own transport; the handler does nothing
  *   pipeline   the core itself (createMeshCore on a temp SQLite file whose stored telemetry
  *              offset is −1, so it resumes at 0 as a console that was away would): decode and
- *              validate (JSON + zod), aggregate (LiveEdges, LiveEvents, failover observation,
- *              history deltas), persist (history flush with the offset, compaction)
+ *              validate (binary or JSON), aggregate (LiveEdges, LiveEvents, failover observation,
+ *              incident signals, history deltas), persist (history flush with the offset,
+ *              compaction) — twice: with the history written on the core's main thread, then on
+ *              its worker thread (core/telemetry/history-writer.ts, as the hosts run it)
  *
  * Each rate is messages / (last − first message handled); for the pipeline "handled" is
  * "persisted": the history's stored offset reached the last message. The pipeline's rate is
- * printed next to both baselines of the same round. Goal (the issue's): pipeline ≥ 80 % of the
- * bare client. Also its ratio to the raw transport, this process's CPU per message (which, unlike
+ * printed next to both baselines of the same round. Goal (the issue's): pipeline (history on its
+ * worker thread) ≥ 80 % of the bare client. Per pipeline run also: its history writes, and how busy
+ * its main thread's event loop was and when it had taken the last message. Also its ratio to the raw transport, this process's CPU per message (which, unlike
  * the rates, a machine busy with other work hardly changes), CPU of this process, the publisher,
  * the broker and others per reader, and a note when other work disturbed the run.
  *
@@ -29,6 +32,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Connection } from 'rabbitmq-client';
 import { createMeshCore } from '../core/app.js';
@@ -64,10 +68,18 @@ const cpuPerMessage = (r: ReaderResult) => (r.cpu.coreShare * r.cpu.seconds * 1e
 /** The pipeline's history writes in the last run: duration, windows written, staging rows compacted. */
 const flushes: Array<{ ms: number; windows: number; compacted: number }> = [];
 
+/** The pipeline's main thread in the last run: busy share of its event loop, when it had taken the last message (ms after the first). */
+const mainThread: { utilization: number; doneMs: number | null } = { utilization: 0, doneMs: null };
+
 function flushText(): string {
   const ms = flushes.map((f) => f.ms).sort((a, b) => a - b);
   const total = ms.reduce((a, b) => a + b, 0);
   return `history writes: ${flushes.length}, ${total.toFixed(0)} ms in all, p50 ${(ms[ms.length >> 1] ?? 0).toFixed(0)} ms, max ${(ms.at(-1) ?? 0).toFixed(0)} ms; ${flushes.reduce((a, f) => a + f.windows, 0)} windows, ${flushes.reduce((a, f) => a + f.compacted, 0)} staging rows compacted`;
+}
+
+function mainThreadText(): string {
+  const took = mainThread.doneMs === null ? 'n/a' : `${(mainThread.doneMs / 1000).toFixed(2)} s`;
+  return `main thread busy ${(mainThread.utilization * 100).toFixed(0)} % of the run, had taken every message after ${took}`;
 }
 
 async function timed(publisher: Publisher, read: (done: (first: number, last: number) => void) => Promise<() => Promise<void>>): Promise<ReaderResult> {
@@ -134,7 +146,13 @@ function pipelineReader(url: string, history: 'inline' | 'worker'): (done: (firs
       mesh.history.onWrite((w) => flushes.push({ ms: w.ms, windows: w.windows, compacted: w.compactedRows }));
       while (!stopped && mesh.stats.telemetryBatches === 0) await new Promise((r) => setTimeout(r, 1));
       first = performance.now();
-      while (!stopped && (mesh.history.offset() ?? -1) < MESSAGES - 1) await new Promise((r) => setTimeout(r, 5));
+      const elu = performance.eventLoopUtilization();
+      mainThread.doneMs = null;
+      while (!stopped && (mesh.history.offset() ?? -1) < MESSAGES - 1) {
+        if (mainThread.doneMs === null && mesh.stats.telemetryBatches >= MESSAGES) mainThread.doneMs = performance.now() - first;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      mainThread.utilization = performance.eventLoopUtilization(elu).utilization;
       if (!stopped) done(first, performance.now());
     };
     void poll();
@@ -175,10 +193,10 @@ async function parent(): Promise<void> {
       row('  raw: stream-consumer, batched acks', raw);
       const inline = await timed(publisher, pipelineReader(vhost.url, 'inline'));
       row('  pipeline, history on the main thread', inline, `   = ${((inline.rate / client.rate) * 100).toFixed(0)} % of client, ${((inline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
-      say(`    ${flushText()}`);
+      say(`    ${flushText()}; ${mainThreadText()}`);
       const pipeline = await timed(publisher, pipelineReader(vhost.url, 'worker'));
       row('  pipeline, history on its worker thread', pipeline, `   = ${((pipeline.rate / client.rate) * 100).toFixed(0)} % of client, ${((pipeline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
-      say(`    ${flushText()} (worker thread)`);
+      say(`    ${flushText()} (worker thread); ${mainThreadText()}`);
       rounds.push({ client, raw, inline, pipeline });
     }
     const med = (pick: (r: (typeof rounds)[number]) => ReaderResult) => median(rounds.map((r) => pick(r).rate));
