@@ -92,6 +92,18 @@ async function parent(): Promise<void> {
     };
     const writes: number[] = [];
     const offWrite = mesh.history.onWrite((w) => writes.push(w.ms));
+    // The main thread's own periodic write (registry changes, last-seen times): with the history on
+    // its worker thread, a registry commit waits while a history transaction holds the database.
+    const registryCommits: number[] = [];
+    const commit = mesh.store.commit.bind(mesh.store);
+    mesh.store.commit = (...args) => {
+      const t = performance.now();
+      try {
+        return commit(...args);
+      } finally {
+        registryCommits.push(performance.now() - t);
+      }
+    };
 
     // Baseline: the same core with the same 10 000 instances heartbeating, no telemetry.
     const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
@@ -147,6 +159,7 @@ async function parent(): Promise<void> {
     loop.disable();
     mesh.history.ingest = ingest;
     offWrite();
+    mesh.store.commit = commit;
 
     const stall = (ns: number) => Math.max(0, ns / 1e6 - 1);
     const all = lag.summary();
@@ -155,6 +168,7 @@ async function parent(): Promise<void> {
     const rssMaxMB = Math.max(...samples.map((s) => s.rss)) / MB;
     const heapMaxMB = Math.max(...samples.map((s) => s.heap)) / MB;
     const sortedWrites = [...writes].sort((a, b) => a - b);
+    const sortedCommits = [...registryCommits].sort((a, b) => a - b);
     const trail = samples.map((s) => s.compactionTrailS);
     const perSecond = samples.slice(1).map((s, i) => ({ published: s.published - samples[i]!.published, ingested: s.ingested - samples[i]!.ingested }));
     say('');
@@ -169,6 +183,9 @@ async function parent(): Promise<void> {
     say(
       `history writes: ${writes.length}, p50 ${(sortedWrites[sortedWrites.length >> 1] ?? 0).toFixed(0)} ms, p99 ${(sortedWrites[Math.floor(sortedWrites.length * 0.99)] ?? 0).toFixed(0)} ms, max ${(sortedWrites.at(-1) ?? 0).toFixed(0)} ms; ` +
         `compaction trails now by ${(trail.at(-1) ?? 0).toFixed(0)} s (max ${Math.max(0, ...trail).toFixed(0)} s); ${mesh.history.stats.windowsWritten} windows written`,
+    );
+    say(
+      `registry writes (main thread): ${registryCommits.length}, p50 ${(sortedCommits[sortedCommits.length >> 1] ?? 0).toFixed(1)} ms, p99 ${(sortedCommits[Math.floor(sortedCommits.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(sortedCommits.at(-1) ?? 0).toFixed(0)} ms`,
     );
     const isDisturbed = disturbed(cpu);
     if (isDisturbed) say('WARNING: other work took more than 0.25 cores (besides the broker) meanwhile: the figures include its interference');
@@ -190,7 +207,9 @@ async function parent(): Promise<void> {
       memoryMB: { end: atEnd, rssMax: rssMaxMB, heapMax: heapMaxMB, baseline: { rss: baseline.rssMB, heap: baseline.heapMB } },
       cpu,
       baselineCpu: baseline.cpu,
+      history: HISTORY,
       historyWritesMs: { n: writes.length, p50: sortedWrites[sortedWrites.length >> 1] ?? null, max: sortedWrites.at(-1) ?? null },
+      registryWritesMs: { n: registryCommits.length, p50: sortedCommits[sortedCommits.length >> 1] ?? null, max: sortedCommits.at(-1) ?? null },
       compactionTrailS: { end: trail.at(-1) ?? null, max: Math.max(0, ...trail) },
       samples,
       disturbed: isDisturbed,
