@@ -34,7 +34,7 @@
  * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them by constructor).
  * Profiling the core: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/mesh-size.bench.js --smoke`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -57,6 +57,20 @@ const LAG_GOAL_MS = 1000;
 const RSS_GOAL_MB = 200;
 const RSS_GOAL_MIN_S = 600;
 const DRAIN_WAIT_MS = 60_000;
+
+/** Where the RSS is: V8's heap (used of its size), memory outside it (Buffers and ArrayBuffers of it), and the process's anonymous and file-backed pages. */
+function memoryText(): string {
+  const m = process.memoryUsage();
+  let pages = '';
+  try {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
+    pages = `; anonymous ${kb('Anonymous').toFixed(0)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB`;
+  } catch {
+    // not Linux: the process figures are enough
+  }
+  return `RSS ${(m.rss / MB).toFixed(0)} MB: V8 heap ${(m.heapUsed / MB).toFixed(0)} of ${(m.heapTotal / MB).toFixed(0)} MB, external ${(m.external / MB).toFixed(0)} MB (array buffers ${(m.arrayBuffers / MB).toFixed(0)} MB)${pages}`;
+}
 
 const MB = 2 ** 20;
 
@@ -114,6 +128,7 @@ async function parent(): Promise<void> {
     if (HEAP_SNAPSHOT) say(`heap snapshot after the baseline: ${writeHeapSnapshot(import.meta.url, 'mesh-size-baseline')}`);
     if (BASELINE_ONLY) {
       say(`baseline only: ${INSTANCES} instances heartbeating, no telemetry: RSS ${baseline.rssMB.toFixed(0)} MB, heap ${baseline.heapMB.toFixed(0)} MB; ${cpuText(baseline.cpu)}`);
+      say(`memory in detail: ${memoryText()}`);
       return;
     }
 
@@ -142,7 +157,7 @@ async function parent(): Promise<void> {
     const cpu = await loaded();
     clearTimeout(warmTimer);
     sample();
-    const atEnd = { rssMB: process.memoryUsage.rss() / MB, heapMB: process.memoryUsage().heapUsed / MB };
+    const atEnd = { rssMB: process.memoryUsage.rss() / MB, heapMB: process.memoryUsage().heapUsed / MB, detail: memoryText() };
     if (HEAP_SNAPSHOT) say(`heap snapshot at the end: ${writeHeapSnapshot(import.meta.url, 'mesh-size-end')}`);
     // Drain: how long after the last publish until the core has ingested every batch.
     const drainDeadline = Date.now() + DRAIN_WAIT_MS;
@@ -177,6 +192,7 @@ async function parent(): Promise<void> {
     say(`per second (published/ingested, k): ${perSecond.filter((_, i) => i % Math.max(1, Math.floor(perSecond.length / 20)) === 0).map((w) => `${(w.published / 1000).toFixed(1)}/${(w.ingested / 1000).toFixed(1)}`).join('  ')}`);
     say(`ingest lag (ingested − window end), ms: all p50 ${all.p50} p90 ${all.p90} p99 ${all.p99} max ${all.max}; after ${WARMUP_S} s warm-up p50 ${steady.p50} p90 ${steady.p90} p99 ${steady.p99} max ${steady.max}`);
     say(`core memory: RSS ${atEnd.rssMB.toFixed(0)} MB at the end, max ${rssMaxMB.toFixed(0)} MB; heap ${atEnd.heapMB.toFixed(0)} MB at the end, max ${heapMaxMB.toFixed(0)} MB   (baseline, ${INSTANCES} instances heartbeating, no telemetry: RSS ${baseline.rssMB.toFixed(0)} MB, heap ${baseline.heapMB.toFixed(0)} MB)`);
+    say(`core memory in detail at the end: ${atEnd.detail}`);
     say(`${cpuText(cpu)}`);
     say(`baseline ${cpuText(baseline.cpu)}`);
     say(`core event loop held up: p50 ${stall(loop.percentile(50)).toFixed(1)} ms, p99 ${stall(loop.percentile(99)).toFixed(1)} ms, max ${stall(loop.max).toFixed(0)} ms`);
