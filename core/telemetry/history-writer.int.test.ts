@@ -13,6 +13,7 @@ import { decodeMeshEvent } from '../protocol/codec.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
 import { InlineHistoryWriter, WorkerHistoryWriter, type HistoryWrite, type HistoryWriter } from './history-writer.js';
+import { HistoryStore } from './history-store.js';
 import { telemetryConsumer } from './resolutions.js';
 import { SyntheticMesh } from './synthetic-mesh.js';
 import { tempDb, type TempDb } from './test-support.js';
@@ -130,6 +131,8 @@ describe('telemetry history on its worker thread', () => {
     await first.close();
     const second = new WorkerHistoryWriter({ db: d.db, mesh: MESH, logger: silentLogger, script });
     writers.push(second);
+    // Before its thread reports anything, the compaction mark is the stored one (not 0).
+    expect(second.compactedThrough).toBe(new HistoryStore(d.db).marks(MESH).through * 1000);
     const resumeAt = (second.offset() ?? -1) + 1;
     expect(resumeAt).toBe(half);
     second.start();

@@ -263,6 +263,8 @@ export class WorkerHistoryWriter implements HistoryWriter {
     this.logger = options.logger;
     this.store = new HistoryStore(options.db);
     this.consumer = telemetryConsumer(options.mesh);
+    // Until the worker's first report: the compaction mark as stored.
+    this.reported.compactedThrough = this.store.marks(options.mesh).through * 1000;
     const data: HistoryWorkerData = { dbPath: options.db.name, mesh: options.mesh, ...(options.history ? { history: options.history } : {}) };
     this.worker = new Worker(options.script, { workerData: data, name: `meshdeck-history-${options.mesh}` });
     let resolveReady!: () => void;
