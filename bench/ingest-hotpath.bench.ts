@@ -97,6 +97,13 @@ async function main(): Promise<void> {
       else throw new Error(`--without: unknown part ${part} (edges, events, failover, incidents, history)`);
     }
     const handlers = runtime as unknown as TelemetryHandlers;
+    // The history's writes after the warm-up: their time and windows (µs per window written).
+    const written = { ms: 0, windows: 0, counting: false };
+    runtime.history.onWrite((w) => {
+      if (!written.counting) return;
+      written.ms += w.ms;
+      written.windows += w.windows;
+    });
     const consumer = telemetryConsumer('cli');
     let user = 0;
     let system = 0;
@@ -105,7 +112,10 @@ async function main(): Promise<void> {
     for (let from = 0; from < MESSAGES; from += ACK_BATCH) {
       const to = Math.min(MESSAGES, from + ACK_BATCH);
       const messages = chunk(from, to);
-      if (from === warm) writesBefore.writes = runtime.history.stats.writes;
+      if (from === warm) {
+        writesBefore.writes = runtime.history.stats.writes;
+        written.counting = true;
+      }
       const cpu = process.cpuUsage();
       const started = performance.now();
       for (let i = from; i < to; i++) handlers.onTelemetryMessage(messages[i - from]!, i);
@@ -125,7 +135,7 @@ async function main(): Promise<void> {
     if (runtime.stats.telemetryBatches !== MESSAGES) throw new Error(`ingested ${runtime.stats.telemetryBatches} of ${MESSAGES} batches (dead-lettered ${runtime.stats.deadLettered})`);
     console.log(
       `pipeline without AMQP (${ENCODING} bodies)${without.size ? ` and without ${[...without].join(', ')}` : ''}: ${((used.user + used.system) / counted).toFixed(1)} µs CPU per batch (user ${(used.user / counted).toFixed(1)}, system ${(used.system / counted).toFixed(1)}), ` +
-        `${counted} batches in ${ms.toFixed(0)} ms wall; history writes ${runtime.history.stats.writes - writesBefore.writes} (late windows ${runtime.history.stats.lateWindows}); registry commits ${registryCommits}; stored offset ${runtime.history.offset()}`,
+        `${counted} batches in ${ms.toFixed(0)} ms wall; history writes ${runtime.history.stats.writes - writesBefore.writes} (${written.ms.toFixed(0)} ms, ${written.windows} windows, ${written.windows ? ((written.ms * 1000) / written.windows).toFixed(1) : '-'} µs a window; late windows ${runtime.history.stats.lateWindows}); registry commits ${registryCommits}; stored offset ${runtime.history.offset()}`,
     );
     db.close();
   } finally {
