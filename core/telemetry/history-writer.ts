@@ -392,6 +392,7 @@ export class WorkerHistoryWriter implements HistoryWriter {
     switch (message.type) {
       case 'ready':
         this.report(message);
+        this.logger.info('telemetry history written on a worker thread', { mesh: this.options.mesh, threadId: this.worker.threadId });
         return;
       case 'write':
         this.report(message);

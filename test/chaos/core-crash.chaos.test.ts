@@ -1,6 +1,6 @@
 /**
- * SIGKILL of the headless core (`meshdeck serve`, the built CLI) while it ingests telemetry as
- * fast as a publisher can send it. After each kill: `PRAGMA integrity_check` is ok, and the
+ * SIGKILL of the headless core (`meshdeck serve`, the built CLI, its history written by a worker
+ * thread) while it ingests telemetry as fast as a publisher can send it. After each kill: `PRAGMA integrity_check` is ok, and the
  * history holds exactly what the stream held up to the stored offset (every batch carries one
  * request, so the sum of requests counts the batches). The core is started again on the same
  * database while publishing goes on; at the end the history holds every batch sent, once.
@@ -96,6 +96,8 @@ describe('chaos: the core killed during heavy ingest', () => {
       const s = snapshot();
       return s.integrity === 'ok';
     }, 'database created', 15_000, 100);
+    // As the built CLI runs it: the history is written by its worker thread (core/telemetry/history-writer.ts).
+    await eventually(() => served!.stderr().includes('telemetry history written on a worker thread'), 'history worker started', 15_000, 100);
     // A console without history starts at the stream's tail: publish the measured edge only once
     // it reads the stream, i.e. once a probe edge's batches reach its history.
     const probe = amqp.createPublisher({ confirm: true });
