@@ -4,9 +4,15 @@
  * already taken then arrives twice, with the same CloudEvents id. Batches of one agent arrive in
  * order, so only its last few can come again: keeping the last `perInstance` ids of each instance
  * finds every such copy at a fixed cost per instance.
+ *
+ * Ids are kept as 52-bit hashes (two hashes of the id's UTF-16 code units, 32 + 20 bits: idHash),
+ * not as strings: with 16 CloudEvents ids (UUIDs) per instance this keeps ~460 bytes per instance
+ * in all, against 3 833 with the strings (batch-dedupe.test.ts): 4.6 MB at 10 000 instances
+ * instead of 38 MB. Two different ids of one instance collide with
+ * odds of about 16 in 2^52 per batch: at 10 000 batches a second, once in hundreds of years.
  */
 export class RecentBatchIds {
-  /** service → instance → its last ids (a ring) and when it was last heard (a counter). */
+  /** service → instance → its last ids' hashes (a ring) and when it was last heard (a counter). */
   private readonly byService = new Map<string, Map<string, Heard>>();
   private size = 0;
   private clock = 0;
@@ -24,17 +30,18 @@ export class RecentBatchIds {
   firstSeen(service: string, instanceId: string, id: string): boolean {
     let instances = this.byService.get(service);
     if (!instances) this.byService.set(service, (instances = new Map()));
+    const hash = idHash(id);
     let heard = instances.get(instanceId);
     if (heard) {
-      if (heard.ids.includes(id)) return false;
+      for (let i = 0; i < heard.n; i++) if (heard.ids[i] === hash) return false;
     } else {
       if (this.size >= this.maxInstances) this.forgetOldest();
-      instances.set(instanceId, (heard = { ids: [], next: 0, at: 0 }));
+      instances.set(instanceId, (heard = { ids: new Float64Array(this.perInstance), n: 0, next: 0, at: 0 }));
       this.size += 1;
     }
-    if (heard.ids.length < this.perInstance) heard.ids.push(id);
+    if (heard.n < this.perInstance) heard.ids[heard.n++] = hash;
     else {
-      heard.ids[heard.next] = id;
+      heard.ids[heard.next] = hash;
       heard.next = (heard.next + 1) % this.perInstance;
     }
     heard.at = ++this.clock;
@@ -58,8 +65,22 @@ export class RecentBatchIds {
   }
 }
 
+/** Two hashes of the id's UTF-16 code units — FNV-1a, and the same walk with another offset and multiplier — 32 bits of one and the top 20 of the other. */
+export function idHash(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 2 ** 20 + (b >>> 12);
+}
+
 interface Heard {
-  ids: string[];
+  /** Hashes of the last ids (idHash), the first `n` in use. */
+  ids: Float64Array;
+  n: number;
   /** Where the next id goes once `ids` is full. */
   next: number;
   at: number;
