@@ -201,7 +201,7 @@ async function parent(): Promise<void> {
         `compaction trails now by ${(trail.at(-1) ?? 0).toFixed(0)} s (max ${Math.max(0, ...trail).toFixed(0)} s); ${mesh.history.stats.windowsWritten} windows written`,
     );
     say(
-      `registry writes (main thread): ${registryCommits.length}, p50 ${(sortedCommits[sortedCommits.length >> 1] ?? 0).toFixed(1)} ms, p99 ${(sortedCommits[Math.floor(sortedCommits.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(sortedCommits.at(-1) ?? 0).toFixed(0)} ms`,
+      `registry writes (main thread; ${mesh.stats.registryWritesDeferred} tries deferred while the history held the database): ${registryCommits.length}, p50 ${(sortedCommits[sortedCommits.length >> 1] ?? 0).toFixed(1)} ms, p99 ${(sortedCommits[Math.floor(sortedCommits.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(sortedCommits.at(-1) ?? 0).toFixed(0)} ms`,
     );
     const isDisturbed = disturbed(cpu);
     if (isDisturbed) say('WARNING: other work took more than 0.25 cores (besides the broker) meanwhile: the figures include its interference');

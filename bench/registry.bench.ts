@@ -380,10 +380,11 @@ async function partB(script: string, run: string, pureDecodeHeartbeatNs: number)
     const commits: Array<{ ms: number; instances: number; changes: number; touched: number }> = [];
     const store = mesh.store;
     const commit = store.commit.bind(store);
-    store.commit = (batch) => {
+    store.commit = (batch, options) => {
       const t = performance.now();
-      commit(batch);
+      const written = commit(batch, options);
       commits.push({ ms: performance.now() - t, instances: batch.instances.length, changes: batch.changes.length, touched: batch.touched.length });
+      return written;
     };
     // … and in the coalesced endpoint-set pushes (a private method: wrapped for diagnostics only).
     const pushes: number[] = [];

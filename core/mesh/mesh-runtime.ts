@@ -94,6 +94,11 @@ const FAILOVER_TICK_MS = 100;
  */
 const LAST_SEEN_PERSIST_MS = 30_000;
 
+/** A registry write that found the database busy with another connection's write is tried again this soon (ms)… */
+const REGISTRY_RETRY_MS = 25;
+/** …this many times (about a second), then it waits for the lock like any other write. */
+const REGISTRY_DEFERRALS = 40;
+
 const EMPTY_SPARED: ReadonlyMap<string, SparedHost & { at: number }> = new Map();
 
 export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; signal: [HealthSignal]; registry: [readonly RegistryChange[]] }> {
@@ -141,7 +146,12 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
   private sessionActive = false;
   /** Counters for the console and tests. */
   private readonly batchIds = new RecentBatchIds();
-  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, telemetryDuplicates: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0 };
+  readonly stats = { registered: 0, heartbeats: 0, deregistered: 0, telemetryBatches: 0, telemetryDuplicates: 0, deadLettered: 0, discoveryAnswers: 0, endpointPushes: 0, signals: 0, registryWritesDeferred: 0 };
+  /** The registry stream offset the next registry write stores (kept while a write is deferred or fails). */
+  private registryOffset: { consumer: string; stream: string; offset: number } | null = null;
+  /** The registry write tried again after the database was busy (flush), and how many tries in a row. */
+  private registryRetry: NodeJS.Timeout | null = null;
+  private registryDeferrals = 0;
   private readonly recentSignals: Array<HealthSignal & { at: number }> = [];
   private readonly failoverHistory: EjectionTransition[] = [];
   /** Latency outliers the rule spared (their callees explain them), newest last (the last 1 000). */
@@ -695,12 +705,32 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
    * Persists pending instance changes, history and (every LAST_SEEN_PERSIST_MS, or with
    * `allLastSeen`) the last-seen times of heartbeats that changed nothing; one transaction.
    */
-  flush(offset?: { consumer: string; stream: string; offset: number }, allLastSeen = false): void {
+  flush(offset?: { consumer: string; stream: string; offset: number }, allLastSeen = false, wait = false): void {
+    if (offset) this.registryOffset = offset;
     const now = this.now();
     const lastSeen = this.touched.size > 0 && (allLastSeen || now - this.lastSeenPersistedAt >= LAST_SEEN_PERSIST_MS);
-    if (!offset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && !lastSeen) return;
+    if (!this.registryOffset && this.pendingChanges.length === 0 && this.dirtyInstances.size === 0 && !lastSeen) return;
+    if (this.registryRetry) clearTimeout(this.registryRetry);
+    this.registryRetry = null;
     try {
-      this.store.commit({ instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: lastSeen ? [...this.touched.values()] : [], offset });
+      // The history's worker may hold the write lock: then this write waits, not the event loop
+      // (retried every REGISTRY_RETRY_MS; after REGISTRY_DEFERRALS tries, or when told, it waits).
+      const written = this.store.commit(
+        { instances: [...this.dirtyInstances.values()], changes: this.pendingChanges, touched: lastSeen ? [...this.touched.values()] : [], ...(this.registryOffset ? { offset: this.registryOffset } : {}) },
+        { wait: wait || this.registryDeferrals >= REGISTRY_DEFERRALS },
+      );
+      if (!written) {
+        this.registryDeferrals += 1;
+        this.stats.registryWritesDeferred += 1;
+        this.registryRetry = setTimeout(() => {
+          this.registryRetry = null;
+          this.flush(undefined, allLastSeen);
+        }, REGISTRY_RETRY_MS);
+        this.registryRetry.unref();
+        return;
+      }
+      this.registryDeferrals = 0;
+      this.registryOffset = null;
       this.options.storeWrites?.succeeded();
       this.pendingChanges = [];
       this.dirtyInstances.clear();
@@ -793,7 +823,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.pruneTimer = this.incidentTimer = null;
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.sweepTimer = this.flushTimer = this.pushTimer = null;
-    this.flush(undefined, true);
+    this.flush(undefined, true, true);
   }
 }
 

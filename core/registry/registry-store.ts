@@ -87,7 +87,32 @@ export class RegistryStore {
   }
 
   /** Writes changed instances, their history, last-seen times and a stream offset in one transaction. */
-  commit(batch: { instances: Instance[]; changes: RegistryChange[]; touched: Instance[]; offset?: { consumer: string; stream: string; offset: number } }): void {
+  /**
+   * Writes instances, state changes, last-seen times and the stream offset in one transaction.
+   * With `wait: false` it does not wait for another connection's write in progress (the
+   * telemetry history's worker thread holds the database's one write lock for up to a few
+   * hundred ms at a large mesh's size): it returns false at once, nothing written, and the
+   * caller tries again later. Otherwise it waits (busy_timeout) and returns true.
+   */
+  commit(batch: { instances: Instance[]; changes: RegistryChange[]; touched: Instance[]; offset?: { consumer: string; stream: string; offset: number } }, options: { wait?: boolean } = {}): boolean {
+    if (options.wait ?? true) {
+      this.write(batch);
+      return true;
+    }
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.write(batch);
+      return true;
+    } catch (err) {
+      if (String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return false;
+      throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`);
+    }
+  }
+
+  private write(batch: Parameters<RegistryStore['commit']>[0]): void {
     this.db.transaction(() => {
       for (const i of batch.instances) {
         this.upsert.run({ ...i, mesh: this.mesh, metadata: JSON.stringify(i.metadata) });
