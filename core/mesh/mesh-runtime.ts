@@ -220,8 +220,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     });
   }
 
-  /** Ends the history writer (a worker thread's writes and the thread): once the sessions have ended. */
+  /** Ends the history writer (a worker thread's writes and the thread) and registry retries: once the sessions have ended. */
   close(): Promise<void> {
+    if (this.registryRetry) clearTimeout(this.registryRetry);
+    this.registryRetry = null;
     return this.history.close();
   }
 
