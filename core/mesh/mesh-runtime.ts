@@ -454,7 +454,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const now = this.now();
     this.edges.ingest(batch, now);
     this.events.ingest(batch, now);
-    this.history.ingest(batch, message.body as Buffer, now);
+    this.history.ingest(batch, message.body, now);
     this.failover.observeBatch(batch);
     this.incidents.ingest(batch);
     this.ingest.processed(offset, batch.windowStart + batch.windowMs, now);

@@ -120,6 +120,32 @@ describe('telemetry history on its worker thread', () => {
     expect(writes.at(-1)!.offset === null || writes.at(-1)!.offset === messages.length - 1).toBe(true);
   });
 
+  it('takes bodies the transport parsed (application/json) or decoded (text/plain) as well as bytes', async () => {
+    const mesh = new SyntheticMesh({ services: 6, instancesPerService: 2, edgesPerInstance: 3, prefix: 'hj' });
+    const last = Math.floor(Date.now() / 1000) * 1000 - 1000;
+    const messages: Array<{ batch: TelemetryBatch; body: unknown }> = [];
+    let edgeRequests = 0;
+    for (let n = 0; n < mesh.size; n++) {
+      const json = mesh.body(n, last, `j-${n}`);
+      const decoded = decodeMeshEvent(json, ['io.meshdeck.telemetry.batch.v1']);
+      if (!decoded.ok) throw new Error(decoded.reason);
+      // As rabbitmq-client hands them over: parsed for application/json, a string for text/plain, else bytes.
+      const body = n % 3 === 0 ? (JSON.parse(json.toString()) as unknown) : n % 3 === 1 ? json.toString() : json;
+      messages.push({ batch: decoded.event.data as TelemetryBatch, body });
+      for (let k = 0; k < 3; k++) edgeRequests += mesh.requests(n, k, last);
+    }
+    const d = db();
+    const worker = new WorkerHistoryWriter({ db: d.db, mesh: MESH, logger: silentLogger, script });
+    writers.push(worker);
+    worker.start();
+    for (const m of messages) worker.ingest(m.batch, m.body, Date.now());
+    worker.commit({ consumer, stream: STREAM, offset: messages.length - 1 });
+    await worker.drain();
+    expect(worker.stats.batches).toBe(messages.length);
+    expect(edgeTotal(windows(d.db))).toBe(edgeRequests);
+    expect(worker.offset()).toBe(messages.length - 1);
+  });
+
   it('resumes where it stopped after a close, as a restarted console does', async () => {
     const mesh = new SyntheticMesh({ services: 10, instancesPerService: 2, edgesPerInstance: 3, prefix: 'hr' });
     const { messages, edgeRequests } = stream(mesh, 20);

@@ -63,7 +63,12 @@ export interface HistoryWriter {
   /** Minutes before this (ms) are compacted into the resolution tables (worker: last report). */
   readonly compactedThrough: number;
   start(): void;
-  ingest(batch: TelemetryBatch, body: Buffer, receivedAt: number): void;
+  /**
+   * A batch the live views took, with its message body as the transport gave it: bytes, or for
+   * a publisher that labelled it `application/json` or `text/plain`, the parsed value or text
+   * (rabbitmq-client decodes those).
+   */
+  ingest(batch: TelemetryBatch, body: unknown, receivedAt: number): void;
   commit(offset: StreamOffset): void;
   housekeep(): void;
   prune(): void;
@@ -110,7 +115,7 @@ export class InlineHistoryWriter implements HistoryWriter {
     this.running = true;
   }
 
-  ingest(batch: TelemetryBatch, _body: Buffer, receivedAt: number): void {
+  ingest(batch: TelemetryBatch, _body: unknown, receivedAt: number): void {
     this.history.ingest(batch, receivedAt);
   }
 
@@ -310,8 +315,10 @@ export class WorkerHistoryWriter implements HistoryWriter {
     this.post({ type: 'start' });
   }
 
-  ingest(batch: TelemetryBatch, body: Buffer, receivedAt: number): void {
-    if (this.fallback) return this.fallback.ingest(batch, body, receivedAt);
+  ingest(batch: TelemetryBatch, raw: unknown, receivedAt: number): void {
+    if (this.fallback) return this.fallback.ingest(batch, raw, receivedAt);
+    // The worker decodes bytes: a body the transport parsed (JSON) or decoded (text) goes as text.
+    const body = raw instanceof Uint8Array ? raw : Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw));
     if (this.used + body.length > this.chunk.length) {
       const grown = new Uint8Array(Math.max(this.chunk.length * 2, this.used + body.length));
       grown.set(this.chunk.subarray(0, this.used));
