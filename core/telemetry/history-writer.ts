@@ -233,9 +233,9 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * The history written by a worker thread (history-worker.ts, built next to the host's entry).
- * Bodies are copied as they arrive into one buffer per commit and handed over (transferred, not
- * copied again) with the commit's offset; the worker decodes them and does what the inline
- * writer does. Counters and the compaction mark come back with every write.
+ * Bodies are copied as they arrive into one growing buffer; a commit hands what it holds over
+ * with the commit's offset (copied once into a buffer of its size, which is transferred, not
+ * cloned); the worker decodes them and does what the inline writer does. Counters and the compaction mark come back with every write.
  *
  * If the worker dies (a bug, out of memory), the windows it held in memory are lost — a gap in the
  * history between the offset it last stored and the next write, logged with both offsets — and
@@ -375,7 +375,7 @@ export class WorkerHistoryWriter implements HistoryWriter {
     };
   }
 
-  /** Hands the bodies since the last commit to the worker (transferred), with `offset`. */
+  /** Hands the bodies since the last commit to the worker (a copy of their bytes, transferred), with `offset`. */
   private send(offset: StreamOffset | null): void {
     const bodies = this.chunk.buffer.slice(0, this.used) as ArrayBuffer;
     const ends = Uint32Array.from(this.ends);
