@@ -179,7 +179,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.control.on('ack', (ack) => this.emit('ack', ack));
     const historyOptions = { db: options.db, mesh: options.mesh, logger: this.logger, ...(options.storeWrites ? { storeWrites: options.storeWrites } : {}), ...(options.now ? { now: options.now } : {}) };
     this.history =
-      options.historyWorker && !options.now && options.db.name !== ':memory:' && !options.db.memory
+      options.historyWorker && !options.now && !options.db.memory
         ? new WorkerHistoryWriter({ ...historyOptions, script: options.historyWorker })
         : new InlineHistoryWriter(historyOptions);
     this.policies = new PolicyStore(options.db, options.mesh);

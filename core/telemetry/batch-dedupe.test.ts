@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { RecentBatchIds, idHash } from './batch-dedupe.js';
-
-function heapAfterGc(): number {
-  setFlagsFromString('--expose-gc');
-  const collect = runInNewContext('gc') as () => void;
-  for (let i = 0; i < 3; i++) collect();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
+import { heapInUse } from './test-support.js';
 
 describe('RecentBatchIds', () => {
   it('sees an id once per instance, within the last ids of that instance', () => {
@@ -58,10 +49,10 @@ describe('RecentBatchIds', () => {
   });
 
   it('keeps under 600 bytes per instance with 16 UUIDs each, not the ids themselves', () => {
-    const before = heapAfterGc();
+    const before = heapInUse();
     const ids = new RecentBatchIds(16);
     for (let n = 0; n < 10_000; n++) for (let k = 0; k < 16; k++) ids.firstSeen(`svc-${n % 1000}`, `svc-${n % 1000}-${n}`, randomUUID());
-    const perInstance = (heapAfterGc() - before) / 10_000;
+    const perInstance = (heapInUse() - before) / 10_000;
     console.log(`batch ids: ${perInstance.toFixed(0)} B per instance (16 ids each)`);
     expect(ids.instances).toBe(10_000);
     // The instance-id keys and Maps are counted too (~460 B in all); with the ids kept as strings

@@ -5,26 +5,14 @@
  * and checked against the V8 heap (a forced GC before and after; external array buffers too).
  * The budget is what docs/benchmarks.md "Mesh size kept live" states.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { EDGE_OBJECT_BYTES, LiveEdges } from './live-edges.js';
 import { SyntheticMesh } from './synthetic-mesh.js';
+import { heapInUse } from './test-support.js';
 
 /** Bytes per edge the live view may keep (docs/benchmarks.md): × 30 000 edges = 165 MB. */
 const BUDGET_PER_EDGE = 5500;
 const T0 = 1_800_000_000_000;
-
-function gc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-function used(collect: () => void): number {
-  for (let i = 0; i < 3; i++) collect();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 function fill(live: LiveEdges, mesh: SyntheticMesh, seconds: number): void {
   for (let s = 0; s < seconds; s++) {
@@ -36,11 +24,10 @@ function fill(live: LiveEdges, mesh: SyntheticMesh, seconds: number): void {
 describe('LiveEdges memory', () => {
   it(`keeps at most ${BUDGET_PER_EDGE} bytes per edge with every window of 300 s filled`, () => {
     const mesh = new SyntheticMesh({ services: 20, instancesPerService: 10, edgesPerInstance: 3, prefix: 'mem' });
-    const collect = gc();
-    const before = used(collect);
+    const before = heapInUse();
     const live = new LiveEdges();
     fill(live, mesh, 360);
-    const after = used(collect);
+    const after = heapInUse();
     const edges = live.size;
     expect(edges).toBe(400);
     const structural = live.retainedBytes() / edges;

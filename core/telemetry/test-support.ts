@@ -1,10 +1,12 @@
 /**
  * Helpers for the telemetry tests and the telemetry-query benchmark: deterministic samples,
- * telemetry batches built from raw latencies, temporary databases.
+ * telemetry batches built from raw latencies, temporary databases, heap in use for memory tests.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { silentLogger } from '../lib/log.js';
 import type { EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
@@ -88,4 +90,16 @@ export function tempDb(prefix = 'meshdeck-telemetry-'): TempDb {
     },
   };
   return state;
+}
+
+/**
+ * Bytes in use on the V8 heap plus array buffers after forced full collections (three: objects
+ * freed by one are swept by the next): for memory tests, as a difference before and after.
+ */
+export function heapInUse(): number {
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) collect();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
