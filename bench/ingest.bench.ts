@@ -27,7 +27,8 @@
  * the rates, a machine busy with other work hardly changes), CPU of this process, the publisher,
  * the broker and others per reader, and a note when other work disturbed the run.
  *
- * Options: `--messages N` (default 200 000), `--rounds N` (default 2).
+ * Options: `--messages N` (default 200 000), `--rounds N` (default 2), `--only client|raw|inline|worker`
+ * (that reader alone, no baseline and no goal: for profiling it).
  * Profiling the pipeline: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/ingest.bench.js`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -182,9 +183,26 @@ async function parent(): Promise<void> {
     const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
     say(gate.quiet ? `machine quiet (other processes ${gate.busyCores.toFixed(2)} cores)` : `machine still busy after ${(gate.waitedMs / 1000).toFixed(0)} s (other processes ${gate.busyCores.toFixed(2)} cores): measuring anyway`);
     say('');
-    const rounds: Array<{ client: ReaderResult; raw: ReaderResult; inline: ReaderResult; pipeline: ReaderResult }> = [];
     const row = (label: string, r: ReaderResult, note = '') =>
       say(`${pad(label, 44, true)}${pad(`${(r.rate / 1000).toFixed(1)} k/s`, 11)}${pad(`${r.seconds.toFixed(2)} s`, 10)}${pad(`${cpuPerMessage(r).toFixed(0)} µs/msg`, 13)}   ${cpuText(r.cpu, 'this process')}${disturbed(r.cpu) ? ' [disturbed]' : ''}${note}`);
+    const only = option('only');
+    if (only) {
+      // One reader alone, for profiling (no baseline, no goal): --only client|raw|inline|worker.
+      const readers: Record<string, () => ReturnType<typeof timed>> = {
+        client: () => timed(publisher!, clientReader(connection)),
+        raw: () => timed(publisher!, rawReader(connection)),
+        inline: () => timed(publisher!, pipelineReader(vhost.url, 'inline')),
+        worker: () => timed(publisher!, pipelineReader(vhost.url, 'worker')),
+      };
+      const read = readers[only];
+      if (!read) throw new Error(`--only ${only}: expected one of ${Object.keys(readers).join(', ')}`);
+      for (let round = 1; round <= ROUNDS; round++) {
+        row(`  ${only} (round ${round})`, await read());
+        if (only === 'inline' || only === 'worker') say(`    ${flushText()}; ${mainThreadText()}`);
+      }
+      return;
+    }
+    const rounds: Array<{ client: ReaderResult; raw: ReaderResult; inline: ReaderResult; pipeline: ReaderResult }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       say(`round ${round}:`);
       const client = await timed(publisher, clientReader(connection));

@@ -81,52 +81,77 @@ function getVarint(buf: Uint8Array): number {
   return value;
 }
 
-/** One record decoded in place: counters, callers and where its sketch parts lie in `buf`. */
+/**
+ * One record decoded in place: counters, callers and where its sketch parts lie in `buf`. Typed
+ * arrays with counts, reused for every record: resetting a JS array's length to 0 drops its
+ * backing store, so arrays refilled per record were a new allocation each time (the largest
+ * garbage of live-edge ingest).
+ */
 interface Decoded {
   counters: Float64Array;
-  callerIds: number[];
-  callerCounts: number[];
-  partFrom: number[];
-  partTo: number[];
+  callers: number;
+  callerIds: Float64Array;
+  callerCounts: Float64Array;
+  parts: number;
+  partFrom: Int32Array;
+  partTo: Int32Array;
 }
 
-const decoded = (): Decoded => ({ counters: new Float64Array(COUNTERS), callerIds: [], callerCounts: [], partFrom: [], partTo: [] });
+const decoded = (): Decoded => ({
+  counters: new Float64Array(COUNTERS),
+  callers: 0,
+  callerIds: new Float64Array(16),
+  callerCounts: new Float64Array(16),
+  parts: 0,
+  partFrom: new Int32Array(MAX_PARTS),
+  partTo: new Int32Array(MAX_PARTS),
+});
 const scratch = decoded();
 /** A 1 s record leaving the fine ring for its 10 s block, copied out and decoded (advanceFine). */
 const leaving = { record: new Uint8Array(256), decoded: decoded() };
 const dense = new DenseSketch();
 
+function grown<T extends Float64Array | Int32Array>(a: T, n: number): T {
+  if (n < a.length) return a;
+  const next = new (a.constructor as new (length: number) => T)(Math.max(n + 1, a.length * 2));
+  next.set(a);
+  return next;
+}
+
+function pushCaller(d: Decoded, id: number, count: number): void {
+  if (d.callers >= d.callerIds.length) {
+    d.callerIds = grown(d.callerIds, d.callers);
+    d.callerCounts = grown(d.callerCounts, d.callers);
+  }
+  d.callerIds[d.callers] = id;
+  d.callerCounts[d.callers] = count;
+  d.callers += 1;
+}
+
 function decode(buf: Uint8Array, from: number, to: number, d: Decoded): void {
   d.counters.fill(0);
-  d.callerIds.length = 0;
-  d.callerCounts.length = 0;
-  d.partFrom.length = 0;
-  d.partTo.length = 0;
+  d.callers = 0;
+  d.parts = 0;
   if (to <= from) return;
   pos = from;
   const flags = buf[pos++]!;
   for (let i = 0; i < COUNTERS; i++) d.counters[i] = flags & (1 << i) ? getVarint(buf) : 0;
   const n = flags & HAS_CALLERS ? getVarint(buf) : 0;
   for (let i = 0; i < n; i++) {
-    d.callerIds.push(getVarint(buf));
-    d.callerCounts.push(getVarint(buf));
+    const id = getVarint(buf);
+    pushCaller(d, id, getVarint(buf));
   }
   while (pos < to) {
     const len = getVarint(buf);
-    d.partFrom.push(pos);
-    d.partTo.push(pos + len);
+    if (d.parts >= d.partFrom.length) {
+      d.partFrom = grown(d.partFrom, d.parts);
+      d.partTo = grown(d.partTo, d.parts);
+    }
+    d.partFrom[d.parts] = pos;
+    d.partTo[d.parts] = pos + len;
+    d.parts += 1;
     pos += len;
   }
-}
-
-/** What one report adds to a window. */
-export interface WindowDelta {
-  counters: ArrayLike<number>;
-  /** Caller table index and requests, or caller < 0 for none. */
-  caller: number;
-  callerCount: number;
-  /** The report's sketch as a sketch-codec blob. */
-  blob: Uint8Array;
 }
 
 /** Sums over a read: counters, requests per caller index, and the merged latency sketch. */
@@ -154,14 +179,18 @@ export class EdgeWindows {
     return this.lengths.byteLength + this.data.byteLength;
   }
 
-  /** Adds a report to the 1 s window `second` (epoch seconds). False when it is too old to keep. */
-  add(second: number, delta: WindowDelta): boolean {
+  /**
+   * Adds a report to the 1 s window `second` (epoch seconds): its counters (in record order), the
+   * requests of caller table index `caller` (< 0 for none) and its latency as a sketch-codec blob.
+   * False when it is too old to keep. (Arguments, not an object: called per edge of every batch.)
+   */
+  add(second: number, counters: ArrayLike<number>, caller: number, callerCount: number, blob: Uint8Array): boolean {
     if (second > this.fineNewest) this.advanceFine(second);
     if (second > this.fineNewest - FINE_SECONDS) {
-      this.mergeInto(mod(second, FINE_SECONDS), delta.counters, delta.caller, delta.callerCount, delta.blob, 0, delta.blob.length);
+      this.mergeInto(mod(second, FINE_SECONDS), counters, caller, callerCount, blob, 0, blob.length);
       return true;
     }
-    return this.addCoarse(Math.floor(second / COARSE_SECONDS), delta.counters, delta.blob, 0, delta.blob.length);
+    return this.addCoarse(Math.floor(second / COARSE_SECONDS), counters, blob, 0, blob.length);
   }
 
   /**
@@ -191,7 +220,7 @@ export class EdgeWindows {
       const len = this.lengths[slot]!;
       if (len) {
         decode(this.data, off, off + len, scratch);
-        for (const id of scratch.callerIds) into.add(id);
+        for (let i = 0; i < scratch.callers; i++) into.add(scratch.callerIds[i]!);
       }
       off += len;
     }
@@ -204,12 +233,12 @@ export class EdgeWindows {
     decode(this.data, off, off + len, scratch);
     for (let i = 0; i < COUNTERS; i++) into.counters[i]! += scratch.counters[i]!;
     if (withCallers) {
-      for (let i = 0; i < scratch.callerIds.length; i++) {
+      for (let i = 0; i < scratch.callers; i++) {
         const id = scratch.callerIds[i]!;
         into.callers.set(id, (into.callers.get(id) ?? 0) + scratch.callerCounts[i]!);
       }
     }
-    for (let i = 0; i < scratch.partFrom.length; i++) into.sketch.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
+    for (let i = 0; i < scratch.parts; i++) into.sketch.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
     return true;
   }
 
@@ -228,11 +257,11 @@ export class EdgeWindows {
       copyBytes(this.data, off, off + len, record, 0);
       this.replace(slot, off, len, 0);
       decode(record, 0, len, leaving.decoded);
-      const { counters, partFrom, partTo } = leaving.decoded;
+      const { counters, partFrom, partTo, parts } = leaving.decoded;
       const held = this.fineNewest - mod(this.fineNewest - s, FINE_SECONDS);
       const block = Math.floor(held / COARSE_SECONDS);
-      for (let i = 0; i < partFrom.length; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, partFrom[i]!, partTo[i]!);
-      if (partFrom.length === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
+      for (let i = 0; i < parts; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, partFrom[i]!, partTo[i]!);
+      if (parts === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
     }
     this.fineNewest = second;
   }
@@ -258,39 +287,37 @@ export class EdgeWindows {
     decode(this.data, off, off + len, scratch);
     for (let i = 0; i < COUNTERS; i++) scratch.counters[i]! += counters[i]!;
     if (caller >= 0) {
-      const at = scratch.callerIds.indexOf(caller);
+      let at = scratch.callers - 1;
+      while (at >= 0 && scratch.callerIds[at] !== caller) at--;
       if (at >= 0) scratch.callerCounts[at]! += callerCount;
-      else {
-        scratch.callerIds.push(caller);
-        scratch.callerCounts.push(callerCount);
-      }
+      else pushCaller(scratch, caller, callerCount);
     }
     outLen = 0;
     reserve(1);
-    let flags = scratch.callerIds.length ? HAS_CALLERS : 0;
+    let flags = scratch.callers ? HAS_CALLERS : 0;
     for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) flags |= 1 << i;
     out[outLen++] = flags;
     for (let i = 0; i < COUNTERS; i++) if (scratch.counters[i]) putVarint(scratch.counters[i]!);
-    if (scratch.callerIds.length) putVarint(scratch.callerIds.length);
-    for (let i = 0; i < scratch.callerIds.length; i++) {
+    if (scratch.callers) putVarint(scratch.callers);
+    for (let i = 0; i < scratch.callers; i++) {
       putVarint(scratch.callerIds[i]!);
       putVarint(scratch.callerCounts[i]!);
     }
     const headerLen = outLen;
     let partsLen = 0;
-    for (let i = 0; i < scratch.partFrom.length; i++) partsLen += scratch.partTo[i]! - scratch.partFrom[i]! + 5;
+    for (let i = 0; i < scratch.parts; i++) partsLen += scratch.partTo[i]! - scratch.partFrom[i]! + 5;
     const newPart = blobTo > blobFrom;
-    if (newPart && (scratch.partFrom.length + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
+    if (newPart && (scratch.parts + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
       // Merge the parts and the new one into a single blob.
       dense.reset();
-      for (let i = 0; i < scratch.partFrom.length; i++) dense.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
+      for (let i = 0; i < scratch.parts; i++) dense.addBlob(this.data, scratch.partFrom[i], scratch.partTo[i]);
       dense.addBlob(blob, blobFrom, blobTo);
       const merged = dense.toBlob();
       dense.reset();
       putVarint(merged.length);
       putBytes(merged, 0, merged.length);
     } else {
-      for (let i = 0; i < scratch.partFrom.length; i++) {
+      for (let i = 0; i < scratch.parts; i++) {
         putVarint(scratch.partTo[i]! - scratch.partFrom[i]!);
         putBytes(this.data, scratch.partFrom[i]!, scratch.partTo[i]!);
       }

@@ -118,13 +118,14 @@ function stripCircuit<T extends { circuit?: unknown }>(s: T): Omit<T, 'circuit'>
 }
 
 describe('LiveEdges against a reference model', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`gives the same summaries and caller counts over random traffic (seed ${seed})`, () => {
+  // Seed 4: 40 caller instances, more than a record's reused decode arrays start with (16).
+  for (const [seed, webInstances] of [[1, 3], [2, 3], [3, 3], [4, 40]] as const) {
+    it(`gives the same summaries and caller counts over random traffic (seed ${seed}, ${webInstances} caller instances)`, () => {
       const random = prng(seed);
       const live = new LiveEdges();
       const ref = new Reference();
       const callers = [
-        { service: 'web', instances: ['web-1', 'web-2', 'web-3'], peers: ['orders', 'users', 'external'] },
+        { service: 'web', instances: Array.from({ length: webInstances }, (_, i) => `web-${i + 1}`), peers: ['orders', 'users', 'external'] },
         { service: 'orders', instances: ['orders-1'], peers: ['db'] },
       ];
       let checked = 0;

@@ -152,10 +152,11 @@ export class LiveEdges {
       c[CONNECT] = edge.errors.connect;
       c[TIMEOUT] = edge.errors.timeout;
       c[RETRIES] = edge.retries;
-      c[REFUSED] = edge.refused ?? 0;
+      const refused = edge.refused ?? 0;
+      c[REFUSED] = refused;
       const fine = second > series.newest - FINE_SECONDS;
       const caller = edge.direction === 'outbound' && fine ? series.callerIndex(batch.instanceId, second) : -1;
-      series.windows.add(second, { counters: c, caller, callerCount: edge.requests + (edge.refused ?? 0), blob: sketchBlobOf(edge.latency) });
+      series.windows.add(second, c, caller, edge.requests + refused, sketchBlobOf(edge.latency));
       if (second > series.newest) series.newest = second;
       if (edge.direction === 'outbound' && edge.circuit) series.setCircuit(batch.instanceId, edge.circuit, receivedAt);
       series.lastSeen = receivedAt;

@@ -179,34 +179,39 @@ export const MAX_WIRE_BUCKETS = 4096;
  * check of their order: the format can only encode them ascending, each once, counts ≥ 1.
  */
 export function checkSketchBlob(buf: Uint8Array, from: number, to: number): boolean {
-  let pos = from;
+  checkAt = from;
   let index = 0;
   let buckets = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (pos >= to) return -1;
-      const byte = buf[pos++]!;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value <= Number.MAX_SAFE_INTEGER ? value : -1;
-      scale *= 0x80;
-      if (scale > 2 ** 56) return -1;
-    }
-  };
-  if (pos >= to || varint() < 0) return false;
-  while (pos < to) {
-    const v = varint();
+  if (checkAt >= to || checkVarint(buf, to) < 0) return false;
+  while (checkAt < to) {
+    const v = checkVarint(buf, to);
     if (v < 0 || ++buckets > MAX_WIRE_BUCKETS) return false;
     const key = Math.floor(v / 16);
     index = buckets === 1 ? unzigzag(key) : index + key + 1;
     if (index > SKETCH_MAX_INDEX || index < -SKETCH_MAX_INDEX) return false;
     if (v % 16 === 0) {
-      const more = varint();
+      const more = checkVarint(buf, to);
       if (more < 0 || more + 16 > Number.MAX_SAFE_INTEGER) return false;
     }
   }
   return true;
+}
+
+/** checkSketchBlob's read position: module state, not a closure per call (the check runs per edge of every batch). */
+let checkAt = 0;
+
+/** The varint at checkAt (moved past it), or −1 when it runs past `to`, has over 8 bytes or exceeds 2^53 − 1. */
+function checkVarint(buf: Uint8Array, to: number): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (checkAt >= to) return -1;
+    const byte = buf[checkAt++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value <= Number.MAX_SAFE_INTEGER ? value : -1;
+    scale *= 0x80;
+    if (scale > 2 ** 56) return -1;
+  }
 }
 
 /**
