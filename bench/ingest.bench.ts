@@ -88,7 +88,9 @@ async function timed(publisher: Publisher, read: (done: (first: number, last: nu
   let resolve!: (span: { first: number; last: number }) => void;
   const finished = new Promise<{ first: number; last: number }>((r) => (resolve = r));
   const stop = await read((first, last) => resolve({ first, last }));
-  const span = await Promise.race([finished, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('reader did not finish within 10 min')), 600_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('reader did not finish within 10 min')), 600_000)));
+  const span = await Promise.race([finished, timeout]).finally(() => clearTimeout(timer));
   const cpu = await stopCpu();
   await stop();
   const seconds = (span.last - span.first) / 1000;
@@ -257,4 +259,5 @@ async function parent(): Promise<void> {
 
 const role = option('role') ?? 'parent';
 if (role === 'publisher') void publisherRole();
-else void parent();
+// (parent() exits the process itself, except after `--only`, which returns early.)
+else void parent().then(() => process.exit(0));
