@@ -66,9 +66,25 @@ describe('Registry', () => {
     expect(r.register(reg('old', { heartbeatIntervalMs: 1000 }), T0, T0 - 60_000)).toEqual([]);
     expect(r.instances('checkout')).toEqual([]);
     expect(r.dormantCount).toBe(1);
+    // Its first heartbeat is its joining this console's view: a registration, not a recovery.
     const revived = r.heartbeat(hb('old'), T0 + 1);
-    expect(revived).toEqual([expect.objectContaining({ from: 'down', to: 'healthy' })]);
+    expect(revived).toEqual([expect.objectContaining({ kind: 'registered', from: null, to: 'healthy', at: T0 + 1, detail: 'joined zone-a at 10.0.0.1:8080 (registered 60 s before its first heartbeat here)' })]);
     expect(r.get('checkout', 'old')).toMatchObject({ address: '10.0.0.1:8080', state: 'healthy', firstSeen: T0 - 60_000 });
+    expect(r.heartbeat(hb('old'), T0 + 2)).toEqual([]);
+  });
+
+  it('brings back an instance it listed before (forgotten, or loaded long down) as heartbeats resuming, even after a stale replay of its registration', () => {
+    const r = new Registry({ missedHeartbeats: 3, forgetDownAfterMs: 60_000 });
+    r.register(reg('c1', { heartbeatIntervalMs: 1000 }), T0);
+    r.sweep(T0 + 5000);
+    expect(r.sweep(T0 + 60_001)).toEqual([expect.objectContaining({ kind: 'forgotten' })]);
+    expect(r.register(reg('c1', { heartbeatIntervalMs: 1000 }), T0 + 70_000, T0)).toEqual([]);
+    expect(r.heartbeat(hb('c1'), T0 + 70_001)).toEqual([expect.objectContaining({ kind: 'state', from: 'down', to: 'healthy', detail: 'heartbeats resumed' })]);
+
+    const loaded = new Registry({ forgetDownAfterMs: 60_000 });
+    loaded.load([{ ...r.get('checkout', 'c1')!, state: 'down', lastSeen: T0 }], T0 + 120_000);
+    expect(loaded.dormantCount).toBe(1);
+    expect(loaded.heartbeat(hb('c1'), T0 + 120_001)).toEqual([expect.objectContaining({ kind: 'state', from: 'down', to: 'healthy' })]);
   });
 
   it('forgets instances down for longer than forgetDownAfterMs, and revives them on a heartbeat', () => {

@@ -57,6 +57,12 @@ export class Registry {
   private readonly services = new Map<string, Map<string, Instance>>();
   /** Instances known from history but not live: not listed, revived by a heartbeat. */
   private readonly dormant = new Map<string, Instance>();
+  /**
+   * Dormant instances this registry never listed: registrations replayed from the stream that
+   * were already older than the TTL. Their first heartbeat is their joining this console's view
+   * (a 'registered' change), not heartbeats resuming.
+   */
+  private readonly neverListed = new Set<string>();
   private readonly revisions = new Map<string, number>();
   private readonly options: RegistryOptions;
 
@@ -102,10 +108,13 @@ export class Registry {
     };
     if (stale && !existing) {
       // Old history (a console replaying the stream): keep it aside until it heartbeats.
-      this.dormant.set(key(data.service, data.instanceId), next);
+      const k = key(data.service, data.instanceId);
+      if (!this.dormant.has(k) || this.neverListed.has(k)) this.neverListed.add(k);
+      this.dormant.set(k, next);
       return [];
     }
     this.dormant.delete(key(data.service, data.instanceId));
+    this.neverListed.delete(key(data.service, data.instanceId));
     this.bucket(data.service).set(data.instanceId, next);
     if (!existing) {
       return [this.change(at, next, 'registered', null, `joined ${data.zone} at ${data.address}${stale ? ' (from history; no heartbeat yet)' : ''}`)];
@@ -120,11 +129,14 @@ export class Registry {
 
   heartbeat(data: InstanceHeartbeat, now: number): RegistryChange[] {
     let instance = this.services.get(data.service)?.get(data.instanceId);
+    let joins = false;
     if (!instance) {
       // Known from history only: its heartbeat brings it back, with the address it registered.
-      const sleeping = this.dormant.get(key(data.service, data.instanceId));
+      const k = key(data.service, data.instanceId);
+      const sleeping = this.dormant.get(k);
       if (!sleeping) return []; // never registered: we have no address to route to
-      this.dormant.delete(key(data.service, data.instanceId));
+      this.dormant.delete(k);
+      joins = this.neverListed.delete(k);
       instance = { ...sleeping, state: 'down' };
       this.bucket(data.service).set(data.instanceId, instance);
     }
@@ -137,7 +149,9 @@ export class Registry {
     if (instance.state !== wanted) {
       const from = instance.state;
       instance.state = wanted;
-      changes.push(this.change(now, instance, 'state', from, from === 'down' ? 'heartbeats resumed' : `agent reports ${data.state}`));
+      if (joins) {
+        changes.push(this.change(now, instance, 'registered', null, `joined ${instance.zone} at ${instance.address} (registered ${Math.round((now - instance.firstSeen) / 1000)} s before its first heartbeat here)`));
+      } else changes.push(this.change(now, instance, 'state', from, from === 'down' ? 'heartbeats resumed' : `agent reports ${data.state}`));
     }
     if (data.weight !== undefined && data.weight !== instance.weight) {
       const before = instance.weight;
