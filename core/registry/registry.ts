@@ -106,15 +106,16 @@ export class Registry {
       seq: 0,
       inflight: 0,
     };
+    const k = key(data.service, data.instanceId);
     if (stale && !existing) {
-      // Old history (a console replaying the stream): keep it aside until it heartbeats.
-      const k = key(data.service, data.instanceId);
-      if (!this.dormant.has(k) || this.neverListed.has(k)) this.neverListed.add(k);
+      // Old history (a console replaying the stream): keep it aside until it heartbeats. One
+      // already set aside keeps what it was (listed before, or not).
+      if (!this.dormant.has(k)) this.neverListed.add(k);
       this.dormant.set(k, next);
       return [];
     }
-    this.dormant.delete(key(data.service, data.instanceId));
-    this.neverListed.delete(key(data.service, data.instanceId));
+    this.dormant.delete(k);
+    this.neverListed.delete(k);
     this.bucket(data.service).set(data.instanceId, next);
     if (!existing) {
       return [this.change(at, next, 'registered', null, `joined ${data.zone} at ${data.address}${stale ? ' (from history; no heartbeat yet)' : ''}`)];
