@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
+import { decodeSketch, MAX_BLOB_PARTS } from '../telemetry/sketch-codec.js';
 import { FailoverEngine, SPREAD_MIN_SERVICES } from './engine.js';
 
 const T0 = 1_800_000_000_000;
@@ -144,6 +145,91 @@ describe('FailoverEngine', () => {
     expect(transitions.map((t) => `${t.service}/${t.instanceId} → ${t.to}`)).toEqual(['payments/pa → ejected']);
     const checkout = e.detector.sweepReport('checkout')?.latency;
     expect(checkout && 'spared' in checkout ? checkout.spared?.map((h) => h.instanceId) : null).toEqual(['ch-a']);
+  });
+
+  it('keeps windows across intervals, yet each evaluation sees only its own interval; an instance idle for an interval is dropped', () => {
+    const clock = { now: T0 };
+    const members: Record<string, string[]> = { checkout: ['ch-1', 'ch-2'], payments: ['p1', 'p2', 'p3'] };
+    const e = new FailoverEngine({ services: () => Object.keys(members), instancesOf: (s) => members[s] ?? [], now: () => clock.now });
+    /** One sidecar's window: its outbound calls to payments' instances, [requests, 5xx, latency ms]. */
+    const calls = (instanceId: string, per: Record<string, [requests: number, http5xx: number, ms: number]>): TelemetryBatch => ({
+      service: 'checkout',
+      instanceId,
+      zone: 'zone-a',
+      windowStart: clock.now - 1000,
+      windowMs: 1000,
+      events: { published: [], consumed: [] },
+      edges: Object.entries(per).map(([peer, [requests, http5xx, ms]]) => {
+        const latency = new LatencySketch();
+        if (requests > 0) latency.add(ms, requests);
+        return { direction: 'outbound' as const, peerService: 'payments', peerInstance: peer, requests, errors: { http5xx, http4xx: 0, connect: 0, timeout: 0 }, retries: 0, latency: latency.toWire() };
+      }),
+    });
+    const sketch = (...parts: Array<[ms: number, count: number]>) => {
+      const s = new LatencySketch();
+      for (const [ms, n] of parts) s.add(ms, n);
+      return s.toWire();
+    };
+    // What the engine hands the detector, per interval: `service/instance` → the observation, its sketches decoded.
+    const observe = vi.spyOn(e.detector, 'observe');
+    const observed = () => {
+      const out: Record<string, unknown> = {};
+      for (const [service, instanceId, w] of observe.mock.calls) {
+        out[`${service}/${instanceId}`] = {
+          requests: w.requests,
+          http5xx: w.http5xx,
+          latency: w.latency ? decodeSketch(w.latency as Uint8Array) : undefined,
+          outbound: w.outbound ? Object.fromEntries(Object.entries(w.outbound).map(([callee, c]) => [callee, { requests: c.requests, latency: decodeSketch(c.latency as Uint8Array) }])) : undefined,
+        };
+      }
+      observe.mockClear();
+      return out;
+    };
+
+    // Interval 1: p2 slow and failing, over more batches than MAX_BLOB_PARTS (its chain is merged on the way).
+    clock.now = T0 + 1000;
+    const batches = MAX_BLOB_PARTS + 3;
+    for (let i = 0; i < batches; i++) e.observeBatch(calls('ch-1', { p1: [10, 0, 5], p2: [10, 5, 400 + i] }));
+    expect(e.tick()).toHaveLength(2);
+    expect(observed()).toEqual({
+      'payments/p1': { requests: 10 * batches, http5xx: 0, latency: sketch([5, 10 * batches]), outbound: undefined },
+      'payments/p2': { requests: 10 * batches, http5xx: 5 * batches, latency: sketch(...Array.from({ length: batches }, (_, i): [number, number] => [400 + i, 10])), outbound: undefined },
+      'checkout/ch-1': { requests: 0, http5xx: 0, latency: undefined, outbound: { payments: { requests: 20 * batches, latency: sketch([5, 10 * batches], ...Array.from({ length: batches }, (_, i): [number, number] => [400 + i, 10])) } } },
+    });
+    // Kept for the next interval (reset), the arena emptied.
+    expect(e.held('payments')).toEqual({ windows: 2, callers: 0, sketchBytes: 0 });
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 1, sketchBytes: 0 });
+
+    // Interval 2: p2 fast and sound, p3 reached without requests (observed all the same), p1 not called, ch-2 calls too.
+    clock.now = T0 + 2000;
+    e.observeBatch(calls('ch-1', { p2: [4, 0, 5], p3: [0, 0, 0] }));
+    e.observeBatch(calls('ch-2', { p2: [2, 0, 7] }));
+    expect(e.tick()).toHaveLength(2);
+    expect(observed()).toEqual({
+      'payments/p2': { requests: 6, http5xx: 0, latency: sketch([5, 4], [7, 2]), outbound: undefined },
+      'payments/p3': { requests: 0, http5xx: 0, latency: sketch(), outbound: undefined },
+      'checkout/ch-1': { requests: 0, http5xx: 0, latency: undefined, outbound: { payments: { requests: 4, latency: sketch([5, 4]) } } },
+      'checkout/ch-2': { requests: 0, http5xx: 0, latency: undefined, outbound: { payments: { requests: 2, latency: sketch([7, 2]) } } },
+    });
+    // p1, idle for the whole interval, is dropped; the others are kept.
+    expect(e.held('payments')).toEqual({ windows: 2, callers: 0, sketchBytes: 0 });
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 2, sketchBytes: 0 });
+
+    // Interval 3: ch-1 alone calls p2. Interval 4: no traffic at all: nothing observed, nothing held.
+    clock.now = T0 + 3000;
+    e.observeBatch(calls('ch-1', { p2: [1, 1, 9] }));
+    e.tick();
+    expect(observed()).toEqual({
+      'payments/p2': { requests: 1, http5xx: 1, latency: sketch([9, 1]), outbound: undefined },
+      'checkout/ch-1': { requests: 0, http5xx: 0, latency: undefined, outbound: { payments: { requests: 1, latency: sketch([9, 1]) } } },
+    });
+    expect(e.held('payments')).toEqual({ windows: 1, callers: 0, sketchBytes: 0 });
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 1, sketchBytes: 0 });
+    clock.now = T0 + 4000;
+    e.tick();
+    expect(observed()).toEqual({});
+    expect(e.held('payments')).toEqual({ windows: 0, callers: 0, sketchBytes: 0 });
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 0, sketchBytes: 0 });
   });
 
   describe('a large mesh is judged over the interval, not in one tick', () => {

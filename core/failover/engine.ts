@@ -7,26 +7,55 @@
  * one evaluation window (policy.intervalMs), so every caller's view counts. With them goes the
  * instance's own outbound calls (its sidecar's outbound edges, merged per callee service) in the same
  * window: the latency rule spares a host whose slowness its callees explain.
+ *
+ * Both are gathered per service (ServiceWindows) in records kept from one window to the next,
+ * with the latency blobs copied into an arena: ingest, thousands of batches a second, keeps
+ * nothing of a batch alive for the interval, so scavenges have nothing of it to promote.
  */
 import { OutlierDetector, type OutlierDecision, type SparedHost } from '../health/detector.js';
 import type { HealthSignal, TelemetryBatch } from '../protocol/messages.js';
-import { addBlobPart, blobOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
+import { NO_CHAIN, SketchArena } from '../telemetry/sketch-arena.js';
+import { MAX_BLOB_PARTS, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import { EjectionTracker, type EjectionTransition, type InstanceHealth, type ServiceHealthStatus } from './ejections.js';
 import { DEFAULT_OUTLIER_POLICY, type OutlierPolicy } from './policy.js';
 
+/**
+ * A callee instance's traffic in the current window, from every caller. Kept from one window to
+ * the next (its fields reset at each evaluation) rather than rebuilt: ingest then creates no
+ * object that lives a whole interval, which every scavenge in between would have to promote.
+ */
 interface Window {
   requests: number;
   http5xx: number;
   connect: number;
   timeout: number;
-  /** The edges' latency as sketch blobs (shared with the live view), merged when the window is evaluated. */
-  latency: Uint8Array[];
+  /** The edges' latency: a chain of sketch blobs in the service's arena (NO_CHAIN: none yet), and its part count. */
+  head: number;
+  parts: number;
+  /** Whether an edge reached it in the current window: only those are observed, and one idle for a whole window is dropped. */
+  seen: boolean;
 }
 
-/** An instance's calls to one callee service in the current window. */
+/** An instance's calls to one callee service in the current window (kept and reset as a Window is). */
 interface Calls {
   requests: number;
-  latency: Uint8Array[];
+  head: number;
+  parts: number;
+  seen: boolean;
+}
+
+/**
+ * What the engine gathers about one service until its next evaluation, which consumes all of it:
+ * its instances' windows (as callees) and their outbound calls (as callers). Both chains of
+ * latency blobs live in the service's one arena, which copies the bytes in (a batch's blobs are
+ * not kept alive) and is emptied at each evaluation.
+ */
+interface ServiceWindows {
+  readonly arena: SketchArena;
+  /** Per callee instance. */
+  readonly windows: Map<string, Window>;
+  /** Per caller instance → callee service. */
+  readonly outbound: Map<string, Map<string, Calls>>;
 }
 
 export interface FailoverStep {
@@ -68,9 +97,8 @@ const SPREAD_SLACK = 1.25;
 export class FailoverEngine {
   readonly detector = new OutlierDetector();
   readonly tracker = new EjectionTracker();
-  private windows = new Map<string, Map<string, Window>>();
-  /** Per caller service → caller instance: its outbound calls in the current window. */
-  private outbound = new Map<string, Map<string, Map<string, Calls>>>();
+  /** Per service: its instances' current windows and outbound calls. */
+  private readonly gathered = new Map<string, ServiceWindows>();
   private readonly lastEvaluation = new Map<string, number>();
   private readonly now: () => number;
   private readonly policyFor: (service: string) => OutlierPolicy;
@@ -82,43 +110,52 @@ export class FailoverEngine {
 
   /** Folds a batch's outbound edges into the callee instances' current windows. */
   observeBatch(batch: TelemetryBatch): void {
-    // The reporting instance's own calls: looked up once per batch, when it made any.
+    // The reporting instance's own calls (in its service's arena): looked up once per batch, when it made any.
+    let caller: ServiceWindows | undefined;
     let calls: Map<string, Calls> | undefined;
     for (const edge of batch.edges) {
       if (edge.direction !== 'outbound') continue;
       if (edge.requests > 0) {
-        calls ??= this.callsOf(batch.service, batch.instanceId);
+        caller ??= this.gatheredFor(batch.service);
+        calls ??= callsOf(caller, batch.instanceId);
         let out = calls.get(edge.peerService);
-        if (!out) calls.set(edge.peerService, (out = { requests: 0, latency: [] }));
+        if (!out) calls.set(edge.peerService, (out = { requests: 0, head: NO_CHAIN, parts: 0, seen: true }));
+        out.seen = true;
         out.requests += edge.requests;
-        addBlobPart(out.latency, sketchBlobOf(edge.latency));
+        addLatency(caller.arena, out, sketchBlobOf(edge.latency));
       }
       if (!edge.peerInstance || edge.peerService === 'external') continue;
-      let service = this.windows.get(edge.peerService);
-      if (!service) {
-        service = new Map();
-        this.windows.set(edge.peerService, service);
-      }
-      let w = service.get(edge.peerInstance);
+      const callee = this.gatheredFor(edge.peerService);
+      let w = callee.windows.get(edge.peerInstance);
       if (!w) {
-        w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, latency: [] };
-        service.set(edge.peerInstance, w);
+        w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, head: NO_CHAIN, parts: 0, seen: true };
+        callee.windows.set(edge.peerInstance, w);
       }
+      // An edge without requests makes the window seen too: the instance is observed (with zeros).
+      w.seen = true;
       w.requests += edge.requests;
       w.http5xx += edge.errors.http5xx;
       w.connect += edge.errors.connect;
       w.timeout += edge.errors.timeout;
-      addBlobPart(w.latency, sketchBlobOf(edge.latency));
+      addLatency(callee.arena, w, sketchBlobOf(edge.latency));
     }
   }
 
-  /** A caller instance's outbound calls in the current window, per callee service. */
-  private callsOf(service: string, instanceId: string): Map<string, Calls> {
-    let callers = this.outbound.get(service);
-    if (!callers) this.outbound.set(service, (callers = new Map()));
-    let calls = callers.get(instanceId);
-    if (!calls) callers.set(instanceId, (calls = new Map()));
-    return calls;
+  /** What is gathered for `service` until its next evaluation (created on its first telemetry, kept while it is listed). */
+  private gatheredFor(service: string): ServiceWindows {
+    let g = this.gathered.get(service);
+    if (!g) this.gathered.set(service, (g = { arena: new SketchArena(), windows: new Map(), outbound: new Map() }));
+    return g;
+  }
+
+  /**
+   * For tests and diagnostics: what is held for `service` between evaluations: callee instances'
+   * windows, caller instances with outbound calls (both kept across windows, dropped after a
+   * whole window without traffic), and the bytes its arena uses (0 right after an evaluation).
+   */
+  held(service: string): { windows: number; callers: number; sketchBytes: number } {
+    const g = this.gathered.get(service);
+    return { windows: g?.windows.size ?? 0, callers: g?.outbound.size ?? 0, sketchBytes: g?.arena.size ?? 0 };
   }
 
   heartbeat(service: string, instanceId: string, heartbeatIntervalMs: number): void {
@@ -142,10 +179,9 @@ export class FailoverEngine {
     const services = this.options.services();
     // Telemetry about services the registry does not list (not registered yet, or gone) is never
     // judged: dropped, not merged into what their first evaluation would see later.
-    if (this.windows.size > 0 || this.outbound.size > 0) {
+    if (this.gathered.size > 0) {
       const listed = new Set(services);
-      for (const service of this.windows.keys()) if (!listed.has(service)) this.windows.delete(service);
-      for (const service of this.outbound.keys()) if (!listed.has(service)) this.outbound.delete(service);
+      for (const service of this.gathered.keys()) if (!listed.has(service)) this.gathered.delete(service);
     }
     const tickMs = this.options.tickIntervalMs;
     let share = 0;
@@ -178,41 +214,23 @@ export class FailoverEngine {
   forgetService(service: string): void {
     this.tracker.forget(service);
     this.detector.forget(service);
-    this.windows.delete(service);
-    this.outbound.delete(service);
+    this.gathered.delete(service);
     this.lastEvaluation.delete(service);
   }
 
   private evaluate(service: string, now: number): FailoverStep | null {
     const instances = this.options.instancesOf(service);
-    const windows = this.windows.get(service) ?? new Map<string, Window>();
-    this.windows.delete(service);
-    const outbound = this.outbound.get(service) ?? new Map<string, Map<string, Calls>>();
-    this.outbound.delete(service);
+    const gathered = this.gathered.get(service);
     // No instance to judge (all down): what they sent is dropped, as for one instance not listed.
-    if (instances.length === 0) return null;
+    if (instances.length === 0) {
+      if (gathered) closeWindow(gathered);
+      return null;
+    }
     const policy = this.policyFor(service);
-    const listed = new Set(instances);
-    const observe = (instanceId: string) => {
-      if (!listed.has(instanceId)) return;
-      const w = windows.get(instanceId);
-      const out = outbound.get(instanceId);
-      this.detector.observe(
-        service,
-        instanceId,
-        {
-          requests: w?.requests ?? 0,
-          http5xx: w?.http5xx ?? 0,
-          connect: w?.connect ?? 0,
-          timeout: w?.timeout ?? 0,
-          ...(w ? { latency: w.latency.length ? blobOfParts(w.latency) : { zero: 0, buckets: [] } } : {}),
-          ...(out ? { outbound: Object.fromEntries([...out].map(([callee, c]) => [callee, { requests: c.requests, latency: blobOfParts(c.latency) }])) } : {}),
-        },
-        now,
-      );
-    };
-    for (const instanceId of windows.keys()) observe(instanceId);
-    for (const instanceId of outbound.keys()) if (!windows.has(instanceId)) observe(instanceId);
+    if (gathered) {
+      this.observeWindow(service, gathered, new Set(instances), now);
+      closeWindow(gathered);
+    }
     this.lastEvaluation.set(service, now);
     const decisions = this.detector.evaluate(service, instances, policy, now, {
       ejected: this.tracker.inState(service, 'ejected'),
@@ -225,4 +243,93 @@ export class FailoverEngine {
     const spared = swept && 'spared' in report.latency ? (report.latency.spared ?? []) : [];
     return { service, transitions: step.transitions, decisions, status: step.status, spared, swept, sweptAt: now };
   }
+
+  /**
+   * Hands the detector the current window of each listed instance that had traffic in it: as a
+   * callee (its window, merged over every caller), as a caller (its calls per callee service), or both.
+   */
+  private observeWindow(service: string, gathered: ServiceWindows, listed: ReadonlySet<string>, now: number): void {
+    const { arena, windows, outbound } = gathered;
+    const observe = (instanceId: string, w: Window | null, calls: Map<string, Calls> | undefined) => {
+      if (!listed.has(instanceId)) return;
+      let out: Record<string, { requests: number; latency: Uint8Array }> | null = null;
+      if (calls) {
+        for (const [callee, c] of calls) {
+          // parts > 0 always: a Calls is only ever seen with a blob added.
+          if (c.seen) (out ??= {})[callee] = { requests: c.requests, latency: arena.blob(c.head)! };
+        }
+      }
+      this.detector.observe(
+        service,
+        instanceId,
+        {
+          requests: w?.requests ?? 0,
+          http5xx: w?.http5xx ?? 0,
+          connect: w?.connect ?? 0,
+          timeout: w?.timeout ?? 0,
+          // Every edge adds a part, so a seen window has one; were it to have none, its latency is an
+          // empty sketch (there was a window), not absent. arena.blob() returns a blob of its own: the
+          // detector may keep it after the arena is reset.
+          ...(w ? { latency: w.parts > 0 ? arena.blob(w.head)! : { zero: 0, buckets: [] } } : {}),
+          ...(out ? { outbound: out } : {}),
+        },
+        now,
+      );
+    };
+    for (const [instanceId, w] of windows) if (w.seen) observe(instanceId, w, outbound.get(instanceId));
+    for (const [instanceId, calls] of outbound) if (!windows.get(instanceId)?.seen && anySeen(calls)) observe(instanceId, null, calls);
+  }
+}
+
+/** A caller instance's outbound calls in the current window, per callee service. */
+function callsOf(gathered: ServiceWindows, instanceId: string): Map<string, Calls> {
+  let calls = gathered.outbound.get(instanceId);
+  if (!calls) gathered.outbound.set(instanceId, (calls = new Map()));
+  return calls;
+}
+
+/** Adds an edge's latency blob (copied into the arena) to a window's chain, merged whenever MAX_BLOB_PARTS pile up. */
+function addLatency(arena: SketchArena, into: { head: number; parts: number }, blob: Uint8Array): void {
+  into.head = arena.add(into.head, blob);
+  if (++into.parts >= MAX_BLOB_PARTS) {
+    into.head = arena.merge(into.head);
+    into.parts = 1;
+  }
+}
+
+function anySeen(calls: Map<string, Calls>): boolean {
+  for (const c of calls.values()) if (c.seen) return true;
+  return false;
+}
+
+/**
+ * Ends the current window of a service (after its evaluation read it): the records seen in it are
+ * reset for the next one and kept, those idle for the whole window are dropped (an instance that
+ * left the mesh, a callee no longer called), and the arena forgets every chain.
+ */
+function closeWindow(gathered: ServiceWindows): void {
+  for (const [instanceId, w] of gathered.windows) {
+    if (!w.seen) {
+      gathered.windows.delete(instanceId);
+      continue;
+    }
+    w.requests = w.http5xx = w.connect = w.timeout = 0;
+    w.head = NO_CHAIN;
+    w.parts = 0;
+    w.seen = false;
+  }
+  for (const [instanceId, calls] of gathered.outbound) {
+    for (const [callee, c] of calls) {
+      if (!c.seen) {
+        calls.delete(callee);
+        continue;
+      }
+      c.requests = 0;
+      c.head = NO_CHAIN;
+      c.parts = 0;
+      c.seen = false;
+    }
+    if (calls.size === 0) gathered.outbound.delete(instanceId);
+  }
+  gathered.arena.reset();
 }

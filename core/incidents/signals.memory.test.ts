@@ -21,6 +21,7 @@ describe('TrafficSignals memory', () => {
       for (let n = 0; n < mesh.size; n++) signals.ingest(mesh.batch(n, T0 + s * 1000));
     }
     const perInstance = (heapInUse() - before) / mesh.size;
+    console.log(`traffic signals: ${mesh.size} instances, 60 s kept: ${perInstance.toFixed(0)} B/instance (heap + array buffers); × 10 000 instances: ${((perInstance * 10_000) / 1e6).toFixed(1)} MB`);
     expect(perInstance).toBeLessThanOrEqual(BUDGET_PER_INSTANCE);
     expect(signals.traffic(mesh.instances[0]!.peers[0]!.service, 10, T0 + 70_000).requests).toBeGreaterThan(0);
   });

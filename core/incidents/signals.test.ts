@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LatencySketch } from '../protocol/sketch.js';
+import type { SketchArena } from '../telemetry/sketch-arena.js';
 import { telemetryBatch } from '../telemetry/test-support.js';
 import { Trace, TrafficSignals } from './signals.js';
 
@@ -58,12 +59,15 @@ describe('TrafficSignals', () => {
       signals.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, T0, [{ peerService: 'pay', peerInstance: `pay-${i % 3}`, values: [1 + i, 10 * (i + 1), 100 + i] }]));
     }
     const before = signals.breakdown(new Trace('pay', T0), T0 + 1000);
+    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; arena: SketchArena }> }).seconds;
+    const unpacked = seconds.find((x) => x.start === T0)!.arena.size;
     // A batch SETTLE_MS and more later: the first second is packed.
     signals.ingest(telemetryBatch('web', 'web-1', T0 + 5000, [{ peerService: 'pay', peerInstance: 'pay-0', values: [3] }]));
-    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; services: Map<string, { latency: Uint8Array[] | null }> }> }).seconds;
     const first = seconds.find((x) => x.start === T0)!;
     expect(first.packed).toBe(true);
-    expect(first.services.get('pay')!.latency).toBeNull();
+    // 40 parts (20 batches into the service and into an instance) became 4 (pay, pay-0, pay-1, pay-2), in an arena of their size.
+    expect(first.arena.size).toBeLessThan(unpacked / 2);
+    expect(first.arena.capacity).toBe(first.arena.size);
     expect(signals.breakdown(new Trace('pay', T0), T0 + 1000)).toEqual(before);
     // A late batch for the packed second still counts.
     signals.ingest(telemetryBatch('late', 'late-1', T0, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5000] }]));

@@ -10,28 +10,34 @@
  * (SETTLE_MS: late batches still land in it), so an incident of any length is ranked over its
  * whole duration without keeping its seconds; the seconds not yet settled are read fresh.
  *
- * Held compactly (a 10 000-instance mesh has ~11 000 cells and 30 000 edges a second): latency
- * as the batches' shared sketch blobs, packed into one array per second once it has settled;
- * edge counts as a typed array per second over edges numbered once (EdgeIndex).
+ * Held compactly (a 10 000-instance mesh has ~11 000 cells and 30 000 edges a second): cells
+ * and edges are numbered once (CellIndex, EdgeIndex) and a second's counts are typed arrays over
+ * those numbers; latency is a chain of sketch parts per cell in the second's SketchArena (the
+ * batch's blob bytes copied in), merged to one part per cell once the second has settled. Taking
+ * in a batch allocates nothing that outlives it.
  */
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { edgeCallee, edgeCaller } from '../telemetry/live-edges.js';
-import { addBlobPart, blobOfParts, DenseSketch, MAX_BLOB_PARTS, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
+import { NO_CHAIN, SketchArena } from '../telemetry/sketch-arena.js';
+import { addBlobPart, DenseSketch, MAX_BLOB_PARTS, quantilesOfParts, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import type { TrafficWindow } from './rules.js';
 
 interface Counts {
   requests: number;
   failed: number;
 }
-interface Cell extends Counts {
-  /**
-   * Latency as the edges' sketch blobs (shared with the live view and history; sketch-codec.ts
-   * addBlobPart) added since its second was packed, or all of them before; null: none.
-   */
-  latency: Uint8Array[] | null;
-  /** Where packSecond put the cell's merged sketch in its second's arena (len 0: nowhere). */
-  off: number;
-  len: number;
+
+/** Ids handed out in order, per key: edges (caller → callee) and cells (service, service/instance). */
+function idIn<K>(map: Map<K, number>, key: K, next: () => number): number {
+  let id = map.get(key);
+  if (id === undefined) map.set(key, (id = next()));
+  return id;
+}
+
+function listIn(map: Map<string, number[]>, key: string): number[] {
+  let l = map.get(key);
+  if (!l) map.set(key, (l = []));
+  return l;
 }
 
 /**
@@ -54,89 +60,119 @@ class EdgeIndex {
   }
 
   id(from: string, to: string): number {
-    let byTo = this.ids.get(from);
-    if (!byTo) this.ids.set(from, (byTo = new Map()));
-    let id = byTo.get(to);
-    if (id === undefined) {
-      id = this.from.length;
-      byTo.set(to, id);
+    return idIn(inner(this.ids, from), to, () => {
+      const id = this.from.length;
       this.from.push(from);
       this.to.push(to);
-      const list = (map: Map<string, number[]>, key: string) => {
-        let l = map.get(key);
-        if (!l) map.set(key, (l = []));
-        return l;
-      };
-      list(this.into, to).push(id);
-      list(this.outOf, from).push(id);
-    }
-    return id;
+      listIn(this.into, to).push(id);
+      listIn(this.outOf, from).push(id);
+      return id;
+    });
+  }
+}
+
+/**
+ * The cells traffic is kept in, numbered once like the edges: one per service (all traffic into
+ * it) and one per instance of it (traffic into that instance). A second's cells are then a typed
+ * array indexed by cell and their sketches chains in the second's arena, so taking in a batch
+ * allocates nothing that outlives it (a Map entry, a cell object and the batch's blobs per cell
+ * and second, kept 60 s, were most of what each scavenge of the ingest path copied).
+ * Holds every instance seen since start (names and ids only).
+ */
+class CellIndex {
+  private readonly services = new Map<string, number>();
+  /** service → instance → cell id */
+  readonly instances = new Map<string, Map<string, number>>();
+  size = 0;
+
+  service(name: string): number {
+    return idIn(this.services, name, () => this.size++);
+  }
+
+  instance(service: string, instance: string): number {
+    return idIn(inner(this.instances, service), instance, () => this.size++);
+  }
+
+  /** The service's cell id, or −1 when it never had traffic (without numbering it). */
+  serviceIfKnown(name: string): number {
+    return this.services.get(name) ?? -1;
   }
 }
 
 /** Per edge id in a second: requests, failed (saturating at 2^32 − 1), and whether the edge reported in it. */
 const EDGE_SLOTS = 3;
+/**
+ * Per cell id in a second: requests, failed (saturating at 2^32 − 1), the latency chain's head in
+ * the second's arena + 1 (0: the cell did not report in that second; every edge reported adds a
+ * part), and the chain's parts.
+ */
+const CELL_SLOTS = 4;
 
 interface Second {
   start: number;
-  /** Its cells' sketches were packed into one array (packSecond): later batches still add parts. */
+  /** Its cells' chains were each merged into one part in an arena of the exact size (TrafficSignals.pack): later batches still add parts. */
   packed: boolean;
-  arena: Uint8Array;
-  services: Map<string, Cell>;
-  /** service → instance → traffic into that instance */
-  instances: Map<string, Map<string, Cell>>;
+  arena: SketchArena;
+  cellIds: CellIndex;
+  /** CELL_SLOTS per cell id (grown as cells appear). */
+  cells: Uint32Array;
   edges: EdgeIndex;
   /** EDGE_SLOTS per edge id (grown as edges appear). */
   edgeCounts: Uint32Array;
 }
 
+/** The chain head of a cell that reported in the second, or NO_CHAIN. */
+function cellHead(s: Second, id: number): number {
+  const at = id * CELL_SLOTS;
+  return id < 0 || at >= s.cells.length ? NO_CHAIN : s.cells[at + 2]! - 1;
+}
+
+/** Counts typed arrays hold per id, grown to fit `id` (doubling). */
+function slotsFor(counts: Uint32Array, id: number, slots: number): Uint32Array {
+  const at = id * slots;
+  if (at + slots <= counts.length) return counts;
+  const grown = new Uint32Array(Math.max(at + slots, counts.length * 2, 16 * slots));
+  grown.set(counts);
+  return grown;
+}
+
+const saturating = (a: number, b: number) => Math.min(0xffffffff, a + b);
+
+function addEdge(s: Second, id: number, requests: number, failed: number): void {
+  const c = (s.edgeCounts = slotsFor(s.edgeCounts, id, EDGE_SLOTS));
+  const at = id * EDGE_SLOTS;
+  c[at] = saturating(c[at]!, requests);
+  c[at + 1] = saturating(c[at + 1]!, failed);
+  c[at + 2] = 1;
+}
+
 /**
- * Merges each cell's sketch parts into one blob and copies them all into one array: the parts
- * are the batches' blobs, small Buffers from Node's shared pool, and 60 s of a 10 000-instance
- * mesh kept ~2 million of them (and the pool slabs they sit in) alive.
+ * Sketch parts a cell of a second not yet packed holds before they are merged: pack()
+ * merges them all once the second settles (a few seconds), so merging every MAX_BLOB_PARTS
+ * re-encoded a service's sketch several times a second (30 edges into it).
  */
-function packSecond(s: Second): void {
-  const cells: Cell[] = [...s.services.values()];
-  for (const m of s.instances.values()) for (const c of m.values()) cells.push(c);
-  const blobs = cells.map((c) => (c.latency ? blobOfParts(c.latency) : null));
-  let bytes = 0;
-  for (const b of blobs) bytes += b?.length ?? 0;
-  const arena = new Uint8Array(bytes);
-  let at = 0;
-  cells.forEach((c, i) => {
-    const b = blobs[i];
-    if (!b) return;
-    arena.set(b, at);
-    c.off = at;
-    c.len = b.length;
-    c.latency = null;
-    at += b.length;
-  });
-  s.arena = arena;
-  s.packed = true;
+const UNPACKED_MAX_PARTS = 64;
+
+function addCell(s: Second, id: number, requests: number, failed: number, latency: Uint8Array): void {
+  const c = (s.cells = slotsFor(s.cells, id, CELL_SLOTS));
+  const at = id * CELL_SLOTS;
+  c[at] = saturating(c[at]!, requests);
+  c[at + 1] = saturating(c[at + 1]!, failed);
+  let head = s.arena.add(c[at + 2]! - 1, latency);
+  if (++c[at + 3]! >= (s.packed ? MAX_BLOB_PARTS : UNPACKED_MAX_PARTS)) {
+    head = s.arena.merge(head);
+    c[at + 3] = 1;
+  }
+  c[at + 2] = head + 1;
 }
 
 /** A cell's counts and sketch into an accumulator. */
-function addCellTo(a: Accumulator, s: Second, c: Cell): void {
-  a.requests += c.requests;
-  a.failed += c.failed;
-  if (c.len) addBlobPart(a.latency, s.arena.subarray(c.off, c.off + c.len));
-  if (c.latency) for (const blob of c.latency) addBlobPart(a.latency, blob);
-}
-
-const NO_BYTES = new Uint8Array(0);
-
-function addEdge(s: Second, id: number, requests: number, failed: number): void {
-  const at = id * EDGE_SLOTS;
-  if (at + EDGE_SLOTS > s.edgeCounts.length) {
-    const grown = new Uint32Array(Math.max(at + EDGE_SLOTS, s.edgeCounts.length * 2, 48));
-    grown.set(s.edgeCounts);
-    s.edgeCounts = grown;
-  }
-  const c = s.edgeCounts;
-  c[at] = Math.min(0xffffffff, c[at]! + requests);
-  c[at + 1] = Math.min(0xffffffff, c[at + 1]! + failed);
-  c[at + 2] = 1;
+function addCellTo(a: Accumulator, s: Second, id: number): void {
+  const at = id * CELL_SLOTS;
+  a.requests += s.cells[at]!;
+  a.failed += s.cells[at + 1]!;
+  const blob = s.arena.blob(s.cells[at + 2]! - 1);
+  if (blob) addBlobPart(a.latency, blob);
 }
 
 export interface Totals {
@@ -161,21 +197,6 @@ function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
   let m = map.get(key);
   if (!m) map.set(key, (m = new Map()));
   return m;
-}
-
-/**
- * Sketch parts a cell of a second not yet packed holds before they are merged: packSecond()
- * merges them all once the second settles (a few seconds), so merging every MAX_BLOB_PARTS
- * re-encoded a service's sketch several times a second (30 edges into it).
- */
-const UNPACKED_MAX_PARTS = 64;
-
-function addCell(map: Map<string, Cell>, key: string, requests: number, failed: number, latency: Uint8Array, packed: boolean): void {
-  let c = map.get(key);
-  if (!c) map.set(key, (c = { requests: 0, failed: 0, latency: null, off: 0, len: 0 }));
-  c.requests += requests;
-  c.failed += failed;
-  addBlobPart((c.latency ??= []), latency, packed ? MAX_BLOB_PARTS : UNPACKED_MAX_PARTS);
 }
 
 class Accumulator {
@@ -207,9 +228,9 @@ function addSecond(service: string, s: Second, total: Accumulator, instances: Ma
     if (!a) map.set(key, (a = new Accumulator()));
     return a;
   };
-  const c = s.services.get(service);
-  if (c) addCellTo(total, s, c);
-  for (const [id, cell] of s.instances.get(service) ?? []) addCellTo(into(instances, id), s, cell);
+  const id = s.cellIds.serviceIfKnown(service);
+  if (cellHead(s, id) !== NO_CHAIN) addCellTo(total, s, id);
+  for (const [instance, cell] of s.cellIds.instances.get(service) ?? []) if (cellHead(s, cell) !== NO_CHAIN) addCellTo(into(instances, instance), s, cell);
   const edges = (ids: readonly number[] | undefined, ends: readonly string[], map: Map<string, Accumulator>) => {
     for (const id of ids ?? []) {
       const at = id * EDGE_SLOTS;
@@ -257,6 +278,10 @@ export class Trace {
 export class TrafficSignals {
   private readonly seconds: Second[] = [];
   private readonly edges = new EdgeIndex();
+  private readonly cellIds = new CellIndex();
+  /** pack()'s arena to merge into (reused), and a packed-away arena for the next new second. */
+  private readonly packing = new SketchArena();
+  private spare: SketchArena | null = null;
 
   /** Enough for the longest rule window and the look-back of a new incident (onset − 1 s). */
   constructor(private readonly keepSeconds = 60) {}
@@ -265,16 +290,17 @@ export class TrafficSignals {
     const start = Math.floor(batch.windowStart / 1000) * 1000;
     const s = this.second(start);
     if (!s) return;
+    const cells = this.cellIds;
     for (const edge of batch.edges) {
       const from = edgeCaller(batch.service, edge);
       if (from === null) continue;
       const to = edgeCallee(batch.service, edge);
       const failed = edge.errors.http5xx + edge.errors.connect + edge.errors.timeout;
       const latency = sketchBlobOf(edge.latency);
-      addCell(s.services, to, edge.requests, failed, latency, s.packed);
+      addCell(s, cells.service(to), edge.requests, failed, latency);
       addEdge(s, this.edges.id(from, to), edge.requests, failed);
       const instance = edge.direction === 'outbound' ? edge.peerInstance : batch.instanceId;
-      if (instance) addCell(inner(s.instances, to), instance, edge.requests, failed, latency, s.packed);
+      if (instance) addCell(s, cells.instance(to, instance), edge.requests, failed, latency);
     }
   }
 
@@ -284,14 +310,45 @@ export class TrafficSignals {
     const existing = this.seconds.find((x) => x.start === start);
     if (existing) return existing;
     if (last && start < last.start - this.keepSeconds * 1000) return null; // older than what is kept
-    const s: Second = { start, packed: false, arena: NO_BYTES, services: new Map(), instances: new Map(), edges: this.edges, edgeCounts: new Uint32Array(this.edges.size * EDGE_SLOTS) };
+    const arena = this.spare ?? new SketchArena(last?.arena.capacity);
+    this.spare = null;
+    const s: Second = {
+      start,
+      packed: false,
+      arena,
+      cellIds: this.cellIds,
+      cells: new Uint32Array(this.cellIds.size * CELL_SLOTS),
+      edges: this.edges,
+      edgeCounts: new Uint32Array(this.edges.size * EDGE_SLOTS),
+    };
     this.seconds.push(s);
-    // Seconds that have settled keep each cell's sketch as one blob in one array per second.
-    for (const old of this.seconds) if (!old.packed && old.start < start - SETTLE_MS) packSecond(old);
+    // Seconds that have settled keep each cell's sketch as one part, in an arena of the exact size.
+    for (const old of this.seconds) if (!old.packed && old.start < start - SETTLE_MS) this.pack(old);
     if (last && start < last.start) this.seconds.sort((a, b) => a.start - b.start);
     const horizon = this.seconds.at(-1)!.start - this.keepSeconds * 1000;
     while (this.seconds.length && this.seconds[0]!.start < horizon) this.seconds.shift();
     return s;
+  }
+
+  /**
+   * Merges each cell's chain into one part and keeps them in an arena of the exact size: a
+   * second's chains hold up to UNPACKED_MAX_PARTS parts per cell (30 edges into a service), and
+   * 60 s of them are kept. The arena it leaves is reused by the next new second.
+   */
+  private pack(s: Second): void {
+    const to = this.packing;
+    to.reset();
+    const c = s.cells;
+    for (let at = 0; at < c.length; at += CELL_SLOTS) {
+      if (c[at + 2] === 0) continue;
+      c[at + 2] = s.arena.moveTo(to, c[at + 2]! - 1) + 1;
+      c[at + 3] = 1;
+    }
+    const used = s.arena;
+    s.arena = to.trimmed();
+    s.packed = true;
+    used.reset();
+    this.spare = used;
   }
 
   /** Seconds in [since, until), oldest first; walks back from the newest (ranges are recent). */
@@ -318,14 +375,14 @@ export class TrafficSignals {
     let requests = 0;
     let failed = 0;
     let latency = false;
+    const id = this.cellIds.serviceIfKnown(service);
     for (const s of this.range(until - windowSeconds * 1000, until)) {
-      const c = s.services.get(service);
-      if (!c) continue;
-      requests += c.requests;
-      failed += c.failed;
-      if (c.len) dense.addBlob(s.arena, c.off, c.off + c.len);
-      if (c.latency) for (const blob of c.latency) dense.addBlob(blob);
-      latency ||= c.len > 0 || (c.latency?.length ?? 0) > 0;
+      const head = cellHead(s, id);
+      if (head === NO_CHAIN) continue;
+      requests += s.cells[id * CELL_SLOTS]!;
+      failed += s.cells[id * CELL_SLOTS + 1]!;
+      s.arena.addTo(dense, head);
+      latency = true;
     }
     const p99 = latency ? (dense.quantiles(P99)[0] ?? null) : null;
     dense.reset();
