@@ -75,4 +75,24 @@ describe('TrafficSignals', () => {
     expect(after.service.requests).toBe(before.service.requests + 1);
     expect(after.service.p99).toBeGreaterThan(before.service.p99!);
   });
+
+  it('releases the cells of instances gone for longer than it keeps, and reuses their ids, so churn does not grow each second', () => {
+    const signals = new TrafficSignals(60);
+    // 'pay' is redeployed every 10 s for 400 s: 5 new instances each time (200 in all), called by web.
+    for (let s = 0; s < 400; s++) {
+      const generation = Math.floor(s / 10);
+      for (let i = 0; i < 5; i++) {
+        signals.ingest(telemetryBatch('web', `web-${i}`, T0 + s * 1000, [{ peerService: 'pay', peerInstance: `pay-g${generation}-${i}`, values: [10 + i] }]));
+      }
+    }
+    // Numbered now: web's callee 'pay', and pay's instances of the last 60–120 s (released once a minute), not all 200.
+    expect(signals.cells).toBeLessThanOrEqual(1 + 5 * 13);
+    const seconds = (signals as unknown as { seconds: Array<{ cells: Uint32Array }> }).seconds;
+    for (const second of seconds) expect(second.cells.length / 4).toBeLessThanOrEqual(1 + 5 * 13 + 5);
+    // What is kept still reads right: the last 10 s are one generation's 5 instances, 50 requests.
+    expect(signals.traffic('pay', 10, T0 + 400_000)).toMatchObject({ requests: 50, failed: 0 });
+    const b = signals.breakdown(new Trace('pay', T0 + 390_000), T0 + 400_000);
+    expect([...b.instances.keys()].sort()).toEqual([0, 1, 2, 3, 4].map((i) => `pay-g39-${i}`));
+    expect([...b.instances.values()].map((t) => t.requests)).toEqual([10, 10, 10, 10, 10]);
+  });
 });

@@ -77,20 +77,45 @@ class EdgeIndex {
  * array indexed by cell and their sketches chains in the second's arena, so taking in a batch
  * allocates nothing that outlives it (a Map entry, a cell object and the batch's blobs per cell
  * and second, kept 60 s, were most of what each scavenge of the ingest path copied).
- * Holds every instance seen since start (names and ids only).
+ * Ids of cells no kept second refers to are released and reused (release()): instances come and
+ * go (every deploy renames a service's pods), and each second's array spans every id.
  */
 class CellIndex {
   private readonly services = new Map<string, number>();
   /** service → instance → cell id */
   readonly instances = new Map<string, Map<string, number>>();
+  /** Ids handed out: the size of a second's cell array. */
   size = 0;
+  private readonly free: number[] = [];
+  private readonly next = () => this.free.pop() ?? this.size++;
+
+  /** Cells numbered now. */
+  get count(): number {
+    return this.size - this.free.length;
+  }
 
   service(name: string): number {
-    return idIn(this.services, name, () => this.size++);
+    return idIn(this.services, name, this.next);
   }
 
   instance(service: string, instance: string): number {
-    return idIn(inner(this.instances, service), instance, () => this.size++);
+    return idIn(inner(this.instances, service), instance, this.next);
+  }
+
+  /** Forgets the cells whose id `unused` says no kept second refers to; their ids are handed out again. */
+  release(unused: (id: number) => boolean): void {
+    const sweep = (map: Map<string, number>) => {
+      for (const [key, id] of map) {
+        if (!unused(id)) continue;
+        map.delete(key);
+        this.free.push(id);
+      }
+    };
+    sweep(this.services);
+    for (const [service, byInstance] of this.instances) {
+      sweep(byInstance);
+      if (byInstance.size === 0) this.instances.delete(service);
+    }
   }
 
   /** The service's cell id, or −1 when it never had traffic (without numbering it). */
@@ -282,6 +307,8 @@ export class TrafficSignals {
   /** pack()'s arena to merge into (reused), and a packed-away arena for the next new second. */
   private readonly packing = new SketchArena();
   private spare: SketchArena | null = null;
+  /** When cell ids were last released (the start of the newest second then). */
+  private released = -Infinity;
 
   /** Enough for the longest rule window and the look-back of a new incident (onset − 1 s). */
   constructor(private readonly keepSeconds = 60) {}
@@ -325,9 +352,29 @@ export class TrafficSignals {
     // Seconds that have settled keep each cell's sketch as one part, in an arena of the exact size.
     for (const old of this.seconds) if (!old.packed && old.start < start - SETTLE_MS) this.pack(old);
     if (last && start < last.start) this.seconds.sort((a, b) => a.start - b.start);
-    const horizon = this.seconds.at(-1)!.start - this.keepSeconds * 1000;
+    const newest = this.seconds.at(-1)!.start;
+    const horizon = newest - this.keepSeconds * 1000;
     while (this.seconds.length && this.seconds[0]!.start < horizon) this.seconds.shift();
+    if (newest - this.released >= this.keepSeconds * 1000) {
+      this.released = newest;
+      this.releaseCells();
+    }
     return s;
+  }
+
+  /** Cells numbered now (services and instances with traffic in a kept second, and some not yet released): diagnostics, tests. */
+  get cells(): number {
+    return this.cellIds.count;
+  }
+
+  /** Releases the ids of cells that reported in no kept second (a pass over the kept seconds once per keepSeconds). */
+  private releaseCells(): void {
+    const used = new Uint8Array(this.cellIds.size);
+    for (const s of this.seconds) {
+      const c = s.cells;
+      for (let id = 0, at = 2; at < c.length; id++, at += CELL_SLOTS) if (c[at] !== 0) used[id] = 1;
+    }
+    this.cellIds.release((id) => used[id] === 0);
   }
 
   /**
