@@ -189,6 +189,10 @@ async function parent(): Promise<void> {
     say('');
     say(`published ${done.published} batches in ${seconds.toFixed(1)} s = ${(done.published / seconds / 1000).toFixed(1)} k/s (target ${INSTANCES / 1000} k/s; ${done.lateSlots} slots late by > 100 ms, ${done.skippedSlots} of ${DURATION_S * 10} skipped by a publisher a second behind)${HEARTBEATS ? ` + as many heartbeats` : ''}`);
     say(`ingested ${ingested}; ${drainMs === null ? `NOT all within ${DRAIN_WAIT_MS / 1000} s of the last publish (${missingAtDeadline} still to ingest then)` : `all ${drainMs} ms after the last publish`}; heartbeats applied ${mesh.stats.heartbeats - hb0}`);
+    // The synthetic mesh is healthy: automatic ejections are work (evaluation, audit, endpoint pushes) a real healthy mesh would not cause.
+    const transitions = mesh.failoverTransitions();
+    const ejections = transitions.filter((t) => t.to === 'ejected');
+    say(`automatic ejections: ${ejections.length}${transitions.length >= 1000 ? ' or more (the core keeps its last 1 000 transitions)' : ''}${ejections[0] ? ` (first: ${ejections[0].service}/${ejections[0].instanceId}, ${ejections[0].reason.slice(0, 100)})` : ''}`);
     say(`per second (published/ingested, k): ${perSecond.filter((_, i) => i % Math.max(1, Math.floor(perSecond.length / 20)) === 0).map((w) => `${(w.published / 1000).toFixed(1)}/${(w.ingested / 1000).toFixed(1)}`).join('  ')}`);
     say(`ingest lag (ingested − window end), ms: all p50 ${all.p50} p90 ${all.p90} p99 ${all.p99} max ${all.max}; after ${WARMUP_S} s warm-up p50 ${steady.p50} p90 ${steady.p90} p99 ${steady.p99} max ${steady.max}`);
     say(`core memory: RSS ${atEnd.rssMB.toFixed(0)} MB at the end, max ${rssMaxMB.toFixed(0)} MB; heap ${atEnd.heapMB.toFixed(0)} MB at the end, max ${heapMaxMB.toFixed(0)} MB   (baseline, ${INSTANCES} instances heartbeating, no telemetry: RSS ${baseline.rssMB.toFixed(0)} MB, heap ${baseline.heapMB.toFixed(0)} MB)`);
