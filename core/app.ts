@@ -345,6 +345,8 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
               threshold: sp.thresholds.threshold,
               ownP99: sp.samples.own.p99,
               ownThreshold: sp.samples.own.threshold,
+              ownBy: sp.ownBy,
+              ...(sp.samples.own.p50Threshold !== undefined ? { ownP50: sp.samples.own.p50, ownP50Threshold: sp.samples.own.p50Threshold } : {}),
               callees: sp.samples.outbound.callees,
             }
           : null;

@@ -243,7 +243,7 @@ export const InstanceInfo = z.object({
   lastTransition: z.lazy(() => FailoverTransitionInfo).nullable().optional(),
   /**
    * The service's latest latency sweep found the instance above the bars but did not eject it:
-   * its calls to other services explain its latency (its own is under the bar). null: not spared.
+   * its calls to other services explain its latency (its own is under the bar `ownBy` names). null: not spared.
    */
   spared: z
     .object({
@@ -254,6 +254,14 @@ export const InstanceInfo = z.object({
       /** Its p99 with its slowest callee's taken out, and the bar over the other hosts' own latencies. */
       ownP99: z.number(),
       ownThreshold: z.number(),
+      /**
+       * Which of its own latencies is under its bar: 'p99', or 'p50' for a host judged over more
+       * than one interval whose own p99 (the worst one or two of its requests) is still above.
+       */
+      ownBy: z.enum(['p99', 'p50']),
+      /** Its own p50 and the bar over the other hosts' own p50s: only for a host judged over more than one interval. */
+      ownP50: z.number().optional(),
+      ownP50Threshold: z.number().optional(),
       callees: z.array(z.object({ service: z.string(), requests: z.number(), p99: z.number(), p50: z.number() })),
     })
     .nullable()

@@ -715,6 +715,7 @@ describe('latency: a host slow because its callee is slow is spared', () => {
     const [s] = spared(d2);
     expect(s).toMatchObject({
       instanceId: 'a',
+      ownBy: 'p99',
       samples: { requests: 60, intervals: 1, p99: p99Of(110), outbound: { requests: 60, p99: p99Of(100), callees: [{ service: 'payments', requests: 60, p99: p99Of(100) }] }, own: { p99: p99Of(110) - p99Of(100), medianP99: p99Of(20) - p99Of(10) } },
       thresholds: { threshold: 3 * p99Of(20) },
     });
@@ -757,6 +758,20 @@ describe('latency: a host slow because its callee is slow is spared', () => {
     expect(tick(d, 4000, { a: [110, 13, 100], b: [20, 13, 10] }, lp())).toEqual([]);
     const [s] = spared(d);
     expect(s).toMatchObject({ instanceId: 'a', samples: { intervals: 4, requests: 52, own: { p50Threshold: expect.any(Number) } }, thresholds: { p50Threshold: 3 * p99Of(20) } });
+    expect(s!.ownBy).toBe('p99');
+  });
+
+  it('over several intervals: a stall above its own p99 bar, its own median under the p50 bar: spared by the p50, and it says so', () => {
+    const d = new OutlierDetector();
+    // a waits 100 ms on its callee in every request and spends 10 ms itself, but one interval of
+    // its four stalled (400 ms): its own p99 is that stall, its own p50 is still 10 ms.
+    for (const at of [1000, 2000, 3000]) expect(tick(d, at, { a: [110, 13, 100], b: [20, 13, 10] }, lp())).toEqual([]);
+    expect(tick(d, 4000, { a: [400, 13, 100], b: [20, 13, 10] }, lp())).toEqual([]);
+    const [s] = spared(d);
+    expect(s!.samples.own.p99).toBeGreaterThan(s!.samples.own.threshold);
+    expect(s!.samples.own.p50).toBeLessThanOrEqual(s!.samples.own.p50Threshold!);
+    expect(s).toMatchObject({ instanceId: 'a', ownBy: 'p50' });
+    expect(s!.reason).toMatch(/: own p50 .* <= /);
   });
 
   it('probe windows are judged against the hosts not above the bars: a spared slow caller does not raise the bar', () => {

@@ -586,12 +586,14 @@ export class OutlierDetector {
       }
       const h = j.host;
       const out = h.outbound!;
-      const bar = own.p99 <= own.threshold ? `own p99 ${ms(own.p99)} <= ${ms(own.threshold)}` : `own p50 ${ms(own.p50)} <= ${ms(own.p50Threshold!)}`;
+      const ownBy = own.p99 <= own.threshold ? 'p99' : 'p50';
+      const bar = ownBy === 'p99' ? `own p99 ${ms(own.p99)} <= ${ms(own.threshold)}` : `own p50 ${ms(own.p50)} <= ${ms(own.p50Threshold!)}`;
       spared.push({
         instanceId: h.instanceId,
         reason: `spared: p99 ${ms(h.p99)} > ${ms(j.threshold)}, but its outbound calls explain it (${out.callees.map((c) => `${c.service}: ${c.requests}, p99 ${ms(c.p99)}, p50 ${ms(c.p50)}`).join('; ')}): ${bar} (${rule.factor} × the other hosts' own latency); its callee is slow, not it`,
         samples: { requests: h.requests, intervals: h.intervals ?? 1, p99: h.p99, p50: h.p50 ?? h.p99, outbound: out, own },
         thresholds: { threshold: j.threshold, ...(j.p50 ? { p50Threshold: j.p50.threshold } : {}) },
+        ownBy,
       });
     }
     // Probe windows are judged against the hosts that are not above the bars, spared or not (all of them if every

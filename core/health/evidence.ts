@@ -96,6 +96,8 @@ export interface SparedHost {
   reason: string;
   samples: { requests: number; intervals: number; p99: number; p50: number; outbound: OutboundLatency; own: OwnLatency };
   thresholds: { threshold: number; p50Threshold?: number };
+  /** Which own latency is under its bar: its p99, else (a host judged over more than one interval) its p50. */
+  ownBy: 'p99' | 'p50';
 }
 
 export interface LatencyEvidence {

@@ -149,6 +149,7 @@ describe('sparedSentence', () => {
       threshold: 120,
       ownP99: 12,
       ownThreshold: 120,
+      ownBy: 'p99' as const,
       callees: [
         { service: 'ledger', requests: 40, p99: 30, p50: 10 },
         { service: 'payments', requests: 40, p99: 800, p50: 790 },
@@ -156,6 +157,24 @@ describe('sparedSentence', () => {
     };
     expect(sparedSentence(spared, clock)).toBe(
       'slow but not ejected 12:03:04 — p99 812 ms above the bar 120 ms, explained by its calls to payments (p99 800 ms), ledger (p99 30 ms); its own p99 12 ms is under 120 ms',
+    );
+  });
+
+  it('spared on its own median (judged over several intervals): names the p50 bar, not the p99 it is above', () => {
+    const spared = {
+      at: T0,
+      reason: 'spared: …',
+      p99: 1130,
+      threshold: 924,
+      ownP99: 388,
+      ownThreshold: 341,
+      ownBy: 'p50' as const,
+      ownP50: 82,
+      ownP50Threshold: 285,
+      callees: [{ service: 'payments', requests: 50, p99: 743, p50: 646 }],
+    };
+    expect(sparedSentence(spared, clock)).toBe(
+      'slow but not ejected 12:03:04 — p99 1130 ms above the bar 924 ms, explained by its calls to payments (p99 743 ms); its own p50 82 ms is under 285 ms',
     );
   });
 });

@@ -128,12 +128,16 @@ export const localClock = (ms: number): string => new Date(ms).toLocaleTimeStrin
 /**
  * A latency outlier the rule spared, in words: slow against its peers, but its calls explain it
  * ("slow but not ejected 12:03:04 — p99 812 ms above the bar 120 ms, explained by its calls to
- * payments (p99 800 ms); its own p99 12 ms is under 120 ms").
+ * payments (p99 800 ms); its own p99 12 ms is under 120 ms"); "its own p50 …" when the rule
+ * spared it on its median.
  */
 export function sparedSentence(s: NonNullable<InstanceInfo['spared']>, clock: (ms: number) => string = localClock): string {
   const slowest = [...s.callees].sort((a, b) => b.p99 - a.p99 || a.service.localeCompare(b.service));
   const calls = slowest.map((c) => `${c.service} (p99 ${formatMs(c.p99)})`).join(', ');
-  return `slow but not ejected ${clock(s.at)} — p99 ${formatMs(s.p99)} above the bar ${formatMs(s.threshold)}, explained by its calls to ${calls || 'other services'}; its own p99 ${formatMs(s.ownP99)} is under ${formatMs(s.ownThreshold)}`;
+  // The bar its own latency is under: its p99's, or (judged over several intervals, its own p99
+  // one stall) its median's.
+  const own = s.ownBy === 'p50' && s.ownP50 !== undefined && s.ownP50Threshold !== undefined ? `p50 ${formatMs(s.ownP50)} is under ${formatMs(s.ownP50Threshold)}` : `p99 ${formatMs(s.ownP99)} is under ${formatMs(s.ownThreshold)}`;
+  return `slow but not ejected ${clock(s.at)} — p99 ${formatMs(s.p99)} above the bar ${formatMs(s.threshold)}, explained by its calls to ${calls || 'other services'}; its own ${own}`;
 }
 
 /** One transition in words: the verb and time, why, and what happens next. */

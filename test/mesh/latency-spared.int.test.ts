@@ -20,6 +20,14 @@ const run = randomUUID().slice(0, 6);
 const pay = `pay-${run}`;
 const front = `front-${run}`;
 const ctx = { transport: 'internal' as const, actor: 'test' };
+/**
+ * The drill's delay: far above what a busy machine adds to every request. The rule compares
+ * front-a with 3 × front-b's p99, and with unit tests on the other core front-b's p99 (the worst
+ * of ~50 requests: one stall decides it) reached 150–530 ms; 150 ms of delay then made no outlier.
+ */
+const DELAY_MS = 600;
+/** Sidecars' per-try timeout: the delayed chain (client → front-a → pay-a) must still answer. */
+const TIMEOUT_MS = 4000;
 let fx: MeshFixture;
 const clients: Sidecar[] = [];
 const relays: Server[] = [];
@@ -45,13 +53,13 @@ beforeAll(async () => {
   for (const zone of ['a', 'b']) {
     const echo = await startEchoService(`${pay}-${zone}`);
     fx.echoes.push(echo);
-    await fx.sidecar(pay, echo.url, `${pay}-${zone}`, undefined, `zone-${zone}`);
+    await fx.sidecar(pay, echo.url, `${pay}-${zone}`, undefined, `zone-${zone}`, TIMEOUT_MS);
     let sidecar: Sidecar | null = null;
     const relay = await startRelay(() => sidecar!.address);
-    sidecar = await fx.sidecar(front, relay, `${front}-${zone}`, undefined, `zone-${zone}`);
+    sidecar = await fx.sidecar(front, relay, `${front}-${zone}`, undefined, `zone-${zone}`, TIMEOUT_MS);
     const idle = await startEchoService(`client-${zone}`);
     fx.echoes.push(idle);
-    clients.push(await fx.sidecar(`client-${run}`, idle.url, `client-${run}-${zone}`, undefined, `zone-${zone}`));
+    clients.push(await fx.sidecar(`client-${run}`, idle.url, `client-${run}-${zone}`, undefined, `zone-${zone}`, TIMEOUT_MS));
   }
   for (const s of fx.sidecars) {
     const callee = s.agent.service === front ? pay : s.agent.service === `client-${run}` ? front : null;
@@ -81,7 +89,7 @@ describe('latency outlier explained by its callee', () => {
     const frontA = `${front}-a`;
     const fault = (await fx.core.router.call(
       'control.act',
-      { profileId: 'cli', target: { service: pay, instanceId: slowPay }, action: { action: 'fault', fault: { share: 1, delayMs: 150, abortStatus: 0, durationMs: 120_000 } }, reason: 'latency drill' },
+      { profileId: 'cli', target: { service: pay, instanceId: slowPay }, action: { action: 'fault', fault: { share: 1, delayMs: DELAY_MS, abortStatus: 0, durationMs: 120_000 } }, reason: 'latency drill' },
       ctx,
     )) as ControlActionRecord;
     await eventually(() => mesh.control.actions.get(fault.id)?.state === 'acked', 'fault drill acknowledged');
@@ -98,9 +106,12 @@ describe('latency outlier explained by its callee', () => {
       0,
     );
     expect(spared.p99).toBeGreaterThan(spared.threshold);
-    expect(spared.ownP99).toBeLessThanOrEqual(spared.ownThreshold);
+    // Its own latency is under the bar the rule spared it on: its p99's, or (judged over several
+    // intervals, where one stall of this busy process can be its own p99) its median's.
+    if (spared.ownBy === 'p99') expect(spared.ownP99).toBeLessThanOrEqual(spared.ownThreshold);
+    else expect(spared.ownP50).toBeLessThanOrEqual(spared.ownP50Threshold!);
     expect(spared.callees.map((c) => c.service)).toEqual([pay]);
-    expect(spared.callees[0]!.p99).toBeGreaterThanOrEqual(150);
+    expect(spared.callees[0]!.p99).toBeGreaterThanOrEqual(DELAY_MS);
     expect(spared.reason).toContain('its callee is slow, not it');
     // The same record in the core's history of spared outliers, and front-a was never ejected.
     expect(mesh.sparedLatencyOutliers().some((h) => h.service === front && h.instanceId === frontA && h.at === spared.at)).toBe(true);

@@ -58,8 +58,8 @@ export class MeshFixture {
     return this.core.meshes.get('cli')!;
   }
 
-  /** A started sidecar (zone-a unless told) in front of `upstream` (heartbeat 250 ms, per-try timeout 1 s). */
-  async sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin', zone = 'zone-a'): Promise<Sidecar> {
+  /** A started sidecar (zone-a unless told) in front of `upstream` (heartbeat 250 ms, per-try timeout 1 s unless told). */
+  async sidecar(service: string, upstream: string, instanceId: string, balancer?: 'round-robin', zone = 'zone-a', timeoutMs = 1000): Promise<Sidecar> {
     const s = new Sidecar({
       service,
       zone,
@@ -68,7 +68,7 @@ export class MeshFixture {
       listenPort: await freePort(),
       instanceId,
       heartbeatIntervalMs: 250,
-      timeoutMs: 1000,
+      timeoutMs,
       logger: silentLogger,
       ...(balancer ? { balancer } : {}),
       ...(this.backoff ? { backoff: this.backoff } : {}),
