@@ -10,8 +10,9 @@
  *
  *   client     rabbitmq-client's createConsumer (prefetch 2 000, acks one by one): the bare
  *              client as an application would use it; the handler does nothing
- *   raw        core/bus/stream-consumer.ts (a raw channel, prefetch 2 000, one multiple-ack per
- *              1 000 messages): the pipeline's own transport; the handler does nothing
+ *   raw        core/bus/stream-reader.ts (a connection of its own, frames parsed from the socket's
+ *              chunks, prefetch 2 000, one multiple-ack per 1 000 messages): the pipeline's own
+ *              transport; the handler does nothing
  *   pipeline   the core itself (createMeshCore on a temp SQLite file whose stored telemetry
  *              offset is −1, so it resumes at 0 as a console that was away would): decode and
  *              validate (binary or JSON), aggregate (LiveEdges, LiveEvents, failover observation,
@@ -38,7 +39,7 @@ import { join } from 'node:path';
 import { Connection } from 'rabbitmq-client';
 import { createMeshCore } from '../core/app.js';
 import { declareCoreTopology } from '../core/bus/mesh-topology.js';
-import { consumeStream } from '../core/bus/stream-consumer.js';
+import { readStream } from '../core/bus/stream-reader.js';
 import { silentLogger } from '../core/lib/log.js';
 import { QUEUES } from '../core/protocol/topology.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
@@ -110,13 +111,15 @@ function clientReader(connection: Connection): (done: (first: number, last: numb
   };
 }
 
-function rawReader(connection: Connection): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
+function rawReader(url: string): (done: (first: number, last: number) => void) => Promise<() => Promise<void>> {
   return async (done) => {
     let n = 0;
     let first = 0;
-    const handle = await consumeStream(connection, {
+    const u = new URL(url);
+    const reader = await readStream({
+      connection: { hostname: u.hostname, port: Number(u.port || 5672), vhost: decodeURIComponent(u.pathname.slice(1)) || '/', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password), heartbeat: 60, tls: false, connectionName: 'meshdeck-bench-ingest raw' },
       stream: QUEUES.telemetryStream,
-      start: () => 'first',
+      start: 'first',
       onMessage: () => {
         if (n === 0) first = performance.now();
         n += 1;
@@ -124,10 +127,9 @@ function rawReader(connection: Connection): (done: (first: number, last: number)
       onBatch: () => {
         if (n === MESSAGES) done(first, performance.now());
       },
-      logger: silentLogger,
       prefetch: PREFETCH,
     });
-    return () => handle.stop();
+    return () => reader.stop();
   };
 }
 
@@ -192,7 +194,7 @@ async function parent(): Promise<void> {
       // One reader alone, for profiling (no baseline, no goal): --only client|raw|inline|worker.
       const readers: Record<string, () => ReturnType<typeof timed>> = {
         client: () => timed(publisher!, clientReader(connection)),
-        raw: () => timed(publisher!, rawReader(connection)),
+        raw: () => timed(publisher!, rawReader(vhost.url)),
         inline: () => timed(publisher!, pipelineReader(vhost.url, 'inline')),
         worker: () => timed(publisher!, pipelineReader(vhost.url, 'worker')),
       };
@@ -209,8 +211,8 @@ async function parent(): Promise<void> {
       say(`round ${round}:`);
       const client = await timed(publisher, clientReader(connection));
       row('  client: createConsumer, ack per message', client);
-      const raw = await timed(publisher, rawReader(connection));
-      row('  raw: stream-consumer, batched acks', raw);
+      const raw = await timed(publisher, rawReader(vhost.url));
+      row('  raw: stream-reader, batched acks', raw);
       const inline = await timed(publisher, pipelineReader(vhost.url, 'inline'));
       row('  pipeline, history on the main thread', inline, `   = ${((inline.rate / client.rate) * 100).toFixed(0)} % of client, ${((inline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
       say(`    ${flushText()}; ${mainThreadText()}`);

@@ -71,6 +71,11 @@ export interface SessionContext {
   failed(err: unknown): void;
   /** 1 for a session's first run on a connection, then 2, 3 … for its retries. */
   readonly run: number;
+  /**
+   * What this connection was opened with (contains the password: never log it), for a session
+   * that opens a connection of its own to the same broker (core/bus/stream-reader.ts).
+   */
+  readonly connectOptions: ConnectOptions;
 }
 
 /** Runs on each (re)established connection; returns a cleanup for when it goes away. */
@@ -101,6 +106,8 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
   private connection: Connection | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly sessionHandlers = new Set<SessionHandler>();
+  /** The options each connection was opened with (sessions get them). */
+  private readonly optionsOf = new WeakMap<Connection, ConnectOptions>();
   private runs = new Set<SessionRun>();
   /**
    * The cleanups of the sessions of connections let go of, in order: a new connection's sessions
@@ -205,6 +212,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
       return;
     }
     this.connection = connection;
+    this.optionsOf.set(connection, opts);
     this.listen(connection, opts, attempt);
   }
 
@@ -325,7 +333,7 @@ export class BrokerConnection extends EventEmitter<{ state: [ConnectionState] }>
     };
     let cleanup: (() => void | Promise<void>) | void;
     try {
-      cleanup = handler(connection, { failed, run });
+      cleanup = handler(connection, { failed, run, connectOptions: this.optionsOf.get(connection)! });
     } catch (err) {
       failed(err);
       return;

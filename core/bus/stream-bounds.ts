@@ -73,15 +73,25 @@ export function pollStreamBounds(
   const reader = new StreamBoundsReader(connection, stream);
   const now = options.now ?? Date.now;
   let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
+  let stopped = false;
+  const poll = () => {
+    if (busy || stopped) return;
     busy = true;
     reader
       .read(now())
-      .then((bounds) => onBounds(bounds, now()))
+      .then((bounds) => {
+        if (!stopped) onBounds(bounds, now());
+      })
       .catch((err: unknown) => options.logger?.debug('stream bounds not read', { stream, err }))
       .finally(() => (busy = false));
-  }, options.everyMs ?? 1000);
+  };
+  // At once, then every interval: a console catching up on a backlog shows it from its start,
+  // not a second later (the reader may have taken a small backlog by then).
+  poll();
+  const timer = setInterval(poll, options.everyMs ?? 1000);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

@@ -7,7 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
-import type { BrokerConnection } from '../bus/connection.js';
+import type { BrokerConnection, SessionContext } from '../bus/connection.js';
+import { readStream, type StreamDelivery } from '../bus/stream-reader.js';
 import { createDeadLetterer, type DeadLetterer } from '../bus/dead-letter.js';
 import { declareCoreTopology } from '../bus/mesh-topology.js';
 import { consumeStream, type StreamConsumerHandle } from '../bus/stream-consumer.js';
@@ -238,7 +239,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const detachMesh = connection.onSession((amqp, session) => {
       let closed = false;
       const subs: Subscription[] = [];
-      const started = this.startSession(amqp, subs, () => closed).catch((err: unknown) => {
+      const started = this.startSession(amqp, session, subs, () => closed).catch((err: unknown) => {
         if (closed) return;
         this.logger.error('mesh session failed to start; starting it again', { err });
         session.failed(err);
@@ -261,7 +262,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     };
   }
 
-  private async startSession(amqp: Connection, subs: Subscription[], isClosed: () => boolean): Promise<void> {
+  private async startSession(amqp: Connection, session: SessionContext, subs: Subscription[], isClosed: () => boolean): Promise<void> {
     /** Keeps a subscription for the session's end; once the session has ended, closes it at once. */
     const keep = async (sub: Subscription): Promise<boolean> => {
       if (!isClosed()) {
@@ -303,21 +304,29 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     // Telemetry: from the stored offset (a restarted console resumes where its history ends, with
     // no gap and no double count: the offset is written in the same transaction as the rows);
     // a console without history starts at the stream's tail.
+    // Read on a connection of its own by the lean stream reader (core/bus/stream-reader.ts: the
+    // general client's per-delivery cost was a third of the ingest thread); when that connection
+    // ends, the session is started again on the main one, which resumes from the stored offset.
     const telemetryConsumerName = telemetryConsumer(this.options.mesh);
     this.history.start();
-    const telemetry = await consumeStream(amqp, {
+    const stored = this.history.offset();
+    const telemetryStart = stored === null ? 'next' : stored + 1;
+    this.ingest.started(telemetryStart);
+    const telemetry = await readStream({
+      connection: { ...session.connectOptions, connectionName: `${session.connectOptions.connectionName} telemetry` },
       stream: QUEUES.telemetryStream,
-      start: () => {
-        const offset = this.history.offset();
-        const start = offset === null ? 'next' : offset + 1;
-        this.ingest.started(start);
-        return start;
-      },
-      onMessage: (message, offset) => this.onTelemetryMessage(message, offset),
+      start: telemetryStart,
+      onMessage: (delivery) => this.onTelemetryMessage(delivery, delivery.offset),
+      onHandlerError: (err, offset) => this.logger.error('stream message handler failed', { stream: QUEUES.telemetryStream, offset, err }),
       onBatch: (lastOffset) => this.history.commit({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
-      logger: this.logger,
+      onEnd: (err) => {
+        if (isClosed()) return;
+        this.logger.warn('telemetry stream reader ended; starting the session again', { code: err.code, replyCode: err.replyCode, error: err.message });
+        session.failed(err);
+      },
       prefetch: 2000,
     });
+    this.logger.info('consuming stream', { stream: QUEUES.telemetryStream, from: telemetryStart });
     const telemetrySub = {
       close: async () => {
         await telemetry.stop();
@@ -362,7 +371,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
 
   // --- message handlers ---------------------------------------------------------------------
 
-  private decode(message: AsyncMessage, expected: Parameters<typeof decodeMeshEvent>[1]): MeshEvent | null {
+  private decode(message: AsyncMessage | StreamDelivery, expected: Parameters<typeof decodeMeshEvent>[1]): MeshEvent | null {
     const result = decodeMeshEvent(message.body, expected);
     if (result.ok) return result.event;
     this.stats.deadLettered += 1;
@@ -437,7 +446,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     return this.recentSignals;
   }
 
-  private onTelemetryMessage(message: AsyncMessage, offset: number): void {
+  private onTelemetryMessage(message: StreamDelivery, offset: number): void {
     const event = this.decode(message, ['io.meshdeck.telemetry.batch.v1']);
     if (!event) {
       this.ingest.processed(offset);

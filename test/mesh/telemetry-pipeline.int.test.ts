@@ -3,8 +3,9 @@
  *
  *  1. The demo's open-loop load generator sends through a real sidecar to a service with a known
  *     latency mix; the console's rates and percentiles agree with what the generator measured
- *     itself, and a console closed and restarted while the traffic goes on ends with exactly the
- *     generator's request count in its history (no gap, no double count).
+ *     itself, and a console closed and restarted while the traffic goes on, and then cut off by the
+ *     broker from its telemetry stream, ends with exactly the generator's request count in its
+ *     history (no gap, no double count).
  *  2. A console that was away while 40 000 telemetry batches went into the stream reports the
  *     backfill (messages behind, rates, time left) through mesh.summary, then becomes live with
  *     exactly the totals that were sent.
@@ -21,6 +22,7 @@
  * The console writes its history as the hosts do, on the worker thread built into out/cli
  * (core/telemetry/history-writer.ts; needs `npm run build` first, which `npm test` does).
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,6 +74,16 @@ async function points(kind: 'edge', from: string, to: string, start: number, end
 }
 
 const sum = (list: Point[]) => list.reduce((n, p) => n + p.requests, 0);
+
+/** Has the broker close the core's telemetry connection (named "… telemetry") on this vhost. */
+function closeTelemetryConnection(): void {
+  const rows = execFileSync('rabbitmqctl', ['list_connections', 'pid', 'vhost', 'client_properties', '--no-table-headers', '--quiet'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter(([, v, properties]) => v === vhost.name && / telemetry"\}/.test(properties ?? ''));
+  expect(rows).toHaveLength(1);
+  execFileSync('rabbitmqctl', ['close_connection', rows[0]![0]!, 'closed by the telemetry pipeline test'], { stdio: 'ignore' });
+}
 
 /**
  * 90 % of requests take 4–10 ms, 10 % take 40–60 ms (uniform, plus timer lateness): the service's
@@ -199,6 +211,15 @@ describe('telemetry pipeline against the load generator', () => {
       core = startCore();
       await coreRunning();
       await eventually(() => load.snapshot().sent >= sentWhileAway + 600, 'traffic after the restart', 15_000);
+
+      // The broker closes the telemetry stream's own connection (core/bus/stream-reader.ts) while
+      // the load goes on: the session starts again and resumes from the stored offset.
+      const connection = core.connections.get('cli')!;
+      const restartsBefore = connection.sessionRestarts;
+      closeTelemetryConnection();
+      await eventually(() => connection.sessionRestarts > restartsBefore && core!.meshes.get('cli')!.active, 'the session started again', 15_000);
+      const sentAtCut = load.snapshot().sent;
+      await eventually(() => load.snapshot().sent >= sentAtCut + 300, 'traffic after the cut', 15_000);
     } finally {
       load.setRate(0);
     }
@@ -258,7 +279,8 @@ describe('telemetry backfill progress', () => {
     await coreRunning();
     const backfill = await eventually(() => {
       const ingest = core!.meshes.get('cli')!.ingest.view(Date.now());
-      return ingest.state === 'backfilling' && ingest.behind! > 0 ? ingest : null;
+      // Behind the tail (read as the session starts) and dated by the first old window taken.
+      return ingest.state === 'backfilling' && ingest.behind! > 0 && ingest.lagMs !== null ? ingest : null;
     }, 'backfill reported', 20_000, 20);
     expect(backfill.tailOffset).toBeGreaterThan(0);
     expect(backfill.lagMs).toBeGreaterThan(5000);
