@@ -208,6 +208,9 @@ describe('stream reader', () => {
     try {
       const junk = await serve((s) => s.write(Buffer.from([1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 10, 0x00])));
       await expect(readStream({ connection: connectionTo(junk), stream: STREAM, start: 'first', onMessage: () => undefined })).rejects.toMatchObject({ code: 'protocol' });
+      // A frame claiming 1 GB: refused at once, not waited for.
+      const huge = await serve((s) => s.write(Buffer.from([1, 0, 0, 0x40, 0, 0, 0])));
+      await expect(readStream({ connection: connectionTo(huge), stream: STREAM, start: 'first', onMessage: () => undefined, timeoutMs: 5000 })).rejects.toMatchObject({ code: 'protocol', message: expect.stringContaining('frame-max') });
       const mute = await serve(() => undefined);
       await expect(readStream({ connection: connectionTo(mute), stream: STREAM, start: 'first', onMessage: () => undefined, timeoutMs: 300 })).rejects.toMatchObject({ code: 'timeout' });
     } finally {

@@ -186,6 +186,8 @@ class Reader implements StreamReader {
     const length = buf.length;
     while (length - at >= 7) {
       const size = buf.readUInt32BE(at + 3);
+      // Never more than the frame-max it agreed to: a larger size is not waited for.
+      if (size > FRAME_MAX) return this.end(new StreamReaderError(`a frame of ${size} bytes, over the ${FRAME_MAX}-byte frame-max`, 'protocol'));
       if (length - at < size + 8) break;
       const type = buf[at]!;
       const channel = buf.readUInt16BE(at + 1);
@@ -336,22 +338,8 @@ class Reader implements StreamReader {
     const d = this.delivery!;
     this.delivery = null;
     this.chunks.length = 0;
-    // The table bytes are a view of the socket's chunk: copied only when a handler keeps them past this call is its business.
-    const raw = this.headersRaw;
     const offset = this.offset;
-    let headers: Record<string, unknown> | undefined | null = null;
-    const delivery: StreamDelivery = {
-      body,
-      offset,
-      deliveryTag: d.tag,
-      exchange: d.exchange,
-      routingKey: d.routingKey,
-      contentType: this.contentType,
-      get headers() {
-        if (headers === null) headers = raw ? (new Read(raw, 0, raw.length).table() as Record<string, unknown>) : undefined;
-        return headers;
-      },
-    };
+    const delivery = new Delivery(body, offset, d.tag, d.exchange, d.routingKey, this.contentType, this.headersRaw);
     try {
       this.options.onMessage(delivery);
     } catch (err) {
@@ -429,6 +417,24 @@ class Reader implements StreamReader {
     this.ackTimer = this.heartbeatTimer = null;
     this.socket?.destroy();
     this.pending = null;
+  }
+}
+
+/** A delivery; its headers table (a view of the socket's chunk, never reused) is decoded on first use. */
+class Delivery implements StreamDelivery {
+  private decoded: Record<string, unknown> | undefined | null = null;
+  constructor(
+    readonly body: Buffer,
+    readonly offset: number,
+    readonly deliveryTag: number,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly contentType: string | undefined,
+    private readonly headersRaw: Buffer | null,
+  ) {}
+  get headers(): Record<string, unknown> | undefined {
+    if (this.decoded === null) this.decoded = this.headersRaw ? new Read(this.headersRaw, 0, this.headersRaw.length).table() : undefined;
+    return this.decoded;
   }
 }
 
