@@ -28,7 +28,9 @@
  * the rates, a machine busy with other work hardly changes), CPU of this process, the publisher,
  * the broker and others per reader, and a note when other work disturbed the run.
  *
- * Options: `--messages N` (default 200 000), `--rounds N` (default 2), `--only client|raw|inline|worker`
+ * Options: `--messages N` (default 200 000), `--rounds N` (default 2), `--registered` (the synthetic
+ * mesh's instances registered before each pipeline run, so its failover engine judges the 1 000 services
+ * as it reads; without it the registry is empty), `--only client|raw|inline|worker`
  * (that reader alone, no baseline and no goal: for profiling it).
  * Profiling the pipeline: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/ingest.bench.js`.
  */
@@ -50,6 +52,8 @@ import { Child, benchVhost, historyWorkerNextTo, median, pad, until, waitForQuie
 import { ENCODING, FULL_MESH, cpuSpan, cpuText, disturbed, option, publisherRole, runContext, type CpuSpan } from './telemetry-load.js';
 
 const MESSAGES = Number(option('messages') ?? 200_000);
+/** --registered: the synthetic mesh's instances registered before each pipeline run, so the failover engine judges its services. */
+const REGISTERED = process.argv.includes('--registered');
 const ROUNDS = Number(option('rounds') ?? 2);
 const PREFETCH = 2000;
 const GOAL = 0.8;
@@ -184,6 +188,15 @@ async function parent(): Promise<void> {
     await publisher.next('ready', 30_000);
     const filled = await publisher.request<Message & { ms: number }>({ type: 'fill', count: MESSAGES }, 'filled', 600_000);
     say(`broker 127.0.0.1:5672, vhost ${vhost.name}: ${MESSAGES} batches in the stream (published in ${(filled.ms / 1000).toFixed(1)} s)`);
+    // --registered: before each pipeline run the publisher registers every instance again (the
+    // protocol's longest heartbeat interval, 60 s: the registrations stay fresh for the run), and
+    // the run's core replays them from the registry stream as it starts (a fresh database each
+    // time), so its failover engine judges the 1 000 services while it reads.
+    const registerMesh = async () => {
+      if (!REGISTERED) return;
+      const registered = await publisher!.request<Message & { count: number; ms: number }>({ type: 'register', heartbeatIntervalMs: 60_000 }, 'registered', 120_000);
+      say(`    (${registered.count} instances registered, heartbeat interval 60 s, in ${(registered.ms / 1000).toFixed(1)} s; the core replays them as it starts)`);
+    };
     const gate = await waitForQuiet([process.pid, publisher.process.pid ?? -1], 0.3, 30_000);
     say(gate.quiet ? `machine quiet (other processes ${gate.busyCores.toFixed(2)} cores)` : `machine still busy after ${(gate.waitedMs / 1000).toFixed(0)} s (other processes ${gate.busyCores.toFixed(2)} cores): measuring anyway`);
     say('');
@@ -195,8 +208,8 @@ async function parent(): Promise<void> {
       const readers: Record<string, () => ReturnType<typeof timed>> = {
         client: () => timed(publisher!, clientReader(connection)),
         raw: () => timed(publisher!, rawReader(vhost.url)),
-        inline: () => timed(publisher!, pipelineReader(vhost.url, 'inline')),
-        worker: () => timed(publisher!, pipelineReader(vhost.url, 'worker')),
+        inline: async () => (await registerMesh(), timed(publisher!, pipelineReader(vhost.url, 'inline'))),
+        worker: async () => (await registerMesh(), timed(publisher!, pipelineReader(vhost.url, 'worker'))),
       };
       const read = readers[only];
       if (!read) throw new Error(`--only ${only}: expected one of ${Object.keys(readers).join(', ')}`);
@@ -213,9 +226,11 @@ async function parent(): Promise<void> {
       row('  client: createConsumer, ack per message', client);
       const raw = await timed(publisher, rawReader(vhost.url));
       row('  raw: stream-reader, batched acks', raw);
+      await registerMesh();
       const inline = await timed(publisher, pipelineReader(vhost.url, 'inline'));
       row('  pipeline, history on the main thread', inline, `   = ${((inline.rate / client.rate) * 100).toFixed(0)} % of client, ${((inline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
       say(`    ${flushText()}; ${mainThreadText()}`);
+      await registerMesh();
       const pipeline = await timed(publisher, pipelineReader(vhost.url, 'worker'));
       row('  pipeline, history on its worker thread', pipeline, `   = ${((pipeline.rate / client.rate) * 100).toFixed(0)} % of client, ${((pipeline.rate / raw.rate) * 100).toFixed(0)} % of raw`);
       say(`    ${flushText()} (worker thread); ${mainThreadText()}`);
@@ -239,7 +254,7 @@ async function parent(): Promise<void> {
       benchmark: 'ingest',
       date: new Date().toISOString(),
       machine: host,
-      method: { messages: MESSAGES, rounds: ROUNDS, prefetch: PREFETCH, mesh: FULL_MESH },
+      method: { messages: MESSAGES, rounds: ROUNDS, prefetch: PREFETCH, mesh: FULL_MESH, registered: REGISTERED },
       rounds,
       median: { client, raw, inline, pipeline },
       goal: { text: `pipeline >= ${GOAL * 100} % of the bare client`, ratio, met: ratio >= GOAL },

@@ -6,7 +6,8 @@
  *   { type: 'fill', count }          publishes `count` telemetry batches as fast as the broker
  *                                    confirms them (each the window that just ended), then
  *                                    answers { type: 'filled', count, ms }
- *   { type: 'register' }             publishes a registration per instance → 'registered'
+ *   { type: 'register', heartbeatIntervalMs? }  publishes a registration per instance (heartbeat
+ *                                    interval 1 000 ms unless told) → 'registered'
  *   { type: 'live', seconds, heartbeats, telemetry? }
  *                                    for `seconds`, every second, one telemetry batch per instance
  *                                    (unless telemetry is false) and a heartbeat (when asked), spread over 10 slots of 100 ms;
@@ -106,13 +107,13 @@ export async function publisherRole(): Promise<void> {
     toParent({ type: 'filled', count, ms: Date.now() - started });
   };
 
-  const register = async () => {
+  const register = async (heartbeatIntervalMs: number) => {
     const started = Date.now();
     let pending: Array<Promise<void>> = [];
     for (const [n, inst] of mesh.instances.entries()) {
       const body = encodeMeshEvent(
         'io.meshdeck.instance.register.v1',
-        { service: inst.service, instanceId: inst.instanceId, zone: 'zone-a', address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}:8080`, weight: 100, heartbeatIntervalMs: 1000, agent: 'sidecar', startedAt: new Date().toISOString() },
+        { service: inst.service, instanceId: inst.instanceId, zone: 'zone-a', address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}:8080`, weight: 100, heartbeatIntervalMs, agent: 'sidecar', startedAt: new Date().toISOString() },
         { source },
       );
       pending.push(confirmed.send({ exchange: EXCHANGES.registry, routingKey: routingKeys.register(inst.service, inst.instanceId), contentType: CONTENT_TYPE, durable: true }, body));
@@ -167,7 +168,7 @@ export async function publisherRole(): Promise<void> {
     const message = raw as Message;
     if (message.type === 'usage') toParent(usage());
     if (message.type === 'fill') void fill(message.count as number).catch(failed);
-    if (message.type === 'register') void register().catch(failed);
+    if (message.type === 'register') void register(typeof message.heartbeatIntervalMs === 'number' ? message.heartbeatIntervalMs : 1000).catch(failed);
     if (message.type === 'live') void live(message.seconds as number, message.heartbeats as boolean, message.telemetry !== false).catch(failed);
     if (message.type === 'stop') {
       stopping = true;
