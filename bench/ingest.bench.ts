@@ -41,6 +41,7 @@ import { join } from 'node:path';
 import { Connection } from 'rabbitmq-client';
 import { createMeshCore } from '../core/app.js';
 import { declareCoreTopology } from '../core/bus/mesh-topology.js';
+import { connectOptionsFromUrl } from '../core/bus/broker-url.js';
 import { readStream } from '../core/bus/stream-reader.js';
 import { silentLogger } from '../core/lib/log.js';
 import { QUEUES } from '../core/protocol/topology.js';
@@ -119,9 +120,8 @@ function rawReader(url: string): (done: (first: number, last: number) => void) =
   return async (done) => {
     let n = 0;
     let first = 0;
-    const u = new URL(url);
     const reader = await readStream({
-      connection: { hostname: u.hostname, port: Number(u.port || 5672), vhost: decodeURIComponent(u.pathname.slice(1)) || '/', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password), heartbeat: 60, tls: false, connectionName: 'meshdeck-bench-ingest raw' },
+      connection: connectOptionsFromUrl(url, 'meshdeck-bench-ingest raw', 60),
       stream: QUEUES.telemetryStream,
       start: 'first',
       onMessage: () => {

@@ -12,6 +12,7 @@ import { createTestVhost, type TestVhost } from '../../test/support/vhost.js';
 import { startTcpProxy } from '../../test/support/tcp-proxy.js';
 import { createTestPki, startTlsTerminator } from '../../test/support/tls.js';
 import { eventually } from '../../test/support/mesh.js';
+import { connectOptionsFromUrl } from './broker-url.js';
 import { buildTlsOptions } from './tls.js';
 import { readStream, StreamReaderError, type StreamDelivery, type StreamReaderOptions } from './stream-reader.js';
 
@@ -21,14 +22,8 @@ const STREAM = 'reader-test';
 const COUNT = 300;
 
 const connectionTo = (port = 5672, overrides: Partial<StreamReaderOptions['connection']> = {}): StreamReaderOptions['connection'] => ({
-  hostname: '127.0.0.1',
+  ...connectOptionsFromUrl(vhost.url, 'meshdeck stream-reader test', 60),
   port,
-  vhost: vhost.name,
-  username: 'guest',
-  password: 'guest',
-  heartbeat: 60,
-  tls: false,
-  connectionName: 'meshdeck stream-reader test',
   ...overrides,
 });
 

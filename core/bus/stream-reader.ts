@@ -81,19 +81,26 @@ const FRAME_MAX = 131_072;
 
 // class << 16 | method
 const CONNECTION_START = (10 << 16) | 10;
+const CONNECTION_START_OK = (10 << 16) | 11;
 const CONNECTION_TUNE = (10 << 16) | 30;
+const CONNECTION_TUNE_OK = (10 << 16) | 31;
+const CONNECTION_OPEN = (10 << 16) | 40;
 const CONNECTION_OPEN_OK = (10 << 16) | 41;
 const CONNECTION_CLOSE = (10 << 16) | 50;
 const CONNECTION_CLOSE_OK = (10 << 16) | 51;
 const CONNECTION_BLOCKED = (10 << 16) | 60;
 const CONNECTION_UNBLOCKED = (10 << 16) | 61;
+const CHANNEL_OPEN = (20 << 16) | 10;
 const CHANNEL_OPEN_OK = (20 << 16) | 11;
 const CHANNEL_CLOSE = (20 << 16) | 40;
 const CHANNEL_CLOSE_OK = (20 << 16) | 41;
+const BASIC_QOS = (60 << 16) | 10;
 const BASIC_QOS_OK = (60 << 16) | 11;
+const BASIC_CONSUME = (60 << 16) | 20;
 const BASIC_CONSUME_OK = (60 << 16) | 21;
 const BASIC_CANCEL = (60 << 16) | 30;
 const BASIC_DELIVER = (60 << 16) | 60;
+const BASIC_ACK = (60 << 16) | 80;
 
 const OFFSET_KEY = Buffer.from('x-stream-offset', 'latin1');
 
@@ -165,7 +172,7 @@ class Reader implements StreamReader {
     if (this.phase === 'consuming' && this.socket && !this.socket.destroyed) {
       this.phase = 'closing';
       const done = new Promise<void>((resolve) => (this.closed = resolve));
-      this.sendMethod(0, (10 << 16) | 50, (w) => w.u16(200).shortstr('stopped').u16(0).u16(0));
+      this.sendMethod(0, CONNECTION_CLOSE, (w) => w.u16(200).shortstr('stopped').u16(0).u16(0));
       const timer = setTimeout(() => this.closed?.(), 2000);
       await done;
       clearTimeout(timer);
@@ -197,7 +204,7 @@ class Reader implements StreamReader {
       try {
         if (type === FRAME_BODY) this.onBody(buf.subarray(start, start + size));
         else if (type === FRAME_METHOD) this.onMethod(channel, buf, start, size);
-        else if (type === FRAME_HEADER) this.onHeader(buf, start);
+        else if (type === FRAME_HEADER) this.onHeader(buf, start, size);
         else if (type !== FRAME_HEARTBEAT) throw new StreamReaderError(`unknown frame type ${type}`, 'protocol');
       } catch (err) {
         return this.end(err instanceof StreamReaderError ? err : new StreamReaderError(`could not read a frame: ${(err as Error).message}`, 'protocol', null, { cause: err }));
@@ -211,10 +218,9 @@ class Reader implements StreamReader {
     const id = buf.readUInt32BE(start);
     const r = new Read(buf, start + 4, start + size);
     if (id === BASIC_DELIVER) {
-      const consumerTagLength = buf[r.at]!;
-      r.at += 1 + consumerTagLength;
-      const tag = Number(buf.readBigUInt64BE(r.at));
-      r.at += 9; // delivery tag, redelivered
+      r.skip(r.u8()); // consumer tag
+      const tag = Number(buf.readBigUInt64BE(r.skip(8)));
+      r.skip(1); // redelivered
       const exchange = r.shortstr();
       const routingKey = r.shortstr();
       this.delivery = { tag, exchange, routingKey };
@@ -223,12 +229,12 @@ class Reader implements StreamReader {
     }
     switch (id) {
       case CONNECTION_START: {
-        r.at += 2; // version
+        r.skip(2); // version
         r.skipTable();
         const mechanisms = r.longstr();
         if (!mechanisms.split(' ').includes('PLAIN')) throw new StreamReaderError(`the broker offers no PLAIN login (${mechanisms})`, 'handshake');
         const c = this.options.connection;
-        this.sendMethod(0, (10 << 16) | 11, (w) =>
+        this.sendMethod(0, CONNECTION_START_OK, (w) =>
           w
             .table({
               product: 'Meshdeck',
@@ -242,26 +248,26 @@ class Reader implements StreamReader {
         return;
       }
       case CONNECTION_TUNE: {
-        const channelMax = r.u16();
+        r.u16(); // channel-max: one channel is all it opens
         const frameMax = r.u32();
         const serverHeartbeat = r.u16();
         const wanted = this.options.connection.heartbeat;
         this.heartbeatSec = serverHeartbeat === 0 || wanted === 0 ? Math.max(serverHeartbeat, wanted) : Math.min(serverHeartbeat, wanted);
         const max = frameMax === 0 ? FRAME_MAX : Math.min(frameMax, FRAME_MAX);
-        this.sendMethod(0, (10 << 16) | 31, (w) => w.u16(channelMax === 0 ? 1 : Math.min(channelMax, 1)).u32(max).u16(this.heartbeatSec));
-        this.sendMethod(0, (10 << 16) | 40, (w) => w.shortstr(this.options.connection.vhost).shortstr('').u8(0));
+        this.sendMethod(0, CONNECTION_TUNE_OK, (w) => w.u16(1).u32(max).u16(this.heartbeatSec));
+        this.sendMethod(0, CONNECTION_OPEN, (w) => w.shortstr(this.options.connection.vhost).shortstr('').u8(0));
         this.startHeartbeats();
         return;
       }
       case CONNECTION_OPEN_OK:
-        this.sendMethod(1, (20 << 16) | 10, (w) => w.shortstr(''));
+        this.sendMethod(1, CHANNEL_OPEN, (w) => w.shortstr(''));
         return;
       case CHANNEL_OPEN_OK:
-        this.sendMethod(1, (60 << 16) | 10, (w) => w.u32(0).u16(this.prefetch).u8(0));
+        this.sendMethod(1, BASIC_QOS, (w) => w.u32(0).u16(this.prefetch).u8(0));
         return;
       case BASIC_QOS_OK: {
         const start = this.options.start;
-        this.sendMethod(1, (60 << 16) | 20, (w) => w.u16(0).shortstr(this.options.stream).shortstr('').u8(0).table({ 'x-stream-offset': typeof start === 'number' ? BigInt(start) : start }));
+        this.sendMethod(1, BASIC_CONSUME, (w) => w.u16(0).shortstr(this.options.stream).shortstr('').u8(0).table({ 'x-stream-offset': typeof start === 'number' ? BigInt(start) : start }));
         return;
       }
       case BASIC_CONSUME_OK: {
@@ -301,25 +307,24 @@ class Reader implements StreamReader {
     }
   }
 
-  private onHeader(buf: Buffer, start: number): void {
+  private onHeader(buf: Buffer, start: number, size: number): void {
     if (!this.delivery || this.headerSeen) throw new StreamReaderError('a content header without a delivery', 'protocol');
     this.headerSeen = true;
-    const r = new Read(buf, start + 4, buf.length); // class id, weight
-    this.bodySize = Number(buf.readBigUInt64BE(r.at));
-    r.at += 8;
-    let flags = r.u16();
-    const all: number[] = [flags];
-    while (flags & 1) all.push((flags = r.u16()));
-    const first = all[0]!;
-    this.contentType = first & 0x8000 ? r.shortstr() : undefined;
-    if (first & 0x4000) r.shortstr(); // content-encoding
+    const r = new Read(buf, start, start + size);
+    r.skip(4); // class id, weight
+    this.bodySize = Number(buf.readBigUInt64BE(r.skip(8)));
+    // Property flags: the first word names the properties read here; more words follow while bit 0 is set.
+    const flags = r.u16();
+    for (let more = flags; more & 1; ) more = r.u16();
+    this.contentType = flags & 0x8000 ? r.shortstr() : undefined;
+    if (flags & 0x4000) r.shortstr(); // content-encoding
     this.offset = -1;
     this.headersRaw = null;
-    if (first & 0x2000) {
-      const tableStart = r.at;
-      const tableLength = buf.readUInt32BE(tableStart);
-      this.headersRaw = buf.subarray(tableStart, tableStart + 4 + tableLength);
-      this.offset = findOffset(buf, tableStart + 4, tableStart + 4 + tableLength);
+    if (flags & 0x2000) {
+      const tableLength = r.u32();
+      const tableStart = r.skip(tableLength);
+      this.headersRaw = buf.subarray(tableStart - 4, tableStart + tableLength);
+      this.offset = findOffset(buf, tableStart, tableStart + tableLength);
     }
     this.chunks.length = 0;
     this.received = 0;
@@ -359,7 +364,7 @@ class Reader implements StreamReader {
     this.ackTimer = null;
     if (this.pendingCount === 0 || this.phase !== 'consuming' || !this.socket || this.socket.destroyed) return;
     const tag = this.pendingTag;
-    this.sendMethod(1, (60 << 16) | 80, (w) => w.u64(tag).u8(1));
+    this.sendMethod(1, BASIC_ACK, (w) => w.u64(tag).u8(1));
     const size = this.pendingCount;
     this.pendingCount = 0;
     this.options.onBatch?.(this.lastOffset, size);
@@ -369,9 +374,10 @@ class Reader implements StreamReader {
     const w = new Write();
     w.u8(FRAME_METHOD).u16(channel).u32(0).u32(id);
     fill(w);
+    w.u8(FRAME_END);
     const frame = w.done();
-    frame.writeUInt32BE(frame.length - 7, 3);
-    this.write(Buffer.concat([frame, Buffer.from([FRAME_END])]));
+    frame.writeUInt32BE(frame.length - 8, 3);
+    this.write(frame);
   }
 
   private write(bytes: Buffer): void {
@@ -442,17 +448,13 @@ class Delivery implements StreamDelivery {
 function findOffset(buf: Buffer, at: number, end: number): number {
   const r = new Read(buf, at, end);
   while (r.at < end) {
-    const keyLength = buf[r.at]!;
-    const keyAt = r.at + 1;
-    r.at = keyAt + keyLength;
-    const type = buf[r.at]!;
+    // The key compared as bytes: no string made per header and message.
+    const keyLength = r.u8();
+    const keyAt = r.skip(keyLength);
+    const value = r.value(r.u8());
     if (keyLength === OFFSET_KEY.length && buf.compare(OFFSET_KEY, 0, keyLength, keyAt, keyAt + keyLength) === 0) {
-      r.at += 1;
-      const value = r.value(type);
       return typeof value === 'bigint' || typeof value === 'number' ? Number(value) : -1;
     }
-    r.at += 1;
-    r.value(type);
   }
   return -1;
 }
@@ -464,48 +466,41 @@ class Read {
     public at: number,
     private readonly end: number,
   ) {}
-  private need(n: number): void {
+  /** Where the next `n` bytes end, checked against the frame's end (nothing is read). */
+  private upTo(n: number): number {
     if (this.at + n > this.end) throw new StreamReaderError(`a field runs past its frame (${n} bytes at ${this.at}, frame ends at ${this.end})`, 'protocol');
+    return this.at + n;
+  }
+  /** Moves past `n` bytes; returns where they start. */
+  skip(n: number): number {
+    const at = this.at;
+    this.at = this.upTo(n);
+    return at;
   }
   u8(): number {
-    this.need(1);
-    return this.buf[this.at++]!;
+    return this.buf[this.skip(1)]!;
   }
   u16(): number {
-    this.need(2);
-    const v = this.buf.readUInt16BE(this.at);
-    this.at += 2;
-    return v;
+    return this.buf.readUInt16BE(this.skip(2));
   }
   u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.at);
-    this.at += 4;
-    return v;
+    return this.buf.readUInt32BE(this.skip(4));
   }
   shortstr(): string {
     const n = this.u8();
-    this.need(n);
-    const s = this.buf.toString('utf8', this.at, this.at + n);
-    this.at += n;
-    return s;
+    const at = this.skip(n);
+    return this.buf.toString('utf8', at, at + n);
   }
   longstr(): string {
     const n = this.u32();
-    this.need(n);
-    const s = this.buf.toString('utf8', this.at, this.at + n);
-    this.at += n;
-    return s;
+    const at = this.skip(n);
+    return this.buf.toString('utf8', at, at + n);
   }
   skipTable(): void {
-    const n = this.u32();
-    this.need(n);
-    this.at += n;
+    this.skip(this.u32());
   }
   table(): Record<string, unknown> {
-    const n = this.u32();
-    this.need(n);
-    const end = this.at + n;
+    const end = this.upTo(this.u32());
     const out: Record<string, unknown> = {};
     while (this.at < end) {
       const key = this.shortstr();
@@ -518,70 +513,38 @@ class Read {
       case 't':
         return this.u8() !== 0;
       case 'b':
-        this.need(1);
-        return this.buf.readInt8(this.at++);
+        return this.buf.readInt8(this.skip(1));
       case 'B':
         return this.u8();
-      case 's': {
-        this.need(2);
-        const v = this.buf.readInt16BE(this.at);
-        this.at += 2;
-        return v;
-      }
+      case 's':
+        return this.buf.readInt16BE(this.skip(2));
       case 'u':
         return this.u16();
-      case 'I': {
-        this.need(4);
-        const v = this.buf.readInt32BE(this.at);
-        this.at += 4;
-        return v;
-      }
+      case 'I':
+        return this.buf.readInt32BE(this.skip(4));
       case 'i':
         return this.u32();
-      case 'l': {
-        this.need(8);
-        const v = this.buf.readBigInt64BE(this.at);
-        this.at += 8;
-        return v;
-      }
-      case 'T': {
-        this.need(8);
-        const v = Number(this.buf.readBigUInt64BE(this.at));
-        this.at += 8;
-        return v;
-      }
-      case 'f': {
-        this.need(4);
-        const v = this.buf.readFloatBE(this.at);
-        this.at += 4;
-        return v;
-      }
-      case 'd': {
-        this.need(8);
-        const v = this.buf.readDoubleBE(this.at);
-        this.at += 8;
-        return v;
-      }
+      case 'l':
+        return this.buf.readBigInt64BE(this.skip(8));
+      case 'T':
+        return Number(this.buf.readBigUInt64BE(this.skip(8)));
+      case 'f':
+        return this.buf.readFloatBE(this.skip(4));
+      case 'd':
+        return this.buf.readDoubleBE(this.skip(8));
       case 'D': {
         const scale = this.u8();
-        this.need(4);
-        const v = this.buf.readInt32BE(this.at);
-        this.at += 4;
-        return v / 10 ** scale;
+        return this.buf.readInt32BE(this.skip(4)) / 10 ** scale;
       }
       case 'S':
         return this.longstr();
       case 'x': {
         const n = this.u32();
-        this.need(n);
-        const v = Buffer.from(this.buf.subarray(this.at, this.at + n));
-        this.at += n;
-        return v;
+        const at = this.skip(n);
+        return Buffer.from(this.buf.subarray(at, at + n));
       }
       case 'A': {
-        const n = this.u32();
-        this.need(n);
-        const end = this.at + n;
+        const end = this.upTo(this.u32());
         const out: unknown[] = [];
         while (this.at < end) out.push(this.value(this.u8()));
         return out;
