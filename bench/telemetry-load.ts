@@ -61,8 +61,21 @@ export function telemetryBody(mesh: SyntheticMesh, n: number, windowStart: numbe
   return ENCODING === 'json' ? { body: mesh.body(n, windowStart, id), contentType: CONTENT_TYPE } : { body: mesh.binaryBody(n, windowStart, id), contentType: BINARY_TELEMETRY_CONTENT_TYPE };
 }
 
+/**
+ * The mesh a run uses: FULL_MESH, or with `--services N` (1–1 000) a smaller one of the same shape
+ * (10 instances a service, 3 edges an instance), to find the largest a machine keeps live. The
+ * parent passes the option on to its publisher.
+ */
+export function meshShape(): typeof FULL_MESH | { services: number; instancesPerService: 10; edgesPerInstance: 3 } {
+  const given = option('services');
+  if (given === undefined) return FULL_MESH;
+  const services = Number(given);
+  if (!Number.isInteger(services) || services < 1 || services > FULL_MESH.services) throw new Error(`--services must be a whole number from 1 to ${FULL_MESH.services}, got ${JSON.stringify(given)}`);
+  return { ...FULL_MESH, services };
+}
+
 export function shapeFor(run: string): SyntheticMeshShape {
-  return { ...FULL_MESH, prefix: `b${run}` };
+  return { ...meshShape(), prefix: `b${run}` };
 }
 
 export function heartbeatTemplate(mesh: SyntheticMesh, source: string): (n: number, seq: number) => Buffer {
