@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutlierPolicy, type OutlierPolicyInput } from '../failover/policy.js';
 import { LatencySketch } from '../protocol/sketch.js';
 import { encodeSketch } from '../telemetry/sketch-codec.js';
-import { median, OutlierDetector, type OutlierDecision, type WindowObservation } from './detector.js';
+import { median, OutlierDetector, peerMedians, type OutlierDecision, type WindowObservation } from './detector.js';
 
 const SVC = 'orders';
 
@@ -458,6 +458,21 @@ describe('latency (p99 above max(floor, factor × median of p99s))', () => {
   it('median of an even count is the mean of the middle two', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, 1, 3])).toBe(3);
+  });
+
+  it('peerMedians gives, for each host, the median of the others (as median() of the list without it)', () => {
+    expect(peerMedians([10, 40, 20, 30])).toEqual([30, 20, 30, 20]);
+    expect(peerMedians([7])).toEqual([NaN]);
+    expect(peerMedians([])).toEqual([]);
+    // Lists of every length up to 13, with repeated values, against the definition.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let n = 2; n <= 13; n++) {
+      for (let round = 0; round < 20; round++) {
+        const values = Array.from({ length: n }, () => Math.floor(random() * 6) * 2.5 + (round % 3 === 0 ? random() : 0));
+        expect(peerMedians(values)).toEqual(values.map((_, i) => median(values.filter((__, j) => j !== i))));
+      }
+    }
   });
 });
 

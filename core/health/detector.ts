@@ -534,13 +534,17 @@ export class OutlierDetector {
   private latencyRule(service: string, svc: ServiceSignals, population: string[], policy: OutlierPolicy, now: number, out: OutlierDecision[]): SweepReport['latency'] {
     const rule = policy.latency;
     const hosts: HostLatency[] = [];
+    // Each host's window (the intervals its sample spans), kept to read its outbound calls from
+    // should any host be above the bars: in a healthy sweep none is, and those are not read.
+    const windows: Array<{ intervals: readonly LatencyInterval[]; from: number }> = [];
     for (const id of population) {
-      const window = latencyWindow(svc.instances.get(id)!.latencyWindow, rule.requestVolume);
+      const intervals = svc.instances.get(id)!.latencyWindow;
+      const window = latencyWindow(intervals, rule.requestVolume);
       if (!window) continue;
       const { p99, p50 } = window;
       if (p99 === null || p50 === null) continue;
-      const outbound = outboundLatency(window.outbound);
-      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals, ...(outbound ? { outbound } : {}) });
+      hosts.push({ instanceId: id, requests: window.requests, p99, p50, intervals: window.intervals });
+      windows.push({ intervals, from: intervals.length - window.intervals });
     }
     if (hosts.length === 0 || hosts.length < rule.minimumHosts) {
       return { skipped: `${hosts.length} host(s) with >= ${rule.requestVolume} requests ${windowSpan(rule.maxIntervals)} and latency samples; ${rule.minimumHosts} needed` };
@@ -552,15 +556,24 @@ export class OutlierDetector {
     // A host judged over more than its last interval must be slow in its median too: the p99 of a
     // few dozen requests spread over seconds is its slowest one or two, and a process stalled
     // for a moment on a busy machine is enough for that. A slowed instance is slow in every request.
-    const judged = hosts.map((h) => {
-      const peers = hosts.filter((o) => o !== h);
-      const peersMedian = median(peers.map((o) => o.p99));
-      const p50 = (h.intervals ?? 1) > 1 ? { peersMedian: median(peers.map((o) => o.p50 ?? o.p99)), threshold: thresholdOf(median(peers.map((o) => o.p50 ?? o.p99))) } : null;
+    const peersP99 = peerMedians(hosts.map((h) => h.p99));
+    const peersP50 = peerMedians(hosts.map((h) => h.p50 ?? h.p99));
+    const judged = hosts.map((h, i) => {
+      const peersMedian = peersP99[i]!;
+      const p50 = (h.intervals ?? 1) > 1 ? { peersMedian: peersP50[i]!, threshold: thresholdOf(peersP50[i]!) } : null;
       return { host: h, peersMedian, threshold: thresholdOf(peersMedian), p50 };
     });
     const above = judged
       .filter((j) => j.host.p99 > j.threshold && (j.p50 === null || (j.host.p50 ?? j.host.p99) > j.p50.threshold))
       .sort((a, b) => b.host.p99 - a.host.p99 || a.host.instanceId.localeCompare(b.host.instanceId));
+    // A host above the bars is judged on its own latency against its peers' own, and the evidence
+    // lists every host with its calls: only then are the hosts' outbound calls read.
+    if (above.length > 0) {
+      hosts.forEach((h, i) => {
+        const outbound = outboundLatency(outboundOf(windows[i]!.intervals, windows[i]!.from));
+        if (outbound) h.outbound = outbound;
+      });
+    }
     // A host above the bars whose own latency (its callees' taken out) is not: the slowness is a
     // callee's, which its own service's rule judges. Ejecting the caller would move the traffic
     // to a peer that calls the same slow callee, or cut a zone off for nothing.
@@ -742,22 +755,25 @@ function trimWindow(window: Array<{ requests: number }>, maxIntervals: number, v
  * The latency rule's sample of one host: its intervals merged newest first until they hold
  * `volume` requests; null when all of them together hold fewer.
  */
-function latencyWindow(
-  intervals: readonly LatencyInterval[],
-  volume: number,
-): { requests: number; intervals: number; p99: number | null; p50: number | null; outbound: Calls | null } | null {
+function latencyWindow(intervals: readonly LatencyInterval[], volume: number): { requests: number; intervals: number; p99: number | null; p50: number | null } | null {
   let requests = 0;
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
-  const first = intervals.length - n;
-  // The host's outbound calls over the same intervals, per callee (their blobs gathered, not merged).
-  let outbound: Calls | null = null;
   const sketches: Uint8Array[] = [];
-  for (let i = first; i < intervals.length; i++) {
-    const interval = intervals[i]!;
-    if (interval.latency) sketches.push(interval.latency);
-    for (const [callee, c] of interval.outbound ?? []) {
+  for (let i = intervals.length - n; i < intervals.length; i++) {
+    const latency = intervals[i]!.latency;
+    if (latency) sketches.push(latency);
+  }
+  const [p50 = null, p99 = null] = quantilesOfParts(sketches, QUANTILES);
+  return { requests, intervals: n, p99, p50 };
+}
+
+/** A host's outbound calls over its window's intervals (from `from` on), per callee (their blobs gathered, not merged). */
+function outboundOf(intervals: readonly LatencyInterval[], from: number): Calls | null {
+  let outbound: Calls | null = null;
+  for (let i = from; i < intervals.length; i++) {
+    for (const [callee, c] of intervals[i]!.outbound ?? []) {
       outbound ??= new Map();
       const into = outbound.get(callee);
       if (into) {
@@ -766,8 +782,7 @@ function latencyWindow(
       } else outbound.set(callee, { requests: c.requests, latency: [...c.latency] });
     }
   }
-  const [p50 = null, p99 = null] = quantilesOfParts(sketches, QUANTILES);
-  return { requests, intervals: n, p99, p50, outbound };
+  return outbound;
 }
 
 /** Per callee its p99 and p50, and the largest of each (null: no outbound samples). */
@@ -812,6 +827,23 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * For each value, the median of all the others: what median() gives for the list without it
+ * (NaN for a list of one), from one sort instead of one per value.
+ */
+export function peerMedians(values: readonly number[]): number[] {
+  const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  const sorted = order.map((i) => values[i]!);
+  const out = new Array<number>(values.length);
+  const m = values.length - 1;
+  order.forEach((index, k) => {
+    // The sorted values with the one at k left out.
+    const at = (j: number) => sorted[j < k ? j : j + 1]!;
+    out[index] = m === 0 ? NaN : m % 2 ? at(m >> 1) : (at((m >> 1) - 1) + at(m >> 1)) / 2;
+  });
+  return out;
 }
 
 function pct(v: number): string {
