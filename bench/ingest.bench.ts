@@ -31,7 +31,8 @@
  * Options: `--messages N` (default 200 000), `--rounds N` (default 2), `--registered` (the synthetic
  * mesh's instances registered before each pipeline run, so its failover engine judges the 1 000 services
  * as it reads; without it the registry is empty), `--only client|raw|inline|worker`
- * (that reader alone, no baseline and no goal: for profiling it).
+ * (that reader alone, no baseline and no goal: for profiling it), `--v8-defaults` (V8's own heap sizing
+ * instead of the hosts' tuneHeap(), core/lib/heap.ts).
  * Profiling the pipeline: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/ingest.bench.js`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +41,7 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Connection } from 'rabbitmq-client';
 import { createMeshCore } from '../core/app.js';
+import { tuneHeap } from '../core/lib/heap.js';
 import { declareCoreTopology } from '../core/bus/mesh-topology.js';
 import { connectOptionsFromUrl } from '../core/bus/broker-url.js';
 import { readStream } from '../core/bus/stream-reader.js';
@@ -174,6 +176,8 @@ function pipelineReader(url: string, history: 'inline' | 'worker'): (done: (firs
 }
 
 async function parent(): Promise<void> {
+  // The heaps as the hosts size them (core/lib/heap.ts), unless `--v8-defaults`.
+  if (!process.argv.includes('--v8-defaults')) tuneHeap();
   const { script, host, run, lines, say } = runContext(import.meta.url);
   say(`Ingest: ${MESSAGES} telemetry batches from the stream — bare rabbitmq-client vs the full pipeline (${FULL_MESH.services * FULL_MESH.instancesPerService} instances, ${FULL_MESH.edgesPerInstance} edges each; ${ENCODING} bodies)`);
   say(host.text);

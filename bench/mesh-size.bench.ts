@@ -30,6 +30,7 @@
  * Options: `--duration SECONDS` (default 600, the recorded run), `--smoke` (= --duration 30, for
  * development), `--services N` (a mesh of N services of the same shape, to find the largest this
  * machine keeps live; the goals are judged only at 1 000), `--no-heartbeats` (telemetry alone), `--baseline-only` (stop after the baseline),
+ * `--v8-defaults` (V8's own heap sizing instead of the hosts' tuneHeap(), core/lib/heap.ts),
  * `--history inline` (the history written on the core's main thread, not its worker thread as the
  * hosts run it), `--heap-snapshot` (V8 heap snapshots of the core after the baseline and at the end, in
  * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them by constructor).
@@ -40,6 +41,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMeshCore } from '../core/app.js';
+import { tuneHeap } from '../core/lib/heap.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { Child, benchVhost, historyWorkerNextTo, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
@@ -79,6 +81,8 @@ function memoryText(): string {
 const MB = 2 ** 20;
 
 async function parent(): Promise<void> {
+  // The heaps as the hosts size them (core/lib/heap.ts), unless `--v8-defaults`.
+  if (!process.argv.includes('--v8-defaults')) tuneHeap();
   const { script, host, run, lines, say } = runContext(import.meta.url);
   say(`Mesh size: ${MESH.services} services, ${INSTANCES} instances, ${EDGES} edges kept live at 1 s for ${DURATION_S} s${HEARTBEATS ? ' (with heartbeats)' : ' (telemetry only)'}; history written ${HISTORY === 'worker' ? 'on its worker thread' : 'on the main thread'}`);
   say(host.text);

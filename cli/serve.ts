@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createMeshCore } from '../core/app.js';
 import { parseBrokerUrl } from '../core/bus/broker-url.js';
 import { MeshdeckError } from '../core/lib/errors.js';
+import { tuneHeap } from '../core/lib/heap.js';
 import { createLogger } from '../core/lib/log.js';
 import { defaultDataDir } from '../core/lib/paths.js';
 import { headlessSecretStore } from '../core/secrets/secret-store.js';
@@ -55,6 +56,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
+  // Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
+  tuneHeap();
   const logger = createLogger();
   try {
     const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;

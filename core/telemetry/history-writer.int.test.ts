@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HISTORY_WORKER_YOUNG_MB } from '../lib/heap.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { decodeMeshEvent } from '../protocol/codec.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
@@ -118,6 +119,17 @@ describe('telemetry history on its worker thread', () => {
     expect(writes.length).toBeGreaterThan(0);
     expect(writes.reduce((n, w) => n + w.windows, 0)).toBe(worker.stats.windowsWritten);
     expect(writes.at(-1)!.offset === null || writes.at(-1)!.offset === messages.length - 1).toBe(true);
+  });
+
+  it('runs its worker with the young generation capped (core/lib/heap.ts)', async () => {
+    const d = db();
+    const writer = new WorkerHistoryWriter({ db: d.db, mesh: MESH, logger: silentLogger, script });
+    writers.push(writer);
+    writer.start();
+    await writer.drain();
+    // The limits V8 applied to the running thread, as Node reports them.
+    const thread = (writer as unknown as { worker: Worker }).worker;
+    expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(HISTORY_WORKER_YOUNG_MB);
   });
 
   it('takes bodies the transport parsed (application/json) or decoded (text/plain) as well as bytes', async () => {

@@ -17,6 +17,7 @@
  *   close()                      the core closes
  */
 import { Worker } from 'node:worker_threads';
+import { HISTORY_WORKER_YOUNG_MB } from '../lib/heap.js';
 import type { Logger } from '../lib/log.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
@@ -271,7 +272,8 @@ export class WorkerHistoryWriter implements HistoryWriter {
     // Until the worker's first report: the compaction mark as stored.
     this.reported.compactedThrough = this.store.marks(options.mesh).through * 1000;
     const data: HistoryWorkerData = { dbPath: options.db.name, mesh: options.mesh, ...(options.history ? { history: options.history } : {}) };
-    this.worker = new Worker(options.script, { workerData: data, name: `meshdeck-history-${options.mesh}` });
+    // A capped young generation: the worker's garbage is collected sooner, for memory (core/lib/heap.ts).
+    this.worker = new Worker(options.script, { workerData: data, name: `meshdeck-history-${options.mesh}`, resourceLimits: { maxYoungGenerationSizeMb: HISTORY_WORKER_YOUNG_MB } });
     let resolveReady!: () => void;
     this.ready = new Promise((resolve) => (resolveReady = resolve));
     this.worker.on('message', (message: FromHistoryWorker) => {

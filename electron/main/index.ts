@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMeshCore, type MeshCore } from '../../core/app';
+import { tuneHeap } from '../../core/lib/heap';
 import { createLogger } from '../../core/lib/log';
 import { rotatingFileSink, teeSink } from '../../core/lib/log-file';
 import { MESHDECK_VERSION } from '../../core/version';
@@ -24,6 +25,9 @@ import { installShutdown } from './shutdown';
 import { createHealthTray, type HealthTray } from './tray';
 import { createMainWindow, hardenWebContents, openExternalIfAllowed } from './window';
 import { clampWindowState, readWindowState, trackWindowState } from './window-state';
+
+// Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
+tuneHeap();
 
 // JSON lines to <userData>/logs/meshdeck.log (rotated at 5 MiB, 4 kept) and to stderr.
 const logFile = rotatingFileSink({ dir: join(app.getPath('userData'), 'logs') });
