@@ -272,12 +272,7 @@ class Reader implements StreamReader {
       }
       case BASIC_CONSUME_OK: {
         this.phase = 'consuming';
-        const h = this.handshake;
-        this.handshake = null;
-        if (h) {
-          clearTimeout(h.timer);
-          h.resolve(this);
-        }
+        this.takeHandshake()?.resolve(this);
         return;
       }
       case CONNECTION_CLOSE: {
@@ -400,15 +395,21 @@ class Reader implements StreamReader {
 
   // --- the end ------------------------------------------------------------------------------
 
+  /** The pending open (null once settled), its timeout cleared: whoever takes it settles it. */
+  private takeHandshake(): { resolve: (r: StreamReader) => void; reject: (e: StreamReaderError) => void } | null {
+    const h = this.handshake;
+    this.handshake = null;
+    if (h) clearTimeout(h.timer);
+    return h;
+  }
+
   /** Ends the reader on its own: rejects the open, or tells the owner. */
   private end(err: StreamReaderError): void {
     if (this.phase === 'ended') return;
     const wasStopping = this.phase === 'closing';
     this.finish();
-    const h = this.handshake;
-    this.handshake = null;
+    const h = this.takeHandshake();
     if (h) {
-      clearTimeout(h.timer);
       h.reject(err);
       return;
     }
