@@ -73,6 +73,27 @@ describe('FailoverEngine', () => {
     expect(e.health('payments').map((h) => h.state)).toEqual(['healthy', 'healthy']);
   });
 
+  it('with `listed`, gathers nothing for a service the registry does not list, from its first batch on', () => {
+    const clock = { now: T0 + 1000 };
+    const listedServices = new Set<string>();
+    const e = new FailoverEngine({ services: () => [...listedServices], listed: (s) => listedServices.has(s), instancesOf: () => INSTANCES, now: () => clock.now });
+    const traffic = () => batch('checkout-1', { p1: { requests: 10 }, p2: { requests: 10, http5xx: 10 } });
+    e.observeBatch(traffic());
+    // Neither the callee's windows nor the caller's calls: nothing held between ticks either.
+    expect(e.held('payments')).toEqual({ windows: 0, callers: 0, sketchBytes: 0 });
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 0, sketchBytes: 0 });
+    listedServices.add('payments');
+    e.observeBatch(traffic());
+    expect(e.held('payments')).toMatchObject({ windows: 2, callers: 0 });
+    expect(e.held('payments').sketchBytes).toBeGreaterThan(0);
+    expect(e.held('checkout')).toEqual({ windows: 0, callers: 0, sketchBytes: 0 });
+    listedServices.add('checkout');
+    e.observeBatch(traffic());
+    expect(e.held('checkout')).toMatchObject({ windows: 0, callers: 1 });
+    // What was gathered once listed is judged as before.
+    expect(e.tick().map((s) => s.service).sort()).toEqual(['checkout', 'payments']);
+  });
+
   it('does not evaluate a service twice within its interval', () => {
     const clock = { now: T0 + 1000 };
     const e = engine(clock);

@@ -77,6 +77,12 @@ export interface FailoverEngineOptions {
   /** The instances a service has now (listed in the registry, any state but deregistered). */
   instancesOf: (service: string) => string[];
   services: () => string[];
+  /**
+   * Whether the registry lists `service` now: asked for every batch about a service with nothing
+   * gathered (seen for the first time, or not listed), so it must be cheap (a lookup). Telemetry of a service not listed is not gathered
+   * (tick() would drop it unjudged). Absent: everything is gathered until the next tick.
+   */
+  listed?: (service: string) => boolean;
   policyFor?: (service: string) => OutlierPolicy;
   now?: () => number;
   /**
@@ -111,21 +117,24 @@ export class FailoverEngine {
   /** Folds a batch's outbound edges into the callee instances' current windows. */
   observeBatch(batch: TelemetryBatch): void {
     // The reporting instance's own calls (in its service's arena): looked up once per batch, when it made any.
-    let caller: ServiceWindows | undefined;
+    let caller: ServiceWindows | null | undefined;
     let calls: Map<string, Calls> | undefined;
     for (const edge of batch.edges) {
       if (edge.direction !== 'outbound') continue;
       if (edge.requests > 0) {
-        caller ??= this.gatheredFor(batch.service);
-        calls ??= callsOf(caller, batch.instanceId);
-        let out = calls.get(edge.peerService);
-        if (!out) calls.set(edge.peerService, (out = { requests: 0, head: NO_CHAIN, parts: 0, seen: true }));
-        out.seen = true;
-        out.requests += edge.requests;
-        addLatency(caller.arena, out, sketchBlobOf(edge.latency));
+        if (caller === undefined) caller = this.gatheredFor(batch.service);
+        if (caller) {
+          calls ??= callsOf(caller, batch.instanceId);
+          let out = calls.get(edge.peerService);
+          if (!out) calls.set(edge.peerService, (out = { requests: 0, head: NO_CHAIN, parts: 0, seen: true }));
+          out.seen = true;
+          out.requests += edge.requests;
+          addLatency(caller.arena, out, sketchBlobOf(edge.latency));
+        }
       }
       if (!edge.peerInstance || edge.peerService === 'external') continue;
       const callee = this.gatheredFor(edge.peerService);
+      if (!callee) continue;
       let w = callee.windows.get(edge.peerInstance);
       if (!w) {
         w = { requests: 0, http5xx: 0, connect: 0, timeout: 0, head: NO_CHAIN, parts: 0, seen: true };
@@ -141,10 +150,16 @@ export class FailoverEngine {
     }
   }
 
-  /** What is gathered for `service` until its next evaluation (created on its first telemetry, kept while it is listed). */
-  private gatheredFor(service: string): ServiceWindows {
+  /**
+   * What is gathered for `service` until its next evaluation: created on its first telemetry if
+   * the registry lists it (`listed`), kept while it is listed; null for a service not listed.
+   */
+  private gatheredFor(service: string): ServiceWindows | null {
     let g = this.gathered.get(service);
-    if (!g) this.gathered.set(service, (g = { arena: new SketchArena(), windows: new Map(), outbound: new Map() }));
+    if (!g) {
+      if (this.options.listed && !this.options.listed(service)) return null;
+      this.gathered.set(service, (g = { arena: new SketchArena(), windows: new Map(), outbound: new Map() }));
+    }
     return g;
   }
 

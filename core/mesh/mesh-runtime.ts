@@ -194,6 +194,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     this.failover = new FailoverEngine({
       policyFor: (service) => this.policies.get(service).policy,
       services: () => this.registry.serviceNames(),
+      listed: (service) => this.registry.hasService(service),
       // Instances that are down (missed heartbeats) are the registry's; outliers among the rest are ours.
       instancesOf: (service) => this.registry.instances(service).filter((i) => i.state !== 'down').map((i) => i.instanceId),
       now: this.now,

@@ -94,8 +94,11 @@ describe('Registry', () => {
     expect(r.sweep(T0 + 60_000)).toEqual([]);
     expect(r.sweep(T0 + 60_001)).toEqual([expect.objectContaining({ kind: 'forgotten', to: 'down' })]);
     expect(r.serviceNames()).toEqual([]);
+    expect(r.hasService('checkout')).toBe(false);
     expect(r.heartbeat(hb('c1'), T0 + 70_000)).toEqual([expect.objectContaining({ to: 'healthy' })]);
     expect(r.serviceNames()).toEqual(['checkout']);
+    expect(r.hasService('checkout')).toBe(true);
+    expect(r.hasService('payments')).toBe(false);
   });
 
   it('lists endpoints with states and increasing revisions, healthy-only and by zone', () => {

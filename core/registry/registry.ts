@@ -200,6 +200,11 @@ export class Registry {
     return changes;
   }
 
+  /** Whether serviceNames() has `service` (an instance of it is listed), without building the list. */
+  hasService(service: string): boolean {
+    return (this.services.get(service)?.size ?? 0) > 0;
+  }
+
   serviceNames(): string[] {
     return [...this.services.keys()].filter((s) => (this.services.get(s)?.size ?? 0) > 0).sort();
   }
