@@ -236,7 +236,7 @@ const CHUNK_BYTES = 1 << 20;
  * The history written by a worker thread (history-worker.ts, built next to the host's entry).
  * Bodies are copied as they arrive into one growing buffer; a commit hands what it holds over
  * with the commit's offset (copied once into a buffer of its size, which is transferred, not
- * cloned); the worker decodes them and does what the inline writer does. Counters and the compaction mark come back with every write.
+ * cloned); the worker reads them again (history-worker.ts) and does what the inline writer does. Counters and the compaction mark come back with every write.
  *
  * If the worker dies (a bug, out of memory), the windows it held in memory are lost — a gap in the
  * history between the offset it last stored and the next write, logged with both offsets — and

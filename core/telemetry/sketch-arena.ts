@@ -73,10 +73,21 @@ export class SketchArena {
     return this.add(NO_CHAIN, this.blob(head)!);
   }
 
-  /** The chain's merged sketch as a blob of its own (null: no part). */
+  /**
+   * The chain's merged sketch as a blob of its own (null: no part): a Buffer from Node's pool, as
+   * the codec's own blobs are, not a slice with an ArrayBuffer of its own (the failover sweep
+   * takes tens of thousands a second and keeps them for its 10 intervals: an ArrayBuffer each
+   * cost the collector about a tenth of the sweep, `npm run bench:failover-tick`).
+   */
   blob(head: number): Uint8Array | null {
     if (head === NO_CHAIN) return null;
-    if (head < this.used && readU32(this.bytes, head) === 0) return this.bytes.slice(head + HEADER, head + HEADER + readU32(this.bytes, head + 4));
+    if (head < this.used && readU32(this.bytes, head) === 0) {
+      const from = head + HEADER;
+      const to = from + readU32(this.bytes, head + 4);
+      const out = Buffer.allocUnsafe(to - from);
+      copyBytes(this.bytes, from, to, out, 0);
+      return out;
+    }
     const d = dense();
     d.reset();
     this.addTo(d, head);
