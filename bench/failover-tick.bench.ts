@@ -16,11 +16,14 @@
  * and of the batches folded per second. The baseline is the same run at 100 services, measured
  * first: per host the cost should not grow with the mesh.
  *
- * Options: `--sizes 100,1000` (the first is the baseline), `--seconds 40`, `--every 1`.
+ * Options: `--sizes 100,1000` (the first is the baseline), `--seconds 40`, `--every 1`,
+ * `--heap-snapshot` (a V8 heap snapshot after the last size's run, its engine still alive, in
+ * bench/results/profiles/; `node out/bench/heap-summary.js FILE --shapes` sums it by what its
+ * objects are: what the engine keeps between sweeps).
  */
 import { FailoverEngine } from '../core/failover/engine.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
-import { distribution, machine, pad, writeResults } from './lib.js';
+import { distribution, machine, pad, writeHeapSnapshot, writeResults } from './lib.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +34,7 @@ const SIZES = arg('sizes', '100,1000').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '40'));
 const EVERY = Number(arg('every', '1'));
 const WARMUP = 5;
+const HEAP_SNAPSHOT = process.argv.includes('--heap-snapshot');
 
 interface SizeResult {
   services: number;
@@ -73,6 +77,7 @@ function run(services: number): SizeResult {
     if (sec >= WARMUP) ticks.push(cpuMs(tickStart));
   }
   const tickMs = distribution(ticks);
+  if (HEAP_SNAPSHOT && services === SIZES.at(-1)) console.log(`heap snapshot with the engine of ${services} services: ${writeHeapSnapshot(import.meta.url, `failover-tick-${services}`)} (${engine.held(names[0]!).windows} windows held by its first service)`);
   return { services, hosts: mesh.size, tickMs, perHostUs: (tickMs.p50 * 1000) / mesh.size, observeMsPerS: observeMs / SECONDS };
 }
 

@@ -80,7 +80,7 @@
  */
 import type { OutlierPolicy } from '../failover/policy.js';
 import { LatencySketch, type SketchWire } from '../protocol/sketch.js';
-import { addBlobPart, blobOfParts, encodeSketch, quantilesOfParts } from '../telemetry/sketch-codec.js';
+import { addBlobPart, blobOfParts, DenseSketch, encodeSketch, quantilesOfParts } from '../telemetry/sketch-codec.js';
 import { graceText } from '../registry/heartbeat-lag.js';
 
 /** The decisions and their evidence are declared in evidence.ts (no runtime imports: the renderer reads them). */
@@ -158,13 +158,60 @@ function blobOf(latency: LatencySketch | SketchWire | Uint8Array): Uint8Array {
 
 /** p50 and p99, in the order quantilesOfParts() answers them. */
 const QUANTILES = [0.5, 0.99] as const;
+/** latencyWindow()'s accumulator, reset for every host. */
+const windowSketch = new DenseSketch();
 
+/**
+ * One sweep interval of a host, as the latency rule keeps it (up to latency.maxIntervals of
+ * them): its own latency and its outbound calls' per callee, their blobs back to back in one
+ * Buffer. 10 000 hosts keep up to 10 intervals each, and every object kept for seconds is work
+ * for the collector: a Map with an entry object, a parts list and a Buffer per callee, and a
+ * Buffer for the host's own latency, took a third of the sweep's time in garbage collection
+ * (`npm run bench:failover-tick -- --heap-snapshot` shows what is kept).
+ */
 interface LatencyInterval {
   requests: number;
-  /** The interval's sketch as a blob; null for an interval without requests. */
-  latency: Uint8Array | null;
-  /** The host's own outbound calls in the interval, per callee service (null: none). */
-  outbound: Calls | null;
+  /** The interval's latency blob, then its outbound calls' blobs, back to back (null: none of them). */
+  bytes: Uint8Array | null;
+  /** Where the interval's own latency blob ends in `bytes` (0: none, an interval without requests). */
+  latencyEnd: number;
+  /**
+   * The host's own outbound calls, flat: callee service, requests, and where the callee's blob
+   * ends in `bytes` (it starts where the previous one ended), per callee (null: none).
+   */
+  outbound: ReadonlyArray<string | number> | null;
+}
+
+/** An interval of the sweep's totals of a host: latency parts and calls per callee each merged into one blob, all copied into one Buffer. */
+function latencyInterval(requests: number, latencyParts: readonly Uint8Array[], calls: Calls): LatencyInterval {
+  const latency = latencyParts.length > 0 ? blobOfParts(latencyParts) : null;
+  let callBlobs: Uint8Array[] | null = null;
+  let size = latency?.length ?? 0;
+  for (const c of calls.values()) {
+    const blob = blobOfParts(c.latency);
+    (callBlobs ??= []).push(blob);
+    size += blob.length;
+  }
+  if (size === 0) return { requests, bytes: null, latencyEnd: 0, outbound: null };
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (latency) {
+    bytes.set(latency, 0);
+    at = latency.length;
+  }
+  const latencyEnd = at;
+  let outbound: Array<string | number> | null = null;
+  if (callBlobs) {
+    outbound = [];
+    let i = 0;
+    for (const [callee, c] of calls) {
+      const blob = callBlobs[i++]!;
+      bytes.set(blob, at);
+      at += blob.length;
+      outbound.push(callee, c.requests, at);
+    }
+  }
+  return { requests, bytes, latencyEnd, outbound };
 }
 
 interface RateInterval {
@@ -176,7 +223,7 @@ interface RateInterval {
  * The interval of a host that had no requests, shared: a quiet mesh of 10 000 instances kept
  * 100 000 such objects in its windows (npm run bench:mesh-size -- --baseline-only --heap-snapshot).
  */
-const NO_LATENCY: Readonly<LatencyInterval> = Object.freeze({ requests: 0, latency: null, outbound: null });
+const NO_LATENCY: Readonly<LatencyInterval> = Object.freeze({ requests: 0, bytes: null, latencyEnd: 0, outbound: null });
 const NO_RATE: Readonly<RateInterval> = Object.freeze({ requests: 0, failures: 0 });
 
 /** A window observed since the last evaluate: judged by the probe rule when the host is probing (its percentiles read then). */
@@ -229,24 +276,32 @@ export class OutlierDetector {
     const failures = http5xx + connect + timeout;
     // Failures are requests too; a reporter that counted them apart must not make the rate negative.
     const requests = Math.max(count(window.requests), failures);
-    const counts: WindowCounts = { at: now, requests, http5xx, connect, timeout };
 
     if (requests > 0) {
-      if (failures === requests) extend(s.streak, failures, counts);
+      // The window's counts are kept by a streak it extends (evidence), made only then: a
+      // healthy host's windows extend none.
+      const allFailed = failures === requests;
+      const gatewayFailed = connect + timeout === requests;
+      const counts: WindowCounts | null = allFailed || gatewayFailed ? { at: now, requests, http5xx, connect, timeout } : null;
+      if (allFailed) extend(s.streak, failures, counts!);
       else reset(s.streak);
-      if (connect + timeout === requests) extend(s.gatewayStreak, connect + timeout, counts);
+      if (gatewayFailed) extend(s.gatewayStreak, connect + timeout, counts!);
       else reset(s.gatewayStreak);
     }
 
     const latency = window.latency ? blobOf(window.latency) : null;
     if (latency) addBlobPart(s.sweep.latency, latency);
-    for (const [callee, out] of Object.entries(window.outbound ?? {})) {
-      if (count(out.requests) === 0 || !out.latency) continue;
-      addCalls(s.sweep.outbound, callee, count(out.requests), blobOf(out.latency));
+    const outbound = window.outbound;
+    if (outbound) {
+      for (const callee of Object.keys(outbound)) {
+        const out = outbound[callee]!;
+        if (count(out.requests) === 0 || !out.latency) continue;
+        addCalls(s.sweep.outbound, callee, count(out.requests), blobOf(out.latency));
+      }
     }
     s.sweep.requests += requests;
     s.sweep.failures += failures;
-    s.pending.push({ ...counts, latency });
+    s.pending.push({ at: now, requests, http5xx, connect, timeout, latency });
     if (s.pending.length > MAX_PENDING_WINDOWS) s.pending.shift();
   }
 
@@ -304,13 +359,10 @@ export class OutlierDetector {
         s.rateWindow.push(s.sweep.requests === 0 && s.sweep.failures === 0 ? NO_RATE : { requests: s.sweep.requests, failures: s.sweep.failures });
         trimWindow(s.rateWindow, policy.successRate.enabled ? policy.successRate.maxIntervals : 0, policy.successRate.requestVolume);
         // An interval without requests keeps its place (it ages the others) but no sketch.
-        const outbound = s.sweep.outbound.size > 0 ? s.sweep.outbound : null;
-        if (outbound) s.sweep.outbound = new Map();
-        if (s.sweep.requests > 0) {
-          s.latencyWindow.push({ requests: s.sweep.requests, latency: s.sweep.latency.length > 0 ? blobOfParts(s.sweep.latency) : null, outbound });
-          s.sweep.latency = [];
+        if (s.sweep.requests > 0 || s.sweep.outbound.size > 0) {
+          s.latencyWindow.push(latencyInterval(s.sweep.requests, s.sweep.requests > 0 ? s.sweep.latency : [], s.sweep.outbound));
         } else {
-          s.latencyWindow.push(outbound ? { requests: 0, latency: null, outbound } : NO_LATENCY);
+          s.latencyWindow.push(NO_LATENCY);
         }
         trimWindow(s.latencyWindow, policy.latency.enabled ? policy.latency.maxIntervals : 0, policy.latency.requestVolume);
       }
@@ -323,7 +375,7 @@ export class OutlierDetector {
         s.sweep.requests = 0;
         s.sweep.failures = 0;
         if (s.sweep.latency.length > 0) s.sweep.latency = [];
-        if (s.sweep.outbound.size > 0) s.sweep.outbound = new Map();
+        if (s.sweep.outbound.size > 0) s.sweep.outbound.clear();
       }
     }
 
@@ -463,7 +515,9 @@ export class OutlierDetector {
   ): void {
     if (!rule.enabled || streak.failures < rule.threshold) return;
     const samples = { variant, streak: streak.failures, windows: streak.windows };
-    reset(streak);
+    // The evidence keeps the windows: the streak starts a list of its own.
+    streak.failures = 0;
+    streak.windows = [];
     const what = variant === 'all' ? 'failed requests (5xx, connect, timeout)' : 'gateway failures (connect, timeout)';
     out.push({
       kind: 'eject',
@@ -760,12 +814,14 @@ function latencyWindow(intervals: readonly LatencyInterval[], volume: number): {
   let n = 0;
   for (let i = intervals.length - 1; i >= 0 && requests < volume; i--, n++) requests += intervals[i]!.requests;
   if (requests < volume) return null;
-  const sketches: Uint8Array[] = [];
+  const dense = windowSketch;
+  dense.reset();
   for (let i = intervals.length - n; i < intervals.length; i++) {
-    const latency = intervals[i]!.latency;
-    if (latency) sketches.push(latency);
+    const { bytes, latencyEnd } = intervals[i]!;
+    if (bytes && latencyEnd > 0) dense.addBlob(bytes, 0, latencyEnd);
   }
-  const [p50 = null, p99 = null] = quantilesOfParts(sketches, QUANTILES);
+  const [p50 = null, p99 = null] = dense.quantiles(QUANTILES);
+  dense.reset();
   return { requests, intervals: n, p99, p50 };
 }
 
@@ -773,13 +829,20 @@ function latencyWindow(intervals: readonly LatencyInterval[], volume: number): {
 function outboundOf(intervals: readonly LatencyInterval[], from: number): Calls | null {
   let outbound: Calls | null = null;
   for (let i = from; i < intervals.length; i++) {
-    for (const [callee, c] of intervals[i]!.outbound ?? []) {
+    const { bytes, latencyEnd, outbound: flat } = intervals[i]!;
+    if (!flat || !bytes) continue;
+    for (let k = 0, start = latencyEnd; k < flat.length; k += 3) {
+      const callee = flat[k] as string;
+      const requests = flat[k + 1] as number;
+      const end = flat[k + 2] as number;
+      const latency = bytes.subarray(start, end);
+      start = end;
       outbound ??= new Map();
       const into = outbound.get(callee);
       if (into) {
-        into.requests += c.requests;
-        into.latency.push(...c.latency);
-      } else outbound.set(callee, { requests: c.requests, latency: [...c.latency] });
+        into.requests += requests;
+        into.latency.push(latency);
+      } else outbound.set(callee, { requests, latency: [latency] });
     }
   }
   return outbound;
@@ -817,9 +880,10 @@ function extend(streak: Streak, failures: number, window: WindowCounts): void {
   if (streak.windows.length > MAX_STREAK_WINDOWS) streak.windows.shift();
 }
 
+/** Ends a streak (a window with a success). Its list is replaced, not emptied, when it holds windows: evidence may hold it; an empty one stays (no new array per healthy window). */
 function reset(streak: Streak): void {
   streak.failures = 0;
-  streak.windows = [];
+  if (streak.windows.length > 0) streak.windows = [];
 }
 
 /** Median; the mean of the two middle values for an even count. */
