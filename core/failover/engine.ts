@@ -79,8 +79,9 @@ export interface FailoverEngineOptions {
   services: () => string[];
   /**
    * Whether the registry lists `service` now: asked for every batch about a service with nothing
-   * gathered (seen for the first time, or not listed), so it must be cheap (a lookup). Telemetry of a service not listed is not gathered
-   * (tick() would drop it unjudged). Absent: everything is gathered until the next tick.
+   * gathered (seen for the first time, or not listed), so it must be cheap (a lookup). Telemetry
+   * of a service not listed is not gathered (tick() would drop it unjudged). Absent: everything
+   * is gathered until the next tick.
    */
   listed?: (service: string) => boolean;
   policyFor?: (service: string) => OutlierPolicy;
