@@ -15,8 +15,9 @@
  *              transport; the handler does nothing
  *   pipeline   the core itself (createMeshCore on a temp SQLite file whose stored telemetry
  *              offset is −1, so it resumes at 0 as a console that was away would): decode and
- *              validate (binary or JSON), aggregate (LiveEdges, LiveEvents, failover observation,
- *              incident signals, history deltas), persist (history flush with the offset,
+ *              validate (binary or JSON), aggregate (LiveEdges, LiveEvents, failover observation —
+ *              with the registry empty, none: the engine gathers only services the registry lists,
+ *              see --registered —, incident signals, history deltas), persist (history flush with the offset,
  *              compaction) — twice: with the history written on the core's main thread, then on
  *              its worker thread (core/telemetry/history-writer.ts, as the hosts run it)
  *
