@@ -35,6 +35,24 @@ function second(failing: string[], opts: { slow?: string } = {}): void {
 }
 
 describe('IncidentMonitor', () => {
+  it('ranks an incident whose rule waits 30 s to open over its whole onset: the instances and edges are kept that long for it', () => {
+    expect(monitor.signals.detail).toBe(20);
+    monitor.setRules('pay', { openAfterSeconds: 30 }, 'alice');
+    expect(monitor.signals.detail).toBe(30 + 1 + 3 + 4);
+    for (let s = 0; s < 5; s++) second([]);
+    let seconds = 0;
+    while (monitor.list({ status: 'open', limit: 10 }).length === 0 && seconds < 40) {
+      second(['pay-2']);
+      seconds++;
+    }
+    expect(seconds).toBe(30);
+    const [incident] = monitor.list({ status: 'open', limit: 10 });
+    const top = monitor.get(incident!.id).suspects[0]!;
+    expect(top).toMatchObject({ kind: 'instance', target: 'pay-2' });
+    // Every failing second since the onset (settled ones from the trace, the rest read fresh): 30 × 20 failures, not the last 20 s only.
+    expect(top.evidence).toMatchObject({ failed: 30 * 20 });
+  });
+
   it('opens an incident for a faulted instance, ranks it first with its reasoning, and resolves when the fault stops', () => {
     const opened: number[] = [];
     monitor.on('opened', (i) => opened.push(i.id));

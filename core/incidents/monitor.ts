@@ -117,6 +117,7 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     this.logger = options.logger.child('incidents');
     this.store = new IncidentStore(options.db, options.mesh);
     this.defaults = options.rules?.defaults ? parseIncidentRules(options.rules.defaults) : DEFAULT_RULES;
+    this.signals.coverOnsetAfter(this.defaults.openAfterSeconds);
     this.evaluator = new RuleEvaluator((scope) => this.rulesFor(scope));
     this.queueFeed = new QueueFeed(options.queueFeed);
     this.queueGapSince = this.now();
@@ -132,6 +133,8 @@ export class IncidentMonitor extends EventEmitter<{ changed: []; opened: [Incide
     const configured = service ? this.options.rules?.services?.[service] : undefined;
     const rules = saved?.rules ?? (configured ? parseIncidentRules(configured) : this.defaults);
     this.rulesCache.set(scope, rules);
+    // A rule that waits longer to open needs the instances and edges kept from further back.
+    this.signals.coverOnsetAfter(rules.openAfterSeconds);
     return rules;
   }
 

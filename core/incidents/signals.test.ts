@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LatencySketch } from '../protocol/sketch.js';
 import type { SketchArena } from '../telemetry/sketch-arena.js';
 import { telemetryBatch } from '../telemetry/test-support.js';
-import { Trace, TrafficSignals } from './signals.js';
+import { DETAIL_SECONDS, MAX_DETAIL_SECONDS, SETTLE_MS, Trace, TrafficSignals } from './signals.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -59,15 +59,16 @@ describe('TrafficSignals', () => {
       signals.ingest(telemetryBatch(`caller-${i}`, `caller-${i}-1`, T0, [{ peerService: 'pay', peerInstance: `pay-${i % 3}`, values: [1 + i, 10 * (i + 1), 100 + i] }]));
     }
     const before = signals.breakdown(new Trace('pay', T0), T0 + 1000);
-    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; arena: SketchArena }> }).seconds;
+    const seconds = (signals as unknown as { seconds: Array<{ start: number; packed: boolean; arena: SketchArena; instanceArena: SketchArena }> }).seconds;
     const unpacked = seconds.find((x) => x.start === T0)!.arena.size;
     // A batch SETTLE_MS and more later: the first second is packed.
     signals.ingest(telemetryBatch('web', 'web-1', T0 + 5000, [{ peerService: 'pay', peerInstance: 'pay-0', values: [3] }]));
     const first = seconds.find((x) => x.start === T0)!;
     expect(first.packed).toBe(true);
-    // 40 parts (20 batches into the service and into an instance) became 4 (pay, pay-0, pay-1, pay-2), in an arena of their size.
-    expect(first.arena.size).toBeLessThan(unpacked / 2);
-    expect(first.arena.capacity).toBe(first.arena.size);
+    // 40 parts (20 batches into the service and into an instance) became 4: pay in one arena, pay-0, pay-1, pay-2 in another, each of its size.
+    expect(first.arena.size + first.instanceArena.size).toBeLessThan(unpacked / 2);
+    expect(first.arena).not.toBe(first.instanceArena);
+    for (const arena of [first.arena, first.instanceArena]) expect(arena.capacity).toBe(arena.size);
     expect(signals.breakdown(new Trace('pay', T0), T0 + 1000)).toEqual(before);
     // A late batch for the packed second still counts.
     signals.ingest(telemetryBatch('late', 'late-1', T0, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5000] }]));
@@ -76,8 +77,49 @@ describe('TrafficSignals', () => {
     expect(after.service.p99).toBeGreaterThan(before.service.p99!);
   });
 
+  it('keeps services for the rule windows and instances and edges for the detail horizon; a trace covers only seconds with their detail', () => {
+    const signals = new TrafficSignals({ keepSeconds: 32, detailSeconds: 20 });
+    for (let s = 0; s < 40; s++) {
+      signals.ingest(telemetryBatch('web', 'web-1', T0 + s * 1000, [{ peerService: 'pay', peerInstance: `pay-${s % 2}`, values: [10, 10], errors: { http5xx: 1 } }]));
+    }
+    const now = T0 + 40_000;
+    // The rules' 30 s window: every second of it is still there.
+    expect(signals.traffic('pay', 30, now)).toMatchObject({ requests: 60, failed: 30, p99: expect.closeTo(10, 0) });
+    const seconds = (signals as unknown as { seconds: Array<{ start: number; detail: boolean; instances: Uint32Array; edgeCounts: Uint32Array }> }).seconds;
+    expect(seconds.length).toBe(33);
+    // Seconds more than 20 s older than the newest hold their services only.
+    for (const second of seconds) {
+      const within = second.start >= T0 + 39_000 - 20_000;
+      expect(second.detail).toBe(within);
+      expect(second.instances.length > 0).toBe(within);
+      expect(second.edgeCounts.length > 0).toBe(within);
+    }
+    // A trace from 40 s back: the service, its instances and its callers all over the same 21 s.
+    const b = signals.breakdown(new Trace('pay', T0), now);
+    expect(b.service).toMatchObject({ requests: 42, failed: 21 });
+    expect([...b.instances.values()].reduce((n, t) => n + t.requests, 0)).toBe(42);
+    expect(b.callers.get('web')).toMatchObject({ requests: 42, failed: 21 });
+    // A late batch for a second past the detail still counts for the rules, and for nothing else.
+    signals.ingest(telemetryBatch('shop', 'shop-1', T0 + 12_000, [{ peerService: 'pay', peerInstance: 'pay-9', values: [50] }]));
+    expect(signals.traffic('pay', 30, now).requests).toBe(61);
+    expect(signals.breakdown(new Trace('pay', T0), now).instances.has('pay-9')).toBe(false);
+  });
+
+  it('widens the detail for rules that wait longer to open, up to a minute', () => {
+    const signals = new TrafficSignals();
+    expect(signals.detail).toBe(DETAIL_SECONDS);
+    signals.coverOnsetAfter(3);
+    expect(signals.detail).toBe(DETAIL_SECONDS);
+    signals.coverOnsetAfter(30);
+    expect(signals.detail).toBe(30 + 1 + SETTLE_MS / 1000 + 4);
+    signals.coverOnsetAfter(3600);
+    expect(signals.detail).toBe(MAX_DETAIL_SECONDS);
+    signals.coverOnsetAfter(10);
+    expect(signals.detail).toBe(MAX_DETAIL_SECONDS);
+  });
+
   it('releases the cells of instances gone for longer than it keeps, and reuses their ids, so churn does not grow each second', () => {
-    const signals = new TrafficSignals(60);
+    const signals = new TrafficSignals({ keepSeconds: 60 });
     // 'pay' is redeployed every 10 s for 400 s: 5 new instances each time (200 in all), called by web.
     for (let s = 0; s < 400; s++) {
       const generation = Math.floor(s / 10);
@@ -87,8 +129,8 @@ describe('TrafficSignals', () => {
     }
     // Numbered now: web's callee 'pay', and pay's instances of the last 60–120 s (released once a minute), not all 200.
     expect(signals.cells).toBeLessThanOrEqual(1 + 5 * 13);
-    const seconds = (signals as unknown as { seconds: Array<{ cells: Uint32Array }> }).seconds;
-    for (const second of seconds) expect(second.cells.length / 4).toBeLessThanOrEqual(1 + 5 * 13 + 5);
+    const seconds = (signals as unknown as { seconds: Array<{ services: Uint32Array; instances: Uint32Array }> }).seconds;
+    for (const second of seconds) expect(second.services.length / 4 + second.instances.length / 4).toBeLessThanOrEqual(1 + 5 * 13 + 5);
     // What is kept still reads right: the last 10 s are one generation's 5 instances, 50 requests.
     expect(signals.traffic('pay', 10, T0 + 400_000)).toMatchObject({ requests: 50, failed: 0 });
     const b = signals.breakdown(new Trace('pay', T0 + 390_000), T0 + 400_000);

@@ -94,7 +94,7 @@ describe('Trace', () => {
   it('keeps an incident\u2019s totals beyond the ring, and takes late batches of unsettled seconds', async () => {
     const { TrafficSignals, Trace, SETTLE_MS } = await import('./signals.js');
     const { telemetryBatch } = await import('../telemetry/test-support.js');
-    const signals = new TrafficSignals(10); // a 10 s ring
+    const signals = new TrafficSignals({ keepSeconds: 10, detailSeconds: 10 }); // a 10 s ring
     const trace = new Trace('pay', 0);
     const batch = (t: number, failed: number) => telemetryBatch('web', 'web-1', t, [{ peerService: 'pay', peerInstance: 'pay-1', values: [5, 5, 5, 5], errors: { http5xx: failed } }]);
     for (let s = 0; s < 60; s++) {
