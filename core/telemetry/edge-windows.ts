@@ -1,7 +1,10 @@
 /**
- * Compact storage of one edge's recent windows for LiveEdges: two rings of fixed slots, 1 s
- * windows for the last FINE_SECONDS and 10 s blocks behind them, whose records live as bytes in
- * one arena per edge (no object per window).
+ * Compact storage of one edge's recent windows for LiveEdges: three rings of fixed slots, 1 s
+ * windows for the last FINE_SECONDS, and behind them the counters in 10 s blocks and the latency
+ * in 60 s blocks, whose records live as bytes in one arena per edge (no object per window).
+ * (Latency in minutes past the fine ring: a minute's sketch is hardly larger than a 10 s one —
+ * with the benchmarks' traffic ~104 bytes against ~82 — so six 10 s sketches were five times the
+ * bytes for the same samples; counters stay at 10 s, a few bytes a block.)
  *
  * A slot's record, after one flag byte all unsigned LEB128 varints:
  *
@@ -13,19 +16,22 @@
  *                                                                (index into the edge's caller
  *                                                                table; 1 s windows only)
  *   then until the record's end: (length, sketch blob)*          latency, as sketch-codec blobs
+ *                                                                (none in 10 s blocks; 60 s
+ *                                                                blocks hold nothing else)
  *
  * Sketch parts are appended as reports come and merged into one blob once there are
  * MAX_PARTS (and on reads, lazily, into a shared dense sketch): merging adds counts bucket by
  * bucket, so percentiles read back exactly as from one sketch fed with every report.
  *
  * A 1 s window leaves the fine ring when the ring moves a minute past it, and is then merged
- * into its 10 s block in the coarse ring; a late window older than the fine ring goes straight
- * to its block. Blocks older than the coarse ring's reach are dropped.
+ * into its 10 s block (counters) and its 60 s block (latency); a late window older than the fine
+ * ring goes straight to its blocks. Blocks older than their ring's reach are dropped.
  */
 import { copyBytes, DenseSketch } from './sketch-codec.js';
 
 export const FINE_SECONDS = 60;
 export const COARSE_SECONDS = 10;
+export const MINUTE_SECONDS = 60;
 export const COUNTERS = 7;
 /** Counter order in a record (and in the `totals` of a read). */
 export const REQUESTS = 0;
@@ -162,16 +168,20 @@ export interface WindowTotals {
 }
 
 export class EdgeWindows {
-  /** Newest window index written to each ring (seconds, 10 s blocks). */
+  /** Newest window index written to each ring (seconds, 10 s blocks, 60 s blocks). */
   private fineNewest = -Infinity;
   private coarseNewest = -Infinity;
-  /** Record length per slot: FINE_SECONDS fine slots, then coarseSlots coarse ones; 0 = empty. */
+  private minuteNewest = -Infinity;
+  /** Record length per slot: FINE_SECONDS fine slots, then coarseSlots 10 s ones, then minuteSlots 60 s ones; 0 = empty. */
   private readonly lengths: Uint16Array;
   private data = new Uint8Array(0);
   private used = 0;
 
-  constructor(private readonly coarseSlots: number) {
-    this.lengths = new Uint16Array(FINE_SECONDS + coarseSlots);
+  constructor(
+    private readonly coarseSlots: number,
+    private readonly minuteSlots: number,
+  ) {
+    this.lengths = new Uint16Array(FINE_SECONDS + coarseSlots + minuteSlots);
   }
 
   /** Bytes held by the typed arrays (capacity, not only what is used). */
@@ -190,13 +200,16 @@ export class EdgeWindows {
       this.mergeInto(mod(second, FINE_SECONDS), counters, caller, callerCount, blob, 0, blob.length);
       return true;
     }
-    return this.addCoarse(Math.floor(second / COARSE_SECONDS), counters, blob, 0, blob.length);
+    if (!this.addCoarse(Math.floor(second / COARSE_SECONDS), counters)) return false;
+    this.addMinute(Math.floor(second / MINUTE_SECONDS), blob, 0, blob.length);
+    return true;
   }
 
   /**
    * Sums the windows that end after `sinceSecond` starts (1 s windows with start ≥ sinceSecond).
-   * A span reaching past the fine ring is answered from whole 10 s blocks there: its old end is
-   * rounded down to a block start. Returns false when nothing was in the span.
+   * A span reaching past the fine ring is answered there from whole blocks: its old end is
+   * rounded down to a 10 s boundary for the counters and to a minute for the latency. Returns
+   * false when nothing was in the span.
    */
   read(sinceSecond: number, into: WindowTotals, withCallers: boolean): boolean {
     let any = false;
@@ -205,6 +218,10 @@ export class EdgeWindows {
       const firstBlock = Math.floor(sinceSecond / COARSE_SECONDS);
       for (let b = Math.max(firstBlock, this.coarseNewest - this.coarseSlots + 1); b <= this.coarseNewest; b++) {
         any = this.readSlot(FINE_SECONDS + mod(b, this.coarseSlots), into, false) || any;
+      }
+      const firstMinute = Math.floor(sinceSecond / MINUTE_SECONDS);
+      for (let m = Math.max(firstMinute, this.minuteNewest - this.minuteSlots + 1); m <= this.minuteNewest; m++) {
+        this.readSlot(FINE_SECONDS + this.coarseSlots + mod(m, this.minuteSlots), into, false);
       }
     }
     for (let s = Math.max(sinceSecond, fineFrom); s <= this.fineNewest; s++) {
@@ -259,25 +276,41 @@ export class EdgeWindows {
       decode(record, 0, len, leaving.decoded);
       const { counters, partFrom, partTo, parts } = leaving.decoded;
       const held = this.fineNewest - mod(this.fineNewest - s, FINE_SECONDS);
-      const block = Math.floor(held / COARSE_SECONDS);
-      for (let i = 0; i < parts; i++) this.addCoarse(block, i === 0 ? counters : ZERO_COUNTERS, record, partFrom[i]!, partTo[i]!);
-      if (parts === 0) this.addCoarse(block, counters, EMPTY, 0, 0);
+      if (!this.addCoarse(Math.floor(held / COARSE_SECONDS), counters)) continue;
+      const minute = Math.floor(held / MINUTE_SECONDS);
+      for (let i = 0; i < parts; i++) this.addMinute(minute, record, partFrom[i]!, partTo[i]!);
     }
     this.fineNewest = second;
   }
 
-  private addCoarse(block: number, counters: ArrayLike<number>, blob: Uint8Array, blobFrom: number, blobTo: number): boolean {
+  /** Adds counters to the 10 s block `block`; false when it is older than the ring keeps. */
+  private addCoarse(block: number, counters: ArrayLike<number>): boolean {
     if (block > this.coarseNewest) {
-      const from = Math.max(this.coarseNewest + 1, block - this.coarseSlots + 1);
-      for (let b = from; b <= block; b++) {
-        const slot = FINE_SECONDS + mod(b, this.coarseSlots);
-        if (this.lengths[slot]) this.replace(slot, this.offset(slot), this.lengths[slot]!, 0);
-      }
+      this.clear(FINE_SECONDS, this.coarseSlots, this.coarseNewest, block);
       this.coarseNewest = block;
     }
     if (block <= this.coarseNewest - this.coarseSlots) return false;
-    this.mergeInto(FINE_SECONDS + mod(block, this.coarseSlots), counters, -1, 0, blob, blobFrom, blobTo);
+    this.mergeInto(FINE_SECONDS + mod(block, this.coarseSlots), counters, -1, 0, EMPTY, 0, 0);
     return true;
+  }
+
+  /** Adds a latency part to the 60 s block `minute` (nothing when it is empty or older than the ring keeps). */
+  private addMinute(minute: number, blob: Uint8Array, blobFrom: number, blobTo: number): void {
+    if (blobTo <= blobFrom) return;
+    if (minute > this.minuteNewest) {
+      this.clear(FINE_SECONDS + this.coarseSlots, this.minuteSlots, this.minuteNewest, minute);
+      this.minuteNewest = minute;
+    }
+    if (minute <= this.minuteNewest - this.minuteSlots) return;
+    this.mergeInto(FINE_SECONDS + this.coarseSlots + mod(minute, this.minuteSlots), ZERO_COUNTERS, -1, 0, blob, blobFrom, blobTo);
+  }
+
+  /** Empties the slots of the ring at `first` (`slots` of them) that blocks newest+1..to take over. */
+  private clear(first: number, slots: number, newest: number, to: number): void {
+    for (let b = Math.max(newest + 1, to - slots + 1); b <= to; b++) {
+      const slot = first + mod(b, slots);
+      if (this.lengths[slot]) this.replace(slot, this.offset(slot), this.lengths[slot]!, 0);
+    }
   }
 
   /** Adds counters, a caller's requests and a sketch part to the record in `slot`. */

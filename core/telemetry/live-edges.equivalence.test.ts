@@ -21,7 +21,7 @@ interface Report {
   batchEdge: TelemetryBatch['edges'][number];
 }
 
-/** Every report kept; a span over a minute past the newest window is rounded down to 10 s at its old end. */
+/** Every report kept; a span over a minute past the newest window is rounded down at its old end: to 10 s for the counts, to a minute for the latency. */
 class Reference {
   readonly reports: Report[] = [];
   readonly lastSeen = new Map<string, number>();
@@ -39,22 +39,25 @@ class Reference {
     }
   }
 
-  firstSecond(key: string, now: number, spanMs: number): number {
+  firstSecond(key: string, now: number, spanMs: number, block: number): number {
     const since = Math.floor((now - spanMs) / 1000);
     const newest = this.newest.get(key)!;
-    return since > newest - 60 ? since : Math.floor(since / 10) * 10;
+    return since > newest - 60 ? since : Math.floor(since / block) * block;
   }
 
   summaries(now: number, spanMs: number) {
     const out = [];
     for (const [key, lastSeen] of [...this.lastSeen].sort()) {
       if (lastSeen < now - spanMs) continue;
-      const first = this.firstSecond(key, now, spanMs);
+      const first = this.firstSecond(key, now, spanMs, 10);
+      const firstLatency = this.firstSecond(key, now, spanMs, 60);
       const t = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, refused: 0 };
       const sketch = new LatencySketch();
       for (const r of this.reports) {
-        if (`${r.from}>${r.to}` !== key || r.second < first) continue;
+        if (`${r.from}>${r.to}` !== key) continue;
         const e = r.batchEdge;
+        if (r.second >= firstLatency) sketch.mergeWire(e.latency);
+        if (r.second < first) continue;
         t.requests += e.requests;
         t.http5xx += e.errors.http5xx;
         t.http4xx += e.errors.http4xx;
@@ -62,7 +65,6 @@ class Reference {
         t.timeout += e.errors.timeout;
         t.retries += e.retries;
         t.refused += e.refused ?? 0;
-        sketch.mergeWire(e.latency);
       }
       const [from, to] = key.split('>') as [string, string];
       out.push({
@@ -161,7 +163,7 @@ describe('LiveEdges against a reference model', () => {
     });
   }
 
-  it('answers a span over a minute from 10 s blocks, rounded down at its old end', () => {
+  it('answers a span over a minute from 10 s blocks for the counts and minutes for the latency, rounded down at their old end', () => {
     const live = new LiveEdges();
     const report = (second: number, requests: number) => ({
       service: 'web',
@@ -184,6 +186,9 @@ describe('LiveEdges against a reference model', () => {
     // The median of a minute's windows (seconds 140..199 carry values 141..200).
     const p50 = live.summaries(now, 60_000)[0]!.p50!;
     expect(Math.abs(p50 - 170) / 170).toBeLessThan(0.01);
+    // 95 s back: the counts from second 100 on, the latency from the minute that holds second 105 (60..199: values 61..200, median ~130).
+    const p50Of95 = live.summaries(now, 95_000)[0]!.p50!;
+    expect(Math.abs(p50Of95 - 130.5) / 130.5).toBeLessThan(0.01);
   });
 
   it('keeps circuit reports of a few callers only while they are fresh', () => {

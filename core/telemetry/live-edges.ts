@@ -1,14 +1,14 @@
 /**
  * Live per-edge view of the mesh's traffic, fed by telemetry batches: for every edge
  * (caller service → callee service) request and error counts and latency sketches in 1 s windows
- * for the last minute and 10 s blocks behind it, held compactly (edge-windows.ts: typed arrays,
+ * for the last minute, and behind it counts in 10 s blocks and sketches in 60 s blocks, held compactly (edge-windows.ts: typed arrays,
  * sketches as sketch-codec blobs, merged on read). Reads give rates and percentiles over a
  * recent span.
  * (History, rollups and persistence build on this in core/telemetry.)
  */
 import type { CircuitReport, EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
-import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, TIMEOUT, COARSE_SECONDS, type WindowTotals } from './edge-windows.js';
+import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, TIMEOUT, COARSE_SECONDS, MINUTE_SECONDS, type WindowTotals } from './edge-windows.js';
 
 const WINDOW_MS = 1000;
 
@@ -60,8 +60,9 @@ class EdgeSeries {
     readonly from: string,
     readonly to: string,
     coarseSlots: number,
+    minuteSlots: number,
   ) {
-    this.windows = new EdgeWindows(coarseSlots);
+    this.windows = new EdgeWindows(coarseSlots, minuteSlots);
   }
 
   /** The table index of a caller instance for a 1 s window `second` the fine ring keeps. */
@@ -112,9 +113,10 @@ export function edgeCallee(service: string, edge: Pick<EdgeStats, 'direction' | 
 
 /**
  * The live view. Spans up to a minute are summed from 1 s windows (a window counts when it ends
- * after the span starts); longer ones (up to `keepSeconds`) take 10 s blocks for the part older
- * than a minute, so their old end is rounded down to a 10 s boundary. Percentiles come from
- * the merged sketches of the windows read. Requests per caller instance are kept in the 1 s
+ * after the span starts); longer ones (up to `keepSeconds`) take whole blocks for the part older
+ * than a minute: their old end is rounded down to a 10 s boundary for the counts (rates) and to a
+ * minute for the percentiles (at most 59 s more samples). Percentiles come from the merged
+ * sketches of the windows read. Requests per caller instance are kept in the 1 s
  * windows only: callerRequests() covers at most the last minute.
  */
 export class LiveEdges {
@@ -122,6 +124,7 @@ export class LiveEdges {
   private readonly edges = new Map<string, Map<string, EdgeSeries>>();
   private edgeCount = 0;
   private readonly coarseSlots: number;
+  private readonly minuteSlots: number;
   private readonly totals: WindowTotals = { counters: new Float64Array(COUNTERS), callers: new Map(), sketch: new DenseSketch() };
   private readonly counters = new Float64Array(COUNTERS);
 
@@ -129,6 +132,7 @@ export class LiveEdges {
   constructor(private readonly keepSeconds = 300) {
     // Blocks behind the fine ring that reach keepSeconds back, plus the partial ones at both ends.
     this.coarseSlots = Math.max(1, Math.ceil(Math.max(0, keepSeconds - FINE_SECONDS) / COARSE_SECONDS) + 2);
+    this.minuteSlots = Math.max(1, Math.ceil(Math.max(0, keepSeconds - FINE_SECONDS) / MINUTE_SECONDS) + 2);
   }
 
   ingest(batch: TelemetryBatch, receivedAt: number): void {
@@ -142,7 +146,7 @@ export class LiveEdges {
       if (!byTo) this.edges.set(from, (byTo = new Map()));
       let series = byTo.get(to);
       if (!series) {
-        series = new EdgeSeries(from, to, this.coarseSlots);
+        series = new EdgeSeries(from, to, this.coarseSlots, this.minuteSlots);
         byTo.set(to, series);
         this.edgeCount += 1;
       }
