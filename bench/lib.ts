@@ -362,3 +362,17 @@ export async function waitForQuiet(ownPids: number[], maxBusyCores: number, maxW
     if (Date.now() - started + windowMs > maxWaitMs) return { quiet: false, busyCores: load.otherCores, waitedMs: Date.now() - started };
   }
 }
+
+/** Where the RSS is: V8's heap (used of its size), memory outside it (Buffers and ArrayBuffers of it), and the process's anonymous and file-backed pages. */
+export function memoryText(): string {
+  const m = process.memoryUsage();
+  let pages = '';
+  try {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
+    pages = `; anonymous ${kb('Anonymous').toFixed(0)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB`;
+  } catch {
+    // not Linux: the process figures are enough
+  }
+  return `RSS ${(m.rss / 2 ** 20).toFixed(0)} MB: V8 heap ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(m.external / 2 ** 20).toFixed(0)} MB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)${pages}`;
+}

@@ -36,7 +36,7 @@
  * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them by constructor).
  * Profiling the core: `node --cpu-prof --cpu-prof-dir bench/results/profiles out/bench/mesh-size.bench.js --smoke`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -44,7 +44,7 @@ import { createMeshCore } from '../core/app.js';
 import { tuneHeap } from '../core/lib/heap.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
-import { Child, benchVhost, historyWorkerNextTo, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
+import { Child, benchVhost, historyWorkerNextTo, memoryText, sleep, until, waitForQuiet, writeHeapSnapshot, writeResults, type Message } from './lib.js';
 import { ENCODING, FULL_MESH, LagHistogram, meshShape, cpuSpan, cpuText, disturbed, option, publisherRole, runContext } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
@@ -63,20 +63,6 @@ const LAG_GOAL_MS = 1000;
 const RSS_GOAL_MB = 200;
 const RSS_GOAL_MIN_S = 600;
 const DRAIN_WAIT_MS = 60_000;
-
-/** Where the RSS is: V8's heap (used of its size), memory outside it (Buffers and ArrayBuffers of it), and the process's anonymous and file-backed pages. */
-function memoryText(): string {
-  const m = process.memoryUsage();
-  let pages = '';
-  try {
-    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
-    pages = `; anonymous ${kb('Anonymous').toFixed(0)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB`;
-  } catch {
-    // not Linux: the process figures are enough
-  }
-  return `RSS ${(m.rss / MB).toFixed(0)} MB: V8 heap ${(m.heapUsed / MB).toFixed(0)} of ${(m.heapTotal / MB).toFixed(0)} MB, external ${(m.external / MB).toFixed(0)} MB (array buffers ${(m.arrayBuffers / MB).toFixed(0)} MB)${pages}`;
-}
 
 const MB = 2 ** 20;
 

@@ -30,6 +30,7 @@ export default defineConfig({
         'ingest.bench': 'bench/ingest.bench.ts',
         'ingest-hotpath.bench': 'bench/ingest-hotpath.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
+        'core-memory.bench': 'bench/core-memory.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',
         'failover-tick.bench': 'bench/failover-tick.bench.ts',
         'startup.bench': 'bench/startup.bench.ts',
