@@ -32,7 +32,7 @@
  * the worker thread's share), `--heap-snapshot` (after the baseline and at the end, in
  * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -81,6 +81,21 @@ function phase(samples: Sample[], since: number): { endMB: number; maxMB: number
   const own = samples.filter((s) => s.at >= since);
   const last = own.at(-1) ?? { rss: 0, heap: 0 };
   return { endMB: last.rss / MB, maxMB: Math.max(...own.map((s) => s.rss)) / MB, heapEndMB: last.heap / MB, heapMaxMB: Math.max(...own.map((s) => s.heap)) / MB };
+}
+
+/** The history's worker thread's heap as it last reported, and what the process's anonymous memory holds besides both threads' heaps and array buffers. */
+function threadsText(runtime: MeshRuntime): string {
+  const w = runtime.history.threadHeap;
+  if (!w) return 'history on the main thread';
+  const m = process.memoryUsage();
+  let rest = '';
+  try {
+    const anonymous = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN) * 1024;
+    rest = `; anonymous memory besides both heaps and their external memory: ${((anonymous - m.heapTotal - m.external - w.committed - w.external) / MB).toFixed(0)} MB`;
+  } catch {
+    // not Linux
+  }
+  return `history worker thread: heap ${(w.used / MB).toFixed(0)} of ${(w.committed / MB).toFixed(0)} MB, external ${(w.external / MB).toFixed(0)} MB${rest}`;
 }
 
 async function main(): Promise<void> {
@@ -164,6 +179,7 @@ async function main(): Promise<void> {
     const baseline = { ...phase(samples, baselineFrom + 10_000), cpuShare: (baselineCpu.user + baselineCpu.system) / 1e6 / BASELINE_S, detail: memoryText() };
     say(`baseline (heartbeats alone, ${BASELINE_S} s): RSS ${baseline.endMB.toFixed(0)} MB at the end (max ${baseline.maxMB.toFixed(0)}), heap ${baseline.heapEndMB.toFixed(0)} MB; CPU ${(baseline.cpuShare * 100).toFixed(0)} % of a core; slots late ${lateSlots}`);
     say(`  memory in detail: ${baseline.detail}`);
+    say(`  ${threadsText(runtime)}`);
     if (HEAP_SNAPSHOT) say(`  heap snapshot: ${writeHeapSnapshot(import.meta.url, 'core-memory-baseline')}`);
 
     const loadedFrom = Date.now();
@@ -183,6 +199,7 @@ async function main(): Promise<void> {
     say(`loaded (${DURATION_S} s): ${offset} telemetry batches (${(offset / DURATION_S / 1000).toFixed(1)} k/s) and as many heartbeats; ${late} of ${slots - slotsBefore} slots started > 100 ms late; event loop held up p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`);
     say(`  core RSS at the end ${loaded.endMB.toFixed(0)} MB (max ${loaded.maxMB.toFixed(0)}); heap ${loaded.heapEndMB.toFixed(0)} MB (max ${loaded.heapMaxMB.toFixed(0)}); baseline ${baseline.endMB.toFixed(0)} MB`);
     say(`  memory in detail: ${loaded.detail}`);
+    say(`  ${threadsText(runtime)}`);
     say(`  live view: ${structural.liveEdges} edges, ${structural.liveViewMB.toFixed(1)} MB structural; incident signals: ${structural.signalCells} cells`);
     say(`  CPU: ${(loaded.cpuShare * 100).toFixed(0)} % of one core (main and history threads; the messages are built here too)`);
     if (HEAP_SNAPSHOT) say(`  heap snapshot: ${writeHeapSnapshot(import.meta.url, 'core-memory-end')}`);

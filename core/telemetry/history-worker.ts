@@ -7,6 +7,7 @@
  * Built as an entry of its own next to the host's (out/cli, out/main, out/bench:
  * `history-worker.js`); the host passes its path as `historyWorker` to createMeshCore.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
 import { isBinaryTelemetry, readBinaryTelemetry, TELEMETRY_TYPE } from '../protocol/binary-telemetry.js';
@@ -48,7 +49,10 @@ const writer = new InlineHistoryWriter({
   },
   ...(data.history ? { history: data.history } : {}),
 });
-const report = (): WorkerReport => ({ stats: writer.stats, pendingWindows: writer.pendingWindows, compactedThrough: writer.compactedThrough });
+const report = (): WorkerReport => {
+  const h = getHeapStatistics();
+  return { stats: writer.stats, pendingWindows: writer.pendingWindows, compactedThrough: writer.compactedThrough, heap: { used: h.used_heap_size, committed: h.total_heap_size, external: h.external_memory } };
+};
 writer.onWrite((write) => post({ type: 'write', write, ...report() }));
 let undecodable = 0;
 

@@ -130,6 +130,11 @@ describe('telemetry history on its worker thread', () => {
     // The limits V8 applied to the running thread, as Node reports them.
     const thread = (writer as unknown as { worker: Worker }).worker;
     expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(HISTORY_WORKER_YOUNG_MB);
+    // Its heap as of its last report (drained), for the benchmarks' memory accounts; inline there is none of its own.
+    const heap = writer.threadHeap!;
+    expect(heap.used).toBeGreaterThan(0);
+    expect(heap.committed).toBeGreaterThanOrEqual(heap.used);
+    expect(new InlineHistoryWriter({ db: d.db, mesh: MESH, logger: silentLogger }).threadHeap).toBeNull();
   });
 
   it('takes bodies the transport parsed (application/json) or decoded (text/plain) as well as bytes', async () => {

@@ -63,6 +63,8 @@ export interface HistoryWriter {
   readonly pendingWindows: number;
   /** Minutes before this (ms) are compacted into the resolution tables (worker: last report). */
   readonly compactedThrough: number;
+  /** The worker thread's V8 heap as of its last report (null inline, where it is the main thread's). */
+  readonly threadHeap: ThreadHeap | null;
   start(): void;
   /**
    * A batch the live views took, with its message body as the transport gave it: bytes, or for
@@ -107,6 +109,8 @@ export class InlineHistoryWriter implements HistoryWriter {
   get compactedThrough(): number {
     return this.history.compactedThrough;
   }
+
+  readonly threadHeap = null;
 
   offset(): number | null {
     return this.history.offset();
@@ -206,10 +210,19 @@ export interface ErrorShape {
   code?: string;
 }
 
+/** A thread's V8 heap (bytes): in use, committed, and memory outside it its objects hold (array buffers, …). */
+export interface ThreadHeap {
+  used: number;
+  committed: number;
+  external: number;
+}
+
 export interface WorkerReport {
   stats: HistoryStats;
   pendingWindows: number;
   compactedThrough: number;
+  /** The worker thread's heap when it reported (null: not known yet). */
+  heap: ThreadHeap | null;
 }
 
 /** Worker → main thread. */
@@ -244,7 +257,7 @@ const CHUNK_BYTES = 1 << 20;
  */
 export class WorkerHistoryWriter implements HistoryWriter {
   readonly kind = 'worker';
-  private reported: WorkerReport = { stats: historyStats(), pendingWindows: 0, compactedThrough: 0 };
+  private reported: WorkerReport = { stats: historyStats(), pendingWindows: 0, compactedThrough: 0, heap: null };
   private readonly worker: Worker;
   private readonly store: HistoryStore;
   private readonly consumer: string;
@@ -305,6 +318,10 @@ export class WorkerHistoryWriter implements HistoryWriter {
 
   get compactedThrough(): number {
     return this.fallback ? this.fallback.compactedThrough : this.reported.compactedThrough;
+  }
+
+  get threadHeap(): ThreadHeap | null {
+    return this.fallback ? null : this.reported.heap;
   }
 
   /** Resolves once the worker has opened the database (or could not). */
