@@ -29,13 +29,15 @@
  *
  * Options: `--duration SECONDS` (default 600), `--smoke` (= --duration 30), `--services N` (a
  * smaller mesh of the same shape), `--history inline` (the history on the main thread, to tell
- * the worker thread's share), `--heap-snapshot` (after the baseline and at the end, in
- * bench/results/profiles/; `node out/bench/heap-summary.js FILE` sums them).
+ * the worker thread's share), `--heap-snapshot` (after the baseline and at the end, and of the
+ * history's worker thread at the end, in bench/results/profiles/; `node out/bench/heap-summary.js
+ * FILE` sums them).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
 import type { AsyncMessage } from 'rabbitmq-client';
 import { tuneHeap } from '../core/lib/heap.js';
 import { silentLogger } from '../core/lib/log.js';
@@ -46,7 +48,7 @@ import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { openDatabase } from '../core/store/database.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
-import { historyWorkerNextTo, machine, memoryText, sleep, until, writeHeapSnapshot, writeResults } from './lib.js';
+import { historyWorkerNextTo, machine, memoryText, sleep, until, writeHeapSnapshot, writeResults, writeWorkerHeapSnapshot } from './lib.js';
 import { FULL_MESH, SLOTS_PER_SECOND, heartbeatTemplate, meshShape, option, telemetryBody } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
@@ -202,7 +204,11 @@ async function main(): Promise<void> {
     say(`  ${threadsText(runtime)}`);
     say(`  live view: ${structural.liveEdges} edges, ${structural.liveViewMB.toFixed(1)} MB structural; incident signals: ${structural.signalCells} cells`);
     say(`  CPU: ${(loaded.cpuShare * 100).toFixed(0)} % of one core (main and history threads; the messages are built here too)`);
-    if (HEAP_SNAPSHOT) say(`  heap snapshot: ${writeHeapSnapshot(import.meta.url, 'core-memory-end')}`);
+    if (HEAP_SNAPSHOT) {
+      say(`  heap snapshot: ${writeHeapSnapshot(import.meta.url, 'core-memory-end')}`);
+      const worker = (runtime.history as unknown as { worker?: Worker }).worker;
+      if (worker) say(`  the history worker's heap snapshot: ${await writeWorkerHeapSnapshot(import.meta.url, 'core-memory-end-worker', worker)}`);
+    }
     const judged = FULL_SIZE && DURATION_S >= RSS_GOAL_MIN_S;
     say(
       judged

@@ -4,10 +4,12 @@
  * results file. Bundled into out/bench/chunks/ by bench/vite.config.ts.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { pipeline } from 'node:stream/promises';
 import v8 from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 
 export interface Machine {
   nproc: number;
@@ -308,6 +310,13 @@ export function writeResults(entryUrl: string, name: string, data: unknown): str
 export function writeHeapSnapshot(entryUrl: string, name: string): string {
   const dir = resultsDir(entryUrl, 'profiles/');
   return v8.writeHeapSnapshot(`${dir}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
+}
+
+/** Writes a heap snapshot of a worker thread (its own isolate) next to writeHeapSnapshot's; returns its path. */
+export async function writeWorkerHeapSnapshot(entryUrl: string, name: string, worker: Worker): Promise<string> {
+  const file = `${resultsDir(entryUrl, 'profiles/')}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`;
+  await pipeline(await worker.getHeapSnapshot(), createWriteStream(file));
+  return file;
 }
 
 export interface BenchVhost {

@@ -202,13 +202,17 @@ function latencyInterval(requests: number, latencyParts: readonly Uint8Array[], 
   const latencyEnd = at;
   let outbound: Array<string | number> | null = null;
   if (callBlobs) {
-    outbound = [];
+    // Of its exact size: grown from empty by push() it reserved 17 slots (176 bytes) for the usual 3 callees' 9.
+    outbound = new Array<string | number>(calls.size * 3);
     let i = 0;
     for (const [callee, c] of calls) {
-      const blob = callBlobs[i++]!;
+      const blob = callBlobs[i]!;
       bytes.set(blob, at);
       at += blob.length;
-      outbound.push(callee, c.requests, at);
+      outbound[3 * i] = callee;
+      outbound[3 * i + 1] = c.requests;
+      outbound[3 * i + 2] = at;
+      i++;
     }
   }
   return { requests, bytes, latencyEnd, outbound };

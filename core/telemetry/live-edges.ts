@@ -67,8 +67,15 @@ class EdgeSeries {
 
   /** The table index of a caller instance for a 1 s window `second` the fine ring keeps. */
   callerIndex(instanceId: string, second: number): number {
-    const callers = (this.callers ??= []);
-    const seconds = (this.callerSeconds ??= []);
+    const callers = this.callers;
+    const seconds = this.callerSeconds;
+    if (!callers || !seconds) {
+      // Made with their first entry: an array grown from empty by push() reserves 17 slots
+      // (152 bytes), twice per edge, and most edges have one or a few callers.
+      this.callers = [instanceId];
+      this.callerSeconds = [second];
+      return 0;
+    }
     let i = callers.indexOf(instanceId);
     if (i < 0) {
       if (callers.length >= CALLER_TABLE_SOFT_LIMIT) {
