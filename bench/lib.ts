@@ -383,5 +383,11 @@ export function memoryText(): string {
   } catch {
     // not Linux: the process figures are enough
   }
-  return `RSS ${(m.rss / 2 ** 20).toFixed(0)} MB: V8 heap ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(m.external / 2 ** 20).toFixed(0)} MB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)${pages}`;
+  // The heap's spaces: the young generation (new space) is sized apart from the old.
+  const spaces = v8
+    .getHeapSpaceStatistics()
+    .filter((x) => x.space_size >= 2 ** 20)
+    .map((x) => `${x.space_name.replace(/_space$/, '')} ${(x.space_used_size / 2 ** 20).toFixed(0)}/${(x.space_size / 2 ** 20).toFixed(0)}`)
+    .join(', ');
+  return `RSS ${(m.rss / 2 ** 20).toFixed(0)} MB: V8 heap ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MB (used/size by space: ${spaces}), external ${(m.external / 2 ** 20).toFixed(0)} MB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)${pages}`;
 }
