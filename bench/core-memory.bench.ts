@@ -33,7 +33,7 @@
  * history's worker thread at the end, in bench/results/profiles/; `node out/bench/heap-summary.js
  * FILE` sums them).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -48,7 +48,7 @@ import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { openDatabase } from '../core/store/database.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
-import { historyWorkerNextTo, machine, memoryText, sleep, until, writeHeapSnapshot, writeResults, writeWorkerHeapSnapshot } from './lib.js';
+import { historyWorkerNextTo, machine, memoryText, processPages, sleep, until, writeHeapSnapshot, writeResults, writeWorkerHeapSnapshot } from './lib.js';
 import { FULL_MESH, SLOTS_PER_SECOND, heartbeatTemplate, meshShape, option, telemetryBody } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
@@ -78,7 +78,7 @@ interface Sample {
   heap: number;
 }
 
-/** End, maximum and mean of the samples taken from `since` on. */
+/** End and maximum of the samples taken from `since` on (RSS and heap). */
 function phase(samples: Sample[], since: number): { endMB: number; maxMB: number; heapEndMB: number; heapMaxMB: number } {
   const own = samples.filter((s) => s.at >= since);
   const last = own.at(-1) ?? { rss: 0, heap: 0 };
@@ -90,13 +90,8 @@ function threadsText(runtime: MeshRuntime): string {
   const w = runtime.history.threadHeap;
   if (!w) return 'history on the main thread';
   const m = process.memoryUsage();
-  let rest = '';
-  try {
-    const anonymous = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN) * 1024;
-    rest = `; anonymous memory besides both heaps and their external memory: ${((anonymous - m.heapTotal - m.external - w.committed - w.external) / MB).toFixed(0)} MB`;
-  } catch {
-    // not Linux
-  }
+  const pages = processPages();
+  const rest = pages ? `; anonymous memory besides both heaps and their external memory: ${((pages.anonymous - m.heapTotal - m.external - w.committed - w.external) / MB).toFixed(0)} MB` : '';
   return `history worker thread: heap ${(w.used / MB).toFixed(0)} of ${(w.committed / MB).toFixed(0)} MB, external ${(w.external / MB).toFixed(0)} MB${rest}`;
 }
 

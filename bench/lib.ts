@@ -308,15 +308,19 @@ export function writeResults(entryUrl: string, name: string, data: unknown): str
 
 /** Writes a V8 heap snapshot of this process to bench/results/profiles/<name>-<time>.heapsnapshot; returns its path. */
 export function writeHeapSnapshot(entryUrl: string, name: string): string {
-  const dir = resultsDir(entryUrl, 'profiles/');
-  return v8.writeHeapSnapshot(`${dir}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`);
+  return v8.writeHeapSnapshot(snapshotPath(entryUrl, name));
 }
 
 /** Writes a heap snapshot of a worker thread (its own isolate) next to writeHeapSnapshot's; returns its path. */
 export async function writeWorkerHeapSnapshot(entryUrl: string, name: string, worker: Worker): Promise<string> {
-  const file = `${resultsDir(entryUrl, 'profiles/')}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`;
+  const file = snapshotPath(entryUrl, name);
   await pipeline(await worker.getHeapSnapshot(), createWriteStream(file));
   return file;
+}
+
+/** bench/results/profiles/<name>-<time>.heapsnapshot */
+function snapshotPath(entryUrl: string, name: string): string {
+  return `${resultsDir(entryUrl, 'profiles/')}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.heapsnapshot`;
 }
 
 export interface BenchVhost {
@@ -375,19 +379,26 @@ export async function waitForQuiet(ownPids: number[], maxBusyCores: number, maxW
 /** Where the RSS is: V8's heap (used of its size), memory outside it (Buffers and ArrayBuffers of it), and the process's anonymous and file-backed pages. */
 export function memoryText(): string {
   const m = process.memoryUsage();
-  let pages = '';
-  try {
-    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
-    pages = `; anonymous ${kb('Anonymous').toFixed(0)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB`;
-  } catch {
-    // not Linux: the process figures are enough
-  }
+  const pages = processPages();
+  // (Not Linux: the process figures are enough.)
+  const pagesText = pages ? `; anonymous ${(pages.anonymous / 2 ** 20).toFixed(0)} MB, file-backed ${((pages.rss - pages.anonymous) / 2 ** 20).toFixed(0)} MB` : '';
   // The heap's spaces: the young generation (new space) is sized apart from the old.
   const spaces = v8
     .getHeapSpaceStatistics()
     .filter((x) => x.space_size >= 2 ** 20)
     .map((x) => `${x.space_name.replace(/_space$/, '')} ${(x.space_used_size / 2 ** 20).toFixed(0)}/${(x.space_size / 2 ** 20).toFixed(0)}`)
     .join(', ');
-  return `RSS ${(m.rss / 2 ** 20).toFixed(0)} MB: V8 heap ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MB (used/size by space: ${spaces}), external ${(m.external / 2 ** 20).toFixed(0)} MB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)${pages}`;
+  return `RSS ${(m.rss / 2 ** 20).toFixed(0)} MB: V8 heap ${(m.heapUsed / 2 ** 20).toFixed(0)} of ${(m.heapTotal / 2 ** 20).toFixed(0)} MB (used/size by space: ${spaces}), external ${(m.external / 2 ** 20).toFixed(0)} MB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB)${pagesText}`;
+}
+
+/** The process's resident and anonymous pages (bytes) from /proc/self/smaps_rollup; null where there is none (not Linux). */
+export function processPages(): { rss: number; anonymous: number } | null {
+  let rollup: string;
+  try {
+    rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+  } catch {
+    return null;
+  }
+  const bytes = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) * 1024;
+  return { rss: bytes('Rss'), anonymous: bytes('Anonymous') };
 }
