@@ -10,7 +10,8 @@
  * broker would deliver, in real time, and nothing else runs in the process.
  *
  * How it runs: bundled by vite (bench/vite.config.ts) into out/bench/core-memory.bench.js, run
- * with plain `node`; the heaps sized as the hosts size them (`tuneHeap()`, core/lib/heap.ts).
+ * with `node` and the hosts' flags (HOST_NODE_FLAGS, in the npm script); the heaps sized as the
+ * hosts size them (`tuneHeap()`, core/lib/heap.ts). The header line says the semi-space it ran with.
  * 1. Registers the synthetic mesh's instances (core/telemetry/synthetic-mesh.ts, 1 000 services ×
  *    10 instances × 3 edges: 30 000 edges) with the registry stream's register events.
  * 2. Baseline, BASELINE_S seconds: every instance heartbeats once a second, no telemetry.

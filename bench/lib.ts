@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import v8 from 'node:v8';
 import type { Worker } from 'node:worker_threads';
+import { semiSpaceCap } from '../core/lib/heap.js';
 
 export interface Machine {
   nproc: number;
   cpu: string;
   node: string;
   platform: string;
+  /** The main thread's semi-space cap this process started with (MB), null for V8's default (core/lib/heap.ts). */
+  semiSpaceMb: number | null;
   text: string;
 }
 
@@ -31,7 +34,9 @@ export function machine(): Machine {
   const nproc = os.availableParallelism();
   const node = process.version;
   const platform = `${process.platform} ${process.arch}`;
-  return { nproc, cpu, node, platform, text: `Node ${node}, ${platform}, ${nproc} x ${cpu}` };
+  const semiSpaceMb = semiSpaceCap();
+  const young = semiSpaceMb === null ? "V8's default semi-space" : `semi-space ${semiSpaceMb} MB`;
+  return { nproc, cpu, node, platform, semiSpaceMb, text: `Node ${node}, ${platform}, ${nproc} x ${cpu}; ${young}` };
 }
 
 /** Exact nearest-rank percentile of an ascending-sorted array (p in 0..100). */

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry point of the `meshdeck` command: runs the bundled CLI (built by `npm run build`).
+// The shebang's flag is HOST_NODE_FLAGS (core/lib/heap.ts): the young generation sized for memory,
+// which V8 takes only on the command line. npm's launchers on Windows read it from here too.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshCore, type MeshCore } from '../core/app.js';
+import { HEAP_GROWING_PERCENT, MAIN_SEMI_SPACE_MB } from '../core/lib/heap.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh.js';
@@ -49,6 +50,25 @@ describe('meshdeck command line', () => {
     expect(help.stdout).toContain('serve');
     expect(help.stdout).toContain('sidecar');
     expect(run('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('started through its shebang, serve runs with the hosts’ young generation and logs how its heaps are sized', async () => {
+    // As an installed `meshdeck` runs: the file itself, so `env -S` passes HOST_NODE_FLAGS to node.
+    const child = spawn(BIN, ['serve', '--broker', 'none', '--port', '0', '--db', join(dir, 'shebang.db')], {
+      env: { ...process.env, MESHDECK_TOKEN: `shebang-${randomUUID()}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await eventually(() => stderr.includes('"heap sizing"'), 'heap sizing logged');
+      const line = stderr.split('\n').find((l) => l.includes('"heap sizing"'))!;
+      expect(JSON.parse(line)).toMatchObject({ level: 'info', growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: MAIN_SEMI_SPACE_MB });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 
   it('refuses bad sidecar arguments with a clear message and exit code 2', () => {

@@ -57,8 +57,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
     return 0;
   }
   // Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
-  tuneHeap();
+  const heap = tuneHeap();
   const logger = createLogger();
+  // semiSpaceMb null: started without HOST_NODE_FLAGS (e.g. `node bin/meshdeck.js`), the young generation at V8's default.
+  logger.info('heap sizing', { ...heap });
   try {
     const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;
     if (broker !== 'none') parseBrokerUrl(broker, 'broker');

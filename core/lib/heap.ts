@@ -10,12 +10,24 @@
  * kept 286 MB (docs/benchmarks.md, "Mesh size kept live"), at the same CPU.
  *
  * tuneHeap() must run first thing in a host's process (the headless host's `serve`, the desktop
- * main process): the growing factor applies to every later limit V8 computes. The young
- * generation of the main thread can only be set on the command line (`--max-semi-space-size`),
- * so it is left at V8's default; the history worker's is set where it is started (HISTORY_WORKER_YOUNG_MB, in
- * core/telemetry/history-writer.ts).
+ * main process): the growing factor applies to every later limit V8 computes.
+ *
+ * The young generation of the main thread can only be set on the command line
+ * (`--max-semi-space-size`; set later, V8 ignores it): HOST_NODE_FLAGS are in the `meshdeck`
+ * command's shebang (bin/meshdeck.js) and, for the desktop app on Linux, in its launcher's
+ * `--js-flags` (electron-builder.yml). V8's default lets the new space commit 32 MB; the core's
+ * garbage is short-lived, so 2 × 4 MB collect it as well: `bench:core-memory` at the full size,
+ * 171 → 145 MB at the baseline and 461 → 422 MB loaded, and `bench:ingest-hotpath` showed no
+ * difference in CPU a batch beyond its spread (docs/benchmarks.md, 2026-11-30). The history
+ * worker's is set where it is started (HISTORY_WORKER_YOUNG_MB, core/telemetry/history-writer.ts).
  */
 import { setFlagsFromString } from 'node:v8';
+
+/** Semi-space of the main thread's young generation (MB); V8's default is 16. */
+export const MAIN_SEMI_SPACE_MB = 4;
+
+/** Node flags a host's process starts with (V8 takes them only on the command line). */
+export const HOST_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`];
 
 /** The old generation may grow to (1 + this / 100) × what survived the last full collection. */
 export const HEAP_GROWING_PERCENT = 50;
@@ -23,11 +35,42 @@ export const HEAP_GROWING_PERCENT = 50;
 /** Young generation of the history's worker thread (MB): V8's default is 48. */
 export const HISTORY_WORKER_YOUNG_MB = 24;
 
+/** How a process's heaps are sized, for its start-up log line. */
+export interface HeapSizing {
+  growingPercent: number;
+  /** The main thread's semi-space cap this process was started with (MB), or null: V8's default. */
+  semiSpaceMb: number | null;
+}
+
+/**
+ * The semi-space cap given on this process's command line or in NODE_OPTIONS (MB; the last one
+ * given wins, as in V8), or null.
+ */
+export function semiSpaceCap(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): number | null {
+  let cap: number | null = null;
+  const args = [...(nodeOptions?.split(/\s+/) ?? []), ...execArgv];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const match = /^--max[-_]semi[-_]space[-_]size(?:=(.*))?$/.exec(arg);
+    if (!match) continue;
+    const value = Number(match[1] ?? args[++i]);
+    if (Number.isFinite(value) && value > 0) cap = value;
+  }
+  return cap;
+}
+
+/** The V8 flags an Electron process was started with (`--js-flags=…` on its command line), one per entry. */
+export function electronJsFlags(argv: readonly string[] = process.argv): string[] {
+  return argv.filter((a) => a.startsWith('--js-flags=')).flatMap((a) => a.slice('--js-flags='.length).split(/\s+/).filter(Boolean));
+}
+
 let tuned = false;
 
-/** Applies the heap flags to this process (once). */
-export function tuneHeap(setFlags: (flags: string) => void = setFlagsFromString): void {
-  if (tuned) return;
-  tuned = true;
-  setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+/** Applies the heap flags to this process (once) and says how its heaps are sized. */
+export function tuneHeap(setFlags: (flags: string) => void = setFlagsFromString): HeapSizing {
+  if (!tuned) {
+    tuned = true;
+    setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  }
+  return { growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: semiSpaceCap() };
 }

@@ -167,6 +167,17 @@ describe('openDatabase', () => {
     }
   });
 
+  it('sizes the page cache when asked, and refuses a size that is not a positive whole number of KiB', () => {
+    const plain = openDb(join(dir, 'cache.db'));
+    expect(plain.pragma('cache_size', { simple: true })).toBe(-16000);
+    const small = openDatabase({ path: join(dir, 'cache.db'), logger, cacheKiB: 2048 });
+    open.push(small);
+    expect(small.pragma('cache_size', { simple: true })).toBe(-2048);
+    for (const bad of [0, -5, 1.5, Number.NaN]) {
+      expect(() => openDatabase({ path: join(dir, 'cache.db'), logger, cacheKiB: bad })).toThrow(StoreError);
+    }
+  });
+
   it('refuses a database newer than this code knows, with a StoreError, and leaves it untouched', () => {
     const path = join(dir, 'newer.db');
     const future: Migration = { version: MIGRATIONS.length + 1, name: 'from the future', sql: 'CREATE TABLE future (x INTEGER);' };

@@ -14,7 +14,7 @@ import { isBinaryTelemetry, readBinaryTelemetry, TELEMETRY_TYPE } from '../proto
 import { decodeMeshEvent } from '../protocol/codec.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { openDatabase } from '../store/database.js';
-import { InlineHistoryWriter, errorShape, type FromHistoryWorker, type HistoryWorkerData, type ToHistoryWorker, type WorkerReport } from './history-writer.js';
+import { HISTORY_WORKER_CACHE_KIB, InlineHistoryWriter, errorShape, type FromHistoryWorker, type HistoryWorkerData, type ToHistoryWorker, type WorkerReport } from './history-writer.js';
 
 const port = parentPort;
 if (!port) throw new Error('history-worker.js runs as a worker thread (WorkerHistoryWriter), not on its own');
@@ -38,7 +38,7 @@ function workerLogger(): Logger {
 }
 
 const logger = workerLogger();
-const db = openDatabase({ path: data.dbPath, logger });
+const db = openDatabase({ path: data.dbPath, logger, cacheKiB: HISTORY_WORKER_CACHE_KIB });
 const writer = new InlineHistoryWriter({
   db,
   mesh: data.mesh,

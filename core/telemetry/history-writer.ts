@@ -81,6 +81,15 @@ export interface HistoryWriter {
   onWrite(listener: (write: HistoryWrite) => void): () => void;
 }
 
+/**
+ * Page cache of the history worker's connection (KiB). Its writes go to the staging table's end
+ * and compaction reads back the minute it just wrote, so a few MB hold what it touches again;
+ * better-sqlite3's default of 16 000 KiB was filled within minutes and kept, as native memory
+ * beside the heaps. `bench:ingest-hotpath`: no difference in the history's write time beyond the
+ * runs' spread (docs/benchmarks.md, 2026-11-30).
+ */
+export const HISTORY_WORKER_CACHE_KIB = 2048;
+
 /** Prune calls per prune(): each deletes at most about 5 000 rows. */
 const PRUNE_CALLS = 20;
 

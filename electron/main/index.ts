@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMeshCore, type MeshCore } from '../../core/app';
-import { tuneHeap } from '../../core/lib/heap';
+import { electronJsFlags, semiSpaceCap, tuneHeap } from '../../core/lib/heap';
 import { createLogger } from '../../core/lib/log';
 import { rotatingFileSink, teeSink } from '../../core/lib/log-file';
 import { MESHDECK_VERSION } from '../../core/version';
@@ -27,11 +27,13 @@ import { createMainWindow, hardenWebContents, openExternalIfAllowed } from './wi
 import { clampWindowState, readWindowState, trackWindowState } from './window-state';
 
 // Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
-tuneHeap();
+const heap = tuneHeap();
 
 // JSON lines to <userData>/logs/meshdeck.log (rotated at 5 MiB, 4 kept) and to stderr.
 const logFile = rotatingFileSink({ dir: join(app.getPath('userData'), 'logs') });
 const logger = createLogger({ component: 'desktop', sink: teeSink(logFile.sink, (line) => process.stderr.write(line + '\n')) });
+// Electron takes V8 flags for its main process as --js-flags on the command line (the Linux launchers pass HOST_NODE_FLAGS: electron-builder.yml).
+logger.info('heap sizing', { ...heap, semiSpaceMb: semiSpaceCap(electronJsFlags(), undefined) });
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 const origin = rendererOrigin(devServerUrl);
 const rendererDir = fileURLToPath(new URL('../renderer/', import.meta.url));
