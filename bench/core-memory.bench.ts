@@ -49,7 +49,7 @@ import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { openDatabase } from '../core/store/database.js';
 import { telemetryConsumer } from '../core/telemetry/resolutions.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
-import { historyWorkerNextTo, machine, memoryText, processPages, sleep, until, writeHeapSnapshot, writeResults, writeWorkerHeapSnapshot } from './lib.js';
+import { historyWorkerNextTo, machine, memoryText, processPages, sleep, until, watchGc, writeHeapSnapshot, writeResults, writeWorkerHeapSnapshot } from './lib.js';
 import { FULL_MESH, SLOTS_PER_SECOND, heartbeatTemplate, meshShape, option, telemetryBody } from './telemetry-load.js';
 
 const DURATION_S = process.argv.includes('--smoke') ? 30 : Number(option('duration') ?? 600);
@@ -185,9 +185,11 @@ async function main(): Promise<void> {
     const slotsBefore = slots;
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
+    const gcWatch = watchGc();
     const cpu1 = process.cpuUsage();
     await live(DURATION_S, true);
     const loadedCpu = process.cpuUsage(cpu1);
+    const gc = gcWatch.stop();
     loop.disable();
     const loaded = { ...phase(samples, loadedFrom), cpuShare: (loadedCpu.user + loadedCpu.system) / 1e6 / DURATION_S, detail: memoryText() };
     if (runtime.stats.telemetryBatches !== offset) throw new Error(`ingested ${runtime.stats.telemetryBatches} of ${offset} batches (dead-lettered ${runtime.stats.deadLettered})`);
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
     say(`  memory in detail: ${loaded.detail}`);
     say(`  ${threadsText(runtime)}`);
     say(`  live view: ${structural.liveEdges} edges, ${structural.liveViewMB.toFixed(1)} MB structural; incident signals: ${structural.signalCells} cells`);
-    say(`  CPU: ${(loaded.cpuShare * 100).toFixed(0)} % of one core (main and history threads; the messages are built here too)`);
+    say(`  CPU: ${(loaded.cpuShare * 100).toFixed(0)} % of one core (main and history threads; the messages are built here too); the main thread's garbage collection: ${gc.text}`);
     if (HEAP_SNAPSHOT) {
       say(`  heap snapshot: ${writeHeapSnapshot(import.meta.url, 'core-memory-end')}`);
       const worker = (runtime.history as unknown as { worker?: Worker }).worker;
@@ -211,7 +213,7 @@ async function main(): Promise<void> {
         ? `goal: core RSS ≤ ${RSS_GOAL_MB} MB after 10 minutes at the full size: ${loaded.endMB <= RSS_GOAL_MB ? 'met' : 'missed'} (${loaded.endMB.toFixed(0)} MB)${late > (slots - slotsBefore) / 100 ? `; the core fell behind real time in ${late} slots` : ''}`
         : `goal not judged (${FULL_SIZE ? '' : `${MESH.services} services, not the full 1 000; `}${DURATION_S < RSS_GOAL_MIN_S ? `${DURATION_S} s, not 10 minutes` : ''})`,
     );
-    const file = writeResults(import.meta.url, 'core-memory', { date: new Date().toISOString(), host, mesh: MESH, durationS: DURATION_S, history: HISTORY, baseline, loaded, structural, lateSlots: late, slots: slots - slotsBefore, samples, lines });
+    const file = writeResults(import.meta.url, 'core-memory', { date: new Date().toISOString(), host, mesh: MESH, durationS: DURATION_S, history: HISTORY, baseline, loaded, gc, structural, lateSlots: late, slots: slots - slotsBefore, samples, lines });
     say(`results: ${file}`);
   } finally {
     clearInterval(sampler);

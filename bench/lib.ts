@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync 
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import type { Worker } from 'node:worker_threads';
 import { semiSpaceCap } from '../core/lib/heap.js';
@@ -37,6 +38,39 @@ export function machine(): Machine {
   const semiSpaceMb = semiSpaceCap();
   const young = semiSpaceMb === null ? "V8's default semi-space" : `semi-space ${semiSpaceMb} MB`;
   return { nproc, cpu, node, platform, semiSpaceMb, text: `Node ${node}, ${platform}, ${nproc} x ${cpu}; ${young}` };
+}
+
+/** Garbage collection of this thread over a span: scavenges (young generation) and the rest (mark-compact, incremental marking, weak callbacks). */
+export interface GcSpan {
+  scavenges: number;
+  scavengeMs: number;
+  others: number;
+  otherMs: number;
+  text: string;
+}
+
+/** Starts counting this thread's collections (perf_hooks 'gc' entries); stop() gives the span's totals. */
+export function watchGc(): { stop(): GcSpan } {
+  const span = { scavenges: 0, scavengeMs: 0, others: 0, otherMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        span.scavenges += 1;
+        span.scavengeMs += entry.duration;
+      } else {
+        span.others += 1;
+        span.otherMs += entry.duration;
+      }
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop(): GcSpan {
+      observer.disconnect();
+      return { ...span, text: `${span.scavenges} scavenges ${(span.scavengeMs / 1000).toFixed(1)} s, ${span.others} other collections ${(span.otherMs / 1000).toFixed(1)} s` };
+    },
+  };
 }
 
 /** Exact nearest-rank percentile of an ascending-sorted array (p in 0..100). */
