@@ -172,21 +172,33 @@ export class EdgeWindows {
   private fineNewest = -Infinity;
   private coarseNewest = -Infinity;
   private minuteNewest = -Infinity;
-  /** Record length per slot: FINE_SECONDS fine slots, then coarseSlots 10 s ones, then minuteSlots 60 s ones; 0 = empty. */
-  private readonly lengths: Uint16Array;
-  private data = new Uint8Array(0);
-  private used = 0;
+  /**
+   * The records, after a header of each slot's record length (uint16, little-endian; 0 = empty):
+   * FINE_SECONDS fine slots, then coarseSlots 10 s ones, then minuteSlots 60 s ones. One typed
+   * array per edge: a second one for the lengths cost ~300 bytes an edge in its objects alone.
+   */
+  private data: Uint8Array;
+  /** Bytes of `data` in use (the header included). */
+  private used: number;
+  /** Bytes of the header: 2 per slot. */
+  private readonly header: number;
 
   constructor(
     private readonly coarseSlots: number,
     private readonly minuteSlots: number,
   ) {
-    this.lengths = new Uint16Array(FINE_SECONDS + coarseSlots + minuteSlots);
+    this.header = 2 * (FINE_SECONDS + coarseSlots + minuteSlots);
+    this.data = new Uint8Array(this.header);
+    this.used = this.header;
   }
 
-  /** Bytes held by the typed arrays (capacity, not only what is used). */
+  /** Bytes held by the typed array (capacity, not only what is used). */
   get byteLength(): number {
-    return this.lengths.byteLength + this.data.byteLength;
+    return this.data.byteLength;
+  }
+
+  private length(slot: number): number {
+    return this.data[2 * slot]! | (this.data[2 * slot + 1]! << 8);
   }
 
   /**
@@ -232,9 +244,9 @@ export class EdgeWindows {
 
   /** Caller indices referenced by the fine ring (the ones a caller table must keep). */
   callersInUse(into: Set<number>): void {
-    let off = 0;
+    let off = this.header;
     for (let slot = 0; slot < FINE_SECONDS; slot++) {
-      const len = this.lengths[slot]!;
+      const len = this.length(slot);
       if (len) {
         decode(this.data, off, off + len, scratch);
         for (let i = 0; i < scratch.callers; i++) into.add(scratch.callerIds[i]!);
@@ -244,7 +256,7 @@ export class EdgeWindows {
   }
 
   private readSlot(slot: number, into: WindowTotals, withCallers: boolean): boolean {
-    const len = this.lengths[slot]!;
+    const len = this.length(slot);
     if (!len) return false;
     const off = this.offset(slot);
     decode(this.data, off, off + len, scratch);
@@ -264,7 +276,7 @@ export class EdgeWindows {
     const from = Math.max(this.fineNewest + 1, second - FINE_SECONDS + 1);
     for (let s = from; s <= second; s++) {
       const slot = mod(s, FINE_SECONDS);
-      const len = this.lengths[slot]!;
+      const len = this.length(slot);
       if (!len) continue;
       // The slot holds the second of the ring's last minute that shares its slot with s: it leaves now.
       // Copied out (and decoded) into scratch of its own: addCoarse() uses the shared scratch.
@@ -309,13 +321,14 @@ export class EdgeWindows {
   private clear(first: number, slots: number, newest: number, to: number): void {
     for (let b = Math.max(newest + 1, to - slots + 1); b <= to; b++) {
       const slot = first + mod(b, slots);
-      if (this.lengths[slot]) this.replace(slot, this.offset(slot), this.lengths[slot]!, 0);
+      const len = this.length(slot);
+      if (len) this.replace(slot, this.offset(slot), len, 0);
     }
   }
 
   /** Adds counters, a caller's requests and a sketch part to the record in `slot`. */
   private mergeInto(slot: number, counters: ArrayLike<number>, caller: number, callerCount: number, blob: Uint8Array, blobFrom: number, blobTo: number): void {
-    const len = this.lengths[slot]!;
+    const len = this.length(slot);
     const off = this.offset(slot);
     decode(this.data, off, off + len, scratch);
     for (let i = 0; i < COUNTERS; i++) scratch.counters[i]! += counters[i]!;
@@ -364,8 +377,8 @@ export class EdgeWindows {
   }
 
   private offset(slot: number): number {
-    let off = 0;
-    for (let i = 0; i < slot; i++) off += this.lengths[i]!;
+    let off = this.header;
+    for (let i = 0; i < slot; i++) off += this.length(i);
     return off;
   }
 
@@ -373,17 +386,21 @@ export class EdgeWindows {
   private replace(slot: number, off: number, len: number, newLen: number, bytes?: Uint8Array): void {
     const delta = newLen - len;
     const need = this.used + delta;
-    if (need > this.data.length || (this.data.length > 64 && need < this.data.length / 4)) {
+    // Sized by the records' bytes, the header aside.
+    const records = need - this.header;
+    const room = this.data.length - this.header;
+    if (records > room || (room > 64 && records < room / 4)) {
       // Room for a few more records while the rings fill (a new array per report otherwise, the
       // largest cost of ingest while they do); full rings keep at most 256 bytes spare.
-      const next = new Uint8Array(need === 0 ? 0 : need < GROW_DOUBLING_BELOW ? Math.max(256, 2 * need) : need + Math.min(256, need >> 3));
+      const next = new Uint8Array(this.header + (records === 0 ? 0 : records < GROW_DOUBLING_BELOW ? Math.max(256, 2 * records) : records + Math.min(256, records >> 3)));
       next.set(this.data.subarray(0, off));
       next.set(this.data.subarray(off + len, this.used), off + newLen);
       this.data = next;
     } else if (delta !== 0) this.data.copyWithin(off + newLen, off + len, this.used);
     if (bytes && newLen) copyBytes(bytes, 0, newLen, this.data, off);
     this.used = need;
-    this.lengths[slot] = newLen;
+    this.data[2 * slot] = newLen & 0xff;
+    this.data[2 * slot + 1] = newLen >> 8;
   }
 }
 

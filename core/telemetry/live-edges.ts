@@ -267,11 +267,11 @@ export class LiveEdges {
 }
 
 /**
- * V8 heap per edge besides its typed arrays' contents, estimated: the map entry and key
- * (~100 B), the series and ring objects (~170 B), two typed arrays with their ArrayBuffers and
- * backing-store records (~2 × 200 B), the caller table (~100 B, names shared with the batches).
+ * V8 heap per edge besides its typed array's contents, estimated: the map entry and key
+ * (~100 B), the series and ring objects (~170 B), one typed array with its ArrayBuffer and
+ * backing-store record (~200 B), the caller table (~100 B, names shared with the batches).
  */
-export const EDGE_OBJECT_BYTES = 700;
+export const EDGE_OBJECT_BYTES = 500;
 
 function pruneCircuits(circuits: Map<string, { at: number }>, now: number): void {
   for (const [id, r] of circuits) if (now - r.at > CIRCUIT_REPORT_TTL_MS) circuits.delete(id);
