@@ -1,7 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 // Entry point of the `meshdeck` command: runs the bundled CLI (built by `npm run build`).
-// The shebang's flag is HOST_NODE_FLAGS (core/lib/heap.ts): the young generation sized for memory,
-// which V8 takes only on the command line. npm's launchers on Windows read it from here too.
+// A plain `node` shebang: `env -S node <flags>` would carry HOST_NODE_FLAGS (core/lib/heap.ts), but
+// BusyBox's env (Alpine) has no -S and the command would not start. Give the flags with
+// NODE_OPTIONS instead (README); `serve` logs whether it runs with them.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

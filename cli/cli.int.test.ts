@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshCore, type MeshCore } from '../core/app.js';
-import { HEAP_GROWING_PERCENT, MAIN_SEMI_SPACE_MB } from '../core/lib/heap.js';
+import { HEAP_GROWING_PERCENT, HOST_NODE_FLAGS, MAIN_SEMI_SPACE_MB } from '../core/lib/heap.js';
 import { silentLogger } from '../core/lib/log.js';
 import { memorySecretStore } from '../core/secrets/secret-store.js';
 import { eventually, freePort, startEchoService, type EchoService } from '../test/support/mesh.js';
@@ -52,23 +52,36 @@ describe('meshdeck command line', () => {
     expect(run('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('started through its shebang, serve runs with the hosts’ young generation and logs how its heaps are sized', async () => {
-    // As an installed `meshdeck` runs: the file itself, so `env -S` passes HOST_NODE_FLAGS to node.
-    const child = spawn(BIN, ['serve', '--broker', 'none', '--port', '0', '--db', join(dir, 'shebang.db')], {
-      env: { ...process.env, MESHDECK_TOKEN: `shebang-${randomUUID()}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /** The `heap sizing` line of `meshdeck serve` started as an installed command is (the file itself, through its shebang), with NODE_OPTIONS as given. */
+  async function heapSizingOfServe(nodeOptions: string | undefined): Promise<Record<string, unknown>> {
+    const env: NodeJS.ProcessEnv = { ...process.env, MESHDECK_TOKEN: `heap-${randomUUID()}` };
+    if (nodeOptions === undefined) delete env.NODE_OPTIONS;
+    else env.NODE_OPTIONS = nodeOptions;
+    const child = spawn(BIN, ['serve', '--broker', 'none', '--port', '0', '--db', join(dir, `heap-${randomUUID()}.db`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let line: string | undefined;
     try {
-      await eventually(() => stderr.includes('"heap sizing"'), 'heap sizing logged');
-      const line = stderr.split('\n').find((l) => l.includes('"heap sizing"'))!;
-      expect(JSON.parse(line)).toMatchObject({ level: 'info', growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: MAIN_SEMI_SPACE_MB });
+      line = await eventually(() => stderr.split('\n').find((l) => l.includes('"heap sizing"')), 'heap sizing logged');
+      // Stopped once it serves (its signal handlers installed), so that it shuts down as asked.
+      await eventually(() => stdout.includes('Meshdeck console:'), 'console URL printed');
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    return JSON.parse(line) as Record<string, unknown>;
+  }
+
+  it('serve runs with the hosts’ young generation when NODE_OPTIONS has their flags, and says how to get it when not', async () => {
+    const capped = await heapSizingOfServe(HOST_NODE_FLAGS.join(' '));
+    expect(capped).toMatchObject({ level: 'info', growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: MAIN_SEMI_SPACE_MB });
+    expect(capped).not.toHaveProperty('hint');
+    const plain = await heapSizingOfServe(undefined);
+    expect(plain).toMatchObject({ level: 'info', semiSpaceMb: null });
+    expect(plain.hint).toContain(`NODE_OPTIONS="${HOST_NODE_FLAGS.join(' ')}"`);
   });
 
   it('refuses bad sidecar arguments with a clear message and exit code 2', () => {

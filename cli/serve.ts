@@ -59,7 +59,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   // Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
   const heap = tuneHeap();
   const logger = createLogger();
-  // semiSpaceMb null: started without HOST_NODE_FLAGS (e.g. `node bin/meshdeck.js`), the young generation at V8's default.
+  // semiSpaceMb null (with a hint): started without HOST_NODE_FLAGS, the young generation at V8's default.
   logger.info('heap sizing', { ...heap });
   try {
     const broker = values.broker ?? env.MESHDECK_BROKER ?? DEFAULT_BROKER;

@@ -12,14 +12,16 @@
  * tuneHeap() must run first thing in a host's process (the headless host's `serve`, the desktop
  * main process): the growing factor applies to every later limit V8 computes.
  *
- * The young generation of the main thread can only be set on the command line
- * (`--max-semi-space-size`; set later, V8 ignores it): HOST_NODE_FLAGS are in the `meshdeck`
- * command's shebang (bin/meshdeck.js) and, for the desktop app on Linux, in its launcher's
- * `--js-flags` (electron-builder.yml). V8's default lets the new space commit 32 MB; the core's
- * garbage is short-lived, so 2 × 4 MB collect it as well: `bench:core-memory` at the full size,
- * 171 → 145 MB at the baseline and 461 → 422 MB loaded, and `bench:ingest-hotpath` showed no
- * difference in CPU a batch beyond its spread (docs/benchmarks.md, 2026-11-30). The history
- * worker's is set where it is started (HISTORY_WORKER_YOUNG_MB, core/telemetry/history-writer.ts).
+ * The young generation of the main thread can only be set on the command line or in
+ * NODE_OPTIONS (`--max-semi-space-size`; set at run time, V8 ignores it): HOST_NODE_FLAGS. `npm run
+ * serve` / `npm run demo` and the core benchmarks pass them, the desktop app's Linux launchers as
+ * `--js-flags` (electron-builder.yml), and a headless deployment gives them in NODE_OPTIONS
+ * (README); `serve` logs whether it has them (`heap sizing`). V8's default lets the new space
+ * commit 32 MB; 2 × 4 MB collect the core's short-lived garbage too, with more scavenges:
+ * `bench:core-memory` at the full size, RSS 503 → 446 MB after 10 minutes with the history's
+ * smaller page cache, 169 → 144 MB at the baseline, the main thread's scavenges ~2.5 % of a core
+ * more (docs/benchmarks.md, 2026-11-30). The history worker's young generation is set where it
+ * is started (HISTORY_WORKER_YOUNG_MB, core/telemetry/history-writer.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -40,6 +42,8 @@ export interface HeapSizing {
   growingPercent: number;
   /** The main thread's semi-space cap this process was started with (MB), or null: V8's default. */
   semiSpaceMb: number | null;
+  /** Without the cap: how to start with it. */
+  hint?: string;
 }
 
 /**
@@ -72,5 +76,10 @@ export function tuneHeap(setFlags: (flags: string) => void = setFlagsFromString)
     tuned = true;
     setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   }
-  return { growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: semiSpaceCap() };
+  const semiSpaceMb = semiSpaceCap();
+  return {
+    growingPercent: HEAP_GROWING_PERCENT,
+    semiSpaceMb,
+    ...(semiSpaceMb === null ? { hint: `the young generation is at V8's default: start with NODE_OPTIONS="${HOST_NODE_FLAGS.join(' ')}" for ~25–50 MB less resident memory` } : {}),
+  };
 }

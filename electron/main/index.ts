@@ -32,8 +32,6 @@ const heap = tuneHeap();
 // JSON lines to <userData>/logs/meshdeck.log (rotated at 5 MiB, 4 kept) and to stderr.
 const logFile = rotatingFileSink({ dir: join(app.getPath('userData'), 'logs') });
 const logger = createLogger({ component: 'desktop', sink: teeSink(logFile.sink, (line) => process.stderr.write(line + '\n')) });
-// Electron takes V8 flags for its main process as --js-flags on the command line (the Linux launchers pass HOST_NODE_FLAGS: electron-builder.yml).
-logger.info('heap sizing', { ...heap, semiSpaceMb: semiSpaceCap(electronJsFlags(), undefined) });
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 const origin = rendererOrigin(devServerUrl);
 const rendererDir = fileURLToPath(new URL('../renderer/', import.meta.url));
@@ -66,6 +64,8 @@ if (!app.requestSingleInstanceLock()) {
 
   app.whenReady().then(() => {
     logger.info('starting', { version: MESHDECK_VERSION, electron: process.versions.electron, logFile: logFile.path });
+    // Electron takes V8 flags for its main process as --js-flags on the command line (the Linux launchers pass HOST_NODE_FLAGS: electron-builder.yml).
+    logger.info('heap sizing', { growingPercent: heap.growingPercent, semiSpaceMb: semiSpaceCap(electronJsFlags(), undefined) });
     if (devServerUrl) {
       session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
         callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
