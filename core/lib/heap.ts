@@ -37,15 +37,6 @@ export const HEAP_GROWING_PERCENT = 50;
 /** Young generation of the history's worker thread (MB): V8's default is 48. */
 export const HISTORY_WORKER_YOUNG_MB = 24;
 
-/** How a process's heaps are sized, for its start-up log line. */
-export interface HeapSizing {
-  growingPercent: number;
-  /** The main thread's semi-space cap this process was started with (MB), or null: V8's default. */
-  semiSpaceMb: number | null;
-  /** Without the cap: how to start with it. */
-  hint?: string;
-}
-
 /**
  * The semi-space cap given on this process's command line or in NODE_OPTIONS (MB; the last one
  * given wins, as in V8), or null.
@@ -70,16 +61,9 @@ export function electronJsFlags(argv: readonly string[] = process.argv): string[
 
 let tuned = false;
 
-/** Applies the heap flags to this process (once) and says how its heaps are sized. */
-export function tuneHeap(setFlags: (flags: string) => void = setFlagsFromString): HeapSizing {
-  if (!tuned) {
-    tuned = true;
-    setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  }
-  const semiSpaceMb = semiSpaceCap();
-  return {
-    growingPercent: HEAP_GROWING_PERCENT,
-    semiSpaceMb,
-    ...(semiSpaceMb === null ? { hint: `the young generation is at V8's default: start with NODE_OPTIONS="${HOST_NODE_FLAGS.join(' ')}" for ~25–50 MB less resident memory` } : {}),
-  };
+/** Applies the heap flags to this process (once). */
+export function tuneHeap(setFlags: (flags: string) => void = setFlagsFromString): void {
+  if (tuned) return;
+  tuned = true;
+  setFlags(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }

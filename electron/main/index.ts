@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMeshCore, type MeshCore } from '../../core/app';
-import { electronJsFlags, semiSpaceCap, tuneHeap } from '../../core/lib/heap';
+import { electronJsFlags, HEAP_GROWING_PERCENT, semiSpaceCap, tuneHeap } from '../../core/lib/heap';
 import { createLogger } from '../../core/lib/log';
 import { rotatingFileSink, teeSink } from '../../core/lib/log-file';
 import { MESHDECK_VERSION } from '../../core/version';
@@ -27,7 +27,7 @@ import { createMainWindow, hardenWebContents, openExternalIfAllowed } from './wi
 import { clampWindowState, readWindowState, trackWindowState } from './window-state';
 
 // Heaps sized for memory before the core allocates anything (core/lib/heap.ts).
-const heap = tuneHeap();
+tuneHeap();
 
 // JSON lines to <userData>/logs/meshdeck.log (rotated at 5 MiB, 4 kept) and to stderr.
 const logFile = rotatingFileSink({ dir: join(app.getPath('userData'), 'logs') });
@@ -65,7 +65,7 @@ if (!app.requestSingleInstanceLock()) {
   app.whenReady().then(() => {
     logger.info('starting', { version: MESHDECK_VERSION, electron: process.versions.electron, logFile: logFile.path });
     // Electron takes V8 flags for its main process as --js-flags on the command line (the Linux launchers pass HOST_NODE_FLAGS: electron-builder.yml).
-    logger.info('heap sizing', { growingPercent: heap.growingPercent, semiSpaceMb: semiSpaceCap(electronJsFlags(), undefined) });
+    logger.info('heap sizing', { growingPercent: HEAP_GROWING_PERCENT, semiSpaceMb: semiSpaceCap(electronJsFlags(), undefined) });
     if (devServerUrl) {
       session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
         callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
