@@ -18,7 +18,9 @@
  * 3. Loaded, DURATION_S seconds: every instance also sends one telemetry batch a second (its
  *    window [T − 1000, T), binary as the agents send it), spread over 10 slots of 100 ms as the
  *    mesh-size publisher sends them; the history is committed every 1 000 messages with the
- *    stream offset, as the stream reader does.
+ *    stream offset, as the stream reader does; while the history's worker thread trails by more
+ *    than its limit, the feed waits for it, as the reader's held acks make the broker wait (the
+ *    heartbeats wait too, which the broker's heartbeat queue would not: the run counts the holds).
  * The messages are built in this process as the stream reader and the heartbeat consumer would
  * hand them over (a Buffer per body); what the broker connection itself holds (socket buffers,
  * the reader's frame buffer) is not here.
@@ -114,9 +116,11 @@ async function main(): Promise<void> {
   const runtime = new MeshRuntime({ mesh: 'cli', db, logger: silentLogger, source: SOURCE, control: { secrets: memorySecretStore('bench') }, ...(HISTORY === 'worker' ? { historyWorker: historyWorkerNextTo(import.meta.url) } : {}) });
   const handlers = runtime as unknown as Handlers;
   const samples: Sample[] = [];
+  let maxBacklog = 0;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     samples.push({ at: Date.now(), rss: m.rss, heap: m.heapUsed });
+    maxBacklog = Math.max(maxBacklog, runtime.history.backlogBytes);
   }, 1000);
   try {
     // As a mesh session starts: the history's writer, then the runtime's timers (sweeps, failover, incidents, housekeeping).
@@ -142,6 +146,8 @@ async function main(): Promise<void> {
     let offset = 0;
     let lateSlots = 0;
     let slots = 0;
+    let holds = 0;
+    let heldMs = 0;
     /** Runs `seconds` of real time in slots of 100 ms: heartbeats, and with `telemetry` a batch per instance a second. */
     const live = async (seconds: number, telemetry: boolean) => {
       const slotMs = 1000 / SLOTS_PER_SECOND;
@@ -164,7 +170,20 @@ async function main(): Promise<void> {
             const { body } = telemetryBody(mesh, n, due - 1000, `m${offset}`);
             handlers.onTelemetryMessage({ body, routingKey: inst.routingKey, deliveryTag: offset + 1, headers: { 'x-stream-offset': offset } } as unknown as AsyncMessage, offset);
             offset += 1;
-            if (offset % ACK_BATCH === 0) runtime.history.commit({ consumer, stream: QUEUES.telemetryStream, offset: offset - 1 });
+            if (offset % ACK_BATCH !== 0) continue;
+            runtime.history.commit({ consumer, stream: QUEUES.telemetryStream, offset: offset - 1 });
+            // As the stream reader holds its acks (and the broker its deliveries) while the history's worker trails.
+            if (runtime.history.backlogged) {
+              const from = Date.now();
+              holds += 1;
+              await new Promise<void>((resolve) => {
+                const off = runtime.history.onRoom(() => {
+                  off();
+                  resolve();
+                });
+              });
+              heldMs += Date.now() - from;
+            }
           }
         }
       }
@@ -199,7 +218,7 @@ async function main(): Promise<void> {
     say(`loaded (${DURATION_S} s): ${offset} telemetry batches (${(offset / DURATION_S / 1000).toFixed(1)} k/s) and as many heartbeats; ${late} of ${slots - slotsBefore} slots started > 100 ms late; event loop held up p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`);
     say(`  core RSS at the end ${loaded.endMB.toFixed(0)} MB (max ${loaded.maxMB.toFixed(0)}); heap ${loaded.heapEndMB.toFixed(0)} MB (max ${loaded.heapMaxMB.toFixed(0)}); baseline ${baseline.endMB.toFixed(0)} MB`);
     say(`  memory in detail: ${loaded.detail}`);
-    say(`  ${threadsText(runtime)}`);
+    say(`  ${threadsText(runtime)}; bodies handed to it and not yet taken: max ${(maxBacklog / MB).toFixed(1)} MB (sampled each second), the stream held ${holds} times for ${(heldMs / 1000).toFixed(1)} s in all`);
     say(`  live view: ${structural.liveEdges} edges, ${structural.liveViewMB.toFixed(1)} MB structural; incident signals: ${structural.signalCells} cells`);
     say(`  CPU: ${(loaded.cpuShare * 100).toFixed(0)} % of one core (main and history threads; the messages are built here too); the main thread's garbage collection: ${gc.text}`);
     if (HEAP_SNAPSHOT) {

@@ -44,6 +44,8 @@ export interface MeshCoreOptions {
   housekeepingIntervalMs?: MeshRuntimeOptions['housekeepingIntervalMs'];
   /** The built history-worker.js: each mesh's telemetry history is written on a worker thread (MeshRuntimeOptions.historyWorker). */
   historyWorker?: MeshRuntimeOptions['historyWorker'];
+  /** How far each mesh's history worker may trail before its telemetry stream is held (MeshRuntimeOptions.historyBacklogBytes). */
+  historyBacklogBytes?: MeshRuntimeOptions['historyBacklogBytes'];
 }
 
 export interface MeshCore {
@@ -136,6 +138,7 @@ export function createMeshCore(options: MeshCoreOptions): MeshCore {
       ...(options.incidentRules ? { incidentRules: options.incidentRules } : {}),
       ...(options.housekeepingIntervalMs ? { housekeepingIntervalMs: options.housekeepingIntervalMs } : {}),
       ...(options.historyWorker ? { historyWorker: options.historyWorker } : {}),
+      ...(options.historyBacklogBytes ? { historyBacklogBytes: options.historyBacklogBytes } : {}),
       storeWrites: {
         failed: (err, operation) => storeHealth.failed(explainStoreError(err, operation, options.databasePath)),
         succeeded: () => storeHealth.succeeded(),

@@ -110,6 +110,40 @@ describe('stream reader', () => {
     expect(batches.every(([, size]) => size <= 3)).toBe(true);
   });
 
+  it('holds its acks while mayAck says no (the broker stops at the prefetch window), and goes on after resume()', async () => {
+    let allow = false;
+    let got = 0;
+    let acked = 0;
+    let maxUnacked = 0;
+    const batches: Array<[number, number]> = [];
+    const reader = await readStream({
+      connection: connectionTo(),
+      stream: STREAM,
+      start: 'first',
+      prefetch: 7,
+      batchSize: 3,
+      onMessage: () => {
+        got += 1;
+        maxUnacked = Math.max(maxUnacked, got - acked);
+      },
+      onBatch: (last, size) => {
+        acked += size;
+        batches.push([last, size]);
+      },
+      mayAck: () => allow,
+    });
+    await eventually(() => got >= 7, 'the prefetch window delivered');
+    // Past its batch size and its batch time, and still nothing acknowledged (nor handed on).
+    await eventually(() => batches.length === 0 && got === 7, 'the window held');
+    allow = true;
+    reader.resume();
+    await eventually(() => got >= COUNT, 'the rest of the stream after resume()');
+    await reader.stop();
+    expect(batches[0]).toEqual([6, 7]); // the held window, acknowledged at once
+    expect(acked).toBe(got); // everything read was acknowledged (the stream holds one more message since the test above)
+    expect(maxUnacked).toBeLessThanOrEqual(7);
+  });
+
   it('goes on after a handler throws, and says so', async () => {
     const errors: number[] = [];
     let n = 0;

@@ -65,11 +65,19 @@ export interface StreamReaderOptions {
   batchMs?: number;
   /** Handshake timeout (ms, default 10 000). */
   timeoutMs?: number;
+  /**
+   * Asked before each batch's ack: false holds it (and `onBatch`) until `resume()`, and the broker
+   * stops delivering once `prefetch` deliveries are unacknowledged — flow control for an owner
+   * that cannot keep up (the messages wait on the broker, not in memory). Default: always.
+   */
+  mayAck?: () => boolean;
 }
 
 export interface StreamReader {
   /** Acknowledges what was handled, closes the connection (bounded wait) and ends the reader. */
   stop(): Promise<void>;
+  /** Sends the acks `mayAck` held (when it now allows them), so that the broker delivers again. */
+  resume(): void;
 }
 
 const FRAME_METHOD = 1;
@@ -166,9 +174,14 @@ class Reader implements StreamReader {
     });
   }
 
+  resume(): void {
+    if (this.pendingCount >= this.batchSize) this.flushAcks();
+    else if (this.pendingCount > 0) this.ackTimer ??= setTimeout(() => this.flushAcks(), this.batchMs);
+  }
+
   async stop(): Promise<void> {
     if (this.phase === 'ended') return;
-    this.flushAcks();
+    this.flushAcks(true);
     if (this.phase === 'consuming' && this.socket && !this.socket.destroyed) {
       this.phase = 'closing';
       const done = new Promise<void>((resolve) => (this.closed = resolve));
@@ -354,10 +367,12 @@ class Reader implements StreamReader {
 
   // --- frames out ---------------------------------------------------------------------------
 
-  private flushAcks(): void {
+  /** Acks the deliveries handled since the last ack (held while `mayAck` says no, unless `force`). */
+  private flushAcks(force = false): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     if (this.pendingCount === 0 || this.phase !== 'consuming' || !this.socket || this.socket.destroyed) return;
+    if (!force && this.options.mayAck && !this.options.mayAck()) return;
     const tag = this.pendingTag;
     this.sendMethod(1, BASIC_ACK, (w) => w.u64(tag).u8(1));
     const size = this.pendingCount;

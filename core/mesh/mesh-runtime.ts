@@ -68,6 +68,11 @@ export interface MeshRuntimeOptions {
    * with an in-memory database or a clock of the caller's (`now`), on this thread.
    */
   historyWorker?: string | URL;
+  /**
+   * Bodies' bytes the history's worker thread may trail by before the telemetry stream is held
+   * (default HISTORY_BACKLOG_BYTES, core/telemetry/history-writer.ts).
+   */
+  historyBacklogBytes?: number;
 }
 
 interface Subscription {
@@ -181,7 +186,7 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
     const historyOptions = { db: options.db, mesh: options.mesh, logger: this.logger, ...(options.storeWrites ? { storeWrites: options.storeWrites } : {}), ...(options.now ? { now: options.now } : {}) };
     this.history =
       options.historyWorker && !options.now && !options.db.memory
-        ? new WorkerHistoryWriter({ ...historyOptions, script: options.historyWorker })
+        ? new WorkerHistoryWriter({ ...historyOptions, script: options.historyWorker, ...(options.historyBacklogBytes ? { backlogBytes: options.historyBacklogBytes } : {}) })
         : new InlineHistoryWriter(historyOptions);
     this.policies = new PolicyStore(options.db, options.mesh);
     this.zoneFailovers = new ZoneFailovers(options.db, options.mesh);
@@ -320,6 +325,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       onMessage: (delivery) => this.onTelemetryMessage(delivery, delivery.offset),
       onHandlerError: (err, offset) => this.logger.error('stream message handler failed', { stream: QUEUES.telemetryStream, offset, err }),
       onBatch: (lastOffset) => this.history.commit({ consumer: telemetryConsumerName, stream: QUEUES.telemetryStream, offset: lastOffset }),
+      // Flow control: while the history's worker thread trails by more than its limit, acks are
+      // held and the broker keeps the rest of the stream (memory stays bounded; lag shows in the
+      // ingest progress), until the worker has caught up (onRoom below).
+      mayAck: () => !this.history.backlogged,
       onEnd: (err) => {
         if (isClosed()) return;
         this.logger.warn('telemetry stream reader ended; starting the session again', { code: err.code, replyCode: err.replyCode, error: err.message });
@@ -328,8 +337,10 @@ export class MeshRuntime extends EventEmitter<{ changed: []; ack: [ControlAck]; 
       prefetch: 2000,
     });
     this.logger.info('consuming stream', { stream: QUEUES.telemetryStream, from: telemetryStart });
+    const offRoom = this.history.onRoom(() => telemetry.resume());
     const telemetrySub = {
       close: async () => {
+        offRoom();
         await telemetry.stop();
         await this.history.drain();
       },

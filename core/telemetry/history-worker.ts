@@ -87,6 +87,7 @@ port.on('message', (message: ToHistoryWorker) => {
         else if (undecodable++ === 0) logger.error('telemetry history worker could not decode a batch the main thread took', { reason: result.reason });
       }
       if (message.offset) writer.commit(message.offset);
+      post({ type: 'took', bytes: bodies.byteLength });
       return;
     }
     case 'housekeep':

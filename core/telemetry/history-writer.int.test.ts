@@ -185,6 +185,38 @@ describe('telemetry history on its worker thread', () => {
     expect(edgeTotal(windows(d.db))).toBe(edgeRequests);
   });
 
+  it('is backlogged while its worker trails by more than its limit, says so (once a minute), and tells its listeners once the worker took the bodies', async () => {
+    const mesh = new SyntheticMesh({ services: 10, instancesPerService: 2, edgesPerInstance: 3, prefix: 'hb' });
+    const { messages, edgeRequests } = stream(mesh, 10);
+    const d = db();
+    const lines: string[] = [];
+    const writer = new WorkerHistoryWriter({ db: d.db, mesh: MESH, logger: createLogger({ sink: (line) => lines.push(line) }), script, backlogBytes: 2000 });
+    writers.push(writer);
+    await writer.whenReady();
+    writer.start();
+    expect(writer.backlogged).toBe(false);
+    // One commit of 40 bodies: handed over at once, taken only when the worker gets to them.
+    feed(writer, messages, 0, 40, 40);
+    const handed = messages.slice(0, 40).reduce((n, m) => n + m.body.length, 0);
+    expect(handed).toBeGreaterThan(2000);
+    expect(writer.backlogBytes).toBe(handed);
+    expect(writer.backlogged).toBe(true);
+    await new Promise<void>((resolve) => writer.onRoom(resolve));
+    expect(writer.backlogBytes).toBe(0);
+    expect(writer.backlogged).toBe(false);
+    expect(writer.holds).toBe(1);
+    const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string; backlogBytes?: number });
+    expect(said.filter((l) => l.msg.startsWith('telemetry history behind'))).toMatchObject([{ level: 'warn', backlogBytes: handed, limitBytes: 2000, holds: 1 }]);
+    // Held again at once: counted, not logged again within the minute. Nothing was lost on the way.
+    feed(writer, messages, 40, messages.length, 40);
+    expect(writer.backlogged).toBe(true);
+    expect(writer.holds).toBe(2);
+    await writer.drain();
+    expect(lines.filter((l) => l.includes('telemetry history behind'))).toHaveLength(1);
+    expect(writer.offset()).toBe(messages.length - 1);
+    expect(edgeTotal(windows(d.db))).toBe(edgeRequests);
+  });
+
   it('hands the history to the main thread when the worker dies, says so, and keeps what was written', async () => {
     const mesh = new SyntheticMesh({ services: 10, instancesPerService: 2, edgesPerInstance: 3, prefix: 'hd' });
     const { messages, edgeRequests } = stream(mesh, 20);

@@ -65,6 +65,17 @@ export interface HistoryWriter {
   readonly compactedThrough: number;
   /** The worker thread's V8 heap as of its last report (null inline, where it is the main thread's). */
   readonly threadHeap: ThreadHeap | null;
+  /** Bytes of message bodies handed to the worker thread and not yet taken by it (0 inline). */
+  readonly backlogBytes: number;
+  /**
+   * The worker thread trails by more than its backlog limit: the stream consumer holds its acks
+   * (the broker stops delivering at the prefetch) until `onRoom` listeners are told. Never inline.
+   */
+  readonly backlogged: boolean;
+  /** Listens for the backlog falling back to half its limit after `backlogged` was seen true. */
+  onRoom(listener: () => void): () => void;
+  /** Times `backlogged` held the stream since start (0 inline). */
+  readonly holds: number;
   start(): void;
   /**
    * A batch the live views took, with its message body as the transport gave it: bytes, or for
@@ -120,6 +131,13 @@ export class InlineHistoryWriter implements HistoryWriter {
   }
 
   readonly threadHeap = null;
+  readonly backlogBytes = 0;
+  readonly backlogged = false;
+  readonly holds = 0;
+
+  onRoom(): () => void {
+    return () => undefined;
+  }
 
   offset(): number | null {
     return this.history.offset();
@@ -238,6 +256,8 @@ export interface WorkerReport {
 export type FromHistoryWorker =
   | ({ type: 'ready' } & WorkerReport)
   | ({ type: 'write'; write: HistoryWrite } & WorkerReport)
+  /** A `batches` message was taken: its bodies' bytes. */
+  | { type: 'took'; bytes: number }
   | { type: 'succeeded' }
   | { type: 'failed'; error: ErrorShape; operation: string }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
@@ -253,6 +273,17 @@ const errorOf = (shape: ErrorShape): Error => Object.assign(new Error(shape.mess
 
 /** First size of the buffer the bodies of one commit are copied into (grows as needed). */
 const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Bodies' bytes the worker thread may trail by before the stream is held (WorkerHistoryWriter
+ * `backlogged`). At the goals' full size (10 000 binary batches a second of ~220 bytes) this is
+ * about 8 s of telemetry; without a limit a worker slower than the stream (a slow disk, a
+ * backfill read faster than SQLite writes) queued every body in memory until the process ran out.
+ */
+export const HISTORY_BACKLOG_BYTES = 16 << 20;
+
+/** The stream held by a trailing worker is logged at most this often (ms), with how many times it was held since. */
+const HOLD_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The history written by a worker thread (history-worker.ts, built next to the host's entry).
@@ -284,10 +315,24 @@ export class WorkerHistoryWriter implements HistoryWriter {
   private readonly drains = new Map<number, () => void>();
   /** The last offset handed over (logged with the gap if the worker dies). */
   private lastCommitted: number | null = null;
+  private queued = 0;
+  private readonly backlogLimit: number;
+  /** `backlogged` was read true since the backlog was last at half its limit. */
+  private holding = false;
+  private held = 0;
+  /** Holds since the last log line about them, and when that was (ms). */
+  private heldUnlogged = 0;
+  private heldLoggedAt = Number.NEGATIVE_INFINITY;
+  private readonly roomListeners = new Set<() => void>();
 
   constructor(
-    private readonly options: HistoryWriterOptions & { script: string | URL },
+    private readonly options: HistoryWriterOptions & {
+      script: string | URL;
+      /** Bodies' bytes the worker may trail by before `backlogged` (default HISTORY_BACKLOG_BYTES). */
+      backlogBytes?: number;
+    },
   ) {
+    this.backlogLimit = options.backlogBytes ?? HISTORY_BACKLOG_BYTES;
     this.logger = options.logger;
     this.store = new HistoryStore(options.db);
     this.consumer = telemetryConsumer(options.mesh);
@@ -331,6 +376,36 @@ export class WorkerHistoryWriter implements HistoryWriter {
 
   get threadHeap(): ThreadHeap | null {
     return this.fallback ? null : this.reported.heap;
+  }
+
+  get backlogBytes(): number {
+    return this.fallback ? 0 : this.queued;
+  }
+
+  get backlogged(): boolean {
+    if (this.fallback || this.queued <= this.backlogLimit) return false;
+    if (!this.holding) {
+      this.holding = true;
+      this.held += 1;
+      this.heldUnlogged += 1;
+      // Once a minute at most: a worker that trails for long holds the stream every few seconds.
+      const now = Date.now();
+      if (now - this.heldLoggedAt >= HOLD_LOG_INTERVAL_MS) {
+        this.logger.warn('telemetry history behind: the stream is held until its worker thread catches up', { mesh: this.options.mesh, backlogBytes: this.queued, limitBytes: this.backlogLimit, holds: this.heldUnlogged });
+        this.heldLoggedAt = now;
+        this.heldUnlogged = 0;
+      }
+    }
+    return true;
+  }
+
+  get holds(): number {
+    return this.held;
+  }
+
+  onRoom(listener: () => void): () => void {
+    this.roomListeners.add(listener);
+    return () => this.roomListeners.delete(listener);
   }
 
   /** Resolves once the worker has opened the database (or could not). */
@@ -411,7 +486,21 @@ export class WorkerHistoryWriter implements HistoryWriter {
     this.used = 0;
     this.ends = [];
     this.received = [];
+    if (this.exited) return;
+    this.queued += bodies.byteLength;
     this.post({ type: 'batches', bodies, ends, receivedAt, offset }, [bodies, ends.buffer, receivedAt.buffer]);
+  }
+
+  /** The worker took `bytes` of bodies: once the backlog is down to half its limit, a held stream goes on. */
+  private took(bytes: number): void {
+    this.queued = Math.max(0, this.queued - bytes);
+    if (this.holding && this.queued <= this.backlogLimit / 2) this.room();
+  }
+
+  private room(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    for (const listener of [...this.roomListeners]) listener();
   }
 
   private post(message: ToHistoryWorker, transfer: ArrayBuffer[] = []): void {
@@ -432,6 +521,9 @@ export class WorkerHistoryWriter implements HistoryWriter {
       case 'write':
         this.report(message);
         for (const listener of this.listeners) listener(message.write);
+        return;
+      case 'took':
+        this.took(message.bytes);
         return;
       case 'succeeded':
         this.options.storeWrites?.succeeded();
@@ -467,5 +559,8 @@ export class WorkerHistoryWriter implements HistoryWriter {
     for (const listener of this.listeners) inline.onWrite(listener);
     if (!this.closing) inline.start();
     this.fallback = inline;
+    // What the worker held is gone; the inline history never holds the stream.
+    this.queued = 0;
+    this.room();
   }
 }

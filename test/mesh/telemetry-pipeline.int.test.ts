@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sidecar } from '../../agent/sidecar/sidecar.js';
-import { createMeshCore, type MeshCore } from '../../core/app.js';
+import { createMeshCore, type MeshCore, type MeshCoreOptions } from '../../core/app.js';
 import type { MeshSummary } from '../../core/api/contract.js';
 import { silentLogger } from '../../core/lib/log.js';
 import { BINARY_TELEMETRY_CONTENT_TYPE } from '../../core/protocol/binary-telemetry.js';
@@ -55,8 +55,8 @@ let sidecar: Sidecar;
 
 const historyWorker = fileURLToPath(new URL('../../out/cli/history-worker.js', import.meta.url));
 
-function startCore(): MeshCore {
-  return createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url, historyWorker });
+function startCore(options: Partial<MeshCoreOptions> = {}): MeshCore {
+  return createMeshCore({ databasePath: join(dir, 'm.db'), secrets: memorySecretStore('t'), logger: silentLogger, host: 'headless', commandLineBroker: vhost.url, historyWorker, ...options });
 }
 
 async function coreRunning(): Promise<void> {
@@ -273,7 +273,9 @@ describe('telemetry backfill progress', () => {
     // Away long enough that what waits is history, not ordinary pipeline delay.
     await eventually(() => Date.now() > t1 + 8000, 'the console away for a while', 15_000, 100);
 
-    core = startCore();
+    // A history worker allowed to trail by 64 KB (~300 batches, not 16 MB): the backfill, read faster
+    // than SQLite writes it, holds the stream again and again, and still loses and doubles nothing.
+    core = startCore({ historyBacklogBytes: 64 * 1024 });
     const summaries: MeshSummary[][] = [];
     const unsubscribe = core.router.subscribe('mesh.summary', (payload) => summaries.push(payload as MeshSummary[]));
     await coreRunning();
@@ -305,5 +307,6 @@ describe('telemetry backfill progress', () => {
       return n >= expected ? n : null;
     }, `${expected} requests in history`, 30_000, 500);
     expect(got).toBe(expected);
+    expect(core.meshes.get('cli')!.history.holds).toBeGreaterThan(0);
   }, 180_000);
 });
