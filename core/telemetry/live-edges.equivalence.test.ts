@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CircuitReport, TelemetryBatch } from '../protocol/messages.js';
 import { LatencySketch } from '../protocol/sketch.js';
+import { TEN_SLOTS } from './edge-windows.js';
 import { LiveEdges } from './live-edges.js';
 import { edgeStats, logNormal, prng } from './test-support.js';
 
@@ -21,7 +22,11 @@ interface Report {
   batchEdge: TelemetryBatch['edges'][number];
 }
 
-/** Every report kept; a span over a minute past the newest window is rounded down at its old end: to 10 s for the counts, to a minute for the latency. */
+/**
+ * Every report kept. A span's old end, past the newest window: counts exact over a minute, then
+ * rounded down to 10 s; latency exact over the 10 s blocks not all 10 s old (10–19 s), then
+ * rounded down to 10 s while the tens ring (TEN_SLOTS blocks) holds it, to a minute beyond.
+ */
 class Reference {
   readonly reports: Report[] = [];
   readonly lastSeen = new Map<string, number>();
@@ -39,18 +44,26 @@ class Reference {
     }
   }
 
-  firstSecond(key: string, now: number, spanMs: number, block: number): number {
+  firstSecond(key: string, now: number, spanMs: number): number {
     const since = Math.floor((now - spanMs) / 1000);
     const newest = this.newest.get(key)!;
-    return since > newest - 60 ? since : Math.floor(since / block) * block;
+    return since > newest - 60 ? since : Math.floor(since / 10) * 10;
+  }
+
+  firstLatencySecond(key: string, now: number, spanMs: number): number {
+    const since = Math.floor((now - spanMs) / 1000);
+    // The newest 10 s block whose windows all are 10 s old gave up its 1 s sketches, and the ones before it.
+    const head = Math.floor((this.newest.get(key)! - 19) / 10);
+    if (Math.floor(since / 10) > head) return since;
+    return Math.floor(since / 10) > head - TEN_SLOTS ? Math.floor(since / 10) * 10 : Math.floor(since / 60) * 60;
   }
 
   summaries(now: number, spanMs: number) {
     const out = [];
     for (const [key, lastSeen] of [...this.lastSeen].sort()) {
       if (lastSeen < now - spanMs) continue;
-      const first = this.firstSecond(key, now, spanMs, 10);
-      const firstLatency = this.firstSecond(key, now, spanMs, 60);
+      const first = this.firstSecond(key, now, spanMs);
+      const firstLatency = this.firstLatencySecond(key, now, spanMs);
       const t = { requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, refused: 0 };
       const sketch = new LatencySketch();
       for (const r of this.reports) {
@@ -89,7 +102,7 @@ class Reference {
     const key = `${from}>${to}`;
     const out = new Map<string, number>();
     if (!this.newest.has(key)) return out;
-    const first = Math.max(Math.floor((now - spanMs) / 1000), this.newest.get(key)! - 59);
+    const first = Math.max(Math.floor((now - spanMs) / 1000), this.newest.get(key)! - 9);
     for (const r of this.reports) {
       if (`${r.from}>${r.to}` !== key || !r.outbound || r.second < first) continue;
       out.set(r.instanceId, (out.get(r.instanceId) ?? 0) + r.batchEdge.requests + (r.batchEdge.refused ?? 0));
@@ -163,7 +176,7 @@ describe('LiveEdges against a reference model', () => {
     });
   }
 
-  it('answers a span over a minute from 10 s blocks for the counts and minutes for the latency, rounded down at their old end', () => {
+  it('answers a span over a minute from 10 s blocks for the counts and minutes for the latency, and the latency within the minute from 10 s blocks past the last 10 s, rounded down at their old end', () => {
     const live = new LiveEdges();
     const report = (second: number, requests: number) => ({
       service: 'web',
@@ -189,6 +202,13 @@ describe('LiveEdges against a reference model', () => {
     // 95 s back: the counts from second 100 on, the latency from the minute that holds second 105 (60..199: values 61..200, median ~130).
     const p50Of95 = live.summaries(now, 95_000)[0]!.p50!;
     expect(Math.abs(p50Of95 - 130.5) / 130.5).toBeLessThan(0.01);
+    // Within the minute: the counts exact, the latency exact over the last 10 s and from the 10 s
+    // block that holds the span's start beyond (35 s back: second 165, block 160..169; values 161..200).
+    expect(live.summaries(now, 35_000)[0]).toMatchObject({ requests: 35 });
+    const p50Of35 = live.summaries(now, 35_000)[0]!.p50!;
+    expect(Math.abs(p50Of35 - 180.5) / 180.5).toBeLessThan(0.01);
+    const p50Of5 = live.summaries(now, 5000)[0]!.p50!;
+    expect(Math.abs(p50Of5 - 198) / 198).toBeLessThan(0.01);
   });
 
   it('keeps circuit reports of a few callers only while they are fresh', () => {

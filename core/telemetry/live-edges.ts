@@ -1,14 +1,15 @@
 /**
  * Live per-edge view of the mesh's traffic, fed by telemetry batches: for every edge
- * (caller service → callee service) request and error counts and latency sketches in 1 s windows
- * for the last minute, and behind it counts in 10 s blocks and sketches in 60 s blocks, held compactly (edge-windows.ts: typed arrays,
+ * (caller service → callee service) request and error counts in 1 s windows for the last minute
+ * and latency sketches in 1 s windows for the last 10 s, 10 s blocks for the rest of the minute;
+ * behind it counts in 10 s blocks and sketches in 60 s blocks, held compactly (edge-windows.ts: typed arrays,
  * sketches as sketch-codec blobs, merged on read). Reads give rates and percentiles over a
  * recent span.
  * (History, rollups and persistence build on this in core/telemetry.)
  */
 import type { CircuitReport, EdgeStats, TelemetryBatch } from '../protocol/messages.js';
 import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
-import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, TIMEOUT, COARSE_SECONDS, MINUTE_SECONDS, type WindowTotals } from './edge-windows.js';
+import { CONNECT, COUNTERS, EdgeWindows, FINE_SECONDS, HTTP4XX, HTTP5XX, REFUSED, REQUESTS, RETRIES, SKETCH_SECONDS, TIMEOUT, COARSE_SECONDS, MINUTE_SECONDS, type WindowTotals } from './edge-windows.js';
 
 const WINDOW_MS = 1000;
 
@@ -79,8 +80,8 @@ class EdgeSeries {
     let i = callers.indexOf(instanceId);
     if (i < 0) {
       if (callers.length >= CALLER_TABLE_SOFT_LIMIT) {
-        // An entry no 1 s window still refers to (its newest second has left the fine ring).
-        const stale = Math.max(this.newest, second) - FINE_SECONDS;
+        // An entry no 1 s window still refers to (its newest second is past SKETCH_SECONDS, where windows drop their callers).
+        const stale = Math.max(this.newest, second) - SKETCH_SECONDS;
         i = seconds.findIndex((s) => s <= stale);
       }
       if (i < 0) {
@@ -119,12 +120,13 @@ export function edgeCallee(service: string, edge: Pick<EdgeStats, 'direction' | 
 }
 
 /**
- * The live view. Spans up to a minute are summed from 1 s windows (a window counts when it ends
- * after the span starts); longer ones (up to `keepSeconds`) take whole blocks for the part older
- * than a minute: their old end is rounded down to a 10 s boundary for the counts (rates) and to a
- * minute for the percentiles (at most 59 s more samples). Percentiles come from the merged
- * sketches of the windows read. Requests per caller instance are kept in the 1 s
- * windows only: callerRequests() covers at most the last minute.
+ * The live view. Counts over spans up to a minute are summed from 1 s windows (a window counts
+ * when it ends after the span starts); longer spans (up to `keepSeconds`) take whole 10 s blocks
+ * for the part older than a minute, their old end rounded down to a 10 s boundary. Percentiles
+ * come from the merged sketches of the windows read: exact over the last 10 s (SKETCH_SECONDS);
+ * a longer span's old end is rounded down to a 10 s boundary up to a minute back (at most 9 s
+ * more samples) and to a minute beyond (at most 59 s more). Requests per caller instance are
+ * kept in the 1 s windows of the last 10 s only: callerRequests() covers at most those.
  */
 export class LiveEdges {
   /** Caller → callee → series: found without building a key string per edge and batch. */
@@ -165,8 +167,8 @@ export class LiveEdges {
       c[RETRIES] = edge.retries;
       const refused = edge.refused ?? 0;
       c[REFUSED] = refused;
-      const fine = second > series.newest - FINE_SECONDS;
-      const caller = edge.direction === 'outbound' && fine ? series.callerIndex(batch.instanceId, second) : -1;
+      const recent = second > series.newest - SKETCH_SECONDS;
+      const caller = edge.direction === 'outbound' && recent ? series.callerIndex(batch.instanceId, second) : -1;
       series.windows.add(second, c, caller, edge.requests + refused, sketchBlobOf(edge.latency));
       if (second > series.newest) series.newest = second;
       if (edge.direction === 'outbound' && edge.circuit) series.setCircuit(batch.instanceId, edge.circuit, receivedAt);
@@ -230,7 +232,7 @@ export class LiveEdges {
     };
   }
 
-  /** Requests (sent or refused by a breaker) per caller instance on the edge over the span (at most the last minute of windows). */
+  /** Requests (sent or refused by a breaker) per caller instance on the edge over the span (at most the last SKETCH_SECONDS of windows). */
   callerRequests(from: string, to: string, now: number, spanMs = 10_000): Map<string, number> {
     const out = new Map<string, number>();
     const series = this.edges.get(from)?.get(to);
@@ -240,7 +242,7 @@ export class LiveEdges {
     totals.counters.fill(0);
     totals.callers.clear();
     totals.sketch.reset();
-    series.windows.read(Math.max(Math.floor(since / WINDOW_MS), series.newest - FINE_SECONDS + 1), totals, true);
+    series.windows.read(Math.max(Math.floor(since / WINDOW_MS), series.newest - SKETCH_SECONDS + 1), totals, true);
     totals.sketch.reset();
     for (const [id, n] of totals.callers) {
       const name = series.callers[id]!;
