@@ -10,7 +10,7 @@ import { EDGE_OBJECT_BYTES, LiveEdges } from './live-edges.js';
 import { SyntheticMesh } from './synthetic-mesh.js';
 import { heapInUse } from './test-support.js';
 
-/** Bytes per edge the live view may keep (docs/benchmarks.md; measured 2 392): × 30 000 edges = 90 MB. */
+/** Bytes per edge the live view may keep (docs/benchmarks.md; measured 2 556): × 30 000 edges = 90 MB. */
 const BUDGET_PER_EDGE = 3000;
 const T0 = 1_800_000_000_000;
 
