@@ -458,15 +458,6 @@ export class EdgeWindows {
     const len = this.length(slot);
     const off = this.offset(slot);
     decode(this.data, off, off + len, scratch);
-    const newPart = blobTo > blobFrom;
-    if (counters === ZERO_COUNTERS && caller < 0 && newPart && len > 0 && scratch.parts + 1 < MAX_PARTS && len + blobTo - blobFrom + 5 <= MAX_RECORD) {
-      // A latency part for a block (no counters, no callers): appended to the record as it is.
-      outLen = 0;
-      putVarint(blobTo - blobFrom);
-      putBytes(blob, blobFrom, blobTo);
-      this.replace(slot, off, len, len + outLen, out, len);
-      return;
-    }
     for (let i = 0; i < COUNTERS; i++) scratch.counters[i]! += counters[i]!;
     if (caller >= 0) {
       let at = scratch.callers - 1;
@@ -478,6 +469,7 @@ export class EdgeWindows {
     const headerLen = outLen;
     let partsLen = 0;
     for (let i = 0; i < scratch.parts; i++) partsLen += scratch.partTo[i]! - scratch.partFrom[i]! + 5;
+    const newPart = blobTo > blobFrom;
     if (newPart && (scratch.parts + 1 >= MAX_PARTS || headerLen + partsLen + blobTo - blobFrom + 5 > MAX_RECORD)) {
       // Merge the parts and the new one into a single blob.
       dense.reset();
@@ -524,11 +516,8 @@ export class EdgeWindows {
     return off;
   }
 
-  /**
-   * Replaces the `len` bytes of `slot` at `off` with `newLen` bytes: its first `keep` bytes as they
-   * are, then the first `newLen − keep` bytes of `bytes`.
-   */
-  private replace(slot: number, off: number, len: number, newLen: number, bytes?: Uint8Array, keep = 0): void {
+  /** Replaces the `len` bytes of `slot` at `off` with the first `newLen` bytes of `bytes`. */
+  private replace(slot: number, off: number, len: number, newLen: number, bytes?: Uint8Array): void {
     const delta = newLen - len;
     const need = this.used + delta;
     // Sized by the records' bytes, the header aside.
@@ -538,11 +527,11 @@ export class EdgeWindows {
       // Room for a few more records while the rings fill (a new array per report otherwise, the
       // largest cost of ingest while they do); full rings keep at most 256 bytes spare.
       const next = new Uint8Array(this.header + (records === 0 ? 0 : records < GROW_DOUBLING_BELOW ? Math.max(256, 2 * records) : records + Math.min(256, records >> 3)));
-      next.set(this.data.subarray(0, off + keep));
+      next.set(this.data.subarray(0, off));
       next.set(this.data.subarray(off + len, this.used), off + newLen);
       this.data = next;
     } else if (delta !== 0) this.data.copyWithin(off + newLen, off + len, this.used);
-    if (bytes && newLen > keep) copyBytes(bytes, 0, newLen - keep, this.data, off + keep);
+    if (bytes && newLen) copyBytes(bytes, 0, newLen, this.data, off);
     this.used = need;
     this.data[2 * slot] = newLen & 0xff;
     this.data[2 * slot + 1] = newLen >> 8;
