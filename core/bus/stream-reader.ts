@@ -175,8 +175,7 @@ class Reader implements StreamReader {
   }
 
   resume(): void {
-    if (this.pendingCount >= this.batchSize) this.flushAcks();
-    else if (this.pendingCount > 0) this.ackTimer ??= setTimeout(() => this.flushAcks(), this.batchMs);
+    if (this.pendingCount > 0) this.scheduleAcks();
   }
 
   async stop(): Promise<void> {
@@ -361,6 +360,11 @@ class Reader implements StreamReader {
     this.lastOffset = offset;
     this.pendingTag = d.tag;
     this.pendingCount += 1;
+    this.scheduleAcks();
+  }
+
+  /** Acks now when a batch is full, else within batchMs. */
+  private scheduleAcks(): void {
     if (this.pendingCount >= this.batchSize) this.flushAcks();
     else this.ackTimer ??= setTimeout(() => this.flushAcks(), this.batchMs);
   }
