@@ -29,6 +29,7 @@ export default defineConfig({
         'incidents.bench': 'bench/incidents.bench.ts',
         'ingest.bench': 'bench/ingest.bench.ts',
         'ingest-hotpath.bench': 'bench/ingest-hotpath.bench.ts',
+        'history-ingest.bench': 'bench/history-ingest.bench.ts',
         'mesh-size.bench': 'bench/mesh-size.bench.ts',
         'core-memory.bench': 'bench/core-memory.bench.ts',
         'failover.bench': 'bench/failover.bench.ts',

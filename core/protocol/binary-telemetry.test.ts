@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMeshEvent, encodeMeshEvent } from './codec.js';
 import { TelemetryBatch, type MeshEvent } from './messages.js';
-import { isBinaryTelemetry, readBinaryTelemetry, writeBinaryTelemetry } from './binary-telemetry.js';
+import { BinaryEdgeScanner, isBinaryTelemetry, readBinaryTelemetry, writeBinaryTelemetry } from './binary-telemetry.js';
 import { mulberry32 } from '../balancer/random.js';
 import { BlobSketch, encodeSketch, sketchBlobOf } from '../telemetry/sketch-codec.js';
 import { SyntheticMesh } from '../telemetry/synthetic-mesh.js';
@@ -34,7 +34,40 @@ function canonicalBatch(f: Fuzzer): Batch {
 /** The event as JSON carries it (BlobSketch writes itself as { zero, buckets }). */
 const jsonForm = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
 
+/** What BinaryEdgeScanner reads of a body, as plain values (the blobs as hex). */
+function scanned(scanner: BinaryEdgeScanner, body: Buffer) {
+  const reason = scanner.scan(body);
+  if (reason !== null) return { reason };
+  const edges = scanner.edges.slice(0, scanner.count).map((e) => ({ ...e, blob: body.toString('hex', e.blobFrom, e.blobTo), blobFrom: 0, blobTo: 0 }));
+  return { service: scanner.service, instanceId: scanner.instanceId, windowStart: scanner.windowStart, edges };
+}
+
+/** The same, from the batch the decoder built. */
+function kept(batch: Batch) {
+  return {
+    service: batch.service,
+    instanceId: batch.instanceId,
+    windowStart: batch.windowStart,
+    edges: batch.edges.map((e) => ({
+      inbound: e.direction === 'inbound',
+      peerService: e.peerService,
+      peerInstance: e.peerInstance ?? null,
+      requests: e.requests,
+      http5xx: e.errors.http5xx,
+      http4xx: e.errors.http4xx,
+      connect: e.errors.connect,
+      timeout: e.errors.timeout,
+      retries: e.retries,
+      blob: sketchBlobOf(e.latency).toString('hex'),
+      blobFrom: 0,
+      blobTo: 0,
+    })),
+  };
+}
+
 describe('binary telemetry', () => {
+  const scanner = new BinaryEdgeScanner();
+
   it('2 000 valid batches: binary and JSON bodies decode to the same event, sketches as blobs', () => {
     const f = new Fuzzer(mulberry32(0xb1a7));
     let bytesJson = 0;
@@ -62,6 +95,8 @@ describe('binary telemetry', () => {
       // The zod-only path reads the same binary body to the same values.
       const slow = decodeMeshEvent(binary, [TYPE], { zodOnly: true });
       expect(slow.ok && jsonForm(slow.event)).toStrictEqual(jsonForm(fromBinary.event));
+      // The history's scanner reads what it keeps of the body in place, as the decoder does.
+      expect(scanned(scanner, Buffer.from(binary))).toStrictEqual(kept(data));
     }
     // These batches are mostly limits (long names, 2^53 counts); even so the binary form is smaller.
     expect(bytesBinary).toBeLessThan(bytesJson * 0.8);
@@ -98,6 +133,9 @@ describe('binary telemetry', () => {
       const fast = decodeMeshEvent(bytes, [TYPE]);
       const slow = decodeMeshEvent(bytes, [TYPE], { zodOnly: true });
       expect(jsonForm(fast), bytes.toString('hex').slice(0, 200)).toStrictEqual(jsonForm(slow));
+      // The scanner never throws either, and reads what it keeps of any body the decoder takes as the decoder does.
+      const scan = scanned(scanner, bytes);
+      if (fast.ok) expect(scan).toStrictEqual(kept(fast.event.data as Batch));
       if (fast.ok) {
         outcomes.ok++;
         // What is accepted is a valid batch in its JSON form too.

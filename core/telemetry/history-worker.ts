@@ -10,7 +10,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
-import { isBinaryTelemetry, readBinaryTelemetry, TELEMETRY_TYPE } from '../protocol/binary-telemetry.js';
+import { isBinaryTelemetry, TELEMETRY_TYPE } from '../protocol/binary-telemetry.js';
 import { decodeMeshEvent } from '../protocol/codec.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import { openDatabase } from '../store/database.js';
@@ -57,17 +57,17 @@ writer.onWrite((write) => post({ type: 'write', write, ...report() }));
 let undecodable = 0;
 
 /**
- * The batch in a body the main thread took. Checking a binary body's fields again would only
- * repeat the main thread's verdict on the same bytes (a fifth to a third of this thread's decoding), so
- * its layout is read and nothing more; a JSON body is decoded as the main thread did.
+ * Takes a body the main thread took. A binary one is read in place (BinaryEdgeScanner: the
+ * layout and the blobs, no object per batch or edge; checking its fields again would only repeat
+ * the main thread's verdict on the same bytes); a JSON one is decoded as the main thread did.
+ * Null, or why it could not be read.
  */
-function batchOf(body: Buffer): { ok: true; batch: TelemetryBatch } | { ok: false; reason: string } {
-  if (isBinaryTelemetry(body)) {
-    const read = readBinaryTelemetry(body);
-    return read.ok ? { ok: true, batch: read.data } : read;
-  }
+function take(body: Buffer, receivedAt: number): string | null {
+  if (isBinaryTelemetry(body)) return writer.ingestBinary(body, receivedAt);
   const result = decodeMeshEvent(body, [TELEMETRY_TYPE]);
-  return result.ok ? { ok: true, batch: result.event.data as TelemetryBatch } : { ok: false, reason: result.reason };
+  if (!result.ok) return result.reason;
+  writer.ingest(result.event.data as TelemetryBatch, body, receivedAt);
+  return null;
 }
 
 port.on('message', (message: ToHistoryWorker) => {
@@ -81,10 +81,9 @@ port.on('message', (message: ToHistoryWorker) => {
       for (let i = 0; i < ends.length; i++) {
         const body = Buffer.from(bodies, start, ends[i]! - start);
         start = ends[i]!;
-        // The main thread decoded the same bytes with the same code: a failure here is a bug.
-        const result = batchOf(body);
-        if (result.ok) writer.ingest(result.batch, body, receivedAt[i]!);
-        else if (undecodable++ === 0) logger.error('telemetry history worker could not decode a batch the main thread took', { reason: result.reason });
+        // The main thread decoded the same bytes: a failure here is a bug.
+        const reason = take(body, receivedAt[i]!);
+        if (reason !== null && undecodable++ === 0) logger.error('telemetry history worker could not decode a batch the main thread took', { reason });
       }
       if (message.offset) writer.commit(message.offset);
       post({ type: 'took', bytes: bodies.byteLength });

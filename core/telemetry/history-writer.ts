@@ -19,6 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import { HISTORY_WORKER_YOUNG_MB } from '../lib/heap.js';
 import type { Logger } from '../lib/log.js';
+import { BinaryEdgeScanner } from '../protocol/binary-telemetry.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
 import { TelemetryHistory, historyStats, type FlushResult, type StreamOffset, type TelemetryHistoryOptions } from './history.js';
@@ -112,6 +113,7 @@ export class InlineHistoryWriter implements HistoryWriter {
   private readonly logger: Logger;
   private retry: NodeJS.Timeout | null = null;
   private running = false;
+  private readonly scanner = new BinaryEdgeScanner();
 
   constructor(private readonly options: HistoryWriterOptions) {
     this.logger = options.logger;
@@ -149,6 +151,11 @@ export class InlineHistoryWriter implements HistoryWriter {
 
   ingest(batch: TelemetryBatch, _body: unknown, receivedAt: number): void {
     this.history.ingest(batch, receivedAt);
+  }
+
+  /** A binary body read in place (TelemetryHistory.ingestBinary): null, or why it does not follow the layout. */
+  ingestBinary(body: Buffer, receivedAt: number): string | null {
+    return this.history.ingestBinary(body, receivedAt, this.scanner);
   }
 
   commit(offset: StreamOffset): void {

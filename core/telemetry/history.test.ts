@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BinaryEdgeScanner, writeBinaryTelemetry } from '../protocol/binary-telemetry.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
+import type { Db } from '../store/database.js';
 import { LatencySketch } from '../protocol/sketch.js';
 import { TelemetryHistory, type TelemetryHistoryOptions } from './history.js';
 import { HistoryStore, RECENT_COLUMNS, RECENT_ROWS_PER_STATEMENT } from './history-store.js';
 import { TelemetryQueries } from './queries.js';
+import type { SketchArena } from './sketch-arena.js';
 import { decodeSketch, encodeSketch } from './sketch-codec.js';
 import { RESOLUTION_TABLE, RESOLUTIONS, telemetryConsumer } from './resolutions.js';
 import { exactQuantile, logNormal, prng, telemetryBatch, tempDb, type TempDb } from './test-support.js';
@@ -36,6 +39,22 @@ function count(table: string): number {
 
 function sum(points: Array<{ requests: number }>): number {
   return points.reduce((s, p) => s + p.requests, 0);
+}
+
+/** Every staged and resolution row, by series name, in a stable order (sketches as hex). */
+function rows(db: Db): string[] {
+  const out: string[] = [];
+  for (const table of ['telemetry_recent', ...RESOLUTIONS.map((r) => RESOLUTION_TABLE[r])]) {
+    const list = db
+      .prepare(
+        `SELECT s.kind, s.a, s.b, r.t, r.requests, r.http5xx, r.http4xx, r.connect, r.timeout, r.retries, hex(r.sketch) AS sketch
+         FROM ${table} r JOIN telemetry_series s ON s.id = r.series ORDER BY s.kind, s.a, s.b, r.t`,
+      )
+      .raw(true)
+      .all() as unknown[][];
+    for (const row of list) out.push(`${table} ${row.join(' ')}`);
+  }
+  return out;
 }
 
 describe('TelemetryHistory: ingest, flush, query', () => {
@@ -123,6 +142,69 @@ describe('TelemetryHistory: ingest, flush, query', () => {
     expect(count('telemetry_1m')).toBe(8);
     expect(h.compactedThrough).toBe(T0 + 60_000);
     check(); // from the resolution tables
+  });
+
+  it('reads binary bodies in place into the same rows as their decoded batches, through a failed write, late windows and a growing sketch arena', () => {
+    const other = tempDb();
+    try {
+      const fromObjects = history();
+      const fromBodies = history({ db: other.db });
+      const scanner = new BinaryEdgeScanner();
+      const rng = prng(0xb0d1e5);
+      const take = (batch: TelemetryBatch, receivedAt: number) => {
+        fromObjects.ingest(batch, receivedAt);
+        const body = writeBinaryTelemetry({ id: `b-${receivedAt}-${batch.instanceId}`, source: 'meshdeck://test/history', time: receivedAt }, batch);
+        expect(fromBodies.ingestBinary(body, receivedAt, scanner)).toBeNull();
+      };
+      const second = (at: number) => {
+        for (let i = 0; i < 160; i++) {
+          const service = `svc-${i % 8}`;
+          take(
+            telemetryBatch(service, `${service}-${i}`, at, [
+              { peerService: `svc-${(i + 1) % 8}`, peerInstance: `svc-${(i + 1) % 8}-${i % 5}`, values: Array.from({ length: 1 + (i % 8) }, () => logNormal(rng, 3, 0.8)), errors: { http5xx: i % 3, timeout: i % 2 } },
+              { peerService: 'svc-0', values: [logNormal(rng, 4, 0.5)], retries: i % 2 },
+              { direction: 'inbound', peerService: 'external', values: [logNormal(rng, 2, 1)] },
+              { direction: 'inbound', peerService: `svc-${(i + 3) % 8}`, peerInstance: 'x', values: [9] },
+            ]),
+            at + 1000,
+          );
+        }
+      };
+      for (let t = 0; t < 90; t++) {
+        clock = T0 + t * 1000 + 500;
+        second(T0 + t * 1000);
+        if (t === 20) {
+          // The binary side's write fails once: what it ingested stays in memory (and its blobs in the arena) for the next.
+          const store = fromBodies.store as unknown as { addRecentMany: (values: unknown[]) => void };
+          const real = store.addRecentMany.bind(fromBodies.store);
+          store.addRecentMany = () => {
+            throw new Error('disk full');
+          };
+          expect(() => fromBodies.flush(undefined, { force: true })).toThrow('disk full');
+          store.addRecentMany = real;
+          continue;
+        }
+        // Seconds pile up between writes, 40 of them once: the sketch arena grows past its first 64 KB.
+        if (t % 3 === 0 || (t > 30 && t < 70)) continue;
+        if (t === 70) expect((fromBodies as unknown as { arena: SketchArena }).arena.capacity).toBeGreaterThan(64 * 1024);
+        fromObjects.flush(undefined, { force: true });
+        fromBodies.flush(undefined, { force: true });
+      }
+      // Late windows of minutes already compacted go straight to the resolution tables on both sides.
+      clock = T0 + 200_000;
+      second(T0 + 5_000);
+      for (const h of [fromObjects, fromBodies]) {
+        h.flush(undefined, { force: true });
+        h.compact(clock);
+      }
+      expect(fromBodies.stats).toEqual(fromObjects.stats);
+      expect(fromBodies.stats.lateWindows).toBeGreaterThan(0);
+      const objects = rows(tmp.db);
+      expect(objects.length).toBeGreaterThan(10_000);
+      expect(rows(other.db)).toEqual(objects);
+    } finally {
+      other.cleanup();
+    }
   });
 
   it('merges several batches of one window (split batches, many instances) into one row', () => {

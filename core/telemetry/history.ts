@@ -17,10 +17,12 @@
  *
  * One TelemetryHistory per mesh and database.
  */
+import { scannedEdge, type BinaryEdgeScanner, type ScannedEdge } from '../protocol/binary-telemetry.js';
 import type { TelemetryBatch } from '../protocol/messages.js';
 import type { Db } from '../store/database.js';
 import { HistoryStore, RECENT_COLUMNS, RECENT_ROWS_PER_STATEMENT, type RawSeriesWindow, type SeriesKind, type WindowRow } from './history-store.js';
 import { resolveRetention, RESOLUTIONS, telemetryConsumer, type Resolution, type Retention } from './resolutions.js';
+import { NO_CHAIN, SketchArena } from './sketch-arena.js';
 import { DenseSketch, sketchBlobOf } from './sketch-codec.js';
 
 export interface StreamOffset {
@@ -92,12 +94,11 @@ interface Delta {
   timeout: number;
   retries: number;
   /**
-   * The edges' latency sketches, each encoded once at ingest (shared by the series it adds to),
-   * the first `n` of them; merged when written. (Counted, not emptied: an array emptied gives up
-   * its storage, and every delta grew a new one after each write.)
+   * The edges' latency sketches: the head of a chain of their blobs in the history's arena
+   * (NO_CHAIN while none), merged when written. (Not an array of each edge's Buffer: those were
+   * most of what a window kept, and scavenges copied them until the write.)
    */
-  blobs: Array<Buffer | null>;
-  n: number;
+  head: number;
 }
 
 /**
@@ -109,13 +110,19 @@ interface PendingSeries {
   kind: SeriesKind;
   a: string;
   b: string;
-  /** Windows since the last write, the first `size` of the list (usually one or two: a list beats a Map; counted like Delta.blobs). */
+  /**
+   * Windows since the last write, the first `size` of the list (usually one or two: a list beats a
+   * Map). Counted, not emptied: an array emptied gives up its storage, and grew a new one after
+   * each write.
+   */
   windows: Array<Delta | null>;
   size: number;
   /** Listed in `dirty` (has windows to write). */
   dirty: boolean;
-  /** Its row in telemetry_series once written (the `known` entry, kept here to skip a keyed lookup). */
-  known: KnownSeries | null;
+  /** Its row in telemetry_series once written, NOT_STORED before. */
+  id: number;
+  /** telemetry_series.last_seen as written (s). */
+  lastSeen: number;
   /**
    * An edge's: the series of its callee service, and of the callee instance it reported last
    * (an edge mostly reports the same ones), so that ingest finds them without keyed lookups.
@@ -125,19 +132,16 @@ interface PendingSeries {
   calleeInstance: PendingSeries | null;
 }
 
-interface KnownSeries {
-  id: number;
-  lastSeen: number;
-}
-
 const MINUTE = 60;
+/** PendingSeries.id of a series not in telemetry_series yet (its ids start at 1). */
+const NOT_STORED = 0;
+/** Bytes of the sketch arena to start with (a second of a 30 000-edge mesh takes about 3 MB). */
+const ARENA_BYTES = 64 * 1024;
 /** telemetry_series.last_seen is advanced only when it moves by more than this (s). */
 const LAST_SEEN_STEP = 3600;
 const NO_UPPER = Number.MAX_SAFE_INTEGER;
-/** Deltas kept for reuse at most, per kind of series (about a second of a 100 000-series mesh). */
+/** Deltas kept for reuse at most (about a second of a 100 000-series mesh). */
 const MAX_SPARE_DELTAS = 100_000;
-
-const seriesKey = (kind: SeriesKind, a: string, b: string) => `${kind}\u0000${a}\u0000${b}`;
 
 /** The counters of a TelemetryHistory, all zero. */
 export function historyStats() {
@@ -169,19 +173,15 @@ export class TelemetryHistory {
   private readonly maxStepsPerFlush: number;
   private readonly maxFutureMs: number;
   private readonly now: () => number;
-  /** Every series seen since start (or since it was forgotten), by seriesKey. */
-  private readonly pending = new Map<string, PendingSeries>();
-  /** The same series by kind, then a, then b: ingest looks them up without building a key string. */
+  /**
+   * Every series stored or seen since start (until forgotten), by kind, then a, then b: looked up
+   * without building a key string (keys were a third of the strings the worker thread kept).
+   */
   private readonly pendingByKind: Record<SeriesKind, Map<string, Map<string, PendingSeries>>> = { edge: new Map(), service: new Map(), instance: new Map() };
   /** The series among them with windows to write. */
   private dirty: PendingSeries[] = [];
-  /**
-   * Deltas of written windows, for reuse, by the kind of series that held them: a delta keeps the
-   * room its blobs took (a service's window takes its 30 edges' blobs, an edge's one), so a
-   * service's deltas are reused by services and an edge's stay an array of one.
-   */
-  private readonly spare: Record<SeriesKind, Delta[]> = { edge: [], service: [], instance: [] };
-  private readonly known = new Map<string, KnownSeries>();
+  /** Deltas of written windows, for reuse. */
+  private readonly spare: Delta[] = [];
   /** Ids of this mesh's series, ascending (AUTOINCREMENT: new ones are always larger). */
   private ids: number[] = [];
   private through: number;
@@ -198,6 +198,10 @@ export class TelemetryHistory {
   private readonly recentRows: unknown[] = new Array<unknown>(RECENT_ROWS_PER_STATEMENT * RECENT_COLUMNS).fill(null);
   private readonly acc10 = new DenseSketch();
   private readonly acc1m = new DenseSketch();
+  /** The latency blobs of the windows not written yet, copied in at ingest; emptied by each write. */
+  private readonly arena = new SketchArena(ARENA_BYTES);
+  /** One edge of a batch given as objects, in the form ingestEdge() takes. */
+  private readonly edgeScratch = scannedEdge();
 
   constructor(options: TelemetryHistoryOptions) {
     this.store = new HistoryStore(options.db);
@@ -211,7 +215,9 @@ export class TelemetryHistory {
     this.maxFutureMs = options.maxFutureMs ?? 600_000;
     this.now = options.now ?? Date.now;
     for (const s of this.store.seriesOf(this.mesh)) {
-      this.known.set(seriesKey(s.kind, s.a, s.b), { id: s.id, lastSeen: s.lastSeen });
+      const series = this.series(s.kind, s.a, s.b);
+      series.id = s.id;
+      series.lastSeen = s.lastSeen;
       this.ids.push(s.id);
     }
     const marks = this.store.marks(this.mesh);
@@ -245,35 +251,75 @@ export class TelemetryHistory {
    * "external". Every edge also adds to the series of its callee service (all edges into it,
    * merged at ingest so a service query reads one series) and of its callee instance: the
    * outbound edge's peerInstance, or the reporting instance for inbound traffic from "external".
-   * Each edge's latency sketch is encoded once, here: nothing of the batch is kept.
+   * Each edge's latency sketch is encoded once, here, and its bytes copied into the sketch arena
+   * for each series: nothing of the batch is kept.
    */
   ingest(batch: TelemetryBatch, receivedAt: number): void {
-    if (batch.windowStart > receivedAt + this.maxFutureMs) {
-      this.stats.droppedFuture += 1;
-      return;
+    if (!this.admit(batch.windowStart, receivedAt)) return;
+    const t = Math.floor(batch.windowStart / 1000);
+    const e = this.edgeScratch;
+    for (const edge of batch.edges) {
+      const blob = sketchBlobOf(edge.latency);
+      e.inbound = edge.direction === 'inbound';
+      e.peerService = edge.peerService;
+      e.peerInstance = edge.peerInstance ?? null;
+      e.requests = edge.requests;
+      e.http5xx = edge.errors.http5xx;
+      e.http4xx = edge.errors.http4xx;
+      e.connect = edge.errors.connect;
+      e.timeout = edge.errors.timeout;
+      e.retries = edge.retries;
+      this.ingestEdge(batch.service, batch.instanceId, t, e, blob, 0, blob.length);
     }
-    if (batch.windowStart < receivedAt - this.retention['1m']) {
+  }
+
+  /**
+   * ingest() for a binary body read in place by `scanner` (core/protocol/binary-telemetry.ts): no
+   * object per batch or edge, the blobs copied from the body. Null, or why the body does not
+   * follow the layout (then nothing of it is kept).
+   */
+  ingestBinary(body: Buffer, receivedAt: number, scanner: BinaryEdgeScanner): string | null {
+    const reason = scanner.scan(body);
+    if (reason !== null) return reason;
+    if (!this.admit(scanner.windowStart, receivedAt)) return null;
+    const t = Math.floor(scanner.windowStart / 1000);
+    for (let i = 0; i < scanner.count; i++) {
+      const e = scanner.edges[i]!;
+      this.ingestEdge(scanner.service, scanner.instanceId, t, e, body, e.blobFrom, e.blobTo);
+    }
+    return null;
+  }
+
+  /** Counts a batch in, or as dropped when its window is too far ahead or older than every retention. */
+  private admit(windowStart: number, receivedAt: number): boolean {
+    if (windowStart > receivedAt + this.maxFutureMs) {
+      this.stats.droppedFuture += 1;
+      return false;
+    }
+    if (windowStart < receivedAt - this.retention['1m']) {
       this.stats.droppedOld += 1;
-      return;
+      return false;
     }
     this.stats.batches += 1;
-    const t = Math.floor(batch.windowStart / 1000);
+    const t = Math.floor(windowStart / 1000);
     if (t > this.newestWindowSec) this.newestWindowSec = t;
     this.lastIngestAt = receivedAt;
-    for (const edge of batch.edges) {
-      const outbound = edge.direction === 'outbound';
-      if (!outbound && edge.peerService !== 'external') continue;
-      const blob = sketchBlobOf(edge.latency);
-      const callee = outbound ? edge.peerService : batch.service;
-      const series = this.series('edge', outbound ? batch.service : 'external', callee);
-      this.add(series, t, edge, blob);
-      this.add((series.callee ??= this.series('service', '', callee)), t, edge, blob);
-      const instance = outbound ? (edge.peerInstance && edge.peerService !== 'external' ? edge.peerInstance : null) : batch.instanceId;
-      if (instance === null) continue;
-      let into = series.calleeInstance;
-      if (into?.b !== instance) series.calleeInstance = into = this.series('instance', callee, instance);
-      this.add(into, t, edge, blob);
-    }
+    return true;
+  }
+
+  /** One edge of a batch from `service`'s `instanceId`, window second `t`; its latency blob is `blob`[from, to). */
+  private ingestEdge(service: string, instanceId: string, t: number, edge: ScannedEdge, blob: Uint8Array, from: number, to: number): void {
+    const outbound = !edge.inbound;
+    if (!outbound && edge.peerService !== 'external') return;
+    const callee = outbound ? edge.peerService : service;
+    const series = this.series('edge', outbound ? service : 'external', callee);
+    this.add(series, t, edge, blob, from, to);
+    this.add((series.callee ??= this.series('service', '', callee)), t, edge, blob, from, to);
+    const instance = outbound ? (edge.peerInstance && edge.peerService !== 'external' ? edge.peerInstance : null) : instanceId;
+    if (instance === null) return;
+    let into = series.calleeInstance;
+    if (into?.b !== instance) series.calleeInstance = into = this.series('instance', callee, instance);
+    this.add(into, t, edge, blob, from, to);
   }
 
   private series(kind: SeriesKind, a: string, b: string): PendingSeries {
@@ -281,15 +327,13 @@ export class TelemetryHistory {
     if (!byB) this.pendingByKind[kind].set(a, (byB = new Map()));
     let series = byB.get(b);
     if (!series) {
-      const key = seriesKey(kind, a, b);
-      series = { key, kind, a, b, windows: [], size: 0, dirty: false, known: this.known.get(key) ?? null, callee: null, calleeInstance: null };
-      this.pending.set(key, series);
+      series = { kind, a, b, windows: [], size: 0, dirty: false, id: NOT_STORED, lastSeen: 0, callee: null, calleeInstance: null };
       byB.set(b, series);
     }
     return series;
   }
 
-  private add(series: PendingSeries, t: number, edge: TelemetryBatch['edges'][number], blob: Buffer): void {
+  private add(series: PendingSeries, t: number, edge: ScannedEdge, blob: Uint8Array, blobFrom: number, blobTo: number): void {
     if (!series.dirty) {
       series.dirty = true;
       this.dirty.push(series);
@@ -303,7 +347,7 @@ export class TelemetryHistory {
       }
     }
     if (!d) {
-      d = this.spare[series.kind].pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, blobs: [], n: 0 };
+      d = this.spare.pop() ?? { t, requests: 0, http5xx: 0, http4xx: 0, connect: 0, timeout: 0, retries: 0, head: NO_CHAIN };
       d.t = t;
       // A series mostly holds one or two windows between writes: room for two, not the 17 slots
       // (152 bytes) an array grown from empty reserves, for each of a mesh's 41 000 series.
@@ -312,15 +356,12 @@ export class TelemetryHistory {
       series.size += 1;
     }
     d.requests += edge.requests;
-    d.http5xx += edge.errors.http5xx;
-    d.http4xx += edge.errors.http4xx;
-    d.connect += edge.errors.connect;
-    d.timeout += edge.errors.timeout;
+    d.http5xx += edge.http5xx;
+    d.http4xx += edge.http4xx;
+    d.connect += edge.connect;
+    d.timeout += edge.timeout;
     d.retries += edge.retries;
-    // An edge's window mostly takes one blob (its one report a second): an array of one, not 17 slots.
-    if (d.n === 0 && d.blobs.length === 0) d.blobs = [blob];
-    else d.blobs[d.n] = blob;
-    d.n += 1;
+    d.head = this.arena.add(d.head, blob, blobFrom, blobTo);
     this.ingestedSinceAnchor = true;
   }
 
@@ -380,7 +421,7 @@ export class TelemetryHistory {
     if (this.dirty.length === 0 && !offsetMoved) return { written: false, windows: 0, late: 0 };
     const nowSec = Math.floor(now / 1000);
     const created: Array<[PendingSeries, number, number]> = [];
-    const touched: Array<[KnownSeries, number]> = [];
+    const touched: Array<[PendingSeries, number]> = [];
     let windows = 0;
     let late = 0;
     // Staging rows go out a statement's worth at a time (RECENT_ROWS_PER_STATEMENT) from one
@@ -397,13 +438,11 @@ export class TelemetryHistory {
           if (t < first) first = t;
           if (t > last) last = t;
         }
-        const known = p.known;
-        let id: number;
-        if (known) {
-          id = known.id;
-          if (last > known.lastSeen + LAST_SEEN_STEP) {
+        let id = p.id;
+        if (id !== NOT_STORED) {
+          if (last > p.lastSeen + LAST_SEEN_STEP) {
             this.store.touchSeries(id, last);
-            touched.push([known, last]);
+            touched.push([p, last]);
           }
         } else {
           id = this.store.insertSeries(this.mesh, p.kind, p.a, p.b, first, last);
@@ -441,25 +480,24 @@ export class TelemetryHistory {
     });
     // Committed: only now may memory reflect it (a failed transaction leaves the deltas for the next try).
     for (const [p, id, lastSeen] of created) {
-      p.known = { id, lastSeen };
-      this.known.set(p.key, p.known);
+      p.id = id;
+      p.lastSeen = lastSeen;
       this.ids.push(id);
     }
-    for (const [known, lastSeen] of touched) known.lastSeen = lastSeen;
+    for (const [p, lastSeen] of touched) p.lastSeen = lastSeen;
     for (const p of this.dirty) {
       for (let i = 0; i < p.size; i++) {
         const d = p.windows[i]!;
         p.windows[i] = null;
         d.requests = d.http5xx = d.http4xx = d.connect = d.timeout = d.retries = 0;
-        d.blobs.fill(null, 0, d.n);
-        d.n = 0;
-        const spare = this.spare[p.kind];
-        if (spare.length < MAX_SPARE_DELTAS) spare.push(d);
+        d.head = NO_CHAIN;
+        if (this.spare.length < MAX_SPARE_DELTAS) this.spare.push(d);
       }
       p.size = 0;
       p.dirty = false;
     }
     this.dirty = [];
+    this.arena.reset();
     if (anchor) this.persistedOffset = anchor.offset;
     this.stats.writes += 1;
     this.stats.windowsWritten += windows;
@@ -467,11 +505,9 @@ export class TelemetryHistory {
     return { written: true, windows, late };
   }
 
-  private encodeDelta(d: Delta): Buffer {
-    if (d.n === 1) return d.blobs[0]!;
-    this.acc10.reset();
-    for (let i = 0; i < d.n; i++) this.acc10.addBlob(d.blobs[i]!);
-    return this.acc10.toBlob();
+  /** The window's sketch: its blobs merged (a window has at least one). */
+  private encodeDelta(d: Delta): Uint8Array {
+    return this.arena.blob(d.head)!;
   }
 
   /** Whether (series, t) lies in an already compacted minute: then it no longer goes to staging. */
@@ -621,7 +657,7 @@ export class TelemetryHistory {
     const cutoff = (r: Resolution) => nowSec - Math.floor(this.retention[r] / 1000);
     let deleted = 0;
     let done = false;
-    let forgotten: string[] = [];
+    let forgotten: PendingSeries[] = [];
     this.store.transaction(() => {
       let used = 0;
       while (this.pruneAt.resolution < RESOLUTIONS.length) {
@@ -643,17 +679,14 @@ export class TelemetryHistory {
       this.pruneAt = { resolution: 0, index: 0 };
       if (forgotten.length) {
         const gone = new Set<number>();
-        for (const key of forgotten) {
-          gone.add(this.known.get(key)!.id);
-          this.known.delete(key);
-          const p = this.pending.get(key);
-          if (p) {
-            this.pending.delete(key);
-            this.pendingByKind[p.kind].get(p.a)?.delete(p.b);
-          }
+        for (const p of forgotten) {
+          gone.add(p.id);
+          const byB = this.pendingByKind[p.kind].get(p.a)!;
+          byB.delete(p.b);
+          if (byB.size === 0) this.pendingByKind[p.kind].delete(p.a);
         }
-        // An edge may point at a forgotten service or instance series: found again by key.
-        for (const p of this.pending.values()) p.callee = p.calleeInstance = null;
+        // An edge may point at a forgotten service or instance series: found again by name.
+        for (const p of this.allSeries()) p.callee = p.calleeInstance = null;
         this.ids = this.ids.filter((id) => !gone.has(id));
         this.stats.seriesForgotten += forgotten.length;
       }
@@ -663,16 +696,20 @@ export class TelemetryHistory {
   }
 
   /** Series whose last window is older than the longest retention (and than any staged window). */
-  private forgetDeadSeries(nowSec: number): string[] {
+  private forgetDeadSeries(nowSec: number): PendingSeries[] {
     const horizon = Math.min(nowSec - Math.floor(this.retention['1m'] / 1000), this.through);
-    const dead: string[] = [];
-    for (const [key, s] of this.known) {
-      if (s.lastSeen + LAST_SEEN_STEP < horizon && !this.pending.get(key)?.dirty) {
+    const dead: PendingSeries[] = [];
+    for (const s of this.allSeries()) {
+      if (s.id !== NOT_STORED && s.lastSeen + LAST_SEEN_STEP < horizon && !s.dirty) {
         this.store.deleteSeries(s.id);
-        dead.push(key);
+        dead.push(s);
       }
     }
     return dead;
+  }
+
+  private *allSeries(): Generator<PendingSeries> {
+    for (const byA of Object.values(this.pendingByKind)) for (const byB of byA.values()) yield* byB.values();
   }
 }
 
