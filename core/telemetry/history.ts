@@ -102,11 +102,10 @@ interface Delta {
 }
 
 /**
- * A series the writer has seen: kept from one write to the next (only its windows are emptied),
- * so ingest allocates nothing per series and second once a mesh has been seen.
+ * A series the writer has stored or seen: kept from one write to the next (only its windows are
+ * emptied), so ingest allocates nothing per series and second once a mesh has been seen.
  */
 interface PendingSeries {
-  key: string;
   kind: SeriesKind;
   a: string;
   b: string;
