@@ -18,12 +18,10 @@
  * forced collections, against before it was made) at the round's end with a second's windows
  * pending (its last second ingested once more): the series, the windows and their sketches.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { BinaryEdgeScanner, readBinaryTelemetry } from '../core/protocol/binary-telemetry.js';
 import { SyntheticMesh } from '../core/telemetry/synthetic-mesh.js';
 import { TelemetryHistory } from '../core/telemetry/history.js';
-import { tempDb } from '../core/telemetry/test-support.js';
+import { heapInUse, tempDb } from '../core/telemetry/test-support.js';
 import { machine, median, option, watchGc, writeResults } from './lib.js';
 import { FULL_MESH } from './telemetry-load.js';
 
@@ -43,13 +41,6 @@ interface Round {
   windows: number;
 }
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const heapInUse = () => {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 const cpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
